@@ -1,0 +1,443 @@
+/* config.c - table-driven parsing and validation of funneld settings. */
+#include "ctrl/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/compress/compress.h"
+
+enum kind { K_INT, K_I64, K_BOOL, K_STR, K_ACKS, K_CODEC, K_CORES, K_IDS, K_PARTITIONER, K_LOGLEVEL };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	int64_t min, max;
+	const char *def;
+	const char *help;
+};
+
+#define F(field) offsetof(struct fnl_config, field)
+
+/* Defaults follow the Java producer (Kafka 4.x: linger.ms=5), except
+ * compression.type, where funnel's reason to exist is one large zstd batch. */
+static const struct key keys[] = {
+	{"bootstrap.servers", K_STR, F(bootstrap_servers), 0, 0, "", "host:port[,host:port...]"},
+	{"acks", K_ACKS, F(acks), 0, 0, "all", "all, -1, 0 or 1"},
+	{"enable.idempotence", K_BOOL, F(enable_idempotence), 0, 0, "true", "true or false"},
+	{"max.in.flight.requests.per.connection", K_INT, F(max_in_flight), 1, 1000, "5", NULL},
+	{"retries", K_INT, F(retries), 0, INT_MAX, "2147483647", NULL},
+	{"retry.backoff.ms", K_INT, F(retry_backoff_ms), 0, INT_MAX, "100", NULL},
+	{"delivery.timeout.ms", K_INT, F(delivery_timeout_ms), 1, INT_MAX, "120000", NULL},
+	{"request.timeout.ms", K_INT, F(request_timeout_ms), 1, INT_MAX, "30000", NULL},
+	{"linger.ms", K_INT, F(linger_ms), 0, 3600000, "5", NULL},
+	{"batch.size", K_INT, F(batch_size), 512, 16 << 20, "16384", NULL},
+	{"buffer.memory", K_I64, F(buffer_memory), 1 << 20, (int64_t)64 << 30, "33554432", NULL},
+	{"max.block.ms", K_INT, F(max_block_ms), 0, INT_MAX, "60000", NULL},
+	{"max.request.size", K_INT, F(max_request_size), 1024, 1 << 30, "1048576", NULL},
+	{"compression.type", K_CODEC, F(compression_type), 0, 0, "zstd",
+	 "none, gzip, snappy, lz4 or zstd"},
+	{"compression.zstd.level", K_INT, F(compression_zstd_level), -131072, 22, "3", NULL},
+	{"compression.gzip.level", K_INT, F(compression_gzip_level), -1, 9, "-1", NULL},
+	{"compression.lz4.level", K_INT, F(compression_lz4_level), 1, 17, "9", NULL},
+	{"metadata.max.age.ms", K_INT, F(metadata_max_age_ms), 0, INT_MAX, "300000", NULL},
+	{"client.id", K_STR, F(client_id), 0, 0, "funnel", NULL},
+	{"partitioner.ignore.keys", K_BOOL, F(partitioner_ignore_keys), 0, 0, "false",
+	 "true or false"},
+	{"funnel.socket.path", K_STR, F(socket_path), 0, 0, "/run/funnel/funnel.sock", NULL},
+	{"funnel.cores", K_CORES, F(cores), 0, 0, "",
+	 "comma-separated CPU numbers for data-plane threads, empty = one unpinned"},
+	{"funnel.ctrl.core", K_INT, F(ctrl_core), -1, 4095, "-1", NULL},
+	{"funnel.ring.bytes.max", K_I64, F(ring_bytes_max), 65536, (int64_t)1 << 32, "67108864",
+	 NULL},
+	{"funnel.clients.max", K_INT, F(clients_max), 1, 65535, "1024", NULL},
+	{"funnel.topics.max", K_INT, F(topics_max), 1, 65535, "1024", NULL},
+	{"funnel.partitions.max", K_INT, F(partitions_max), 1, 1 << 20, "16384", NULL},
+	{"funnel.partitioner", K_PARTITIONER, F(round_robin), 0, 0, "sticky",
+	 "sticky (KIP-794 uniform sticky) or round_robin"},
+	{"funnel.metrics.listen", K_STR, F(metrics_listen), 0, 0, "127.0.0.1:9464", NULL},
+	{"funnel.allowed.uids", K_IDS, F(allowed_uids), 0, 0, "", "comma-separated uids"},
+	{"funnel.allowed.gids", K_IDS, F(allowed_gids), 0, 0, "", "comma-separated gids"},
+	{"funnel.uring.sqpoll", K_BOOL, F(uring_sqpoll), 0, 0, "false", "true or false"},
+	{"funnel.log.level", K_LOGLEVEL, F(log_level), 0, 0, "info", "error, warn, info or debug"},
+	{"funnel.shutdown.timeout.ms", K_INT, F(shutdown_timeout_ms), 0, INT_MAX, "30000", NULL},
+	{"funnel.state.dir", K_STR, F(state_dir), 0, 0, "", "directory for restart state"},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static int say(char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (msg && len)
+		vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static const struct key *find_key(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Edit distance, to suggest the key a person probably meant. */
+static int distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 63 || lb > 63)
+		return 99;
+	int row[64];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int prev = row[0];
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int cur = row[j];
+			int sub = prev + (a[i - 1] != b[j - 1]);
+			int best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
+			row[j] = sub < best ? sub : best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+static const char *suggest(const char *name)
+{
+	const char *best = NULL;
+	int best_d = 4;
+	for (size_t i = 0; i < NKEYS; i++) {
+		int d = distance(name, keys[i].name);
+		if (d < best_d) {
+			best_d = d;
+			best = keys[i].name;
+		}
+	}
+	return best;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (strcmp(s, "true") == 0) {
+		*out = true;
+		return 0;
+	}
+	if (strcmp(s, "false") == 0) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* "1,3,5" -> ints; returns count or -EINVAL */
+static int parse_list(const char *s, int64_t *out, int max)
+{
+	int n = 0;
+	const char *p = s;
+	while (*p) {
+		char item[32];
+		size_t len = strcspn(p, ",");
+		if (len == 0 || len >= sizeof(item) || n == max)
+			return -EINVAL;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (parse_i64(item, &out[n]) < 0 || out[n] < 0 || out[n] > UINT32_MAX)
+			return -EINVAL;
+		n++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return n;
+}
+
+static int bad(const struct key *k, const char *value, char *msg, size_t len)
+{
+	if (k->help)
+		return say(msg, len, "%s: '%s' is not allowed (allowed: %s)", k->name, value,
+			   k->help);
+	return say(msg, len, "%s: '%s' is not allowed (allowed: an integer from %lld to %lld)",
+		   k->name, value, (long long)k->min, (long long)k->max);
+}
+
+static int set_list(struct fnl_config *c, const struct key *k, const char *value, char *msg,
+		    size_t len)
+{
+	int64_t v[FNL_CONFIG_IDS_MAX];
+	int max = k->kind == K_CORES ? FNL_CONFIG_CORES_MAX : FNL_CONFIG_IDS_MAX;
+	int n = parse_list(value, v, max);
+	if (n < 0)
+		return bad(k, value, msg, len);
+	if (k->kind == K_CORES) {
+		for (int i = 0; i < n; i++)
+			c->cores[i] = (int)v[i];
+		c->cores_n = n;
+		return 0;
+	}
+	uint32_t *dst = (uint32_t *)((char *)c + k->off);
+	for (int i = 0; i < n; i++)
+		dst[i] = (uint32_t)v[i];
+	if (k->off == F(allowed_uids))
+		c->allowed_uids_n = n;
+	else
+		c->allowed_gids_n = n;
+	return 0;
+}
+
+static int set_enum(struct fnl_config *c, const struct key *k, const char *value, char *msg,
+		    size_t len)
+{
+	int *dst = (int *)((char *)c + k->off);
+	static const char *const levels[] = {"error", "warn", "info", "debug"};
+	switch (k->kind) {
+	case K_ACKS:
+		if (strcmp(value, "all") == 0 || strcmp(value, "-1") == 0)
+			*dst = -1;
+		else if (strcmp(value, "0") == 0 || strcmp(value, "1") == 0)
+			*dst = value[0] - '0';
+		else
+			return bad(k, value, msg, len);
+		return 0;
+	case K_CODEC: {
+		int codec = fnl_codec_parse(value);
+		if (codec < 0)
+			return bad(k, value, msg, len);
+		*dst = codec;
+		return 0;
+	}
+	case K_PARTITIONER:
+		if (strcmp(value, "sticky") == 0)
+			c->round_robin = false;
+		else if (strcmp(value, "round_robin") == 0)
+			c->round_robin = true;
+		else
+			return bad(k, value, msg, len);
+		return 0;
+	case K_LOGLEVEL:
+		for (int i = 0; i < 4; i++)
+			if (strcmp(value, levels[i]) == 0) {
+				*dst = i;
+				return 0;
+			}
+		return bad(k, value, msg, len);
+	default:
+		return bad(k, value, msg, len);
+	}
+}
+
+int fnl_config_set(struct fnl_config *c, const char *key, const char *value, char *msg,
+		   size_t len)
+{
+	const struct key *k = find_key(key);
+	if (!k) {
+		const char *s = suggest(key);
+		if (s)
+			say(msg, len, "unknown key '%s' (did you mean '%s'?)", key, s);
+		else
+			say(msg, len, "unknown key '%s'", key);
+		return -ENOENT;
+	}
+	char *field = (char *)c + k->off;
+	int64_t v;
+	bool b;
+	switch (k->kind) {
+	case K_INT:
+	case K_I64:
+		if (parse_i64(value, &v) < 0 || v < k->min || v > k->max)
+			return bad(k, value, msg, len);
+		if (k->kind == K_INT)
+			*(int *)field = (int)v;
+		else
+			*(int64_t *)field = v;
+		return 0;
+	case K_BOOL:
+		if (parse_bool(value, &b) < 0)
+			return bad(k, value, msg, len);
+		*(bool *)field = b;
+		return 0;
+	case K_STR:
+		if (strlen(value) >= FNL_CONFIG_STR_MAX)
+			return say(msg, len, "%s: value longer than %d bytes", key,
+				   FNL_CONFIG_STR_MAX - 1);
+		strcpy(field, value);
+		return 0;
+	case K_CORES:
+	case K_IDS:
+		return set_list(c, k, value, msg, len);
+	default:
+		return set_enum(c, k, value, msg, len);
+	}
+}
+
+void fnl_config_defaults(struct fnl_config *c)
+{
+	char msg[FNL_CONFIG_MSG_MAX];
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++) {
+		int rc = fnl_config_set(c, keys[i].name, keys[i].def, msg, sizeof(msg));
+		(void)rc; /* defaults are checked by the unit test */
+	}
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int fnl_config_set_kv(struct fnl_config *c, const char *kv, char *msg, size_t len)
+{
+	char buf[2 * FNL_CONFIG_STR_MAX];
+	if (strlen(kv) >= sizeof(buf))
+		return say(msg, len, "setting too long: '%.40s...'", kv);
+	strcpy(buf, kv);
+	char *eq = strchr(buf, '=');
+	if (!eq)
+		return say(msg, len, "'%s' is not key=value", kv);
+	*eq = '\0';
+	return fnl_config_set(c, trim(buf), trim(eq + 1), msg, len);
+}
+
+int fnl_config_load_file(struct fnl_config *c, const char *path, char *msg, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		int err = errno;
+		say(msg, len, "cannot open %s: %s", path, strerror(err));
+		return -err;
+	}
+	char line[2 * FNL_CONFIG_STR_MAX + 2];
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#' || *s == '!')
+			continue;
+		char *sep = s + strcspn(s, "=:");
+		if (*sep == '\0') {
+			rc = say(msg, len, "%s:%d: '%s' is not key=value", path, lineno, s);
+			break;
+		}
+		*sep = '\0';
+		char inner[FNL_CONFIG_MSG_MAX];
+		rc = fnl_config_set(c, trim(s), trim(sep + 1), inner, sizeof(inner));
+		if (rc < 0) {
+			say(msg, len, "%s:%d: %s", path, lineno, inner);
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int fnl_config_finish(struct fnl_config *c, char *msg, size_t len)
+{
+	if (c->bootstrap_servers[0] == '\0')
+		return say(msg, len, "bootstrap.servers is required (host:port[,host:port...])");
+	if (c->socket_path[0] == '\0')
+		return say(msg, len, "funnel.socket.path must not be empty");
+	if (c->enable_idempotence) {
+		if (c->acks != -1)
+			return say(msg, len,
+				   "enable.idempotence=true requires acks=all (got acks=%d); set "
+				   "acks=all or enable.idempotence=false",
+				   c->acks);
+		if (c->max_in_flight > 5)
+			return say(msg, len,
+				   "enable.idempotence=true requires "
+				   "max.in.flight.requests.per.connection <= 5 (got %d)",
+				   c->max_in_flight);
+		if (c->retries == 0)
+			return say(msg, len,
+				   "enable.idempotence=true requires retries > 0 (got retries=0)");
+	}
+	if (c->delivery_timeout_ms < c->linger_ms + c->request_timeout_ms)
+		return say(msg, len,
+			   "delivery.timeout.ms (%d) must be >= linger.ms + request.timeout.ms (%d)",
+			   c->delivery_timeout_ms, c->linger_ms + c->request_timeout_ms);
+	if (c->buffer_memory < 4 * (int64_t)c->batch_size)
+		return say(msg, len, "buffer.memory (%lld) must hold at least 4 batches of batch.size (%d)",
+			   (long long)c->buffer_memory, c->batch_size);
+	if (c->max_request_size < c->batch_size)
+		return say(msg, len, "max.request.size (%d) must be >= batch.size (%d)",
+			   c->max_request_size, c->batch_size);
+	return 0;
+}
+
+static size_t put_value(const struct fnl_config *c, const struct key *k, char *v, size_t cap)
+{
+	const char *field = (const char *)c + k->off;
+	static const char *const levels[] = {"error", "warn", "info", "debug"};
+	switch (k->kind) {
+	case K_INT:
+		return (size_t)snprintf(v, cap, "%d", *(const int *)field);
+	case K_I64:
+		return (size_t)snprintf(v, cap, "%lld", (long long)*(const int64_t *)field);
+	case K_BOOL:
+		return (size_t)snprintf(v, cap, "%s", *(const bool *)field ? "true" : "false");
+	case K_STR:
+		return (size_t)snprintf(v, cap, "%s", field);
+	case K_ACKS:
+		return (size_t)snprintf(v, cap, "%s", c->acks == -1 ? "all" : c->acks ? "1" : "0");
+	case K_CODEC:
+		return (size_t)snprintf(v, cap, "%s", fnl_codec_name(c->compression_type));
+	case K_PARTITIONER:
+		return (size_t)snprintf(v, cap, "%s", c->round_robin ? "round_robin" : "sticky");
+	case K_LOGLEVEL:
+		return (size_t)snprintf(v, cap, "%s", levels[c->log_level & 3]);
+	case K_CORES:
+	case K_IDS: {
+		size_t n = 0;
+		int cnt = k->kind == K_CORES ? c->cores_n
+			  : k->off == F(allowed_uids) ? c->allowed_uids_n
+						      : c->allowed_gids_n;
+		for (int i = 0; i < cnt && n < cap; i++) {
+			long long x = k->kind == K_CORES ? (long long)c->cores[i]
+						       : (long long)((const uint32_t *)field)[i];
+			n += (size_t)snprintf(v + n, cap - n, "%s%lld", i ? "," : "", x);
+		}
+		if (cnt == 0 && cap)
+			v[0] = '\0';
+		return n;
+	}
+	}
+	return 0;
+}
+
+size_t fnl_config_dump(const struct fnl_config *c, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < NKEYS; i++) {
+		char v[FNL_CONFIG_STR_MAX * 2];
+		put_value(c, &keys[i], v, sizeof(v));
+		int w = snprintf(n < cap ? out + n : NULL, n < cap ? cap - n : 0, "%s=%s\n",
+				 keys[i].name, v);
+		n += (size_t)w;
+	}
+	return n;
+}

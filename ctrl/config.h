@@ -1,0 +1,82 @@
+/* config.h - funneld settings: Java producer property names, funnel.* extensions.
+ *
+ * Layout: one flat struct fnl_config, filled in three steps that each
+ * validate at the boundary:
+ *
+ *   fnl_config_defaults()  every key at its default (Java's where it exists)
+ *   fnl_config_load_file() "key=value" lines, '#'/'!' comments, blank lines
+ *   fnl_config_set()       one -X key=value override (later wins)
+ *   fnl_config_finish()    cross-key rules (idempotence vs acks/retries/in-flight)
+ *
+ * Invariants: every key is declared once in the table in config.c with its
+ * type, bounds and allowed values; an unknown key or a bad value is refused
+ * with a message that names the key, the value and what is allowed; a
+ * struct that passed fnl_config_finish() is consistent and is never changed
+ * by the data plane.
+ */
+#ifndef FNL_CTRL_CONFIG_H
+#define FNL_CTRL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FNL_CONFIG_STR_MAX  256
+#define FNL_CONFIG_MSG_MAX  512
+#define FNL_CONFIG_CORES_MAX 16
+#define FNL_CONFIG_IDS_MAX  32
+
+struct fnl_config {
+	/* Java producer settings */
+	char bootstrap_servers[FNL_CONFIG_STR_MAX];
+	int acks; /* -1 (all), 0, 1 */
+	bool enable_idempotence;
+	int max_in_flight;
+	int retries;
+	int retry_backoff_ms;
+	int delivery_timeout_ms;
+	int request_timeout_ms;
+	int linger_ms;
+	int batch_size;
+	int64_t buffer_memory;
+	int max_block_ms;
+	int max_request_size;
+	int compression_type; /* enum fnl_codec */
+	int compression_zstd_level;
+	int compression_gzip_level;
+	int compression_lz4_level;
+	int metadata_max_age_ms;
+	char client_id[FNL_CONFIG_STR_MAX];
+	bool partitioner_ignore_keys;
+	/* funnel.* extensions */
+	char socket_path[FNL_CONFIG_STR_MAX];
+	int cores[FNL_CONFIG_CORES_MAX]; /* CPUs for data-plane threads; -1 = not pinned */
+	int cores_n;
+	int ctrl_core;
+	int64_t ring_bytes_max;
+	int clients_max;
+	int topics_max;
+	int partitions_max;
+	bool round_robin; /* funnel.partitioner=round_robin (legacy), else uniform sticky */
+	char metrics_listen[FNL_CONFIG_STR_MAX];
+	uint32_t allowed_uids[FNL_CONFIG_IDS_MAX];
+	int allowed_uids_n;
+	uint32_t allowed_gids[FNL_CONFIG_IDS_MAX];
+	int allowed_gids_n;
+	bool uring_sqpoll;
+	int log_level; /* 0 error .. 3 debug */
+	int shutdown_timeout_ms;
+	char state_dir[FNL_CONFIG_STR_MAX];
+};
+
+void fnl_config_defaults(struct fnl_config *c);
+/* Returns 0, or -EINVAL/-ENOENT with a message in msg naming the key/line. */
+int fnl_config_set(struct fnl_config *c, const char *key, const char *value, char *msg, size_t msg_len);
+/* "key=value" as given to -X */
+int fnl_config_set_kv(struct fnl_config *c, const char *kv, char *msg, size_t msg_len);
+int fnl_config_load_file(struct fnl_config *c, const char *path, char *msg, size_t msg_len);
+int fnl_config_finish(struct fnl_config *c, char *msg, size_t msg_len);
+/* Writes "key=value\n" lines of the effective settings; returns bytes that would be written. */
+size_t fnl_config_dump(const struct fnl_config *c, char *out, size_t cap);
+
+#endif

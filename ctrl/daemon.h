@@ -1,0 +1,79 @@
+/* daemon.h - funneld's control thread state.
+ *
+ *   main thread (ctrl)                          data-plane thread (core)
+ *   ───────────────────                         ────────────────────────
+ *   config, kclient (Metadata, InitProducerId)
+ *   registry: unix socket, SO_PEERCRED,   ─cmdq─▶ fnl_core_run()
+ *             memfd validation + mmap     ◀─evtq─ (refresh, bump, released, ...)
+ *   signals, periodic metadata refresh
+ *
+ * Invariants: the ctrl thread owns every fd and mapping; a client mapping is
+ * unmapped only after the core said FNL_EVT_CLIENT_RELEASED; a topic id is
+ * handed to a client only after its FNL_CMD_TOPIC was queued to the core.
+ */
+#ifndef FNL_CTRL_DAEMON_H
+#define FNL_CTRL_DAEMON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ctrl/config.h"
+#include "ctrl/kclient.h"
+#include "dataplane/core/cmdq.h"
+#include "dataplane/core/core.h"
+
+#define FNL_CMDQ_SLOTS 8192
+
+struct dclient {
+	int fd;      /* control socket; -1 once the client is gone */
+	int memfd;
+	void *map;
+	size_t bytes;
+	pid_t pid;
+	uid_t uid;
+	bool in_core; /* CLIENT_ADD sent; wait for RELEASED before unmapping */
+	bool used;
+};
+
+struct dtopic {
+	char name[256];
+	int32_t nparts; /* 0: not yet known */
+	bool used, in_core;
+};
+
+struct fnl_daemon {
+	struct fnl_config cfg;
+	struct fnl_kclient kc;
+	int doorbell_efd, evt_efd, listen_fd, sig_fd;
+	struct fnl_cmdq cmdq, evtq;
+	struct fnl_cmd *cmd_slots, *evt_slots;
+	struct fnl_core *core;
+	pthread_t core_thread;
+	bool core_running;
+	struct dclient *clients;
+	struct dtopic *topics;
+	int64_t pid;
+	int16_t epoch;
+	int64_t last_metadata_ms, start_ms;
+	bool refresh_wanted, stopping, stopped;
+	int brokers_known;
+};
+
+/* meta.c */
+void fnl_daemon_push(struct fnl_daemon *d, const struct fnl_cmd *m);
+int fnl_daemon_bootstrap(struct fnl_daemon *d, char *msg, size_t msg_len);
+int fnl_daemon_refresh(struct fnl_daemon *d);
+int fnl_daemon_topic(struct fnl_daemon *d, const char *name, int32_t *nparts, char *msg,
+		     size_t msg_len);
+int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t msg_len);
+/* registry.c */
+int fnl_registry_listen(struct fnl_daemon *d, char *msg, size_t msg_len);
+void fnl_registry_accept(struct fnl_daemon *d);
+void fnl_registry_serve(struct fnl_daemon *d, int slot);
+void fnl_registry_gone(struct fnl_daemon *d, int slot);
+void fnl_registry_released(struct fnl_daemon *d, int slot);
+void fnl_registry_close_all(struct fnl_daemon *d);
+
+#endif

@@ -1,0 +1,308 @@
+/* funneld.c - the daemon: settings, bootstrap, the data-plane core thread,
+ * and the control loop (clients, core events, metadata age, signals).
+ *
+ *   funneld -c funnel.properties [-X key=value]...
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctrl/daemon.h"
+#include "ctrl/log.h"
+#include "dataplane/net/engine.h"
+#include "dataplane/producer/producer.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: funneld [-c funnel.properties] [-X key=value]... [--dump-config]\n"
+		   "Settings use the Java producer's names (bootstrap.servers, acks, linger.ms,\n"
+		   "batch.size, compression.type, ...) plus funnel.* keys; see docs/config.md.\n");
+}
+
+static int load_config(struct fnl_daemon *d, int argc, char **argv, bool *dump)
+{
+	char msg[FNL_CONFIG_MSG_MAX];
+	fnl_config_defaults(&d->cfg);
+	static const struct option opts[] = {{"dump-config", no_argument, NULL, 'D'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int o;
+	while ((o = getopt_long(argc, argv, "c:X:h", opts, NULL)) != -1) {
+		int rc = 0;
+		switch (o) {
+		case 'c':
+			rc = fnl_config_load_file(&d->cfg, optarg, msg, sizeof(msg));
+			break;
+		case 'X':
+			rc = fnl_config_set_kv(&d->cfg, optarg, msg, sizeof(msg));
+			break;
+		case 'D':
+			*dump = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (rc < 0) {
+			fprintf(stderr, "funneld: %s\n", msg);
+			return rc;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "funneld: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	int rc = fnl_config_finish(&d->cfg, msg, sizeof(msg));
+	if (rc == 0) {
+		struct fnl_producer_cfg p = {.idempotent = d->cfg.enable_idempotence,
+					     .acks = d->cfg.acks,
+					     .max_inflight = d->cfg.max_in_flight,
+					     .retries = d->cfg.retries};
+		rc = fnl_producer_cfg_check(&p, msg, sizeof(msg));
+	}
+	if (rc < 0)
+		fprintf(stderr, "funneld: %s\n", msg);
+	return rc;
+}
+
+static void core_cfg(const struct fnl_config *s, struct fnl_core_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->cpu = s->cores_n ? s->cores[0] : -1;
+	c->linger_ms = s->linger_ms;
+	c->batch_size = s->batch_size;
+	c->buffer_memory = s->buffer_memory;
+	c->max_request_size = s->max_request_size;
+	c->codec = s->compression_type;
+	c->level = s->compression_type == 4   ? s->compression_zstd_level
+		   : s->compression_type == 1 ? s->compression_gzip_level
+					      : s->compression_lz4_level;
+	c->acks = s->acks;
+	c->idempotent = s->enable_idempotence;
+	c->max_inflight = s->max_in_flight;
+	c->retries = s->retries;
+	c->retry_backoff_ms = s->retry_backoff_ms;
+	c->delivery_timeout_ms = s->delivery_timeout_ms;
+	c->request_timeout_ms = s->request_timeout_ms;
+	c->clients_max = s->clients_max;
+	c->topics_max = s->topics_max;
+	c->partitions_max = s->partitions_max;
+	c->brokers_max = 64;
+	c->round_robin = s->round_robin;
+	c->ignore_keys = s->partitioner_ignore_keys;
+	c->sqpoll = s->uring_sqpoll;
+	snprintf(c->client_id, sizeof(c->client_id), "%s", s->client_id);
+	c->seed = (uint64_t)fnl_now_ns() ^ (uint64_t)getpid();
+}
+
+static void *core_main(void *arg)
+{
+	struct fnl_daemon *d = arg;
+	int rc = fnl_core_run(d->core);
+	if (rc < 0)
+		fnl_err("data-plane core stopped err=\"%s\"", strerror(-rc));
+	return NULL;
+}
+
+static int setup(struct fnl_daemon *d)
+{
+	char msg[512];
+	d->listen_fd = -1;
+	d->cmd_slots = calloc(FNL_CMDQ_SLOTS, sizeof(struct fnl_cmd));
+	d->evt_slots = calloc(FNL_CMDQ_SLOTS, sizeof(struct fnl_cmd));
+	d->clients = calloc((size_t)d->cfg.clients_max, sizeof(*d->clients));
+	d->topics = calloc((size_t)d->cfg.topics_max, sizeof(*d->topics));
+	if (!d->cmd_slots || !d->evt_slots || !d->clients || !d->topics)
+		return -ENOMEM;
+	for (int i = 0; i < d->cfg.clients_max; i++)
+		d->clients[i] = (struct dclient){.fd = -1, .memfd = -1};
+	fnl_cmdq_init(&d->cmdq, d->cmd_slots, FNL_CMDQ_SLOTS);
+	fnl_cmdq_init(&d->evtq, d->evt_slots, FNL_CMDQ_SLOTS);
+	d->doorbell_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->evt_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->doorbell_efd < 0 || d->evt_efd < 0)
+		return -errno;
+	struct fnl_core_cfg cc;
+	core_cfg(&d->cfg, &cc);
+	int rc = fnl_core_new(&cc, &d->cmdq, &d->evtq, d->doorbell_efd, d->evt_efd, &d->core);
+	if (rc < 0) {
+		fnl_err("cannot create the data-plane core err=\"%s\"", strerror(-rc));
+		return rc;
+	}
+	rc = fnl_kclient_init(&d->kc, d->cfg.client_id, d->cfg.request_timeout_ms);
+	if (rc < 0)
+		return rc;
+	/* Reach the cluster within max.block.ms, like a producer's first send. */
+	int64_t deadline = fnl_now_ns() / 1000000 + d->cfg.max_block_ms;
+	while ((rc = fnl_daemon_bootstrap(d, msg, sizeof(msg))) < 0) {
+		if (fnl_now_ns() / 1000000 >= deadline) {
+			fnl_err("cannot reach the cluster within max.block.ms=%d: %s",
+				d->cfg.max_block_ms, msg);
+			return rc;
+		}
+		fnl_warn("bootstrap failed, retrying reason=\"%s\"", msg);
+		sleep(1);
+	}
+	if (d->cfg.enable_idempotence) {
+		rc = fnl_daemon_init_pid(d, false, msg, sizeof(msg));
+		if (rc < 0) {
+			fnl_err("cannot get a producer id: %s", msg);
+			return rc;
+		}
+	}
+	rc = fnl_registry_listen(d, msg, sizeof(msg));
+	if (rc < 0) {
+		fnl_err("%s", msg);
+		return rc;
+	}
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	rc = pthread_create(&d->core_thread, NULL, core_main, d);
+	if (rc)
+		return -rc;
+	d->core_running = true;
+	fnl_info("funneld ready socket=%s brokers=%d producer_id=%lld epoch=%d codec=%d "
+		 "linger_ms=%d batch_size=%d",
+		 d->cfg.socket_path, d->brokers_known, (long long)d->pid, d->epoch,
+		 d->cfg.compression_type, d->cfg.linger_ms, d->cfg.batch_size);
+	return 0;
+}
+
+static void on_core_events(struct fnl_daemon *d)
+{
+	uint64_t v;
+	ssize_t r = read(d->evt_efd, &v, sizeof(v));
+	(void)r;
+	struct fnl_cmd e;
+	char msg[256];
+	while (fnl_cmdq_pop(&d->evtq, &e)) {
+		switch (e.type) {
+		case FNL_EVT_REFRESH_METADATA:
+			d->refresh_wanted = true;
+			break;
+		case FNL_EVT_BUMP_EPOCH:
+			/* the core bumps epochs itself; this means the epoch is
+			 * exhausted and a new producer id is needed */
+			if (fnl_daemon_init_pid(d, false, msg, sizeof(msg)) < 0)
+				fnl_err("new producer id failed reason=\"%s\"", msg);
+			break;
+		case FNL_EVT_CLIENT_RELEASED:
+			fnl_registry_released(d, e.a);
+			break;
+		case FNL_EVT_CLIENT_QUARANTINED:
+			fnl_err("client quarantined slot=%d reason=\"%s\"", e.a, e.name);
+			fnl_registry_gone(d, e.a);
+			break;
+		case FNL_EVT_STOPPED:
+			d->stopped = true;
+			break;
+		case FNL_EVT_LOG:
+			fnl_log(e.a == 0 ? FNL_LOG_ERROR : FNL_LOG_WARN, "%s node=%lld", e.name,
+				(long long)e.i64);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void on_signal(struct fnl_daemon *d)
+{
+	struct signalfd_siginfo si;
+	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			fnl_info("SIGHUP: live reload is not supported yet; restart to change settings");
+			continue;
+		}
+		if (d->stopping)
+			continue;
+		d->stopping = true;
+		fnl_info("stopping: intake closed, delivering pending records timeout_ms=%d",
+			 d->cfg.shutdown_timeout_ms);
+		struct fnl_cmd m = {.type = FNL_CMD_STOP, .a = d->cfg.shutdown_timeout_ms};
+		fnl_daemon_push(d, &m);
+	}
+}
+
+static void loop(struct fnl_daemon *d)
+{
+	struct pollfd *p = calloc((size_t)d->cfg.clients_max + 3, sizeof(*p));
+	int *slot_of = calloc((size_t)d->cfg.clients_max + 3, sizeof(int));
+	if (!p || !slot_of)
+		return;
+	while (!d->stopped) {
+		int n = 0;
+		p[n++] = (struct pollfd){.fd = d->sig_fd, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = d->evt_efd, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
+		for (int i = 0; i < d->cfg.clients_max; i++) {
+			if (!d->clients[i].used || d->clients[i].fd < 0)
+				continue;
+			slot_of[n] = i;
+			p[n++] = (struct pollfd){.fd = d->clients[i].fd, .events = POLLIN};
+		}
+		int rc = poll(p, (nfds_t)n, 100);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			on_signal(d);
+		if (p[1].revents)
+			on_core_events(d);
+		if (p[2].revents)
+			fnl_registry_accept(d);
+		for (int k = 3; k < n; k++)
+			if (p[k].revents && d->clients[slot_of[k]].fd == p[k].fd)
+				fnl_registry_serve(d, slot_of[k]);
+		int64_t now = fnl_now_ns() / 1000000;
+		if (d->refresh_wanted || now - d->last_metadata_ms >= d->cfg.metadata_max_age_ms)
+			fnl_daemon_refresh(d);
+	}
+	free(p);
+	free(slot_of);
+}
+
+int main(int argc, char **argv)
+{
+	static struct fnl_daemon d;
+	bool dump = false;
+	if (load_config(&d, argc, argv, &dump) < 0)
+		return 2;
+	fnl_log_set_level(d.cfg.log_level);
+	if (dump) {
+		char buf[8192];
+		fnl_config_dump(&d.cfg, buf, sizeof(buf));
+		fputs(buf, stdout);
+		return 0;
+	}
+	if (setup(&d) < 0)
+		return 1;
+	loop(&d);
+	pthread_join(d.core_thread, NULL);
+	const struct fnl_core_stats *st = fnl_core_stats(d.core);
+	fnl_info("stopped records_in=%llu acked=%llu failed=%llu batches=%llu requests=%llu",
+		 (unsigned long long)st->records_in, (unsigned long long)st->records_acked,
+		 (unsigned long long)st->records_failed, (unsigned long long)st->batches_acked,
+		 (unsigned long long)st->requests_sent);
+	fnl_registry_close_all(&d);
+	fnl_core_free(d.core);
+	fnl_kclient_free(&d.kc);
+	return 0;
+}

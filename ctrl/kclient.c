@@ -1,0 +1,293 @@
+/* kclient.c - blocking Kafka client for the control plane. */
+#include "ctrl/kclient.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dataplane/net/engine.h"
+
+enum { ERR_UNSUPPORTED_VERSION = 35 };
+
+static int say(char *msg, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (msg && len)
+		vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int fnl_split_hostport(const char *s, char *host, size_t host_len, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s)
+		return -EINVAL;
+	size_t hl = (size_t)(colon - s);
+	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') { /* [v6]:port */
+		s++;
+		hl -= 2;
+	}
+	if (hl >= host_len)
+		return -EINVAL;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end || p <= 0 || p > 65535)
+		return -EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+int fnl_resolve(const char *host, int port, struct sockaddr_in6 *out)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	char ps[16];
+	snprintf(ps, sizeof(ps), "%d", port);
+	int rc = getaddrinfo(host, ps, &hints, &res);
+	if (rc != 0 || !res)
+		return -EHOSTUNREACH;
+	memset(out, 0, sizeof(*out));
+	memcpy(out, res->ai_addr,
+	       res->ai_addrlen < sizeof(*out) ? res->ai_addrlen : sizeof(*out));
+	freeaddrinfo(res);
+	return 0;
+}
+
+int fnl_kclient_init(struct fnl_kclient *k, const char *client_id, int timeout_ms)
+{
+	memset(k, 0, sizeof(*k));
+	k->fd = -1;
+	k->timeout_ms = timeout_ms;
+	snprintf(k->client_id, sizeof(k->client_id), "%s", client_id);
+	k->buf_bytes = FNL_KCLIENT_BUF_BYTES;
+	k->buf = malloc(k->buf_bytes);
+	return k->buf ? 0 : -ENOMEM;
+}
+
+void fnl_kclient_close(struct fnl_kclient *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+}
+
+void fnl_kclient_free(struct fnl_kclient *k)
+{
+	fnl_kclient_close(k);
+	free(k->buf);
+	k->buf = NULL;
+}
+
+static int wait_fd(int fd, short ev, int64_t deadline_ns)
+{
+	for (;;) {
+		int64_t left = (deadline_ns - fnl_now_ns()) / 1000000;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = {.fd = fd, .events = ev};
+		int rc = poll(&p, 1, (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int io_all(struct fnl_kclient *k, void *p, size_t n, bool wr, int64_t deadline_ns)
+{
+	uint8_t *b = p;
+	while (n) {
+		int rc = wait_fd(k->fd, wr ? POLLOUT : POLLIN, deadline_ns);
+		if (rc < 0)
+			return rc;
+		ssize_t got = wr ? send(k->fd, b, n, MSG_NOSIGNAL) : recv(k->fd, b, n, 0);
+		if (got == 0)
+			return -ECONNRESET;
+		if (got < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		b += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+/* Send the frame in buf[0..len), receive the answer's body (after the header) */
+static int roundtrip(struct fnl_kclient *k, size_t len, int16_t api, int16_t ver,
+		     const uint8_t **body, size_t *body_len)
+{
+	int64_t deadline = fnl_now_ns() + (int64_t)k->timeout_ms * 1000000;
+	int32_t corr = k->corr - 1; /* the encoder used k->corr++ */
+	int rc = io_all(k, k->buf, len, true, deadline);
+	if (rc < 0)
+		return rc;
+	uint8_t sz[4];
+	rc = io_all(k, sz, 4, false, deadline);
+	if (rc < 0)
+		return rc;
+	uint32_t n = (uint32_t)sz[0] << 24 | (uint32_t)sz[1] << 16 | (uint32_t)sz[2] << 8 | sz[3];
+	if (n > k->buf_bytes || n < 4)
+		return -EMSGSIZE;
+	rc = io_all(k, k->buf, n, false, deadline);
+	if (rc < 0)
+		return rc;
+	int32_t got;
+	int hl = fnl_dec_resp_header(k->buf, n, api, ver, &got);
+	if (hl < 0 || got != corr)
+		return -EBADMSG;
+	*body = k->buf + hl;
+	*body_len = n - (size_t)hl;
+	return 0;
+}
+
+static int negotiate(struct fnl_kclient *k)
+{
+	int16_t ver = 3;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int n = fnl_enc_api_versions_req(k->buf, k->buf_bytes, ver, k->corr++, k->client_id,
+						 "funnel", "0.1.0");
+		const uint8_t *body;
+		size_t blen;
+		int rc = n < 0 ? n : roundtrip(k, (size_t)n, FNL_API_API_VERSIONS, ver, &body, &blen);
+		if (rc < 0)
+			return rc;
+		struct fnl_api_range r[64];
+		int nr = 0;
+		int16_t err = 0;
+		if (fnl_dec_api_versions(body, blen, ver, r, 64, &nr, &err) < 0)
+			return -EBADMSG;
+		if (err == ERR_UNSUPPORTED_VERSION) {
+			int16_t v = fnl_api_pick(r, nr, FNL_API_API_VERSIONS);
+			if (v < 0 || v >= ver)
+				return -EPROTONOSUPPORT;
+			ver = v;
+			continue;
+		}
+		if (err)
+			return -EPROTO;
+		k->ver_metadata = fnl_api_pick(r, nr, FNL_API_METADATA);
+		k->ver_init_pid = fnl_api_pick(r, nr, FNL_API_INIT_PRODUCER_ID);
+		return k->ver_metadata < 0 ? -EPROTONOSUPPORT : 0;
+	}
+	return -EPROTONOSUPPORT;
+}
+
+static int connect_one(struct fnl_kclient *k, const char *hostport)
+{
+	char host[256];
+	int port;
+	struct sockaddr_in6 sa;
+	if (fnl_split_hostport(hostport, host, sizeof(host), &port) < 0)
+		return -EINVAL;
+	int rc = fnl_resolve(host, port, &sa);
+	if (rc < 0)
+		return rc;
+	int fd = socket(sa.sin6_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	socklen_t len = sa.sin6_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(sa);
+	if (connect(fd, (struct sockaddr *)&sa, len) < 0 && errno != EINPROGRESS) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	k->fd = fd;
+	rc = wait_fd(fd, POLLOUT, fnl_now_ns() + (int64_t)k->timeout_ms * 1000000);
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
+		rc = -soerr;
+	if (rc == 0) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		rc = negotiate(k);
+	}
+	if (rc < 0)
+		fnl_kclient_close(k);
+	snprintf(k->peer, sizeof(k->peer), "%s", hostport);
+	return rc;
+}
+
+int fnl_kclient_connect(struct fnl_kclient *k, const char *servers, char *msg, size_t msg_len)
+{
+	char list[1024], tried[512] = "";
+	snprintf(list, sizeof(list), "%s", servers);
+	fnl_kclient_close(k);
+	int rc = -EINVAL;
+	for (char *save = NULL, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+		while (*s == ' ')
+			s++;
+		rc = connect_one(k, s);
+		if (rc == 0)
+			return 0;
+		size_t used = strlen(tried);
+		snprintf(tried + used, sizeof(tried) - used, "%s%s (%s)", used ? ", " : "", s,
+			 strerror(-rc));
+	}
+	return say(msg, msg_len, rc, "no bootstrap server reachable: %s", tried);
+}
+
+int fnl_kclient_metadata(struct fnl_kclient *k, const char *const *topics, int n,
+			 const struct fnl_md_visitor *v, char *msg, size_t msg_len)
+{
+	if (k->fd < 0)
+		return say(msg, msg_len, -ENOTCONN, "not connected");
+	int16_t ver = k->ver_metadata;
+	int len = fnl_enc_metadata_req(k->buf, k->buf_bytes, ver, k->corr++, k->client_id, topics,
+				       n, false);
+	const uint8_t *body;
+	size_t blen;
+	int rc = len < 0 ? len : roundtrip(k, (size_t)len, FNL_API_METADATA, ver, &body, &blen);
+	if (rc == 0)
+		rc = fnl_dec_metadata(body, blen, ver, v);
+	if (rc < 0) {
+		fnl_kclient_close(k);
+		return say(msg, msg_len, rc, "Metadata v%d from %s failed: %s", ver, k->peer,
+			   strerror(-rc));
+	}
+	return 0;
+}
+
+int fnl_kclient_init_pid(struct fnl_kclient *k, int64_t pid, int16_t epoch, int64_t *pid_out,
+			 int16_t *epoch_out, int16_t *kerr, char *msg, size_t msg_len)
+{
+	if (k->fd < 0)
+		return say(msg, msg_len, -ENOTCONN, "not connected");
+	int16_t ver = k->ver_init_pid;
+	if (ver < 0)
+		return say(msg, msg_len, -EPROTONOSUPPORT,
+			   "broker %s does not support InitProducerId: set enable.idempotence=false",
+			   k->peer);
+	if (ver < 3) {
+		pid = -1; /* no KIP-360 bump before v3: ask for a new producer id */
+		epoch = -1;
+	}
+	int len = fnl_enc_init_pid_req(k->buf, k->buf_bytes, ver, k->corr++, k->client_id, 60000,
+				       pid, epoch);
+	const uint8_t *body;
+	size_t blen;
+	int rc = len < 0 ? len
+			 : roundtrip(k, (size_t)len, FNL_API_INIT_PRODUCER_ID, ver, &body, &blen);
+	if (rc == 0)
+		rc = fnl_dec_init_pid(body, blen, ver, kerr, pid_out, epoch_out);
+	if (rc < 0) {
+		fnl_kclient_close(k);
+		return say(msg, msg_len, rc, "InitProducerId v%d from %s failed: %s", ver, k->peer,
+			   strerror(-rc));
+	}
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* kclient.h - the control plane's small blocking Kafka client: ApiVersions
+ * negotiation, Metadata and InitProducerId over one plain TCP socket with
+ * timeouts. Not on the data path; the data plane has its own connections.
+ *
+ * Invariants: one request in flight; every read is bounded by the frame
+ * size the peer announced and by buf_bytes; a malformed or oversized answer
+ * closes the socket and returns -EBADMSG/-EMSGSIZE with a message.
+ */
+#ifndef FNL_CTRL_KCLIENT_H
+#define FNL_CTRL_KCLIENT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataplane/kafka/proto.h"
+
+#define FNL_KCLIENT_BUF_BYTES (4u << 20)
+
+struct fnl_kclient {
+	int fd;
+	int timeout_ms;
+	int32_t corr;
+	char client_id[128];
+	char peer[300];
+	int16_t ver_metadata, ver_init_pid;
+	uint8_t *buf;
+	size_t buf_bytes;
+};
+
+/* Resolve "host:port" (first address) into *out (AF_INET or AF_INET6 in a sockaddr_in6). */
+int fnl_resolve(const char *host, int port, struct sockaddr_in6 *out);
+/* Split "host:port"; returns 0 or -EINVAL. */
+int fnl_split_hostport(const char *s, char *host, size_t host_len, int *port);
+
+int fnl_kclient_init(struct fnl_kclient *k, const char *client_id, int timeout_ms);
+void fnl_kclient_close(struct fnl_kclient *k);
+void fnl_kclient_free(struct fnl_kclient *k);
+/* Connect to one of the comma-separated bootstrap servers and negotiate versions.
+ * On failure, msg says which servers were tried and why. */
+int fnl_kclient_connect(struct fnl_kclient *k, const char *servers, char *msg, size_t msg_len);
+/* Metadata for these topics (n = 0: brokers only). The visitor sees the answer. */
+int fnl_kclient_metadata(struct fnl_kclient *k, const char *const *topics, int n,
+			 const struct fnl_md_visitor *v, char *msg, size_t msg_len);
+/* InitProducerId; pid/epoch -1 for a new producer, the current ones for a KIP-360 bump
+ * (needs v3+; with an older broker a new id is requested). *kerr is the Kafka error. */
+int fnl_kclient_init_pid(struct fnl_kclient *k, int64_t pid, int16_t epoch, int64_t *pid_out,
+			 int16_t *epoch_out, int16_t *kerr, char *msg, size_t msg_len);
+
+#endif

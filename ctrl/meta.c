@@ -1,0 +1,232 @@
+/* meta.c - metadata, topics and the producer id, fetched by the control
+ * thread and handed to the data-plane core as commands. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctrl/daemon.h"
+#include "ctrl/log.h"
+#include "dataplane/net/engine.h"
+
+enum { ERR_UNKNOWN_TOPIC_OR_PART = 3, ERR_LEADER_NOT_AVAILABLE = 5 };
+
+void fnl_daemon_push(struct fnl_daemon *d, const struct fnl_cmd *m)
+{
+	uint64_t one = 1;
+	while (!fnl_cmdq_push(&d->cmdq, m)) {
+		/* full: wake the core and give it a moment; never drop a command */
+		ssize_t w = write(d->doorbell_efd, &one, sizeof(one));
+		(void)w;
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+	}
+	ssize_t w = write(d->doorbell_efd, &one, sizeof(one));
+	(void)w;
+}
+
+struct md_ctx {
+	struct fnl_daemon *d;
+	int cur_topic;      /* our id of the topic being visited, -1 if not ours */
+	int16_t want_err;   /* error of the topic asked for by fnl_daemon_topic */
+	const char *want;
+	int32_t want_parts;
+	int brokers;
+};
+
+static void md_broker(void *ctx, int32_t node_id, const char *host, int host_len, int32_t port)
+{
+	struct md_ctx *x = ctx;
+	char h[256];
+	snprintf(h, sizeof(h), "%.*s", host_len, host);
+	struct fnl_cmd m = {.type = FNL_CMD_BROKER, .a = node_id};
+	if (fnl_resolve(h, port, &m.addr) < 0) {
+		fnl_warn("broker address does not resolve node=%d host=%s port=%d", node_id, h,
+			 port);
+		return;
+	}
+	x->brokers++;
+	fnl_daemon_push(x->d, &m);
+}
+
+static int topic_id(struct fnl_daemon *d, const char *name, int len)
+{
+	for (int i = 0; i < d->cfg.topics_max; i++)
+		if (d->topics[i].used && (int)strlen(d->topics[i].name) == len &&
+		    memcmp(d->topics[i].name, name, (size_t)len) == 0)
+			return i;
+	return -1;
+}
+
+static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int32_t nparts)
+{
+	struct md_ctx *x = ctx;
+	struct fnl_daemon *d = x->d;
+	x->cur_topic = topic_id(d, name, name_len);
+	if (x->want && (int)strlen(x->want) == name_len && memcmp(x->want, name, (size_t)name_len) == 0) {
+		x->want_err = err;
+		x->want_parts = nparts;
+	}
+	if (x->cur_topic < 0 || err || nparts <= 0) {
+		x->cur_topic = -1;
+		return;
+	}
+	struct dtopic *t = &d->topics[x->cur_topic];
+	if (!t->in_core) {
+		struct fnl_cmd m = {.type = FNL_CMD_TOPIC, .a = x->cur_topic, .b = nparts};
+		snprintf(m.name, sizeof(m.name), "%s", t->name);
+		fnl_daemon_push(d, &m);
+		t->in_core = true;
+		t->nparts = nparts;
+	}
+}
+
+static void md_partition(void *ctx, int16_t err, int32_t partition, int32_t leader,
+			 int32_t leader_epoch)
+{
+	struct md_ctx *x = ctx;
+	(void)leader_epoch;
+	if (x->cur_topic < 0)
+		return;
+	struct fnl_cmd m = {.type = FNL_CMD_LEADER,
+			    .a = x->cur_topic,
+			    .b = partition,
+			    .c = err == ERR_LEADER_NOT_AVAILABLE ? -1 : leader};
+	fnl_daemon_push(x->d, &m);
+}
+
+static int metadata(struct fnl_daemon *d, struct md_ctx *x, const char *const *names, int n,
+		    char *msg, size_t len)
+{
+	struct fnl_md_visitor v = {
+		.ctx = x, .broker = md_broker, .topic = md_topic, .partition = md_partition};
+	x->d = d;
+	x->cur_topic = -1;
+	int rc = 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (d->kc.fd < 0)
+			rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
+		if (rc == 0)
+			rc = fnl_kclient_metadata(&d->kc, names, n, &v, msg, len);
+		if (rc == 0)
+			break;
+	}
+	if (rc < 0)
+		return rc;
+	struct fnl_cmd done = {.type = FNL_CMD_METADATA_DONE};
+	fnl_daemon_push(d, &done);
+	d->last_metadata_ms = fnl_now_ns() / 1000000;
+	d->brokers_known = x->brokers;
+	return 0;
+}
+
+int fnl_daemon_bootstrap(struct fnl_daemon *d, char *msg, size_t len)
+{
+	struct md_ctx x = {0};
+	return metadata(d, &x, NULL, 0, msg, len);
+}
+
+/* Refresh every registered topic (leaders move, brokers come and go). */
+int fnl_daemon_refresh(struct fnl_daemon *d)
+{
+	const char *names[256];
+	int n = 0, rc = 0;
+	char msg[256];
+	for (int i = 0; i < d->cfg.topics_max; i++) {
+		if (!d->topics[i].used)
+			continue;
+		names[n++] = d->topics[i].name;
+		if (n == 256) {
+			struct md_ctx x = {0};
+			rc = metadata(d, &x, names, n, msg, sizeof(msg));
+			n = 0;
+		}
+	}
+	struct md_ctx x = {0};
+	if (rc == 0)
+		rc = metadata(d, &x, names, n, msg, sizeof(msg));
+	if (rc < 0)
+		fnl_warn("metadata refresh failed reason=\"%s\"", msg);
+	d->refresh_wanted = rc < 0;
+	return rc;
+}
+
+/* Register a topic for clients: wait (bounded by max.block.ms) until the
+ * broker knows it, like the Java producer's send() waits on metadata. */
+int fnl_daemon_topic(struct fnl_daemon *d, const char *name, int32_t *nparts, char *msg,
+		     size_t len)
+{
+	size_t nl = strlen(name);
+	if (nl == 0 || nl > 249) {
+		snprintf(msg, len, "topic name must be 1..249 characters");
+		return -EINVAL;
+	}
+	int id = topic_id(d, name, (int)nl);
+	if (id >= 0 && d->topics[id].in_core) {
+		*nparts = d->topics[id].nparts;
+		return id;
+	}
+	if (id < 0) {
+		for (int i = 0; i < d->cfg.topics_max && id < 0; i++)
+			if (!d->topics[i].used)
+				id = i;
+		if (id < 0) {
+			snprintf(msg, len, "funnel.topics.max (%d) topics already registered",
+				 d->cfg.topics_max);
+			return -ENOSPC;
+		}
+		snprintf(d->topics[id].name, sizeof(d->topics[id].name), "%s", name);
+		d->topics[id].used = true;
+	}
+	int64_t deadline = fnl_now_ns() / 1000000 + d->cfg.max_block_ms;
+	const char *names[1] = {name};
+	for (;;) {
+		struct md_ctx x = {.want = name, .want_err = ERR_UNKNOWN_TOPIC_OR_PART};
+		int rc = metadata(d, &x, names, 1, msg, len);
+		if (rc == 0 && d->topics[id].in_core) {
+			*nparts = d->topics[id].nparts;
+			return id;
+		}
+		if (fnl_now_ns() / 1000000 >= deadline) {
+			if (rc == 0)
+				snprintf(msg, len,
+					 "topic '%s' is not available (Kafka error %d) after "
+					 "max.block.ms=%d",
+					 name, x.want_err, d->cfg.max_block_ms);
+			d->topics[id].used = false;
+			return -ENOENT;
+		}
+		struct timespec ts = {0, 100 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t len)
+{
+	int64_t pid;
+	int16_t epoch, kerr = 0;
+	int rc = 0;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (d->kc.fd < 0)
+			rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
+		if (rc == 0)
+			rc = fnl_kclient_init_pid(&d->kc, bump ? d->pid : -1, bump ? d->epoch : -1,
+						  &pid, &epoch, &kerr, msg, len);
+		if (rc == 0 && kerr == 0)
+			break;
+		if (rc == 0)
+			snprintf(msg, len, "InitProducerId answered Kafka error %d", kerr);
+		rc = rc < 0 ? rc : -EAGAIN;
+		struct timespec ts = {0, 200 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	if (rc < 0)
+		return rc;
+	d->pid = pid;
+	d->epoch = epoch;
+	struct fnl_cmd m = {.type = FNL_CMD_PRODUCER_ID, .i64 = pid, .a = epoch};
+	fnl_daemon_push(d, &m);
+	fnl_info("producer id acquired pid=%lld epoch=%d bump=%d", (long long)pid, epoch, bump);
+	return 0;
+}

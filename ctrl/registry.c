@@ -1,0 +1,278 @@
+/* registry.c - the control socket: who may attach, ring validation, topic
+ * registration, and a client's life (attach -> gone -> released). */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctrl/daemon.h"
+#include "ctrl/log.h"
+#include "dataplane/ring/ctlproto.h"
+#include "dataplane/ring/ring.h"
+
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char tmp[FNL_CONFIG_STR_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int fnl_registry_listen(struct fnl_daemon *d, char *msg, size_t len)
+{
+	const char *path = d->cfg.socket_path;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(msg, len, "funnel.socket.path is longer than %zu bytes",
+			 sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	char dir[FNL_CONFIG_STR_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	int rc = mkdir_p(dirname(dir), 0750);
+	if (rc < 0) {
+		snprintf(msg, len, "cannot create the socket directory of %s: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	chmod(dirname(dir), 0750);
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* a stale socket from a previous run: remove it only if nobody answers */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		snprintf(msg, len, "another funneld is already serving %s", path);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
+	    listen(fd, 128) < 0) {
+		rc = -errno;
+		close(fd);
+		snprintf(msg, len, "cannot listen on %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	d->listen_fd = fd;
+	return 0;
+}
+
+static bool allowed(const struct fnl_daemon *d, const struct ucred *cr)
+{
+	if (d->cfg.allowed_uids_n == 0 && d->cfg.allowed_gids_n == 0)
+		return true; /* the socket's mode (0660) and directory (0750) decide */
+	if (cr->uid == geteuid())
+		return true;
+	for (int i = 0; i < d->cfg.allowed_uids_n; i++)
+		if (d->cfg.allowed_uids[i] == cr->uid)
+			return true;
+	for (int i = 0; i < d->cfg.allowed_gids_n; i++)
+		if (d->cfg.allowed_gids[i] == cr->gid)
+			return true;
+	return false;
+}
+
+static void refuse(int fd, int err, const char *why)
+{
+	struct fnl_ctl_msg m = {.magic = FNL_CTL_MAGIC,
+				.version = FNL_CTL_VERSION,
+				.type = FNL_CTL_ERROR,
+				.status = err};
+	snprintf(m.name, sizeof(m.name), "%s", why);
+	fnl_ctl_send(fd, &m, -1);
+}
+
+void fnl_registry_accept(struct fnl_daemon *d)
+{
+	for (;;) {
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct ucred cr;
+		socklen_t cl = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || !allowed(d, &cr)) {
+			fnl_warn("client refused reason=not-allowed uid=%u gid=%u pid=%d",
+				 (unsigned)cr.uid, (unsigned)cr.gid, (int)cr.pid);
+			refuse(fd, -EACCES,
+			       "this uid/gid is not in funnel.allowed.uids / funnel.allowed.gids");
+			close(fd);
+			continue;
+		}
+		int slot = -1;
+		for (int i = 0; i < d->cfg.clients_max && slot < 0; i++)
+			if (!d->clients[i].used)
+				slot = i;
+		if (slot < 0 || d->stopping) {
+			fnl_warn("client refused reason=%s pid=%d",
+				 d->stopping ? "stopping" : "funnel.clients.max", (int)cr.pid);
+			refuse(fd, d->stopping ? -ESHUTDOWN : -EUSERS,
+			       d->stopping ? "funneld is shutting down"
+					   : "funnel.clients.max clients are attached");
+			close(fd);
+			continue;
+		}
+		d->clients[slot] = (struct dclient){
+			.fd = fd, .memfd = -1, .pid = cr.pid, .uid = cr.uid, .used = true};
+	}
+}
+
+/* Validate the client's memfd (sealed, sized, header) and map it; the core
+ * gets the mapping. */
+static int attach(struct fnl_daemon *d, int slot, int memfd, char *why, size_t len)
+{
+	struct dclient *c = &d->clients[slot];
+	struct fnl_ring_dview v;
+	int rc = fnl_ring_attach(memfd, &v);
+	if (rc < 0) {
+		snprintf(why, len, "%s",
+			 rc == -EPERM ? "ring memfd must be sealed with F_SEAL_SHRINK|F_SEAL_GROW"
+				      : "ring header is invalid (magic, version or sizes)");
+		return rc;
+	}
+	if (v.rec_bytes > (uint64_t)d->cfg.ring_bytes_max) {
+		fnl_ring_detach(&v, false);
+		snprintf(why, len, "ring of %llu record bytes exceeds funnel.ring.bytes.max=%lld",
+			 (unsigned long long)v.rec_bytes, (long long)d->cfg.ring_bytes_max);
+		return -EFBIG;
+	}
+	c->memfd = memfd;
+	c->map = v.hdr;
+	c->bytes = v.map_bytes;
+	c->in_core = true;
+	struct fnl_cmd m = {.type = FNL_CMD_CLIENT_ADD, .a = slot, .ptr = c->map, .u64 = c->bytes};
+	fnl_daemon_push(d, &m);
+	return 0;
+}
+
+static void on_hello(struct fnl_daemon *d, int slot, int memfd)
+{
+	struct dclient *c = &d->clients[slot];
+	char why[200];
+	struct fnl_ctl_msg r = {.magic = FNL_CTL_MAGIC, .version = FNL_CTL_VERSION};
+	if (c->in_core || memfd < 0) {
+		if (memfd >= 0)
+			close(memfd);
+		refuse(c->fd, -EPROTO, c->in_core ? "already attached" : "HELLO without a ring fd");
+		return;
+	}
+	int rc = attach(d, slot, memfd, why, sizeof(why));
+	if (rc < 0) {
+		close(memfd);
+		fnl_warn("client ring refused pid=%d reason=\"%s\"", (int)c->pid, why);
+		refuse(c->fd, rc, why);
+		return;
+	}
+	r.type = FNL_CTL_WELCOME;
+	r.arg = (uint32_t)slot;
+	fnl_ctl_send(c->fd, &r, d->doorbell_efd);
+	fnl_info("client attached slot=%d pid=%d uid=%u ring_bytes=%zu", slot, (int)c->pid,
+		 (unsigned)c->uid, c->bytes);
+}
+
+static void on_topic(struct fnl_daemon *d, int slot, const struct fnl_ctl_msg *m)
+{
+	struct dclient *c = &d->clients[slot];
+	char name[sizeof(m->name) + 1], why[256];
+	memcpy(name, m->name, sizeof(m->name));
+	name[sizeof(m->name)] = '\0';
+	int32_t nparts = -1;
+	int id = fnl_daemon_topic(d, name, &nparts, why, sizeof(why));
+	if (id < 0) {
+		fnl_warn("topic refused topic=%s reason=\"%s\"", name, why);
+		refuse(c->fd, id, why);
+		return;
+	}
+	struct fnl_ctl_msg r = {.magic = FNL_CTL_MAGIC,
+				.version = FNL_CTL_VERSION,
+				.type = FNL_CTL_TOPIC_OK,
+				.arg = (uint32_t)id,
+				.arg2 = nparts};
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	fnl_ctl_send(c->fd, &r, -1);
+}
+
+void fnl_registry_serve(struct fnl_daemon *d, int slot)
+{
+	struct dclient *c = &d->clients[slot];
+	for (;;) {
+		struct fnl_ctl_msg m;
+		int fd = -1;
+		int rc = fnl_ctl_recv(c->fd, &m, &fd);
+		if (rc == -EAGAIN)
+			return;
+		if (rc < 0 || m.type == FNL_CTL_BYE) {
+			if (fd >= 0)
+				close(fd);
+			fnl_registry_gone(d, slot);
+			return;
+		}
+		if (m.type == FNL_CTL_HELLO) {
+			on_hello(d, slot, fd);
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (m.type == FNL_CTL_TOPIC)
+			on_topic(d, slot, &m);
+		else
+			refuse(c->fd, -EPROTO, "unexpected message type");
+	}
+}
+
+/* The client's socket closed (exit, crash, kill -9 or quarantine). */
+void fnl_registry_gone(struct fnl_daemon *d, int slot)
+{
+	struct dclient *c = &d->clients[slot];
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+		fnl_info("client detached slot=%d pid=%d", slot, (int)c->pid);
+	}
+	if (c->in_core) {
+		struct fnl_cmd m = {.type = FNL_CMD_CLIENT_GONE, .a = slot};
+		fnl_daemon_push(d, &m);
+		return; /* unmapped when the core releases it */
+	}
+	c->used = false;
+}
+
+void fnl_registry_released(struct fnl_daemon *d, int slot)
+{
+	if (slot < 0 || slot >= d->cfg.clients_max)
+		return;
+	struct dclient *c = &d->clients[slot];
+	if (c->map)
+		munmap(c->map, c->bytes);
+	if (c->memfd >= 0)
+		close(c->memfd);
+	if (c->fd >= 0)
+		close(c->fd);
+	*c = (struct dclient){.fd = -1, .memfd = -1};
+}
+
+void fnl_registry_close_all(struct fnl_daemon *d)
+{
+	for (int i = 0; i < d->cfg.clients_max; i++)
+		if (d->clients[i].used)
+			fnl_registry_released(d, i);
+	if (d->listen_fd >= 0) {
+		close(d->listen_fd);
+		unlink(d->cfg.socket_path);
+	}
+}

@@ -1,0 +1,197 @@
+/* accum.c - batch pool, per-partition append, linger and seal. */
+#include "dataplane/batch/accum.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t align64(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
+}
+
+int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg)
+{
+	memset(a, 0, sizeof(*a));
+	a->cfg = *cfg;
+	if (cfg->records_cap < 256 || cfg->meta_cap == 0)
+		return -EINVAL;
+	a->zc = fnl_compressor_new();
+	if (!a->zc)
+		return -ENOMEM;
+	size_t bound = fnl_compress_bound(cfg->codec, cfg->records_cap);
+	if (bound < cfg->records_cap)
+		bound = cfg->records_cap;
+	a->wire_cap = FNL_RB_HEADER_BYTES + bound;
+	a->slot_bytes = align64(sizeof(struct fnl_batch)) + align64(cfg->records_cap) +
+			align64(a->wire_cap) + align64(cfg->meta_cap * sizeof(struct fnl_rec_meta));
+	uint64_t slots = cfg->memory_bytes / a->slot_bytes;
+	if (slots < 4)
+		slots = 4;
+	if (slots > UINT32_MAX)
+		slots = UINT32_MAX;
+	a->slots = (uint32_t)slots;
+	a->mem = aligned_alloc(64, a->slot_bytes * a->slots);
+	if (!a->mem) {
+		fnl_compressor_free(a->zc);
+		return -ENOMEM;
+	}
+	/* Touch every page now so that no page fault lands on the hot path later. */
+	memset(a->mem, 0, a->slot_bytes * a->slots);
+	for (uint32_t i = a->slots; i-- > 0;) {
+		uint8_t *base = (uint8_t *)a->mem + (size_t)i * a->slot_bytes;
+		struct fnl_batch *b = (struct fnl_batch *)base;
+		size_t off = align64(sizeof(*b));
+		b->recs = base + off;
+		off += align64(cfg->records_cap);
+		b->wire = base + off;
+		off += align64(a->wire_cap);
+		b->meta = (struct fnl_rec_meta *)(base + off);
+		b->next = a->free;
+		a->free = b;
+	}
+	a->free_n = a->slots;
+	return 0;
+}
+
+void fnl_accum_free(struct fnl_accum *a)
+{
+	free(a->mem);
+	if (a->zc)
+		fnl_compressor_free(a->zc);
+	memset(a, 0, sizeof(*a));
+}
+
+static void linger_remove(struct fnl_accum *a, struct fnl_batch *b)
+{
+	if (b->lprev)
+		b->lprev->next = b->next;
+	else if (a->linger_head == b)
+		a->linger_head = b->next;
+	if (b->next)
+		b->next->lprev = b->lprev;
+	else if (a->linger_tail == b)
+		a->linger_tail = b->lprev;
+	b->next = b->lprev = NULL;
+}
+
+struct fnl_batch *fnl_accum_open(struct fnl_accum *a, uint32_t part, uint32_t topic_id,
+				 int32_t partition, int64_t now_ms, int64_t base_ts_ms)
+{
+	struct fnl_batch *b = a->free;
+	if (!b) {
+		a->st.pool_empty++;
+		return NULL;
+	}
+	a->free = b->next;
+	a->free_n--;
+	uint8_t *recs = b->recs, *wire = b->wire;
+	struct fnl_rec_meta *meta = b->meta;
+	memset(b, 0, sizeof(*b));
+	b->recs = recs;
+	b->wire = wire;
+	b->meta = meta;
+	b->part = part;
+	b->topic_id = topic_id;
+	b->partition = partition;
+	b->created_ms = now_ms;
+	b->pb.base_seq = -1;
+	fnl_rbw_init(&b->w, b->recs, a->cfg.records_cap, base_ts_ms);
+	/* linger list: append at the tail (creation order) */
+	b->lprev = a->linger_tail;
+	if (a->linger_tail)
+		a->linger_tail->next = b;
+	else
+		a->linger_head = b;
+	a->linger_tail = b;
+	return b;
+}
+
+int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, const void *key,
+		     int32_t key_len, const void *value, int32_t value_len,
+		     const struct fnl_rb_header_kv *h, int nh, const struct fnl_rec_meta *m)
+{
+	if ((uint32_t)b->count >= a->cfg.meta_cap)
+		return -ENOSPC;
+	int rc = fnl_rbw_append(&b->w, ts_ms, key, key_len, value, value_len, h, nh);
+	if (rc < 0) {
+		if (b->count == 0)
+			return -EMSGSIZE;
+		return rc;
+	}
+	b->meta[b->count++] = *m;
+	a->st.records_in++;
+	return 0;
+}
+
+int fnl_accum_seal(struct fnl_accum *a, struct fnl_batch *b)
+{
+	linger_remove(a, b);
+	size_t raw = b->w.len;
+	long n;
+	if (a->cfg.codec == FNL_CODEC_NONE) {
+		memcpy(b->wire + FNL_RB_HEADER_BYTES, b->recs, raw);
+		n = (long)raw;
+	} else {
+		n = fnl_compress(a->zc, a->cfg.codec, a->cfg.level, b->recs, raw,
+				 b->wire + FNL_RB_HEADER_BYTES, a->wire_cap - FNL_RB_HEADER_BYTES);
+		if (n < 0)
+			return (int)n;
+	}
+	b->wire_len = FNL_RB_HEADER_BYTES + (size_t)n;
+	b->codec = (int16_t)a->cfg.codec;
+	b->sealed = true;
+	b->pb.record_count = b->count;
+	b->pb.created_ms = b->created_ms;
+	a->st.batches_sealed++;
+	a->st.bytes_raw += raw;
+	a->st.bytes_wire += b->wire_len;
+	return 0;
+}
+
+void fnl_batch_prepare(struct fnl_batch *b, int64_t pid, int16_t epoch, int32_t base_seq)
+{
+	if (b->hdr_valid && b->hdr_pid == pid && b->hdr_epoch == epoch && b->hdr_seq == base_seq)
+		return;
+	struct fnl_rb_meta m = {
+		.base_offset = 0,
+		.producer_id = pid,
+		.producer_epoch = epoch,
+		.base_sequence = base_seq,
+		.record_count = b->count,
+		.base_ts = b->w.base_ts,
+		.max_ts = b->w.max_ts,
+	};
+	m.codec = b->codec;
+	fnl_rb_write_header(b->wire, b->wire_len - FNL_RB_HEADER_BYTES, &m);
+	b->hdr_pid = pid;
+	b->hdr_epoch = epoch;
+	b->hdr_seq = base_seq;
+	b->hdr_valid = true;
+}
+
+struct fnl_batch *fnl_accum_lingered(struct fnl_accum *a, int64_t now_ms)
+{
+	struct fnl_batch *b = a->linger_head;
+	if (b && now_ms - b->created_ms >= a->cfg.linger_ms)
+		return b;
+	return NULL;
+}
+
+int64_t fnl_accum_next_deadline_ms(const struct fnl_accum *a, int64_t now_ms)
+{
+	const struct fnl_batch *b = a->linger_head;
+	if (!b)
+		return -1;
+	int64_t left = b->created_ms + a->cfg.linger_ms - now_ms;
+	return left < 0 ? 0 : left;
+}
+
+void fnl_accum_release(struct fnl_accum *a, struct fnl_batch *b)
+{
+	if (!b->sealed)
+		linger_remove(a, b);
+	b->next = a->free;
+	a->free = b;
+	a->free_n++;
+}

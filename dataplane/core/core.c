@@ -1,0 +1,346 @@
+/* core.c - the data-plane loop: commands, ingest, send, events, sleep.
+ *
+ * One pass: commands from ctrl -> engine completions -> drain rings ->
+ * seal lingered batches -> send -> release/wake clients -> timers. When a
+ * pass found nothing to do for FNL_IDLE_SPIN_NS, the core announces that it
+ * sleeps (daemon_sleeping in every ring), re-checks the rings, and blocks in
+ * the engine until a doorbell, a completion or the next deadline.
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataplane/core/core_int.h"
+
+#define FNL_IDLE_SPIN_NS  (50 * 1000)
+#define FNL_TICK_MS       10
+#define FNL_EVENTS_MAX    64
+#define FNL_DOORBELL_USER (~(uint64_t)0)
+
+void fnl_core_evt(struct fnl_core *c, uint32_t type, int32_t a, int64_t i64, const char *name)
+{
+	struct fnl_cmd e = {.type = type, .a = a, .i64 = i64};
+	if (name)
+		snprintf(e.name, sizeof(e.name), "%s", name);
+	if (!fnl_cmdq_push(c->evt, &e))
+		return; /* ctrl is behind: an event is advice, dropping one is safe */
+	uint64_t one = 1;
+	ssize_t w = write(c->evt_efd, &one, sizeof(one));
+	(void)w;
+}
+
+static void *zalloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+	return p;
+}
+
+int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fnl_cmdq *evt,
+		 int doorbell_efd, int evt_efd, struct fnl_core **out)
+{
+	struct fnl_core *c = zalloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cfg = *cfg;
+	c->cmd = cmd;
+	c->evt = evt;
+	c->doorbell_efd = doorbell_efd;
+	c->evt_efd = evt_efd;
+	c->clients = zalloc(sizeof(*c->clients) * (size_t)cfg->clients_max);
+	c->topics = zalloc(sizeof(*c->topics) * (size_t)cfg->topics_max);
+	c->parts = zalloc(sizeof(*c->parts) * (size_t)cfg->partitions_max);
+	c->bparts = zalloc(sizeof(*c->bparts) * (size_t)cfg->partitions_max);
+	c->brokers = zalloc(sizeof(*c->brokers) * (size_t)cfg->brokers_max);
+	int rc = -ENOMEM;
+	if (!c->clients || !c->topics || !c->parts || !c->bparts || !c->brokers)
+		goto fail;
+	for (int i = 0; i < cfg->clients_max; i++) {
+		c->clients[i].chunks = zalloc(sizeof(struct chunk) * FNL_CHUNKS);
+		if (!c->clients[i].chunks)
+			goto fail;
+	}
+	for (int i = 0; i < cfg->brokers_max; i++) {
+		c->brokers[i].reqs = zalloc(sizeof(struct req) * FNL_REQS_PER_BROKER);
+		c->brokers[i].conn = -1;
+		if (!c->brokers[i].reqs)
+			goto fail;
+	}
+	struct fnl_accum_cfg acfg = {
+		.records_cap = (uint32_t)cfg->batch_size,
+		.meta_cap = (uint32_t)(cfg->batch_size / 8 > 64 ? cfg->batch_size / 8 : 64),
+		.memory_bytes = (uint64_t)cfg->buffer_memory,
+		.codec = cfg->codec,
+		.level = cfg->level,
+		.linger_ms = cfg->linger_ms,
+	};
+	rc = fnl_accum_init(&c->acc, &acfg);
+	if (rc < 0)
+		goto fail;
+	struct fnl_producer_cfg pcfg = {
+		.idempotent = cfg->idempotent,
+		.acks = cfg->acks,
+		.max_inflight = cfg->max_inflight,
+		.retries = cfg->retries,
+		.retry_backoff_ms = cfg->retry_backoff_ms,
+		.delivery_timeout_ms = cfg->delivery_timeout_ms,
+		.request_timeout_ms = cfg->request_timeout_ms,
+	};
+	fnl_producer_init(&c->prod, &pcfg);
+	struct fnl_engine_cfg ecfg;
+	fnl_engine_cfg_default(&ecfg);
+	ecfg.conns_max = (uint32_t)cfg->brokers_max;
+	ecfg.sqpoll = cfg->sqpoll;
+	rc = fnl_engine_new(&ecfg, &c->eng);
+	if (rc < 0)
+		goto fail;
+	rc = fnl_engine_watch_eventfd(c->eng, doorbell_efd, FNL_DOORBELL_USER);
+	if (rc < 0)
+		goto fail;
+	c->st.producer_id = -1;
+	*out = c;
+	return 0;
+fail:
+	fnl_core_free(c);
+	return rc;
+}
+
+void fnl_core_free(struct fnl_core *c)
+{
+	if (!c)
+		return;
+	if (c->eng)
+		fnl_engine_free(c->eng);
+	if (c->acc.mem)
+		fnl_accum_free(&c->acc);
+	for (int i = 0; c->clients && i < c->cfg.clients_max; i++)
+		free(c->clients[i].chunks);
+	for (int i = 0; c->brokers && i < c->cfg.brokers_max; i++)
+		free(c->brokers[i].reqs);
+	free(c->clients);
+	free(c->topics);
+	free(c->parts);
+	free(c->bparts);
+	free(c->brokers);
+	free(c);
+}
+
+const struct fnl_core_stats *fnl_core_stats(const struct fnl_core *c)
+{
+	return &c->st;
+}
+
+static void cmd_topic(struct fnl_core *c, const struct fnl_cmd *m)
+{
+	if (m->a < 0 || m->a >= c->cfg.topics_max || m->b <= 0)
+		return;
+	struct topic *t = &c->topics[m->a];
+	if (t->used) {
+		if (m->b > t->nparts)
+			fnl_core_evt(c, FNL_EVT_LOG, 1, m->a,
+				     "partition count grew: new partitions are not used until restart");
+		return;
+	}
+	if (c->parts_used + (uint32_t)m->b > (uint32_t)c->cfg.partitions_max) {
+		fnl_core_evt(c, FNL_EVT_LOG, 0, m->a, "funnel.partitions.max reached: topic ignored");
+		return;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", m->name);
+	t->name_len = (int)strlen(t->name);
+	t->nparts = m->b;
+	t->part_base = c->parts_used;
+	fnl_sticky_init(&t->sticky, c->cfg.seed ^ (uint64_t)m->a * 0x9e3779b97f4a7c15ull);
+	t->rr.next = 0;
+	for (int32_t i = 0; i < m->b; i++) {
+		struct part *p = &c->parts[c->parts_used + (uint32_t)i];
+		memset(p, 0, sizeof(*p));
+		p->topic = (uint32_t)m->a;
+		p->partition = i;
+		p->leader = -1;
+		p->broker = -1;
+		fnl_ppart_init(&p->pp, -1);
+	}
+	c->parts_used += (uint32_t)m->b;
+	t->used = true; /* last: ingest only sees complete topics */
+}
+
+static void cmd_leader(struct fnl_core *c, const struct fnl_cmd *m)
+{
+	if (m->a < 0 || m->a >= c->cfg.topics_max || !c->topics[m->a].used)
+		return;
+	struct topic *t = &c->topics[m->a];
+	if (m->b < 0 || m->b >= t->nparts)
+		return;
+	struct part *p = &c->parts[t->part_base + (uint32_t)m->b];
+	if (p->leader != m->c) {
+		p->leader = m->c;
+		fnl_ppart_set_leader(&p->pp, m->c);
+	}
+}
+
+static void handle_cmd(struct fnl_core *c, const struct fnl_cmd *m)
+{
+	switch (m->type) {
+	case FNL_CMD_CLIENT_ADD:
+		if (m->a >= 0 && m->a < c->cfg.clients_max)
+			fnl_ingest_client_add(c, m->a, m->ptr, m->u64);
+		break;
+	case FNL_CMD_CLIENT_GONE:
+		if (m->a >= 0 && m->a < c->cfg.clients_max)
+			fnl_ingest_client_gone(c, m->a);
+		break;
+	case FNL_CMD_TOPIC:
+		cmd_topic(c, m);
+		break;
+	case FNL_CMD_BROKER:
+		fnl_sender_broker_set(c, m->a, &m->addr);
+		break;
+	case FNL_CMD_LEADER:
+		cmd_leader(c, m);
+		break;
+	case FNL_CMD_METADATA_DONE:
+		fnl_sender_rebuild(c);
+		c->have_metadata = true;
+		break;
+	case FNL_CMD_PRODUCER_ID:
+		fnl_producer_set_pid(&c->prod, m->i64, (int16_t)m->a, c->now_ms);
+		c->st.producer_id = m->i64;
+		c->st.producer_epoch = m->a;
+		break;
+	case FNL_CMD_STOP:
+		/* intake stops: what clients published so far is still delivered */
+		for (int i = 0; i < c->cfg.clients_max; i++)
+			fnl_ingest_client_gone(c, i);
+		c->stopping = true;
+		c->stop_deadline_ms = c->now_ms + m->a;
+		break;
+	default:
+		break;
+	}
+}
+
+static int64_t now_ms(void)
+{
+	return fnl_now_ns() / 1000000;
+}
+
+int fnl_core_run_commands(struct fnl_core *c)
+{
+	struct fnl_cmd m;
+	int n = 0;
+	while (fnl_cmdq_pop(c->cmd, &m)) {
+		handle_cmd(c, &m);
+		n++;
+	}
+	return n;
+}
+
+static int run_engine(struct fnl_core *c, int64_t wait_ns)
+{
+	struct fnl_event ev[FNL_EVENTS_MAX];
+	int n = fnl_engine_poll(c->eng, ev, FNL_EVENTS_MAX, wait_ns);
+	if (n <= 0)
+		return 0;
+	c->now_ms = now_ms();
+	for (int i = 0; i < n; i++) {
+		if (ev[i].type == FNL_EV_WAKE)
+			continue;
+		fnl_sender_on_event(c, &ev[i]);
+	}
+	return n;
+}
+
+/* SIGTERM path: after intake stopped, seal everything open at once. */
+static void seal_all(struct fnl_core *c)
+{
+	for (uint32_t k = 0; k < c->parts_used; k++)
+		fnl_ingest_seal(c, &c->parts[k]);
+}
+
+/* At the deadline, whatever is still pending fails with a report. */
+static void fail_all(struct fnl_core *c)
+{
+	struct fnl_producer_cfg cfg = c->prod.cfg;
+	c->prod.cfg.delivery_timeout_ms = 0;
+	fnl_sender_expire(c);
+	c->prod.cfg = cfg;
+}
+
+static bool stop_progress(struct fnl_core *c)
+{
+	if (fnl_ingest_has_input(c))
+		return false; /* published records are delivered too */
+	if (!c->stop_sealed) {
+		seal_all(c);
+		c->stop_sealed = true;
+	}
+	if (c->now_ms >= c->stop_deadline_ms)
+		fail_all(c);
+	return fnl_sender_idle(c);
+}
+
+static int64_t sleep_ns(struct fnl_core *c)
+{
+	int64_t ms = fnl_accum_next_deadline_ms(&c->acc, c->now_ms);
+	if (ms < 0 || ms > FNL_TICK_MS * 10)
+		ms = FNL_TICK_MS * 10;
+	return ms * 1000000;
+}
+
+static void pin(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+int fnl_core_run(struct fnl_core *c)
+{
+	pin(c->cfg.cpu);
+	int64_t idle_since = fnl_now_ns();
+	int64_t next_tick = 0;
+	for (;;) {
+		c->now_ms = now_ms();
+		c->st.loops++;
+		int work = fnl_core_run_commands(c);
+		work += run_engine(c, 0);
+		work += fnl_ingest_pass(c);
+		work += fnl_sender_pass(c);
+		fnl_ingest_flush_wakes(c);
+		if (c->now_ms >= next_tick) {
+			next_tick = c->now_ms + FNL_TICK_MS;
+			fnl_sender_timers(c);
+			fnl_sender_expire(c);
+			fnl_ingest_reap_clients(c);
+			fnl_ingest_flush_wakes(c);
+		}
+		if (c->stopping && stop_progress(c))
+			break;
+		int64_t t = fnl_now_ns();
+		if (work) {
+			idle_since = t;
+			continue;
+		}
+		if (t - idle_since < FNL_IDLE_SPIN_NS)
+			continue;
+		/* announce the sleep, then re-check: a client that published
+		 * before seeing the flag is caught here (seq_cst in the ring). */
+		fnl_ingest_set_sleeping(c, 1);
+		if (!fnl_ingest_has_input(c)) {
+			c->st.sleeps++;
+			run_engine(c, sleep_ns(c));
+		}
+		fnl_ingest_set_sleeping(c, 0);
+		idle_since = fnl_now_ns();
+	}
+	fnl_core_evt(c, FNL_EVT_STOPPED, 0, 0, NULL);
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* core.h - one data-plane core: a pinned thread that drains client rings,
+ * partitions and batches records, and runs an idempotent producer over its
+ * own io_uring engine and its own broker connections.
+ *
+ *   cmd queue (ctrl -> core) ─┐                      ┌─▶ evt queue (core -> ctrl)
+ *   client rings ─▶ ingest ─▶ accumulator ─▶ producer ─▶ sender ─▶ engine ─▶ brokers
+ *                     ▲                                                │
+ *                     └──── delivery reports ◀── responses ◀───────────┘
+ *
+ * Invariants:
+ * - the core never calls into ctrl: it learns clients, topics, brokers,
+ *   leaders and its producer id from the cmd queue, and asks for metadata
+ *   refreshes and epoch bumps on the evt queue;
+ * - everything is allocated in fnl_core_new(); the loop allocates nothing;
+ * - a client's ring bytes are released (rec_tail) only in ring order and
+ *   only after each record in them was reported (acknowledged or failed);
+ * - counters are plain stores by the core, read by ctrl without locks.
+ */
+#ifndef FNL_CORE_CORE_H
+#define FNL_CORE_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/core/cmdq.h"
+
+struct fnl_core_cfg {
+	int cpu; /* -1: not pinned */
+	int linger_ms;
+	int batch_size;
+	int64_t buffer_memory;
+	int max_request_size;
+	int codec, level;
+	int acks; /* -1 all, 0, 1 */
+	bool idempotent;
+	int max_inflight;
+	int retries;
+	int retry_backoff_ms;
+	int delivery_timeout_ms;
+	int request_timeout_ms;
+	int clients_max, topics_max, partitions_max, brokers_max;
+	bool round_robin, ignore_keys;
+	bool sqpoll;
+	char client_id[256];
+	uint64_t seed;
+};
+
+/* Counters (core writes, others read; 64-bit aligned loads are atomic on the
+ * targets we support; readers tolerate a value one update old). */
+struct fnl_core_stats {
+	_Alignas(64) uint64_t records_in, records_acked, records_failed, records_bad;
+	uint64_t batches_sent, batches_acked, batches_failed, retries;
+	uint64_t requests_sent, responses, bytes_raw, bytes_wire, bytes_tx;
+	uint64_t connects, disconnects, ring_full_waits, pool_empty, loops, sleeps;
+	uint64_t quarantined, metadata_requests, epoch_bumps;
+	int64_t producer_id;
+	int32_t producer_epoch;
+	int32_t clients_active;
+	uint64_t err_by_code[128]; /* delivery errors by Kafka code (index code+1, capped) */
+};
+
+struct fnl_core;
+
+int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fnl_cmdq *evt,
+		 int doorbell_efd, int evt_efd, struct fnl_core **out);
+/* Runs the loop until a STOP command was served; returns 0 or -errno. */
+int fnl_core_run(struct fnl_core *c);
+const struct fnl_core_stats *fnl_core_stats(const struct fnl_core *c);
+void fnl_core_free(struct fnl_core *c);
+
+#endif

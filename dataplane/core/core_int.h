@@ -1,0 +1,156 @@
+/* core_int.h - the data-plane core's private tables, shared by its files:
+ *   core.c    loop, commands, timers, shutdown
+ *   ingest.c  client rings -> partitioner -> accumulator; delivery reports
+ *   sender.c  brokers, Produce requests, responses -> producer state machine
+ *
+ * Tables (all sized at start-up, indexes are slots, never pointers kept by ctrl):
+ *   clients[clients_max]   ring view, read cursor, chunk FIFO for ordered release
+ *   topics[topics_max]     name, partition count, slot range in parts[]
+ *   parts[partitions_max]  open batch, producer partition state, leader broker
+ *   brokers[brokers_max]   address, connection, negotiated versions, requests in flight
+ *   bparts[partitions_max] per broker, the parts it leads (rebuilt on metadata)
+ */
+#ifndef FNL_CORE_INT_H
+#define FNL_CORE_INT_H
+
+#include <sys/uio.h>
+
+#include "dataplane/batch/accum.h"
+#include "dataplane/core/core.h"
+#include "dataplane/kafka/proto.h"
+#include "dataplane/net/engine.h"
+#include "dataplane/partition/partition.h"
+#include "dataplane/producer/producer.h"
+#include "dataplane/ring/ring.h"
+
+#define FNL_CHUNKS        512  /* per client: bursts awaiting release */
+#define FNL_BURST_RECORDS 128  /* records taken from one client per pass */
+#define FNL_REQ_PARTS_MAX 128  /* partitions in one Produce request */
+#define FNL_REQ_SCRATCH   16384
+#define FNL_REQS_PER_BROKER 8  /* >= max in flight (5) + ApiVersions */
+#define FNL_HEADERS_MAX   64   /* record headers taken from a ring record */
+
+enum client_state { CL_FREE = 0, CL_ACTIVE, CL_GONE, CL_QUARANTINED };
+
+struct chunk {
+	uint64_t end;     /* ring offset after the last record of the burst */
+	uint32_t pending; /* records of the burst not yet reported */
+	uint32_t closed;
+};
+
+struct client {
+	struct fnl_ring_dview v;
+	uint64_t rd;        /* next record to read (private cursor) */
+	uint64_t stop_at;   /* CL_GONE: drain up to this rec_head snapshot */
+	uint64_t released;  /* what we published as rec_tail */
+	uint32_t ch_head, ch_tail; /* monotonic indexes into chunks[] */
+	uint32_t gen;
+	uint8_t state;
+	bool wake;          /* reports were pushed: wake a waiting client */
+	void *map;
+	uint64_t map_bytes;
+	struct chunk *chunks;
+	uint64_t appended, delivered, failed;
+};
+
+struct topic {
+	char name[256];
+	int name_len;
+	int32_t nparts;
+	uint32_t part_base;
+	bool used;
+	struct fnl_sticky sticky;
+	struct fnl_rr rr;
+};
+
+struct part {
+	struct fnl_ppart pp;
+	struct fnl_batch *open;
+	uint32_t topic;
+	int32_t partition;
+	int32_t leader;   /* node id, -1 unknown */
+	int32_t broker;   /* broker slot, -1 none */
+};
+
+enum broker_state { BR_UNUSED = 0, BR_DOWN, BR_CONNECTING, BR_VERSIONS, BR_READY };
+
+enum req_kind { REQ_PRODUCE = 1, REQ_API_VERSIONS };
+
+struct req {
+	int32_t corr;
+	uint8_t kind;
+	bool sent; /* FNL_EV_SENT seen: the kernel is done with the buffers */
+	bool done; /* answered or lost: the producer has the outcome */
+	int16_t api_ver;
+	int nb;
+	int64_t sent_ms;
+	struct fnl_batch *b[FNL_REQ_PARTS_MAX];
+	bool answered[FNL_REQ_PARTS_MAX];
+	struct iovec iov[2 * FNL_REQ_PARTS_MAX + 4];
+	uint8_t scratch[FNL_REQ_SCRATCH];
+};
+
+struct broker {
+	int32_t node_id;
+	uint8_t state;
+	int conn;
+	struct sockaddr_in6 addr;
+	int16_t produce_ver, api_ver_try;
+	int32_t next_corr;
+	int64_t reconnect_at_ms, backoff_ms;
+	uint32_t bpart_base, bpart_n; /* parts it leads: bparts[base .. base+n) */
+	uint32_t queued;              /* batches sealed for its parts, not yet acked */
+	/* requests in flight, answered in order: FIFO of slots in reqs[] */
+	uint32_t rq_head, rq_tail;
+	struct req *reqs;             /* FNL_REQS_PER_BROKER */
+	struct req *fifo[FNL_REQS_PER_BROKER];
+	uint32_t free_mask;           /* bit i: reqs[i] free */
+};
+
+struct fnl_core {
+	struct fnl_core_cfg cfg;
+	struct fnl_cmdq *cmd, *evt;
+	int doorbell_efd, evt_efd;
+	struct fnl_engine *eng;
+	struct fnl_accum acc;
+	struct fnl_producer prod;
+	struct client *clients;
+	struct topic *topics;
+	struct part *parts;
+	uint32_t parts_used;
+	struct broker *brokers;
+	uint32_t *bparts;
+	int64_t now_ms;
+	int64_t next_expiry_ms, last_refresh_ms, last_bump_ms;
+	uint32_t rr_client; /* fair start for the next drain pass */
+	bool stopping, stop_sealed;
+	int64_t stop_deadline_ms;
+	bool have_metadata;
+	struct fnl_core_stats st;
+	char errbuf[200];
+};
+
+/* core.c */
+int fnl_core_run_commands(struct fnl_core *c);
+void fnl_core_evt(struct fnl_core *c, uint32_t type, int32_t a, int64_t i64, const char *name);
+/* ingest.c */
+int fnl_ingest_pass(struct fnl_core *c);
+void fnl_ingest_seal(struct fnl_core *c, struct part *p);
+void fnl_ingest_report_batch(struct fnl_core *c, struct fnl_batch *b, int16_t err, int64_t base_offset);
+void fnl_ingest_flush_wakes(struct fnl_core *c);
+void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t bytes);
+void fnl_ingest_client_gone(struct fnl_core *c, int slot);
+void fnl_ingest_reap_clients(struct fnl_core *c);
+bool fnl_ingest_has_input(struct fnl_core *c);
+void fnl_ingest_set_sleeping(struct fnl_core *c, uint32_t v);
+/* sender.c */
+void fnl_sender_on_event(struct fnl_core *c, const struct fnl_event *ev);
+int fnl_sender_pass(struct fnl_core *c);
+void fnl_sender_timers(struct fnl_core *c);
+void fnl_sender_expire(struct fnl_core *c);
+int fnl_sender_broker_set(struct fnl_core *c, int32_t node_id, const struct sockaddr_in6 *addr);
+void fnl_sender_rebuild(struct fnl_core *c);
+void fnl_sender_pop_done(struct fnl_core *c, struct part *p);
+bool fnl_sender_idle(const struct fnl_core *c);
+
+#endif

@@ -1,0 +1,368 @@
+/* ingest.c - client rings -> partitioner -> accumulator, and delivery
+ * reports back into the rings, with in-order release of ring space.
+ *
+ * Release accounting: each pass over a client takes one burst of records
+ * and opens one chunk {end, pending}. Every record taken counts in its
+ * chunk's `pending` until it is reported. Chunks close at the end of the
+ * burst; rec_tail advances over closed chunks whose pending reached 0, in
+ * ring order, so a record's bytes stay in the ring until it was reported.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "dataplane/core/core_int.h"
+
+enum { ERR_UNKNOWN_TOPIC_OR_PART = 3, ERR_MESSAGE_TOO_LARGE = 10, ERR_INVALID_RECORD = 87 };
+
+static void count_err(struct fnl_core *c, int16_t err)
+{
+	int i = err + 1;
+	if (i < 0 || i >= 128)
+		i = 0;
+	c->st.err_by_code[i]++;
+}
+
+static void release_chunks(struct client *cl)
+{
+	while (cl->ch_head != cl->ch_tail) {
+		struct chunk *ch = &cl->chunks[cl->ch_head % FNL_CHUNKS];
+		if (!ch->closed || ch->pending)
+			break;
+		cl->released = ch->end;
+		cl->ch_head++;
+	}
+	if (cl->released != cl->v.tail)
+		fnl_ring_release(&cl->v, cl->released);
+}
+
+/* One record's report: completion entry, then release accounting. */
+static void report_one(struct fnl_core *c, const struct fnl_rec_meta *m, uint32_t topic_id,
+		       int32_t partition, int64_t offset, int16_t err)
+{
+	struct client *cl = &c->clients[m->client];
+	if (cl->state == CL_FREE || cl->gen != m->client_gen)
+		return; /* cannot happen: a slot is freed only when nothing is pending */
+	struct fnl_cmp e = {
+		.opaque = m->opaque,
+		.offset = offset,
+		.partition = partition,
+		.topic_id = topic_id,
+		.err = err,
+	};
+	/* The client never has more records outstanding than completion slots,
+	 * so this cannot fail for a well-behaved client; a hostile one only
+	 * loses its own reports. */
+	(void)fnl_ring_cmp_push(&cl->v, &e);
+	if (err) {
+		cl->failed++;
+		c->st.records_failed++;
+		count_err(c, err);
+	} else {
+		cl->delivered++;
+		c->st.records_acked++;
+	}
+	struct chunk *ch = &cl->chunks[m->chunk % FNL_CHUNKS];
+	if (ch->pending)
+		ch->pending--;
+	cl->wake = true;
+}
+
+void fnl_ingest_report_batch(struct fnl_core *c, struct fnl_batch *b, int16_t err,
+			     int64_t base_offset)
+{
+	for (int32_t i = 0; i < b->count; i++) {
+		int64_t off = base_offset >= 0 && !err ? base_offset + i : -1;
+		report_one(c, &b->meta[i], b->topic_id, b->partition, off, err);
+	}
+}
+
+/* Release ring space and wake clients that sleep on their futex. One pass
+ * per loop iteration, so the syscall is per wake-up, never per record. */
+void fnl_ingest_flush_wakes(struct fnl_core *c)
+{
+	for (int i = 0; i < c->cfg.clients_max; i++) {
+		struct client *cl = &c->clients[i];
+		if (!cl->wake)
+			continue;
+		cl->wake = false;
+		release_chunks(cl);
+		if (fnl_ring_client_waiting(&cl->v)) {
+			/* relaxed add: the futex word only has to change; the seq_cst
+			 * fence in fnl_ring_client_waiting() ordered our releases */
+			atomic_fetch_add_explicit(&cl->v.hdr->client_futex, 1, memory_order_relaxed);
+			syscall(SYS_futex, &cl->v.hdr->client_futex, FUTEX_WAKE, INT32_MAX, NULL,
+				NULL, 0);
+		}
+	}
+}
+
+void fnl_ingest_seal(struct fnl_core *c, struct part *p)
+{
+	struct fnl_batch *b = p->open;
+	if (!b)
+		return;
+	p->open = NULL;
+	int rc = fnl_accum_seal(&c->acc, b);
+	if (rc < 0) {
+		/* compression failed: the records cannot be sent; fail them loudly */
+		fnl_ingest_report_batch(c, b, -1, -1);
+		fnl_accum_release(&c->acc, b);
+		return;
+	}
+	fnl_ppart_enqueue(&p->pp, &b->pb, c->now_ms);
+	if (p->broker >= 0)
+		c->brokers[p->broker].queued++;
+}
+
+static int32_t choose_partition(struct fnl_core *c, struct topic *t, const struct fnl_rec_hdr *r,
+				const uint8_t *key)
+{
+	/* r is the ring helper's private copy of the header: safe to read again */
+	if (r->partition >= 0)
+		return r->partition < t->nparts ? r->partition : -1;
+	if (r->partition != -1)
+		return -1;
+	if (!(r->flags & FNL_REC_F_KEY_NULL) && !c->cfg.ignore_keys)
+		return fnl_partition_key(key, r->key_len, t->nparts);
+	if (c->cfg.round_robin)
+		return fnl_rr_partition(&t->rr, t->nparts);
+	return fnl_sticky_partition(&t->sticky, t->nparts, NULL);
+}
+
+/* Record headers from the ring's serialized form (bounds-checked by the
+ * ring helper) into the codec's list. */
+static int parse_headers(const struct fnl_rec_view *rv, struct fnl_rb_header_kv *h)
+{
+	if (rv->h.header_count > FNL_HEADERS_MAX)
+		return -EMSGSIZE;
+	uint32_t pos = 0;
+	struct fnl_rec_kv kv;
+	int n = 0, rc;
+	while ((rc = fnl_rec_hdrs_next(rv, &pos, &kv)) == 1) {
+		if (n == rv->h.header_count)
+			return -EBADMSG;
+		h[n].key = kv.name;
+		h[n].key_len = kv.name_len;
+		h[n].value = kv.value;
+		h[n].value_len = kv.value_len;
+		n++;
+	}
+	return rc < 0 || n != rv->h.header_count ? -EBADMSG : n;
+}
+
+static void fail_now(struct fnl_core *c, struct client *cl, uint32_t slot,
+		     const struct fnl_rec_hdr *r, int16_t err)
+{
+	struct fnl_rec_meta m = {.opaque = r->opaque,
+				 .client = slot,
+				 .chunk = cl->ch_tail,
+				 .client_gen = cl->gen};
+	cl->chunks[cl->ch_tail % FNL_CHUNKS].pending++;
+	report_one(c, &m, r->topic_id, r->partition, -1, err);
+}
+
+static void quarantine(struct fnl_core *c, uint32_t slot, const char *why)
+{
+	struct client *cl = &c->clients[slot];
+	cl->state = CL_QUARANTINED;
+	c->st.quarantined++;
+	fnl_core_evt(c, FNL_EVT_CLIENT_QUARANTINED, (int32_t)slot, 0, why);
+}
+
+/* Append one record to its partition's open batch. Returns 0, or 1 when the
+ * pool is empty (stop this pass; the record is retried next pass). */
+static bool topic_known(struct fnl_core *c, uint32_t id)
+{
+	return id < (uint32_t)c->cfg.topics_max && c->topics[id].used;
+}
+
+static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
+		       const struct fnl_rec_view *rv)
+{
+	const struct fnl_rec_hdr *r = &rv->h;
+	if (!topic_known(c, r->topic_id)) {
+		/* ctrl queues a topic before it answers the client: catch up once */
+		fnl_core_run_commands(c);
+		if (!topic_known(c, r->topic_id)) {
+			quarantine(c, slot, "record names a topic id that was never registered");
+			return -1;
+		}
+	}
+	const uint8_t *key = rv->key, *val = rv->value;
+	struct topic *t = &c->topics[r->topic_id];
+	struct fnl_rb_header_kv h[FNL_HEADERS_MAX];
+	if (parse_headers(rv, h) < 0) {
+		fail_now(c, cl, slot, r, ERR_INVALID_RECORD);
+		return 0;
+	}
+	int32_t pnum = choose_partition(c, t, r, key);
+	if (pnum < 0) {
+		fail_now(c, cl, slot, r, ERR_UNKNOWN_TOPIC_OR_PART);
+		return 0;
+	}
+	struct part *p = &c->parts[t->part_base + (uint32_t)pnum];
+	struct fnl_rec_meta m = {.opaque = r->opaque,
+				 .client = slot,
+				 .chunk = cl->ch_tail,
+				 .client_gen = cl->gen};
+	int32_t klen = (r->flags & FNL_REC_F_KEY_NULL) ? -1 : (int32_t)r->key_len;
+	int32_t vlen = (r->flags & FNL_REC_F_VALUE_NULL) ? -1 : (int32_t)r->value_len;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!p->open) {
+			p->open = fnl_accum_open(&c->acc, (uint32_t)(p - c->parts), r->topic_id,
+						 pnum, c->now_ms, r->timestamp_ms);
+			if (!p->open)
+				return 1;
+		}
+		int rc = fnl_accum_append(&c->acc, p->open, r->timestamp_ms, key, klen, val, vlen,
+					  h, r->header_count, &m);
+		if (rc == 0) {
+			cl->chunks[cl->ch_tail % FNL_CHUNKS].pending++;
+			cl->appended++;
+			c->st.records_in++;
+			if (r->partition == -1 && (klen < 0 || c->cfg.ignore_keys) &&
+			    !c->cfg.round_robin)
+				fnl_sticky_on_append(&t->sticky, (int32_t)r->len, c->cfg.batch_size,
+						     t->nparts, NULL);
+			return 0;
+		}
+		if (rc == -EMSGSIZE)
+			break;
+		fnl_ingest_seal(c, p); /* full: seal and retry once in a fresh batch */
+	}
+	fail_now(c, cl, slot, r, ERR_MESSAGE_TOO_LARGE);
+	return 0;
+}
+
+/* Take one burst from a client. Returns records taken (>= 0). */
+static int drain_client(struct fnl_core *c, uint32_t slot)
+{
+	struct client *cl = &c->clients[slot];
+	if (cl->ch_tail - cl->ch_head >= FNL_CHUNKS - 1)
+		return 0; /* too many bursts in flight: back-pressure this client */
+	struct chunk *ch = &cl->chunks[cl->ch_tail % FNL_CHUNKS];
+	ch->pending = 0;
+	ch->closed = 0;
+	int n = 0;
+	uint64_t limit = cl->state == CL_GONE ? cl->stop_at : UINT64_MAX;
+	while (n < FNL_BURST_RECORDS && cl->rd < limit) {
+		uint64_t cur = cl->rd;
+		struct fnl_rec_view r;
+		int rc = fnl_ring_next(&cl->v, &cur, &r);
+		if (rc == 0) {
+			cl->rd = cur; /* PADs skipped */
+			break;
+		}
+		if (rc < 0) {
+			quarantine(c, slot, "malformed record or ring index in shared memory");
+			break;
+		}
+		int t = take_record(c, cl, slot, &r);
+		if (t != 0) {
+			if (t < 0)
+				c->st.records_bad++;
+			break; /* pool empty (retry later) or quarantined */
+		}
+		cl->rd = cur;
+		n++;
+	}
+	ch->end = cl->rd;
+	ch->closed = 1;
+	cl->ch_tail++;
+	cl->wake = true;
+	return n;
+}
+
+int fnl_ingest_pass(struct fnl_core *c)
+{
+	int total = 0;
+	uint32_t nmax = (uint32_t)c->cfg.clients_max;
+	for (uint32_t k = 0; k < nmax; k++) {
+		uint32_t slot = (c->rr_client + k) % nmax;
+		struct client *cl = &c->clients[slot];
+		if (cl->state != CL_ACTIVE && cl->state != CL_GONE)
+			continue;
+		if (c->acc.free_n == 0)
+			break;
+		total += drain_client(c, slot);
+	}
+	c->rr_client = (c->rr_client + 1) % nmax;
+	/* linger: seal what waited long enough */
+	struct fnl_batch *b;
+	while ((b = fnl_accum_lingered(&c->acc, c->now_ms)) != NULL)
+		fnl_ingest_seal(c, &c->parts[b->part]);
+	return total;
+}
+
+void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t bytes)
+{
+	struct client *cl = &c->clients[slot];
+	struct chunk *chunks = cl->chunks;
+	uint32_t gen = cl->gen + 1;
+	memset(cl, 0, sizeof(*cl));
+	cl->chunks = chunks;
+	cl->gen = gen;
+	if (fnl_ring_dview_init(&cl->v, map, bytes) < 0) {
+		cl->state = CL_QUARANTINED;
+		fnl_core_evt(c, FNL_EVT_CLIENT_QUARANTINED, slot, 0, "ring failed validation");
+		return;
+	}
+	cl->map = map;
+	cl->map_bytes = bytes;
+	cl->rd = cl->released = cl->v.tail;
+	cl->state = CL_ACTIVE;
+	c->st.clients_active++;
+}
+
+void fnl_ingest_client_gone(struct fnl_core *c, int slot)
+{
+	struct client *cl = &c->clients[slot];
+	if (cl->state == CL_ACTIVE) {
+		/* acquire: what was published before the socket closed; a value
+		 * out of range only means nothing more is taken */
+		uint64_t h = atomic_load_explicit(&cl->v.hdr->rec_head, memory_order_acquire);
+		cl->stop_at = h >= cl->rd && h - cl->v.tail <= cl->v.rec_bytes ? h : cl->rd;
+		cl->state = CL_GONE;
+	} else if (cl->state == CL_QUARANTINED) {
+		cl->stop_at = cl->rd;
+		cl->state = CL_GONE;
+	}
+}
+
+/* A gone client whose records were all taken and reported is released. */
+void fnl_ingest_reap_clients(struct fnl_core *c)
+{
+	for (int i = 0; i < c->cfg.clients_max; i++) {
+		struct client *cl = &c->clients[i];
+		if (cl->state != CL_GONE || cl->rd < cl->stop_at || cl->ch_head != cl->ch_tail)
+			continue;
+		release_chunks(cl);
+		cl->state = CL_FREE;
+		c->st.clients_active--;
+		fnl_core_evt(c, FNL_EVT_CLIENT_RELEASED, i, 0, NULL);
+	}
+}
+
+bool fnl_ingest_has_input(struct fnl_core *c)
+{
+	for (int i = 0; i < c->cfg.clients_max; i++) {
+		struct client *cl = &c->clients[i];
+		if (cl->state == CL_ACTIVE && fnl_ring_pending(&cl->v, cl->rd))
+			return true;
+		if (cl->state == CL_GONE && cl->rd < cl->stop_at)
+			return true;
+	}
+	return false;
+}
+
+void fnl_ingest_set_sleeping(struct fnl_core *c, uint32_t v)
+{
+	for (int i = 0; i < c->cfg.clients_max; i++)
+		if (c->clients[i].state == CL_ACTIVE)
+			fnl_ring_set_sleeping(&c->clients[i].v, v != 0);
+}

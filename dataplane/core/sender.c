@@ -1,0 +1,565 @@
+/* sender.c - broker connections, version negotiation, pipelined Produce
+ * requests (one batch per partition per request, <= max in flight per
+ * connection), and responses fed to the producer state machine.
+ *
+ * Connection life: DOWN -> CONNECTING -> VERSIONS (ApiVersions, retried at
+ * a version the broker lists if it answers UNSUPPORTED_VERSION) -> READY.
+ * Responses arrive in request order on a connection (Kafka guarantees it),
+ * so in-flight requests are a FIFO; a response whose correlation id is not
+ * the FIFO head's means a broken peer: the connection is closed and what
+ * was in flight is handed back to the producer as lost.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dataplane/core/core_int.h"
+#include "dataplane/producer/errtab.h"
+
+enum { ERR_NETWORK_EXCEPTION = 13, ERR_REQUEST_TIMED_OUT = 7, ERR_UNSUPPORTED_VERSION = 35 };
+
+#define RECONNECT_BACKOFF_MS     50
+#define RECONNECT_BACKOFF_MAX_MS 1000
+#define CONNECT_TIMEOUT_MS       5000
+
+static struct req *req_get(struct broker *br)
+{
+	if (!br->free_mask)
+		return NULL;
+	int i = __builtin_ctz(br->free_mask);
+	br->free_mask &= ~(1u << i);
+	struct req *r = &br->reqs[i];
+	r->nb = 0;
+	r->sent = false;
+	r->done = false;
+	return r;
+}
+
+static void req_put(struct broker *br, struct req *r)
+{
+	br->free_mask |= 1u << (r - br->reqs);
+}
+
+static uint32_t inflight(const struct broker *br)
+{
+	return br->rq_tail - br->rq_head;
+}
+
+static void fifo_push(struct broker *br, struct req *r)
+{
+	br->fifo[br->rq_tail++ % FNL_REQS_PER_BROKER] = r;
+}
+
+static struct req *fifo_pop(struct broker *br)
+{
+	return br->fifo[br->rq_head++ % FNL_REQS_PER_BROKER];
+}
+
+static void refresh_metadata(struct fnl_core *c)
+{
+	if (c->now_ms - c->last_refresh_ms < 100)
+		return;
+	c->last_refresh_ms = c->now_ms;
+	c->st.metadata_requests++;
+	fnl_core_evt(c, FNL_EVT_REFRESH_METADATA, -1, 0, NULL);
+}
+
+/* KIP-360 for an idempotent producer: bump the epoch client-side (as the
+ * Java client does); only an exhausted epoch needs a new producer id. */
+static void bump_epoch(struct fnl_core *c)
+{
+	if (!fnl_producer_ready(&c->prod))
+		return; /* a bump or a new id is already under way */
+	c->st.epoch_bumps++;
+	if (fnl_producer_bump_epoch(&c->prod, c->now_ms) == 1)
+		fnl_core_evt(c, FNL_EVT_BUMP_EPOCH, c->prod.epoch, c->prod.pid, NULL);
+	c->st.producer_epoch = c->prod.epoch;
+}
+
+/* Report and free what the producer says is finished for this partition. */
+void fnl_sender_pop_done(struct fnl_core *c, struct part *p)
+{
+	struct fnl_pbatch *pb;
+	int16_t err;
+	int64_t off;
+	while (p->pp.head && !fnl_batch_of(p->pp.head)->in_send &&
+	       (pb = fnl_ppart_pop_done(&c->prod, &p->pp, c->now_ms, &err, &off)) != NULL) {
+		struct fnl_batch *b = fnl_batch_of(pb);
+		fnl_ingest_report_batch(c, b, err, off);
+		if (err)
+			c->st.batches_failed++;
+		else
+			c->st.batches_acked++;
+		if (p->broker >= 0 && c->brokers[p->broker].queued)
+			c->brokers[p->broker].queued--;
+		fnl_accum_release(&c->acc, b);
+	}
+}
+
+static void apply_outcome(struct fnl_core *c, struct part *p, struct fnl_pb_outcome o)
+{
+	if (o.action == FNL_PB_WILL_RETRY)
+		c->st.retries++;
+	if (o.refresh_metadata)
+		refresh_metadata(c);
+	if (o.bump_epoch)
+		bump_epoch(c);
+	fnl_sender_pop_done(c, p);
+}
+
+/* Everything in flight on this broker's connection is lost (closed, timed out). */
+static void lose_inflight(struct fnl_core *c, struct broker *br, int16_t err)
+{
+	while (inflight(br)) {
+		struct req *r = fifo_pop(br);
+		for (int i = 0; i < r->nb; i++) {
+			struct fnl_batch *b = r->b[i];
+			struct part *p = &c->parts[b->part];
+			b->in_send = false;
+			if (r->kind == REQ_PRODUCE && !r->answered[i])
+				apply_outcome(c, p, fnl_ppart_on_lost(&c->prod, &p->pp, &b->pb, err,
+								      c->now_ms));
+		}
+		req_put(br, r);
+	}
+}
+
+static void broker_down(struct fnl_core *c, struct broker *br, int res)
+{
+	if (br->state == BR_READY || br->state == BR_VERSIONS)
+		c->st.disconnects++;
+	lose_inflight(c, br, ERR_NETWORK_EXCEPTION);
+	br->state = BR_DOWN;
+	br->conn = -1;
+	br->backoff_ms = br->backoff_ms ? br->backoff_ms * 2 : RECONNECT_BACKOFF_MS;
+	if (br->backoff_ms > RECONNECT_BACKOFF_MAX_MS)
+		br->backoff_ms = RECONNECT_BACKOFF_MAX_MS;
+	br->reconnect_at_ms = c->now_ms + br->backoff_ms;
+	(void)res;
+	refresh_metadata(c);
+}
+
+static int send_api_versions(struct fnl_core *c, struct broker *br, int16_t ver)
+{
+	struct req *r = req_get(br);
+	if (!r)
+		return -ENOBUFS;
+	r->kind = REQ_API_VERSIONS;
+	r->api_ver = ver;
+	r->corr = br->next_corr++;
+	int n = fnl_enc_api_versions_req(r->scratch, sizeof(r->scratch), ver, r->corr,
+					 c->cfg.client_id, "funnel", "0.1.0");
+	if (n < 0) {
+		req_put(br, r);
+		return n;
+	}
+	r->iov[0].iov_base = r->scratch;
+	r->iov[0].iov_len = (size_t)n;
+	int rc = fnl_conn_send(c->eng, br->conn, r->iov, 1, (uint64_t)(uintptr_t)r);
+	if (rc < 0) {
+		req_put(br, r);
+		return rc;
+	}
+	r->sent_ms = c->now_ms;
+	fifo_push(br, r);
+	return 0;
+}
+
+static void on_api_versions(struct fnl_core *c, struct broker *br, int16_t ver,
+			    const uint8_t *body, size_t n)
+{
+	struct fnl_api_range ranges[64];
+	int nr = 0;
+	int16_t err = 0;
+	if (fnl_dec_api_versions(body, n, ver, ranges, 64, &nr, &err) < 0) {
+		fnl_conn_close(c->eng, br->conn);
+		return;
+	}
+	if (err == ERR_UNSUPPORTED_VERSION) {
+		int16_t v = fnl_api_pick(ranges, nr, FNL_API_API_VERSIONS);
+		if (v < 0 || v >= ver || send_api_versions(c, br, v) < 0)
+			fnl_conn_close(c->eng, br->conn);
+		return;
+	}
+	int16_t pv = fnl_api_pick(ranges, nr, FNL_API_PRODUCE);
+	if (err || pv < 0) {
+		fnl_core_evt(c, FNL_EVT_LOG, 0, br->node_id,
+			     "broker supports no Produce version funnel speaks (v3..v11)");
+		fnl_conn_close(c->eng, br->conn);
+		return;
+	}
+	br->produce_ver = pv;
+	br->state = BR_READY;
+	br->backoff_ms = 0;
+}
+
+struct presp_ctx {
+	struct fnl_core *c;
+	struct req *r;
+	bool bad;
+};
+
+static void on_partition_result(void *ctx, const char *topic, int topic_len, int32_t partition,
+				int16_t err, int64_t base_offset, int64_t log_append_time_ms,
+				int64_t log_start_offset)
+{
+	struct presp_ctx *x = ctx;
+	(void)log_append_time_ms;
+	(void)log_start_offset;
+	for (int i = 0; i < x->r->nb; i++) {
+		struct fnl_batch *b = x->r->b[i];
+		struct topic *t = &x->c->topics[b->topic_id];
+		if (x->r->answered[i] || b->partition != partition || t->name_len != topic_len ||
+		    memcmp(t->name, topic, (size_t)topic_len) != 0)
+			continue;
+		x->r->answered[i] = true;
+		struct part *p = &x->c->parts[b->part];
+		apply_outcome(x->c, p,
+			      fnl_ppart_on_response(&x->c->prod, &p->pp, &b->pb, err, base_offset,
+						    x->c->now_ms));
+		return;
+	}
+	x->bad = true; /* an answer for a partition we did not send */
+}
+
+/* Returns false when the response is malformed or names a partition we did
+ * not send: the caller closes the connection and the request stays in flight
+ * so that lose_inflight() hands its unanswered batches back. */
+static bool on_produce(struct fnl_core *c, struct broker *br, struct req *r, const uint8_t *body,
+		       size_t n)
+{
+	struct presp_ctx x = {.c = c, .r = r};
+	int32_t throttle = 0;
+	c->st.responses++;
+	int rc = fnl_dec_produce(body, n, r->api_ver, on_partition_result, &x, &throttle);
+	if (rc < 0 || x.bad) {
+		fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id,
+			     rc < 0 ? "malformed Produce response: closing connection"
+				    : "Produce response names a partition not sent: closing");
+		return false;
+	}
+	fifo_pop(br);
+	for (int i = 0; i < r->nb; i++) {
+		if (r->answered[i])
+			continue;
+		struct fnl_batch *b = r->b[i];
+		struct part *p = &c->parts[b->part];
+		apply_outcome(c, p,
+			      fnl_ppart_on_lost(&c->prod, &p->pp, &b->pb, ERR_NETWORK_EXCEPTION,
+						c->now_ms));
+	}
+	r->done = true;
+	if (r->sent)
+		req_put(br, r); /* else on_sent() frees it */
+	return true;
+}
+
+static void on_frame(struct fnl_core *c, struct broker *br, const uint8_t *f, uint32_t len)
+{
+	struct req *r = inflight(br) ? br->fifo[br->rq_head % FNL_REQS_PER_BROKER] : NULL;
+	if (c->cfg.acks == 0 && (!r || r->kind == REQ_PRODUCE))
+		return; /* acks=0: the broker may answer anyway; nothing waits for it */
+	int32_t corr = 0;
+	int hl = -EBADMSG;
+	if (r) {
+		int16_t api = r->kind == REQ_PRODUCE ? FNL_API_PRODUCE : FNL_API_API_VERSIONS;
+		hl = fnl_dec_resp_header(f, len, api, r->api_ver, &corr);
+	}
+	if (hl < 0 || corr != r->corr) {
+		fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id,
+			     "response with an unexpected correlation id: closing connection");
+		fnl_conn_close(c->eng, br->conn);
+		return;
+	}
+	if (r->kind == REQ_API_VERSIONS) {
+		int16_t ver = r->api_ver;
+		fifo_pop(br);
+		req_put(br, r);
+		on_api_versions(c, br, ver, f + hl, len - (uint32_t)hl);
+		return;
+	}
+	if (!on_produce(c, br, r, f + hl, len - (uint32_t)hl))
+		fnl_conn_close(c->eng, br->conn);
+}
+
+static struct broker *broker_of(struct fnl_core *c, const struct fnl_event *ev)
+{
+	uint64_t i = ev->user;
+	if (i >= (uint64_t)c->cfg.brokers_max)
+		return NULL;
+	struct broker *br = &c->brokers[i];
+	return br->conn == ev->conn ? br : NULL;
+}
+
+/* The kernel is done with the request's buffers: batches may now be freed.
+ * With acks=0 this is also the request's end (nothing will answer it). */
+static void on_sent(struct fnl_core *c, struct broker *br, const struct fnl_event *ev)
+{
+	struct req *r = (struct req *)(uintptr_t)ev->tag;
+	if (r < br->reqs || r >= br->reqs + FNL_REQS_PER_BROKER || r->sent)
+		return;
+	r->sent = true;
+	if (ev->res < 0)
+		return; /* the connection closes; CLOSED hands back what was in flight */
+	if (r->kind == REQ_PRODUCE && c->cfg.acks == 0 && !r->done) {
+		fifo_pop(br); /* sends complete in order: it is the FIFO head */
+		r->done = true;
+	}
+	for (int i = 0; i < r->nb; i++) {
+		r->b[i]->in_send = false;
+		fnl_sender_pop_done(c, &c->parts[r->b[i]->part]);
+	}
+	if (r->done)
+		req_put(br, r);
+}
+
+void fnl_sender_on_event(struct fnl_core *c, const struct fnl_event *ev)
+{
+	struct broker *br = broker_of(c, ev);
+	if (!br)
+		return;
+	switch (ev->type) {
+	case FNL_EV_CONNECTED:
+		c->st.connects++;
+		br->state = BR_VERSIONS;
+		if (send_api_versions(c, br, 3) < 0)
+			fnl_conn_close(c->eng, br->conn);
+		break;
+	case FNL_EV_SENT:
+		on_sent(c, br, ev);
+		break;
+	case FNL_EV_FRAME:
+		on_frame(c, br, ev->frame, ev->frame_len);
+		break;
+	case FNL_EV_CLOSED:
+		broker_down(c, br, ev->res);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Topic-grouped Produce request from the ready batches of one broker's parts. */
+static int collect(struct fnl_core *c, struct broker *br, struct req *r, int *ntopics)
+{
+	size_t bytes = 64, scratch = 64 + strlen(c->cfg.client_id);
+	uint32_t last_topic = UINT32_MAX;
+	*ntopics = 0;
+	for (uint32_t k = 0; k < br->bpart_n && r->nb < FNL_REQ_PARTS_MAX; k++) {
+		struct part *p = &c->parts[c->bparts[br->bpart_base + k]];
+		if (!p->pp.head)
+			continue;
+		size_t need = 32 + (p->topic != last_topic ? (size_t)c->topics[p->topic].name_len + 16 : 0);
+		if (scratch + need > FNL_REQ_SCRATCH)
+			break;
+		struct fnl_pbatch *pb = fnl_ppart_next_send(&c->prod, &p->pp, c->now_ms);
+		if (!pb)
+			continue;
+		struct fnl_batch *b = fnl_batch_of(pb);
+		if (r->nb && bytes + b->wire_len > (size_t)c->cfg.max_request_size)
+			break;
+		if (p->topic != last_topic)
+			(*ntopics)++;
+		last_topic = p->topic;
+		scratch += need;
+		bytes += b->wire_len;
+		r->answered[r->nb] = false;
+		r->b[r->nb++] = b;
+	}
+	return r->nb;
+}
+
+static int encode(struct fnl_core *c, struct broker *br, struct req *r, int ntopics)
+{
+	struct fnl_preq q;
+	int16_t acks = (int16_t)c->cfg.acks;
+	int rc = fnl_preq_begin(&q, r->scratch, sizeof(r->scratch), r->iov,
+				(int)(sizeof(r->iov) / sizeof(r->iov[0])), br->produce_ver, r->corr,
+				c->cfg.client_id, NULL, acks, c->cfg.request_timeout_ms, ntopics);
+	for (int i = 0; i < r->nb && rc >= 0;) {
+		uint32_t tid = r->b[i]->topic_id;
+		int j = i;
+		while (j < r->nb && r->b[j]->topic_id == tid)
+			j++;
+		struct topic *t = &c->topics[tid];
+		rc = fnl_preq_topic(&q, t->name, t->name_len, j - i);
+		for (; i < j && rc >= 0; i++) {
+			struct fnl_batch *b = r->b[i];
+			fnl_batch_prepare(b, b->pb.pid, b->pb.epoch, b->pb.base_seq);
+			rc = fnl_preq_partition(&q, b->partition, b->wire, (uint32_t)b->wire_len);
+		}
+	}
+	if (rc < 0)
+		return rc;
+	return fnl_preq_end(&q);
+}
+
+static int send_produce(struct fnl_core *c, struct broker *br)
+{
+	struct req *r = req_get(br);
+	if (!r)
+		return 0;
+	r->kind = REQ_PRODUCE;
+	r->api_ver = br->produce_ver;
+	int ntopics;
+	if (collect(c, br, r, &ntopics) == 0) {
+		req_put(br, r);
+		return 0;
+	}
+	r->corr = br->next_corr++;
+	int niov = encode(c, br, r, ntopics);
+	int rc = niov < 0 ? niov : fnl_conn_send(c->eng, br->conn, r->iov, niov, (uint64_t)(uintptr_t)r);
+	if (rc < 0) {
+		/* nothing went out: hand the batches back as lost, in order */
+		for (int i = 0; i < r->nb; i++) {
+			struct part *p = &c->parts[r->b[i]->part];
+			fnl_ppart_on_sent(&c->prod, &p->pp, &r->b[i]->pb, c->now_ms);
+			apply_outcome(c, p, fnl_ppart_on_lost(&c->prod, &p->pp, &r->b[i]->pb,
+							      ERR_NETWORK_EXCEPTION, c->now_ms));
+		}
+		req_put(br, r);
+		return rc;
+	}
+	for (int i = 0; i < r->nb; i++) {
+		struct part *p = &c->parts[r->b[i]->part];
+		r->b[i]->in_send = true;
+		fnl_ppart_on_sent(&c->prod, &p->pp, &r->b[i]->pb, c->now_ms);
+	}
+	r->sent_ms = c->now_ms;
+	fifo_push(br, r);
+	c->st.requests_sent++;
+	c->st.batches_sent += (uint64_t)r->nb;
+	return r->nb;
+}
+
+int fnl_sender_pass(struct fnl_core *c)
+{
+	int sent = 0;
+	for (int i = 0; i < c->cfg.brokers_max; i++) {
+		struct broker *br = &c->brokers[i];
+		if (br->state != BR_READY || !br->queued)
+			continue;
+		while (inflight(br) < (uint32_t)c->cfg.max_inflight) {
+			int n = send_produce(c, br);
+			if (n <= 0)
+				break;
+			sent += n;
+		}
+	}
+	return sent;
+}
+
+static void connect_broker(struct fnl_core *c, int i)
+{
+	struct broker *br = &c->brokers[i];
+	socklen_t len = br->addr.sin6_family == AF_INET ? sizeof(struct sockaddr_in)
+							 : sizeof(struct sockaddr_in6);
+	int conn = fnl_conn_open(c->eng, (const struct sockaddr *)&br->addr, len, CONNECT_TIMEOUT_MS,
+				 (uint64_t)i);
+	if (conn < 0) {
+		br->reconnect_at_ms = c->now_ms + RECONNECT_BACKOFF_MAX_MS;
+		return;
+	}
+	br->conn = conn;
+	br->state = BR_CONNECTING;
+}
+
+/* Connect brokers that lead partitions, time out requests. */
+void fnl_sender_timers(struct fnl_core *c)
+{
+	for (int i = 0; i < c->cfg.brokers_max; i++) {
+		struct broker *br = &c->brokers[i];
+		if (br->state == BR_DOWN && br->bpart_n && c->now_ms >= br->reconnect_at_ms)
+			connect_broker(c, i);
+		if ((br->state == BR_READY || br->state == BR_VERSIONS) && inflight(br)) {
+			struct req *h = br->fifo[br->rq_head % FNL_REQS_PER_BROKER];
+			if (c->now_ms - h->sent_ms > c->cfg.request_timeout_ms) {
+				fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id,
+					     "request timed out: closing connection");
+				fnl_conn_close(c->eng, br->conn);
+			}
+		}
+	}
+}
+
+/* delivery.timeout.ms for batches that wait (no leader, backoff, ...) */
+void fnl_sender_expire(struct fnl_core *c)
+{
+	for (uint32_t i = 0; i < c->parts_used; i++)
+		if (c->parts[i].pp.head)
+			fnl_sender_pop_done(c, &c->parts[i]);
+}
+
+int fnl_sender_broker_set(struct fnl_core *c, int32_t node_id, const struct sockaddr_in6 *addr)
+{
+	int free_slot = -1;
+	for (int i = 0; i < c->cfg.brokers_max; i++) {
+		struct broker *br = &c->brokers[i];
+		if (br->state == BR_UNUSED) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (br->node_id != node_id)
+			continue;
+		if (memcmp(&br->addr, addr, sizeof(*addr)) != 0) {
+			br->addr = *addr; /* moved: reconnect at the new address */
+			if (br->conn >= 0)
+				fnl_conn_close(c->eng, br->conn);
+		}
+		return i;
+	}
+	if (free_slot < 0)
+		return -ENOSPC;
+	struct broker *br = &c->brokers[free_slot];
+	br->node_id = node_id;
+	br->addr = *addr;
+	br->state = BR_DOWN;
+	br->conn = -1;
+	br->reconnect_at_ms = 0;
+	br->free_mask = (1u << FNL_REQS_PER_BROKER) - 1;
+	br->rq_head = br->rq_tail = 0;
+	return free_slot;
+}
+
+/* After a metadata snapshot: map leaders to broker slots, rebuild each
+ * broker's list of parts (in part order, so topics stay grouped). */
+void fnl_sender_rebuild(struct fnl_core *c)
+{
+	for (int i = 0; i < c->cfg.brokers_max; i++) {
+		c->brokers[i].bpart_n = 0;
+		c->brokers[i].queued = 0;
+	}
+	for (uint32_t k = 0; k < c->parts_used; k++) {
+		struct part *p = &c->parts[k];
+		p->broker = -1;
+		for (int i = 0; i < c->cfg.brokers_max && p->leader >= 0; i++)
+			if (c->brokers[i].state != BR_UNUSED && c->brokers[i].node_id == p->leader)
+				p->broker = i;
+		if (p->broker >= 0)
+			c->brokers[p->broker].bpart_n++;
+	}
+	uint32_t base = 0;
+	for (int i = 0; i < c->cfg.brokers_max; i++) {
+		c->brokers[i].bpart_base = base;
+		base += c->brokers[i].bpart_n;
+		c->brokers[i].bpart_n = 0;
+	}
+	for (uint32_t k = 0; k < c->parts_used; k++) {
+		struct part *p = &c->parts[k];
+		if (p->broker < 0)
+			continue;
+		struct broker *br = &c->brokers[p->broker];
+		c->bparts[br->bpart_base + br->bpart_n++] = k;
+		for (struct fnl_pbatch *pb = p->pp.head; pb; pb = pb->next)
+			br->queued++;
+	}
+}
+
+bool fnl_sender_idle(const struct fnl_core *c)
+{
+	for (uint32_t k = 0; k < c->parts_used; k++)
+		if (c->parts[k].pp.head || c->parts[k].open)
+			return false;
+	return true;
+}

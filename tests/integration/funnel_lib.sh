@@ -1,0 +1,48 @@
+# funnel_lib.sh - helpers for tests that run funneld against the broker harness.
+# Source after tests/harness/lib.sh and fnl_test_init.
+#   fnl_funneld_start [-X key=value]...   starts funneld on $FNL_BOOTSTRAP, socket in $FNL_TMP;
+#                                         exports FNL_SOCKET, FNL_FUNNELD_PID
+#   fnl_funneld_stop                      SIGTERM, wait, fail unless exit 0
+#   fnl_readback_verify TOPIC PARTS EXPECT... read back with kcat and check every record
+: "${FNL_FUNNELD:=$FNL_BUILD_DIR/ctrl/funneld}"
+: "${FNL_LOAD:=$FNL_BUILD_DIR/tests/integration/fnl-load}"
+
+fnl_funneld_start() {
+	FNL_SOCKET=$FNL_TMP/run/funnel.sock
+	export FNL_SOCKET
+	cat >"$FNL_TMP/funnel.properties" <<PROPS
+bootstrap.servers=$FNL_BOOTSTRAP
+funnel.socket.path=$FNL_SOCKET
+linger.ms=5
+max.block.ms=10000
+PROPS
+	"$FNL_FUNNELD" -c "$FNL_TMP/funnel.properties" "$@" 2>>"$FNL_TMP/funneld.err" &
+	FNL_FUNNELD_PID=$!
+	fnl_track "$FNL_FUNNELD_PID"
+	export FNL_FUNNELD_PID
+	fnl_wait_for 20 test -S "$FNL_SOCKET" || {
+		cat "$FNL_TMP/funneld.err" >&2
+		fnl_fail "funneld did not come up"
+	}
+}
+
+fnl_funneld_stop() {
+	kill -TERM "$FNL_FUNNELD_PID"
+	local st=0
+	wait "$FNL_FUNNELD_PID" || st=$?
+	[[ $st -eq 0 ]] || { tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "funneld exited $st after SIGTERM"; }
+}
+
+# fnl_readback_verify TOPIC PARTITIONS EXPECT_FILE...
+fnl_readback_verify() {
+	local topic=$1 parts=$2
+	shift 2
+	local ex=() f
+	for f in "$@"; do ex+=(--expect "$f"); done
+	"$FNL_READBACK" "$FNL_BOOTSTRAP" "$topic" "$parts" >"$FNL_TMP/rb-$topic.tsv" ||
+		fnl_fail "read-back of $topic failed"
+	cat "$@" >"$FNL_TMP/expect-$topic.tsv"
+	python3 "$FNL_VERIFY" check --readback "$FNL_TMP/rb-$topic.tsv" \
+		--expect "$FNL_TMP/expect-$topic.tsv" --fail-on-duplicates ||
+		fnl_fail "records of $topic do not match what was produced"
+}
