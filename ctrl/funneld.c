@@ -69,7 +69,10 @@ static int load_config(struct fnl_daemon *d, int argc, char **argv, bool *dump)
 		struct fnl_producer_cfg p = {.idempotent = d->cfg.enable_idempotence,
 					     .acks = d->cfg.acks,
 					     .max_inflight = d->cfg.max_in_flight,
-					     .retries = d->cfg.retries};
+					     .retries = d->cfg.retries,
+					     .retry_backoff_ms = d->cfg.retry_backoff_ms,
+					     .delivery_timeout_ms = d->cfg.delivery_timeout_ms,
+					     .request_timeout_ms = d->cfg.request_timeout_ms};
 		rc = fnl_producer_cfg_check(&p, msg, sizeof(msg));
 	}
 	if (rc < 0)

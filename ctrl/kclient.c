@@ -13,9 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "dataplane/core/apiver.h"
 #include "dataplane/net/engine.h"
-
-enum { ERR_UNSUPPORTED_VERSION = 35 };
 
 static int say(char *msg, size_t len, int rc, const char *fmt, ...)
 {
@@ -157,7 +156,7 @@ static int roundtrip(struct fnl_kclient *k, size_t len, int16_t api, int16_t ver
 static int negotiate(struct fnl_kclient *k)
 {
 	int16_t ver = 3;
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 3; attempt++) {
 		int n = fnl_enc_api_versions_req(k->buf, k->buf_bytes, ver, k->corr++, k->client_id,
 						 "funnel", "0.1.0");
 		const uint8_t *body;
@@ -166,19 +165,12 @@ static int negotiate(struct fnl_kclient *k)
 		if (rc < 0)
 			return rc;
 		struct fnl_api_range r[64];
-		int nr = 0;
-		int16_t err = 0;
-		if (fnl_dec_api_versions(body, blen, ver, r, 64, &nr, &err) < 0)
-			return -EBADMSG;
-		if (err == ERR_UNSUPPORTED_VERSION) {
-			int16_t v = fnl_api_pick(r, nr, FNL_API_API_VERSIONS);
-			if (v < 0 || v >= ver)
-				return -EPROTONOSUPPORT;
-			ver = v;
+		int nr;
+		rc = fnl_apiver_answer(body, blen, ver, r, 64, &nr, &ver);
+		if (rc == FNL_APIVER_RETRY)
 			continue;
-		}
-		if (err)
-			return -EPROTO;
+		if (rc < 0)
+			return rc;
 		k->ver_metadata = fnl_api_pick(r, nr, FNL_API_METADATA);
 		k->ver_init_pid = fnl_api_pick(r, nr, FNL_API_INIT_PRODUCER_ID);
 		return k->ver_metadata < 0 ? -EPROTONOSUPPORT : 0;

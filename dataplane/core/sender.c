@@ -13,10 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dataplane/core/apiver.h"
 #include "dataplane/core/core_int.h"
 #include "dataplane/producer/errtab.h"
 
-enum { ERR_NETWORK_EXCEPTION = 13, ERR_REQUEST_TIMED_OUT = 7, ERR_UNSUPPORTED_VERSION = 35 };
+enum { ERR_NETWORK_EXCEPTION = 13 };
 
 #define RECONNECT_BACKOFF_MS     50
 #define RECONNECT_BACKOFF_MAX_MS 1000
@@ -169,22 +170,19 @@ static void on_api_versions(struct fnl_core *c, struct broker *br, int16_t ver,
 			    const uint8_t *body, size_t n)
 {
 	struct fnl_api_range ranges[64];
-	int nr = 0;
-	int16_t err = 0;
-	if (fnl_dec_api_versions(body, n, ver, ranges, 64, &nr, &err) < 0) {
-		fnl_conn_close(c->eng, br->conn);
-		return;
-	}
-	if (err == ERR_UNSUPPORTED_VERSION) {
-		int16_t v = fnl_api_pick(ranges, nr, FNL_API_API_VERSIONS);
-		if (v < 0 || v >= ver || send_api_versions(c, br, v) < 0)
+	int nr;
+	int16_t retry = 0;
+	int rc = fnl_apiver_answer(body, n, ver, ranges, 64, &nr, &retry);
+	if (rc == FNL_APIVER_RETRY) {
+		if (send_api_versions(c, br, retry) < 0)
 			fnl_conn_close(c->eng, br->conn);
 		return;
 	}
-	int16_t pv = fnl_api_pick(ranges, nr, FNL_API_PRODUCE);
-	if (err || pv < 0) {
+	int16_t pv = rc < 0 ? -1 : fnl_api_pick(ranges, nr, FNL_API_PRODUCE);
+	if (pv < 0) {
 		fnl_core_evt(c, FNL_EVT_LOG, 0, br->node_id,
-			     "broker supports no Produce version funnel speaks (v3..v11)");
+			     rc < 0 ? "ApiVersions answer unusable: closing connection"
+				    : "broker supports no Produce version funnel speaks (v3..v11)");
 		fnl_conn_close(c->eng, br->conn);
 		return;
 	}

@@ -12,6 +12,7 @@
  * Exit 0 when every record got a successful delivery report; 1 otherwise.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
