@@ -73,7 +73,9 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 	}
 	struct fnl_accum_cfg acfg = {
 		.records_cap = (uint32_t)cfg->batch_size,
-		.meta_cap = (uint32_t)(cfg->batch_size / 8 > 64 ? cfg->batch_size / 8 : 64),
+		/* records in a batch at most: one per 32 bytes of batch.size; smaller
+		 * records seal the batch early rather than cost metadata memory */
+		.meta_cap = (uint32_t)(cfg->batch_size / 32 > 64 ? cfg->batch_size / 32 : 64),
 		.memory_bytes = (uint64_t)cfg->buffer_memory,
 		.codec = cfg->codec,
 		.level = cfg->level,
@@ -271,17 +273,14 @@ static void fail_all(struct fnl_core *c)
 	c->prod.cfg = cfg;
 }
 
+/* While stopping nothing waits for linger: every pass seals what is open,
+ * so published records keep flowing out until the rings are drained. */
 static bool stop_progress(struct fnl_core *c)
 {
-	if (fnl_ingest_has_input(c))
-		return false; /* published records are delivered too */
-	if (!c->stop_sealed) {
-		seal_all(c);
-		c->stop_sealed = true;
-	}
+	seal_all(c);
 	if (c->now_ms >= c->stop_deadline_ms)
 		fail_all(c);
-	return fnl_sender_idle(c);
+	return !fnl_ingest_has_input(c) && fnl_sender_idle(c);
 }
 
 static int64_t sleep_ns(struct fnl_core *c)

@@ -33,6 +33,7 @@
 enum client_state { CL_FREE = 0, CL_ACTIVE, CL_GONE, CL_QUARANTINED };
 
 struct chunk {
+	uint64_t start;   /* ring offset of its first record */
 	uint64_t end;     /* ring offset after the last record of the burst */
 	uint32_t pending; /* records of the burst not yet reported */
 	uint32_t closed;
@@ -123,7 +124,7 @@ struct fnl_core {
 	int64_t now_ms;
 	int64_t next_expiry_ms, last_refresh_ms, last_bump_ms;
 	uint32_t rr_client; /* fair start for the next drain pass */
-	bool stopping, stop_sealed;
+	bool stopping;
 	int64_t stop_deadline_ms;
 	bool have_metadata;
 	struct fnl_core_stats st;

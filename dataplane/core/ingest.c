@@ -2,10 +2,12 @@
  * reports back into the rings, with in-order release of ring space.
  *
  * Release accounting: each pass over a client takes one burst of records
- * and opens one chunk {end, pending}. Every record taken counts in its
- * chunk's `pending` until it is reported. Chunks close at the end of the
- * burst; rec_tail advances over closed chunks whose pending reached 0, in
- * ring order, so a record's bytes stay in the ring until it was reported.
+ * into a chunk {start, end, pending}. Every record taken counts in its
+ * chunk's `pending` until it is reported; rec_tail advances over chunks
+ * whose pending reached 0, in ring order, so a record's bytes stay in the
+ * ring until it was reported. A burst extends the newest chunk while that
+ * chunk spans less than 1/64 of the ring, so a client that trickles records
+ * uses few chunks, and no chunk grows so large that it holds the ring.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -216,8 +218,14 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 		if (!p->open) {
 			p->open = fnl_accum_open(&c->acc, (uint32_t)(p - c->parts), r->topic_id,
 						 pnum, c->now_ms, r->timestamp_ms);
-			if (!p->open)
+			if (!p->open) {
+				/* buffer.memory exhausted: like the Java client, batches
+				 * waiting for linger become ready so memory comes back */
+				struct fnl_batch *old = c->acc.linger_head;
+				if (old)
+					fnl_ingest_seal(c, &c->parts[old->part]);
 				return 1;
+			}
 		}
 		int rc = fnl_accum_append(&c->acc, p->open, r->timestamp_ms, key, klen, val, vlen,
 					  h, r->header_count, &m);
@@ -239,14 +247,32 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 	return 0;
 }
 
+/* The chunk this burst counts in: the newest one while it is small, else a
+ * new one. NULL when every chunk is in use (back-pressure this client). */
+static struct chunk *burst_chunk(struct client *cl)
+{
+	if (cl->ch_tail != cl->ch_head) {
+		struct chunk *last = &cl->chunks[(cl->ch_tail - 1) % FNL_CHUNKS];
+		if (last->end - last->start < cl->v.rec_bytes / 64) {
+			cl->ch_tail--; /* reopen it: its index stays the same */
+			return last;
+		}
+	}
+	if (cl->ch_tail - cl->ch_head >= FNL_CHUNKS)
+		return NULL;
+	struct chunk *ch = &cl->chunks[cl->ch_tail % FNL_CHUNKS];
+	ch->start = ch->end = cl->rd;
+	ch->pending = 0;
+	return ch;
+}
+
 /* Take one burst from a client. Returns records taken (>= 0). */
 static int drain_client(struct fnl_core *c, uint32_t slot)
 {
 	struct client *cl = &c->clients[slot];
-	if (cl->ch_tail - cl->ch_head >= FNL_CHUNKS - 1)
-		return 0; /* too many bursts in flight: back-pressure this client */
-	struct chunk *ch = &cl->chunks[cl->ch_tail % FNL_CHUNKS];
-	ch->pending = 0;
+	struct chunk *ch = burst_chunk(cl);
+	if (!ch)
+		return 0;
 	ch->closed = 0;
 	int n = 0;
 	uint64_t limit = cl->state == CL_GONE ? cl->stop_at : UINT64_MAX;

@@ -7,7 +7,13 @@
  *
  *   fnl-load -s SOCKET -t TOPIC -c NAME -n RECORDS [-k KEYS] [-H name=value]
  *            [-p PARTITION] [-S VALUE_BYTES] [-e EXPECT_FILE] [-P NPARTS]
- *            [-r RECORDS_PER_S] [-q]
+ *            [-r RECORDS_PER_S] [-R RING_BYTES] [-B] [-L PROGRESS_FILE] [-q]
+ *
+ *   -B  non-blocking: a full ring returns -EAGAIN, which is counted and retried
+ *       (the test of backpressure reads "eagain=N" from stderr)
+ *   -L  after every 1,000 records, the count appended so far is written to the
+ *       file (a test that SIGKILLs the client knows a lower bound of what was
+ *       appended); "appended=N" is written there once all records are in
  *
  * Exit 0 when every record got a successful delivery report; 1 otherwise.
  */
@@ -27,8 +33,26 @@ struct opts {
 	long n, keys, value_bytes, rate;
 	int partition, nparts;
 	const char *hname, *hvalue;
-	bool quiet;
+	bool quiet, nonblock;
+	long ring_bytes;
+	const char *progress;
 };
+
+static long eagain;
+
+static void progress(const struct opts *o, long n, bool done)
+{
+	if (!o->progress)
+		return;
+	char tmp[512];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", o->progress);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "%s=%ld\n", done ? "appended" : "appending", n);
+	fclose(f);
+	rename(tmp, o->progress); /* readers see a whole line */
+}
 
 static long delivered, failed;
 static int16_t first_err;
@@ -59,7 +83,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->value_bytes = 100;
 	o->name = "0";
 	int c;
-	while ((c = getopt(argc, argv, "s:t:c:n:k:H:p:S:e:P:r:q")) != -1) {
+	while ((c = getopt(argc, argv, "s:t:c:n:k:H:p:S:e:P:r:qR:BL:")) != -1) {
 		switch (c) {
 		case 's': o->socket = optarg; break;
 		case 't': o->topic = optarg; break;
@@ -72,6 +96,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'P': o->nparts = atoi(optarg); break;
 		case 'r': o->rate = atol(optarg); break;
 		case 'q': o->quiet = true; break;
+		case 'R': o->ring_bytes = atol(optarg); break;
+		case 'B': o->nonblock = true; break;
+		case 'L': o->progress = optarg; break;
 		case 'H': {
 			char *eq = strchr(optarg, '=');
 			if (!eq)
@@ -100,6 +127,7 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	if (parse(argc, argv, &o) < 0) {
+		/* see the comment at the top for -R -B -L */
 		fprintf(stderr, "usage: fnl-load -s SOCKET -t TOPIC -n RECORDS [-c NAME] [-k KEYS -P "
 				"NPARTS] [-H name=value] [-p PARTITION] [-S BYTES] [-e EXPECT] "
 				"[-r RATE] [-q]\n");
@@ -110,6 +138,10 @@ int main(int argc, char **argv)
 	if (o.socket)
 		conf.socket_path = o.socket;
 	conf.on_report = on_report;
+	if (o.ring_bytes)
+		conf.ring_bytes = (size_t)o.ring_bytes;
+	if (o.nonblock)
+		conf.max_block_ms = 0;
 	fnl_client_t *cl;
 	int rc = fnl_open(&conf, &cl);
 	if (rc < 0) {
@@ -142,6 +174,7 @@ int main(int argc, char **argv)
 					 (uint64_t)s);
 			if (rc != -EAGAIN)
 				break;
+			eagain++;
 			fnl_poll(cl, 1);
 		}
 		if (rc < 0) {
@@ -163,6 +196,8 @@ int main(int argc, char **argv)
 		}
 		if ((s & 1023) == 0)
 			fnl_poll(cl, 0);
+		if (s % 1000 == 999)
+			progress(&o, s + 1, false);
 		if (o.rate) {
 			int64_t due = t0 + s * 1000 / o.rate;
 			while (now_ms() < due)
@@ -171,11 +206,13 @@ int main(int argc, char **argv)
 	}
 	if (ex)
 		fclose(ex);
+	progress(&o, o.n, true);
 	rc = fnl_flush(cl, 120000);
 	fnl_poll(cl, 0);
 	if (!o.quiet || rc < 0 || failed)
-		fprintf(stderr, "fnl-load %s: produced=%ld delivered=%ld failed=%ld%s%s flush=%s\n",
-			o.name, o.n, delivered, failed, failed ? " first_error=" : "",
+		fprintf(stderr,
+			"fnl-load %s: produced=%ld delivered=%ld failed=%ld eagain=%ld%s%s flush=%s\n",
+			o.name, o.n, delivered, failed, eagain, failed ? " first_error=" : "",
 			failed ? fnl_kafka_err_name(first_err) : "", rc < 0 ? fnl_strerror(rc) : "ok");
 	fnl_close(cl);
 	free(value);
