@@ -1,0 +1,684 @@
+/* client.c - libfunnel: attach to funneld, produce into the ring, serve reports.
+ *
+ * One fnl_client owns: the control socket (SOCK_SEQPACKET), the daemon's
+ * doorbell eventfd, the ring mapping and its client view, and the topic table
+ * (id -> name, for reports). Allocation happens in fnl_open()/fnl_topic() only;
+ * fnl_produce() copies into the ring and does no syscall unless the daemon is
+ * asleep (one eventfd write) or the ring is full (spin, then futex wait).
+ */
+#include "funnel.h"
+
+#include "dataplane/ring/ctlproto.h"
+#include "dataplane/ring/ring.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RING_BYTES_DEFAULT   (4u << 20)
+#define MAX_BLOCK_MS_DEFAULT 60000
+#define CTL_TIMEOUT_MS       30000
+#define SPIN_ROUNDS          256
+#define WAIT_SLICE_MS        100 /* re-check daemon liveness this often while blocked */
+
+struct fnl_topic {
+	uint32_t id;
+	int32_t partitions;
+	char name[FNL_CTL_NAME_BYTES];
+};
+
+struct fnl_client {
+	struct fnl_ring_cview v;
+	int sock, doorbell;
+	void *base;
+	size_t map_bytes;
+	uint32_t client_id;
+	bool dead;
+	struct fnl_conf conf;
+	struct fnl_topic **topics;
+	uint32_t ntopics, topics_cap;
+	uint32_t last_topic; /* index of the last report's topic (cache) */
+};
+
+void fnl_conf_init(struct fnl_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ring_bytes = RING_BYTES_DEFAULT;
+	c->max_block_ms = MAX_BLOCK_MS_DEFAULT;
+}
+
+static int64_t now_ms(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/* ------------------------------------------------------------------ attach */
+
+static uint64_t ring_size(size_t want)
+{
+	uint64_t n = FNL_RING_REC_BYTES_MIN;
+
+	while (n < want && n < FNL_RING_REC_BYTES_MAX)
+		n <<= 1;
+	return n;
+}
+
+static uint32_t cmp_size(uint64_t rec_bytes)
+{
+	uint64_t n = rec_bytes / 64; /* one report per 64 ring bytes */
+
+	if (n < FNL_RING_CMP_ENTRIES_MIN)
+		n = FNL_RING_CMP_ENTRIES_MIN;
+	if (n > FNL_RING_CMP_ENTRIES_MAX)
+		n = FNL_RING_CMP_ENTRIES_MAX;
+	return (uint32_t)n;
+}
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = CTL_TIMEOUT_MS / 1000};
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* HELLO with the ring fd; WELCOME with the doorbell. */
+static int ctl_hello(struct fnl_client *c, int ring_fd)
+{
+	struct fnl_ctl_msg m;
+	int rc, efd = -1;
+
+	fnl_ctl_msg_init(&m, FNL_CTL_HELLO);
+	m.arg = FNL_RING_VERSION;
+	rc = fnl_ctl_send(c->sock, &m, ring_fd);
+	if (rc < 0)
+		return rc;
+	rc = fnl_ctl_recv(c->sock, &m, &efd);
+	if (rc < 0)
+		return rc;
+	if (m.type == FNL_CTL_ERROR) {
+		if (efd >= 0)
+			close(efd);
+		return m.status < 0 ? m.status : -EPROTO;
+	}
+	if (m.type != FNL_CTL_WELCOME || efd < 0) {
+		if (efd >= 0)
+			close(efd);
+		return -EPROTO;
+	}
+	c->doorbell = efd;
+	c->client_id = m.arg;
+	return 0;
+}
+
+int fnl_open(const struct fnl_conf *conf, fnl_client_t **out)
+{
+	struct fnl_conf def;
+	struct fnl_client *c;
+	const char *path;
+	uint64_t rec_bytes;
+	uint32_t cmp_entries;
+	int ring_fd, rc;
+
+	if (!conf) {
+		fnl_conf_init(&def);
+		conf = &def;
+	}
+	if (!out || conf->max_block_ms < 0)
+		return -EINVAL;
+	path = conf->socket_path ? conf->socket_path : getenv(FNL_CTL_SOCKET_ENV);
+	if (!path || !*path)
+		path = FNL_CTL_SOCKET_DEFAULT;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->conf = *conf;
+	c->doorbell = -1;
+	c->sock = ctl_connect(path);
+	if (c->sock < 0) {
+		rc = c->sock;
+		free(c);
+		return rc;
+	}
+	rec_bytes = ring_size(conf->ring_bytes ? conf->ring_bytes : RING_BYTES_DEFAULT);
+	cmp_entries = cmp_size(rec_bytes);
+	rc = fnl_ring_create(rec_bytes, cmp_entries, &ring_fd, &c->base, &c->map_bytes);
+	if (rc < 0)
+		goto fail;
+	fnl_ring_cview_init(&c->v, c->base, rec_bytes, cmp_entries);
+	rc = ctl_hello(c, ring_fd);
+	close(ring_fd); /* the mapping and the daemon's copy keep the memory */
+	if (rc < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	if (c->base)
+		munmap(c->base, c->map_bytes);
+	close(c->sock);
+	free(c);
+	return rc;
+}
+
+void fnl_close(fnl_client_t *c)
+{
+	struct fnl_ctl_msg m;
+	uint32_t i;
+
+	if (!c)
+		return;
+	if (!c->dead) {
+		fnl_ctl_msg_init(&m, FNL_CTL_BYE);
+		fnl_ctl_send(c->sock, &m, -1);
+	}
+	close(c->sock);
+	if (c->doorbell >= 0)
+		close(c->doorbell);
+	munmap(c->base, c->map_bytes);
+	for (i = 0; i < c->ntopics; i++)
+		free(c->topics[i]);
+	free(c->topics);
+	free(c);
+}
+
+/* ------------------------------------------------------------------ topics */
+
+static int topic_add(struct fnl_client *c, struct fnl_topic *t)
+{
+	if (c->ntopics == c->topics_cap) {
+		uint32_t cap = c->topics_cap ? c->topics_cap * 2 : 8;
+		struct fnl_topic **n = realloc(c->topics, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		c->topics = n;
+		c->topics_cap = cap;
+	}
+	c->topics[c->ntopics++] = t;
+	return 0;
+}
+
+/* Reads replies until the one for our request; the daemon sends nothing else. */
+static int ctl_call(struct fnl_client *c, struct fnl_ctl_msg *m)
+{
+	int rc;
+
+	if (c->dead)
+		return -EPIPE;
+	rc = fnl_ctl_send(c->sock, m, -1);
+	if (rc == 0)
+		rc = fnl_ctl_recv(c->sock, m, NULL);
+	if (rc == -ECONNRESET || rc == -EPIPE) {
+		c->dead = true;
+		return -EPIPE;
+	}
+	return rc;
+}
+
+int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out)
+{
+	struct fnl_ctl_msg m;
+	struct fnl_topic *t;
+	size_t len;
+	uint32_t i;
+	int rc;
+
+	if (!c || !name || !out)
+		return -EINVAL;
+	len = strlen(name);
+	if (len == 0 || len >= FNL_CTL_NAME_BYTES)
+		return -EINVAL;
+	for (i = 0; i < c->ntopics; i++) {
+		if (strcmp(c->topics[i]->name, name) == 0) {
+			*out = c->topics[i];
+			return 0;
+		}
+	}
+	fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
+	memcpy(m.name, name, len + 1);
+	rc = ctl_call(c, &m);
+	if (rc < 0)
+		return rc;
+	if (m.type == FNL_CTL_ERROR)
+		return m.status < 0 ? m.status : -EPROTO;
+	if (m.type != FNL_CTL_TOPIC_OK)
+		return -EPROTO;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->id = m.arg;
+	t->partitions = m.arg2;
+	memcpy(t->name, name, len + 1);
+	rc = topic_add(c, t);
+	if (rc < 0) {
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+int32_t fnl_topic_partitions(const fnl_topic_t *t)
+{
+	return t ? t->partitions : -1;
+}
+
+static const char *topic_name(struct fnl_client *c, uint32_t id)
+{
+	uint32_t i;
+
+	if (c->last_topic < c->ntopics && c->topics[c->last_topic]->id == id)
+		return c->topics[c->last_topic]->name;
+	for (i = 0; i < c->ntopics; i++) {
+		if (c->topics[i]->id == id) {
+			c->last_topic = i;
+			return c->topics[i]->name;
+		}
+	}
+	return "?";
+}
+
+/* ------------------------------------------------------------------ liveness */
+
+/* Slow path only: the daemon detached cleanly or closed the control socket. */
+static bool daemon_gone(struct fnl_client *c)
+{
+	struct pollfd p = {.fd = c->sock, .events = POLLRDHUP};
+
+	if (c->dead)
+		return true;
+	/* seq_cst: pairs with the daemon's store in fnl_ring_detach() */
+	if (atomic_load_explicit(&c->v.hdr->daemon_alive, memory_order_seq_cst) == 0)
+		c->dead = true;
+	else if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		c->dead = true;
+	return c->dead;
+}
+
+static void ring_doorbell(struct fnl_client *c)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	do
+		n = write(c->doorbell, &one, sizeof(one));
+	while (n < 0 && errno == EINTR);
+}
+
+/* Sleeps until the daemon releases space or publishes reports, or ms pass.
+ * ready() re-checks the condition after client_waiting is visible. */
+static int wait_daemon(struct fnl_client *c, bool (*ready)(struct fnl_client *, void *), void *arg,
+                       int ms)
+{
+	struct fnl_ring_hdr *h = c->v.hdr;
+	/* acquire: a wake-up that bumped the futex published its data before */
+	uint32_t seen = atomic_load_explicit(&h->client_futex, memory_order_acquire);
+	int rc = 0;
+
+	/* seq_cst store + fence: the daemon's fence-then-load of client_waiting
+	 * sees 1, or our re-check below sees its rec_tail/cmp_head store */
+	atomic_store_explicit(&h->client_waiting, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!ready(c, arg))
+		rc = fnl_ring_wait_client(&c->v, seen, ms);
+	atomic_store_explicit(&h->client_waiting, 0, memory_order_relaxed);
+	return rc == -EINTR || rc == -ETIMEDOUT ? 0 : rc;
+}
+
+/* ------------------------------------------------------------------ reports */
+
+static bool reports_ready(struct fnl_client *c, void *arg)
+{
+	(void)arg;
+	/* acquire: pairs with the daemon's release of cmp_head */
+	return atomic_load_explicit(&c->v.hdr->cmp_head, memory_order_acquire) != c->v.cmp_tail;
+}
+
+static int serve_reports(struct fnl_client *c)
+{
+	struct fnl_report r;
+	struct fnl_cmp e;
+	int n = 0;
+
+	while (fnl_ring_cmp_pop(&c->v, &e) == 1) {
+		if (c->conf.on_report) {
+			r.topic = topic_name(c, e.topic_id);
+			r.partition = e.partition;
+			r.offset = e.offset;
+			r.err = e.err;
+			r.opaque = e.opaque;
+			c->conf.on_report(&r, c->conf.ctx);
+		}
+		n++;
+	}
+	if (n)
+		fnl_ring_cmp_commit(&c->v);
+	return n;
+}
+
+int fnl_poll(fnl_client_t *c, int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms(CLOCK_MONOTONIC) + timeout_ms;
+	int n, rc;
+
+	for (;;) {
+		n = serve_reports(c);
+		if (n > 0)
+			return n;
+		if (daemon_gone(c))
+			return -EPIPE;
+		int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
+		if (left <= 0)
+			return 0;
+		rc = wait_daemon(c, reports_ready, NULL,
+		                 (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS));
+		if (rc < 0)
+			return rc;
+	}
+}
+
+int fnl_flush(fnl_client_t *c, int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms(CLOCK_MONOTONIC) + timeout_ms;
+	int rc;
+
+	while (fnl_ring_outstanding(&c->v) > 0) {
+		int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		rc = fnl_poll(c, left > INT32_MAX ? -1 : (int)left);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int64_t fnl_outq_len(fnl_client_t *c)
+{
+	return (int64_t)fnl_ring_outstanding(&c->v);
+}
+
+/* ------------------------------------------------------------------ produce */
+
+static bool space_ready(struct fnl_client *c, void *arg)
+{
+	uint32_t len = *(const uint32_t *)arg;
+	uint64_t off = c->v.head & c->v.rec_mask;
+	uint64_t need = len + (len > c->v.rec_bytes - off ? c->v.rec_bytes - off : 0);
+	/* acquire: pairs with the daemon's release of rec_tail */
+	uint64_t tail = atomic_load_explicit(&c->v.hdr->rec_tail, memory_order_acquire);
+
+	return (c->v.head + need - tail <= c->v.rec_bytes && fnl_ring_cmp_room(&c->v)) ||
+	       reports_ready(c, NULL);
+}
+
+/* Ring full: serve reports, spin, then sleep until max_block_ms. */
+static void *reserve_slow(struct fnl_client *c, uint32_t len, int *err)
+{
+	int64_t deadline = now_ms(CLOCK_MONOTONIC) + c->conf.max_block_ms;
+	void *p;
+	int i, rc;
+
+	for (;;) {
+		serve_reports(c);
+		for (i = 0; i < SPIN_ROUNDS; i++) {
+			p = fnl_ring_reserve(&c->v, len);
+			if (p)
+				return p;
+			cpu_relax();
+		}
+		if (daemon_gone(c)) {
+			*err = -EPIPE;
+			return NULL;
+		}
+		int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
+		if (left <= 0) {
+			*err = -EAGAIN;
+			return NULL;
+		}
+		rc = wait_daemon(c, space_ready, &len,
+		                 (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS));
+		if (rc < 0) {
+			*err = rc;
+			return NULL;
+		}
+	}
+}
+
+static int headers_size(const struct fnl_header *h, int nh, uint64_t *bytes)
+{
+	uint64_t n = 0;
+	int i;
+
+	if (nh < 0 || nh > UINT16_MAX || (nh > 0 && !h))
+		return -EINVAL;
+	for (i = 0; i < nh; i++) {
+		size_t name_len = h[i].name ? strlen(h[i].name) : 0;
+
+		if (!h[i].name || name_len > UINT16_MAX || h[i].value_len < -1 ||
+		    (h[i].value_len > 0 && !h[i].value))
+			return -EINVAL;
+		n += 2 + name_len + 4 + (h[i].value_len > 0 ? (uint64_t)h[i].value_len : 0);
+	}
+	*bytes = n;
+	return 0;
+}
+
+static uint8_t *put(uint8_t *p, const void *src, size_t n)
+{
+	if (n)
+		memcpy(p, src, n);
+	return p + n;
+}
+
+static void write_record(uint8_t *p, const struct fnl_rec_hdr *rh, const void *key,
+                         const void *value, const struct fnl_header *h, int nh)
+{
+	uint8_t *q = put(p, rh, sizeof(*rh));
+	int i;
+
+	q = put(q, key, rh->key_len);
+	q = put(q, value, rh->value_len);
+	for (i = 0; i < nh; i++) {
+		uint16_t name_len = (uint16_t)strlen(h[i].name);
+
+		q = put(q, &name_len, 2);
+		q = put(q, h[i].name, name_len);
+		q = put(q, &h[i].value_len, 4);
+		if (h[i].value_len > 0)
+			q = put(q, h[i].value, (size_t)h[i].value_len);
+	}
+	memset(q, 0, (size_t)(p + rh->len - q)); /* padding: no stale bytes to the daemon */
+}
+
+int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *key, size_t key_len,
+                const void *value, size_t value_len, const struct fnl_header *h, int nh,
+                int64_t timestamp_ms, uint64_t opaque)
+{
+	struct fnl_rec_hdr rh = {.type = FNL_REC_DATA};
+	uint64_t hbytes, len;
+	void *p;
+	int rc = 0;
+
+	if (!c || !t || partition < -1)
+		return -EINVAL;
+	if (c->dead)
+		return -EPIPE;
+	if (headers_size(h, nh, &hbytes) < 0)
+		return -EINVAL;
+	if (!key)
+		key_len = 0;
+	if (!value)
+		value_len = 0;
+	if (key_len > UINT32_MAX || value_len > UINT32_MAX)
+		return -EMSGSIZE;
+	len = fnl_rec_size(key_len, value_len, hbytes);
+	if (len == 0 || len > fnl_ring_rec_max(&c->v))
+		return -EMSGSIZE;
+	rh.len = (uint32_t)len;
+	rh.flags = (uint16_t)((key ? 0 : FNL_REC_F_KEY_NULL) | (value ? 0 : FNL_REC_F_VALUE_NULL));
+	rh.topic_id = t->id;
+	rh.partition = partition;
+	rh.timestamp_ms = timestamp_ms ? timestamp_ms : now_ms(CLOCK_REALTIME);
+	rh.opaque = opaque;
+	rh.key_len = (uint32_t)key_len;
+	rh.value_len = (uint32_t)value_len;
+	rh.headers_len = (uint32_t)hbytes;
+	rh.header_count = (uint16_t)nh;
+	p = fnl_ring_reserve(&c->v, rh.len);
+	if (!p) {
+		if (c->conf.max_block_ms == 0) {
+			serve_reports(c);
+			p = fnl_ring_reserve(&c->v, rh.len);
+			rc = p ? 0 : (daemon_gone(c) ? -EPIPE : -EAGAIN);
+		} else {
+			p = reserve_slow(c, rh.len, &rc);
+		}
+		if (!p)
+			return rc;
+	}
+	write_record(p, &rh, key, value, h, nh);
+	if (fnl_ring_publish(&c->v))
+		ring_doorbell(c);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ errors */
+
+const char *fnl_strerror(int err)
+{
+	const char *s;
+
+	if (err < 0)
+		err = -err;
+	if (err == 0)
+		return "Success";
+	switch (err) {
+	case EAGAIN:
+		return "ring full (max_block_ms elapsed)";
+	case EMSGSIZE:
+		return "record larger than half the ring";
+	case EPIPE:
+		return "funneld is gone";
+	case ECONNREFUSED:
+		return "funneld is not listening on the socket";
+	case ENOENT:
+		return "no such socket or topic";
+	case EPROTO:
+		return "control protocol mismatch";
+	default:
+		break;
+	}
+	s = strerrordesc_np(err);
+	return s ? s : "Unknown error";
+}
+
+const char *fnl_kafka_err_name(int16_t err)
+{
+	switch (err) {
+	case -1:
+		return "UNKNOWN_SERVER_ERROR";
+	case 0:
+		return "NONE";
+	case 1:
+		return "OFFSET_OUT_OF_RANGE";
+	case 2:
+		return "CORRUPT_MESSAGE";
+	case 3:
+		return "UNKNOWN_TOPIC_OR_PARTITION";
+	case 4:
+		return "INVALID_FETCH_SIZE";
+	case 5:
+		return "LEADER_NOT_AVAILABLE";
+	case 6:
+		return "NOT_LEADER_OR_FOLLOWER";
+	case 7:
+		return "REQUEST_TIMED_OUT";
+	case 8:
+		return "BROKER_NOT_AVAILABLE";
+	case 9:
+		return "REPLICA_NOT_AVAILABLE";
+	case 10:
+		return "MESSAGE_TOO_LARGE";
+	case 13:
+		return "NETWORK_EXCEPTION";
+	case 17:
+		return "INVALID_TOPIC_EXCEPTION";
+	case 18:
+		return "RECORD_LIST_TOO_LARGE";
+	case 19:
+		return "NOT_ENOUGH_REPLICAS";
+	case 20:
+		return "NOT_ENOUGH_REPLICAS_AFTER_APPEND";
+	case 21:
+		return "INVALID_REQUIRED_ACKS";
+	case 22:
+		return "ILLEGAL_GENERATION";
+	case 29:
+		return "TOPIC_AUTHORIZATION_FAILED";
+	case 31:
+		return "CLUSTER_AUTHORIZATION_FAILED";
+	case 32:
+		return "INVALID_TIMESTAMP";
+	case 35:
+		return "UNSUPPORTED_VERSION";
+	case 42:
+		return "INVALID_REQUEST";
+	case 43:
+		return "UNSUPPORTED_FOR_MESSAGE_FORMAT";
+	case 45:
+		return "OUT_OF_ORDER_SEQUENCE_NUMBER";
+	case 46:
+		return "DUPLICATE_SEQUENCE_NUMBER";
+	case 47:
+		return "INVALID_PRODUCER_EPOCH";
+	case 49:
+		return "INVALID_PRODUCER_ID_MAPPING";
+	case 53:
+		return "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
+	case 59:
+		return "UNKNOWN_PRODUCER_ID";
+	case 74:
+		return "FENCED_LEADER_EPOCH";
+	case 75:
+		return "UNKNOWN_LEADER_EPOCH";
+	case 87:
+		return "INVALID_RECORD";
+	default:
+		return "UNKNOWN";
+	}
+}

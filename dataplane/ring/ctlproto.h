@@ -1,0 +1,69 @@
+/* ctlproto.h - the control protocol between libfunnel and funneld.
+ *
+ * Transport: AF_UNIX SOCK_SEQPACKET at the daemon's socket path (config
+ * funnel.socket.path, default FNL_CTL_SOCKET_DEFAULT; libfunnel takes it from
+ * fnl_conf.socket_path or the FUNNEL_SOCKET environment variable). Every
+ * message is exactly one struct fnl_ctl_msg (276 bytes, host byte order),
+ * optionally carrying ONE fd with SCM_RIGHTS.
+ *
+ *   client                                   daemon
+ *   HELLO  arg = FNL_RING_VERSION  + memfd ─▶
+ *                                          ◀─ WELCOME arg = client id + eventfd (doorbell)
+ *                                          ◀─ or ERROR status = -errno, name = message
+ *   TOPIC  name = topic                    ─▶
+ *                                          ◀─ TOPIC_OK arg = topic id, arg2 = partitions or -1
+ *                                          ◀─ or ERROR status = -errno, name = message
+ *   BYE                                    ─▶ (then close)
+ *
+ * Invariants:
+ *   - magic == FNL_CTL_MAGIC, version == FNL_CTL_VERSION, type in 1..6, name is
+ *     NUL-terminated within its 256 bytes; anything else is -EPROTO.
+ *   - at most one fd per message; fnl_ctl_recv closes fds nobody asked for.
+ *   - the open connection means the client is alive; its close (or BYE) means it
+ *     is gone: the daemon drains what was published, then releases the ring.
+ *   - requests are answered in order, one reply per request.
+ */
+#ifndef FNL_RING_CTLPROTO_H
+#define FNL_RING_CTLPROTO_H
+
+#include <stdint.h>
+
+#define FNL_CTL_MAGIC          0x464e4c43u /* "FNLC" */
+#define FNL_CTL_VERSION        1
+#define FNL_CTL_NAME_BYTES     256
+#define FNL_CTL_SOCKET_DEFAULT "/run/funnel/funnel.sock"
+#define FNL_CTL_SOCKET_ENV     "FUNNEL_SOCKET"
+
+enum {
+	FNL_CTL_HELLO = 1,
+	FNL_CTL_WELCOME = 2,
+	FNL_CTL_TOPIC = 3,
+	FNL_CTL_TOPIC_OK = 4,
+	FNL_CTL_BYE = 5,
+	FNL_CTL_ERROR = 6,
+};
+
+struct fnl_ctl_msg {
+	uint32_t magic;
+	uint16_t version, type;
+	int32_t status; /* 0 or -errno */
+	uint32_t arg;
+	int32_t arg2;
+	char name[FNL_CTL_NAME_BYTES]; /* NUL-terminated */
+};
+_Static_assert(sizeof(struct fnl_ctl_msg) == 276, "fnl_ctl_msg is 276 bytes");
+
+/* Fills magic/version/type, zeroes the rest. */
+void fnl_ctl_msg_init(struct fnl_ctl_msg *m, uint16_t type);
+
+/* Sends one message with pass_fd (-1: none) via SCM_RIGHTS. MSG_NOSIGNAL.
+ * 0 or -errno (-EAGAIN on a non-blocking socket, -EPIPE when the peer is gone). */
+int fnl_ctl_send(int fd, const struct fnl_ctl_msg *m, int pass_fd);
+
+/* Receives one message and validates its size, magic, version, type and name.
+ * A received fd goes to *got_fd (else *got_fd = -1; when got_fd is NULL the fd
+ * is closed). Fds are received with MSG_CMSG_CLOEXEC. 0, -ECONNRESET when the
+ * peer closed, -EPROTO for a malformed message (its fds closed), or -errno. */
+int fnl_ctl_recv(int fd, struct fnl_ctl_msg *m, int *got_fd);
+
+#endif

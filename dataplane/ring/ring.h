@@ -1,0 +1,657 @@
+/* ring.h - the shared-memory ring between one client (libfunnel) and funneld.
+ *
+ * One memfd per client. The CLIENT creates it (memfd_create("funnel-ring",
+ * MFD_CLOEXEC | MFD_ALLOW_SEALING)), sizes it with ftruncate, seals it with
+ * F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, maps it MAP_SHARED, writes line 0
+ * of the header and sends the fd to the daemon in the control HELLO.
+ *
+ *   offset 0                     struct fnl_ring_hdr (FNL_RING_HDR_BYTES = 4096)
+ *   +---------------------------------------------------------------------+
+ *   | line 0  immutable after init (client writes before sending the fd)  |
+ *   |         magic u64 "FNLRING1" | version u32 | hdr_bytes u32 | rec_bytes|
+ *   |         u64 | cmp_entries u32 | cmp_entry_bytes u32 | client_pid i32|
+ *   |         | flags u32                                                 |
+ *   | line 1  rec_head        u64  client -> daemon  bytes published      |
+ *   | line 2  rec_tail        u64  daemon -> client  bytes released       |
+ *   | line 3  cmp_head        u64  daemon -> client  completions published|
+ *   | line 4  cmp_tail        u64  client -> daemon  completions consumed |
+ *   | line 5  daemon_sleeping u32, daemon_alive u32   daemon -> client    |
+ *   | line 6  client_waiting  u32, client_futex u32   (see "wake-ups")    |
+ *   | ...     zero up to 4096                                             |
+ *   +---------------------------------------------------------------------+
+ *   offset 4096                  records area, rec_bytes bytes
+ *   | rec | rec | ... | PAD -> end |        (positions are byte counters;
+ *   |                                       area offset = pos & (rec_bytes-1))
+ *   +---------------------------------------------------------------------+
+ *   offset 4096 + rec_bytes      completion area, cmp_entries * 32 bytes
+ *   | fnl_cmp | fnl_cmp | ...               (slot = index & (cmp_entries-1))
+ *   +---------------------------------------------------------------------+
+ *
+ * A record is a 48-byte struct fnl_rec_hdr followed by key, value and the
+ * serialized headers, its total length padded to 8. Records never wrap: when
+ * one does not fit before the end of the area the client writes a PAD record
+ * (type FNL_REC_PAD, len = bytes to the end; only its first 8 bytes, len and
+ * type, are meaningful, so a PAD may be as short as 8 bytes) and starts again at
+ * area offset 0. A PAD is always followed by a DATA record, published with it
+ * (fnl_ring_next() rejects a PAD that is not fully published).
+ *
+ * Invariants (positions are u64 byte/entry counters that never wrap in practice):
+ *   I1  rec_tail <= rec_head <= rec_tail + rec_bytes; all three multiples of 8.
+ *   I2  cmp_tail <= cmp_head <= cmp_tail + cmp_entries.
+ *   I3  the client publishes a record only if (head + need - rec_tail) <= rec_bytes
+ *       AND (data records published - cmp_tail) < cmp_entries, so the daemon never
+ *       finds the completion ring full (every DATA record gets exactly one fnl_cmp;
+ *       PAD records get none).
+ *   I4  the daemon releases rec_tail in ring order only, and only past records
+ *       whose completion it has already published (no loss).
+ *   I5  a record is at most FNL_RING_REC_MAX(rec_bytes) = rec_bytes / 2 bytes, so a
+ *       record always fits in an empty ring whatever the current offset.
+ *   I6  only the client stores rec_head, cmp_tail, client_waiting; only the daemon
+ *       stores rec_tail, cmp_head, daemon_alive; client_futex is incremented by the
+ *       daemon only. daemon_sleeping is set to 1 by the daemon and cleared by the
+ *       daemon on waking or by the client when it rings the doorbell (exchange
+ *       1 -> 0), so a client rings at most once per daemon sleep.
+ *
+ * Trust: the DAEMON trusts nothing in the mapping. It validates line 0 once into
+ * its own copy (struct fnl_ring_dview) and from then on uses only that copy and
+ * its own private tail/cmp_head; each value it loads from the client (rec_head,
+ * cmp_tail, record bytes) is loaded ONCE, copied, then checked. The record
+ * payload (key, value, header bytes) may change under the daemon at any moment:
+ * lengths come from the private copy in struct fnl_rec_view, so reads stay in
+ * bounds, but any code that walks the payload twice (size pass, then write pass)
+ * must tolerate different bytes the second time. fnl_rec_hdrs_next() reads each
+ * field once. A violation makes fnl_ring_next() return -EBADMSG: quarantine the
+ * client.
+ *
+ * Memory orders (each atomic's use is commented where it happens below):
+ *   client: write record bytes -> store-release rec_head.
+ *   daemon: load-acquire rec_head -> read record bytes.
+ *   daemon: write fnl_cmp entries -> store-release cmp_head.
+ *   client: load-acquire cmp_head -> read entries -> (report) -> store-release cmp_tail.
+ *   daemon: load-acquire cmp_tail before overwriting a slot.
+ *   daemon: finish reading records -> store-release rec_tail.
+ *   client: load-acquire rec_tail -> overwrite released bytes.
+ *
+ * Wake-ups (Dekker pattern, seq_cst fence on both sides of each pair):
+ *   daemon sleep: store daemon_sleeping=1; fence; re-check every rec_head; block on
+ *     its eventfd. Client after publishing: store-release rec_head; fence; if
+ *     daemon_sleeping == 1 and exchanging it to 0 returned 1, write (uint64_t)1
+ *     to the eventfd (doorbell).
+ *   client sleep: v = load client_futex; store client_waiting=1; fence; re-check
+ *     rec_tail / cmp_head; FUTEX_WAIT(client_futex, v) (shared futex, not PRIVATE).
+ *     Daemon after storing rec_tail or cmp_head: fence; if client_waiting == 1,
+ *     fetch_add client_futex and FUTEX_WAKE (fnl_ring_wake_client()).
+ *
+ * Byte order: host order everywhere (both sides run on the same machine).
+ * Positions are never expected to wrap (2^64 bytes); a client that jumps near
+ * the wrap only gets -EBADMSG.
+ */
+#ifndef FNL_RING_RING_H
+#define FNL_RING_RING_H
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define FNL_RING_MAGIC              0x31474e49524c4e46ull /* "FNLRING1" little-endian */
+#define FNL_RING_VERSION            1u
+#define FNL_RING_HDR_BYTES          4096u
+#define FNL_RING_LINE_BYTES         64u
+#define FNL_RING_REC_BYTES_MIN      (64u * 1024u)
+#define FNL_RING_REC_BYTES_MAX      (1ull << 32) /* 4 GiB: rec len is a u32 */
+#define FNL_RING_CMP_ENTRIES_MIN    64u
+#define FNL_RING_CMP_ENTRIES_MAX    (1u << 24)
+#define FNL_RING_CMP_ENTRY_BYTES    32u
+#define FNL_RING_REC_MAX(rec_bytes) ((rec_bytes) / 2) /* I5 */
+
+/* Record types and flags. */
+#define FNL_REC_DATA         1
+#define FNL_REC_PAD          2
+#define FNL_REC_F_KEY_NULL   0x1u
+#define FNL_REC_F_VALUE_NULL 0x2u
+#define FNL_REC_F_ALL        0x3u
+#define FNL_REC_HDR_BYTES    48u
+#define FNL_REC_PAD_MIN      8u
+
+struct fnl_ring_hdr {
+	/* line 0: written by the client before the fd is sent; immutable after. */
+	alignas(64) uint64_t magic; /* FNL_RING_MAGIC */
+	uint32_t version;           /* FNL_RING_VERSION */
+	uint32_t hdr_bytes;         /* FNL_RING_HDR_BYTES */
+	uint64_t rec_bytes;         /* power of two, >= 64 KiB, <= 4 GiB */
+	uint32_t cmp_entries;       /* power of two, 64 .. 2^24 */
+	uint32_t cmp_entry_bytes;   /* FNL_RING_CMP_ENTRY_BYTES */
+	int32_t client_pid;
+	uint32_t flags; /* 0; reserved */
+	/* line 1: client stores (release), daemon loads (acquire). */
+	alignas(64) _Atomic uint64_t rec_head;
+	/* line 2: daemon stores (release), client loads (acquire). */
+	alignas(64) _Atomic uint64_t rec_tail;
+	/* line 3: daemon stores (release), client loads (acquire). */
+	alignas(64) _Atomic uint64_t cmp_head;
+	/* line 4: client stores (release), daemon loads (acquire). */
+	alignas(64) _Atomic uint64_t cmp_tail;
+	/* line 5: daemon stores 1/0 (seq_cst); client loads after a seq_cst fence and
+	 * exchanges 1 -> 0 when it rings the doorbell. */
+	alignas(64) _Atomic uint32_t daemon_sleeping;
+	_Atomic uint32_t daemon_alive; /* 1 after attach, 0 on clean detach */
+	/* line 6: client_waiting: client stores (seq_cst); client_futex: daemon adds. */
+	alignas(64) _Atomic uint32_t client_waiting;
+	_Atomic uint32_t client_futex;
+	uint8_t _reserved[FNL_RING_HDR_BYTES - 7 * FNL_RING_LINE_BYTES];
+};
+_Static_assert(sizeof(struct fnl_ring_hdr) == FNL_RING_HDR_BYTES, "ring header is 4096 bytes");
+_Static_assert(offsetof(struct fnl_ring_hdr, rec_head) == 64, "line 1");
+_Static_assert(offsetof(struct fnl_ring_hdr, rec_tail) == 128, "line 2");
+_Static_assert(offsetof(struct fnl_ring_hdr, cmp_head) == 192, "line 3");
+_Static_assert(offsetof(struct fnl_ring_hdr, cmp_tail) == 256, "line 4");
+_Static_assert(offsetof(struct fnl_ring_hdr, daemon_sleeping) == 320, "line 5");
+_Static_assert(offsetof(struct fnl_ring_hdr, client_waiting) == 384, "line 6");
+
+struct fnl_rec_hdr {                 /* 48 bytes, then key, value, headers; total len padded to 8 */
+	uint32_t len;                /* total bytes incl. this header and padding */
+	uint16_t type;               /* FNL_REC_DATA or FNL_REC_PAD */
+	uint16_t flags;              /* FNL_REC_F_KEY_NULL, FNL_REC_F_VALUE_NULL */
+	uint32_t topic_id;           /* from the control-socket TOPIC_OK reply */
+	int32_t partition;           /* -1 = let the daemon choose */
+	int64_t timestamp_ms;        /* CreateTime (libfunnel replaces 0 with CLOCK_REALTIME now) */
+	uint64_t opaque;             /* returned in the delivery report */
+	uint32_t key_len, value_len; /* 0 when null */
+	uint32_t headers_len;        /* bytes of serialized headers after the value */
+	uint16_t header_count, _pad;
+};
+_Static_assert(sizeof(struct fnl_rec_hdr) == FNL_REC_HDR_BYTES, "record header is 48 bytes");
+/* Headers after the value, unaligned, repeated header_count times:
+ *   [u16 name_len][name bytes][i32 value_len, -1 = null][value bytes]  */
+
+struct fnl_cmp {           /* 32 bytes: one delivery report */
+	uint64_t opaque;   /* the record's opaque */
+	int64_t offset;    /* base offset + index in batch, -1 unknown/failed */
+	int32_t partition; /* chosen partition, -1 if none */
+	uint32_t topic_id;
+	int16_t
+	    err; /* Kafka error code, 0 ok; e.g. 10 MESSAGE_TOO_LARGE, 3 UNKNOWN_TOPIC_OR_PARTITION,
+	          * 7 REQUEST_TIMED_OUT (delivery.timeout.ms), -1 UNKNOWN_SERVER_ERROR */
+	uint16_t flags; /* 0; reserved */
+	uint32_t _pad;
+};
+_Static_assert(sizeof(struct fnl_cmp) == FNL_RING_CMP_ENTRY_BYTES, "completion is 32 bytes");
+
+/* A validated private copy of line 0 (daemon) or the values the client wrote. */
+struct fnl_ring_geom {
+	uint64_t rec_bytes;
+	uint32_t cmp_entries;
+	int32_t client_pid;
+	size_t total_bytes; /* hdr + records + completions */
+};
+
+/* Client view: owned by one client thread. */
+struct fnl_ring_cview {
+	struct fnl_ring_hdr *hdr;
+	uint8_t *rec;              /* records area */
+	const struct fnl_cmp *cmp; /* completion area */
+	uint64_t rec_bytes, rec_mask;
+	uint32_t cmp_entries, cmp_mask;
+	uint64_t head;         /* next reserve position (>= published rec_head) */
+	uint64_t tail_cache;   /* last rec_tail loaded */
+	uint64_t recs;         /* DATA records reserved so far */
+	uint64_t cmp_tail;     /* completions popped (copied out) */
+	uint64_t cmp_tail_pub; /* completions committed: last value stored to hdr->cmp_tail */
+	uint64_t cmp_head_cache;
+};
+
+/* Daemon view: owned by one data-plane core. Only these fields are trusted. */
+struct fnl_ring_dview {
+	struct fnl_ring_hdr *hdr;
+	const uint8_t *rec;
+	struct fnl_cmp *cmp;
+	uint64_t rec_bytes, rec_mask;
+	uint32_t cmp_entries, cmp_mask;
+	uint64_t tail;     /* rec_tail released so far (private truth) */
+	uint64_t cmp_head; /* completions published so far (private truth) */
+	size_t map_bytes;
+};
+
+/* One DATA record as seen by the daemon: a private, validated copy of its header
+ * plus bounds-checked pointers into the mapping (payload bytes are NOT copied). */
+struct fnl_rec_view {
+	struct fnl_rec_hdr h;
+	const uint8_t *key;     /* NULL iff FNL_REC_F_KEY_NULL */
+	const uint8_t *value;   /* NULL iff FNL_REC_F_VALUE_NULL */
+	const uint8_t *headers; /* h.headers_len bytes */
+	uint64_t pos;           /* ring position of this record */
+	uint64_t end;           /* position after it: release rec_tail up to here */
+};
+
+/* One header decoded by fnl_rec_hdrs_next(). */
+struct fnl_rec_kv {
+	const uint8_t *name;
+	uint16_t name_len;
+	int32_t value_len; /* -1 = null */
+	const uint8_t *value;
+};
+
+static inline bool fnl_ring_is_pow2(uint64_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+static inline uint32_t fnl_ring_align8(uint64_t n)
+{
+	return (uint32_t)((n + 7u) & ~(uint64_t)7u);
+}
+
+/* Total record length for the given payload sizes, or 0 if it exceeds u32. */
+static inline uint64_t fnl_rec_size(uint64_t key_len, uint64_t value_len, uint64_t headers_len)
+{
+	uint64_t n = FNL_REC_HDR_BYTES + key_len + value_len + headers_len;
+	if (n > 0xfffffff8ull)
+		return 0;
+	return fnl_ring_align8(n);
+}
+
+/* Validates the sizes and computes the mapping size. 0 or -EINVAL. */
+static inline int fnl_ring_layout(uint64_t rec_bytes, uint32_t cmp_entries, size_t *total_bytes)
+{
+	if (!fnl_ring_is_pow2(rec_bytes) || rec_bytes < FNL_RING_REC_BYTES_MIN ||
+	    rec_bytes > FNL_RING_REC_BYTES_MAX)
+		return -EINVAL;
+	if (!fnl_ring_is_pow2(cmp_entries) || cmp_entries < FNL_RING_CMP_ENTRIES_MIN ||
+	    cmp_entries > FNL_RING_CMP_ENTRIES_MAX)
+		return -EINVAL;
+	if (total_bytes)
+		*total_bytes = (size_t)(FNL_RING_HDR_BYTES + rec_bytes +
+		                        (uint64_t)cmp_entries * FNL_RING_CMP_ENTRY_BYTES);
+	return 0;
+}
+
+/* Daemon: copies line 0 once, checks it against the size of the mapping (which
+ * must be the memfd's sealed size). -EPROTO: bad magic/version/hdr/entry size;
+ * -EINVAL: sizes not powers of two, out of range or not matching mapped_bytes. */
+static inline int fnl_ring_validate(const struct fnl_ring_hdr *h, size_t mapped_bytes,
+                                    struct fnl_ring_geom *g)
+{
+	struct fnl_ring_geom tmp;
+	uint64_t magic, rec_bytes;
+	uint32_t version, hdr_bytes, cmp_entries, cmp_entry_bytes;
+	size_t total;
+
+	if (mapped_bytes < FNL_RING_HDR_BYTES)
+		return -EINVAL;
+	memcpy(&magic, &h->magic, sizeof(magic));
+	memcpy(&version, &h->version, sizeof(version));
+	memcpy(&hdr_bytes, &h->hdr_bytes, sizeof(hdr_bytes));
+	memcpy(&rec_bytes, &h->rec_bytes, sizeof(rec_bytes));
+	memcpy(&cmp_entries, &h->cmp_entries, sizeof(cmp_entries));
+	memcpy(&cmp_entry_bytes, &h->cmp_entry_bytes, sizeof(cmp_entry_bytes));
+	memcpy(&tmp.client_pid, &h->client_pid, sizeof(tmp.client_pid));
+	/* compiler barrier: the checks below use the copies, never re-read h */
+	atomic_signal_fence(memory_order_seq_cst);
+	if (magic != FNL_RING_MAGIC || version != FNL_RING_VERSION ||
+	    hdr_bytes != FNL_RING_HDR_BYTES || cmp_entry_bytes != FNL_RING_CMP_ENTRY_BYTES)
+		return -EPROTO;
+	if (fnl_ring_layout(rec_bytes, cmp_entries, &total) < 0 || total != mapped_bytes)
+		return -EINVAL;
+	tmp.rec_bytes = rec_bytes;
+	tmp.cmp_entries = cmp_entries;
+	tmp.total_bytes = total;
+	if (g)
+		*g = tmp;
+	return 0;
+}
+
+/* Client: writes line 0 and zeroes the indexes of a fresh mapping of
+ * total_bytes (from fnl_ring_layout). */
+static inline void fnl_ring_init(void *base, uint64_t rec_bytes, uint32_t cmp_entries,
+                                 int32_t client_pid)
+{
+	struct fnl_ring_hdr *h = base;
+
+	memset(h, 0, sizeof(*h));
+	h->magic = FNL_RING_MAGIC;
+	h->version = FNL_RING_VERSION;
+	h->hdr_bytes = FNL_RING_HDR_BYTES;
+	h->rec_bytes = rec_bytes;
+	h->cmp_entries = cmp_entries;
+	h->cmp_entry_bytes = FNL_RING_CMP_ENTRY_BYTES;
+	h->client_pid = client_pid;
+	/* relaxed: the fd is not yet shared; sendmsg orders everything before it */
+	atomic_store_explicit(&h->rec_head, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->rec_tail, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->cmp_head, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->cmp_tail, 0, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ client */
+
+/* Client: view over a mapping the client initialised itself (trusted sizes). */
+static inline void fnl_ring_cview_init(struct fnl_ring_cview *v, void *base, uint64_t rec_bytes,
+                                       uint32_t cmp_entries)
+{
+	memset(v, 0, sizeof(*v));
+	v->hdr = base;
+	v->rec = (uint8_t *)base + FNL_RING_HDR_BYTES;
+	v->cmp = (const struct fnl_cmp *)(v->rec + rec_bytes);
+	v->rec_bytes = rec_bytes;
+	v->rec_mask = rec_bytes - 1;
+	v->cmp_entries = cmp_entries;
+	v->cmp_mask = cmp_entries - 1;
+	/* relaxed: only this thread stores these; a fresh ring reads 0 */
+	v->head = atomic_load_explicit(&v->hdr->rec_head, memory_order_relaxed);
+	v->tail_cache = atomic_load_explicit(&v->hdr->rec_tail, memory_order_acquire);
+	v->cmp_tail = atomic_load_explicit(&v->hdr->cmp_tail, memory_order_relaxed);
+	v->cmp_tail_pub = v->cmp_tail;
+	v->cmp_head_cache = v->cmp_tail;
+}
+
+static inline uint32_t fnl_ring_rec_max(const struct fnl_ring_cview *v)
+{
+	return (uint32_t)(FNL_RING_REC_MAX(v->rec_bytes) > 0xfffffff8ull
+	                      ? 0xfffffff8u
+	                      : FNL_RING_REC_MAX(v->rec_bytes));
+}
+
+/* Client: room for one more DATA record in the completion ring (I3)? Counts
+ * against the committed tail: a popped but uncommitted slot is still in use. */
+static inline bool fnl_ring_cmp_room(const struct fnl_ring_cview *v)
+{
+	return v->recs - v->cmp_tail_pub < v->cmp_entries;
+}
+
+/* Client: reserves len bytes (multiple of 8, 48 <= len <= fnl_ring_rec_max) for
+ * one DATA record and returns where to write it, or NULL when the ring (record
+ * area or completion budget) is full or len is invalid. Writes a PAD first when
+ * the record does not fit before the end of the area. Several reservations may
+ * precede one fnl_ring_publish(). The caller fills the whole record. */
+static inline void *fnl_ring_reserve(struct fnl_ring_cview *v, uint32_t len)
+{
+	uint64_t off = v->head & v->rec_mask;
+	uint64_t to_end = v->rec_bytes - off;
+	uint64_t pad = len > to_end ? to_end : 0;
+	uint8_t *p;
+
+	if ((len & 7u) || len < FNL_REC_HDR_BYTES || len > fnl_ring_rec_max(v))
+		return NULL;
+	if (!fnl_ring_cmp_room(v))
+		return NULL;
+	if (v->head + pad + len - v->tail_cache > v->rec_bytes) {
+		/* acquire: the daemon is done with bytes below rec_tail */
+		v->tail_cache = atomic_load_explicit(&v->hdr->rec_tail, memory_order_acquire);
+		if (v->head + pad + len - v->tail_cache > v->rec_bytes)
+			return NULL;
+	}
+	if (pad) {
+		struct fnl_rec_hdr ph = {.len = (uint32_t)pad, .type = FNL_REC_PAD};
+		memcpy(v->rec + off, &ph, FNL_REC_PAD_MIN); /* len + type + flags only */
+		v->head += pad;
+		off = 0;
+	}
+	p = v->rec + off;
+	v->head += len;
+	v->recs++;
+	return p;
+}
+
+/* Client: publishes every reserved record. Returns true when the daemon may be
+ * asleep and the caller must ring the doorbell (write 8 bytes to the eventfd). */
+static inline bool fnl_ring_publish(struct fnl_ring_cview *v)
+{
+	/* release: record bytes are visible before the daemon sees the new head */
+	atomic_store_explicit(&v->hdr->rec_head, v->head, memory_order_release);
+	/* seq_cst fence: orders the head store before the daemon_sleeping load
+	 * (pairs with the daemon's store sleeping=1; fence; load rec_head) */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&v->hdr->daemon_sleeping, memory_order_relaxed) != 1)
+		return false;
+	/* exchange (relaxed: only the doorbell write that follows matters): the
+	 * client that turns 1 into 0 rings, so one daemon sleep costs one write */
+	return atomic_exchange_explicit(&v->hdr->daemon_sleeping, 0, memory_order_relaxed) == 1;
+}
+
+/* Client: copies the next completion out, or returns 0 when there is none.
+ * The slot is given back only by fnl_ring_cmp_commit(). */
+static inline int fnl_ring_cmp_pop(struct fnl_ring_cview *v, struct fnl_cmp *out)
+{
+	if (v->cmp_tail == v->cmp_head_cache) {
+		/* acquire: entries are written before the daemon publishes cmp_head */
+		v->cmp_head_cache = atomic_load_explicit(&v->hdr->cmp_head, memory_order_acquire);
+		if (v->cmp_tail == v->cmp_head_cache)
+			return 0;
+	}
+	memcpy(out, &v->cmp[v->cmp_tail & v->cmp_mask], sizeof(*out));
+	v->cmp_tail++;
+	return 1;
+}
+
+/* Client: gives back the slots of every popped completion. */
+static inline void fnl_ring_cmp_commit(struct fnl_ring_cview *v)
+{
+	/* release: our reads of the slots happen before the daemon reuses them */
+	atomic_store_explicit(&v->hdr->cmp_tail, v->cmp_tail, memory_order_release);
+	v->cmp_tail_pub = v->cmp_tail;
+}
+
+/* Client: DATA records reserved and not yet reported (popped). */
+static inline uint64_t fnl_ring_outstanding(const struct fnl_ring_cview *v)
+{
+	return v->recs - v->cmp_tail;
+}
+
+/* ------------------------------------------------------------------ daemon */
+
+/* Daemon: validates a mapping of map_bytes (the memfd's sealed size) and builds
+ * the view from the validated copy. Continues from the current indexes (0 for a
+ * fresh ring). 0, -EPROTO or -EINVAL. */
+static inline int fnl_ring_dview_init(struct fnl_ring_dview *v, void *base, size_t map_bytes)
+{
+	struct fnl_ring_geom g;
+	int rc = fnl_ring_validate(base, map_bytes, &g);
+
+	if (rc < 0)
+		return rc;
+	memset(v, 0, sizeof(*v));
+	v->hdr = base;
+	v->rec = (const uint8_t *)base + FNL_RING_HDR_BYTES;
+	v->cmp = (struct fnl_cmp *)((uint8_t *)base + FNL_RING_HDR_BYTES + g.rec_bytes);
+	v->rec_bytes = g.rec_bytes;
+	v->rec_mask = g.rec_bytes - 1;
+	v->cmp_entries = g.cmp_entries;
+	v->cmp_mask = g.cmp_entries - 1;
+	v->map_bytes = map_bytes;
+	/* A fresh ring starts at 0; the daemon's own indexes are the truth from now on. */
+	v->tail = 0;
+	v->cmp_head = 0;
+	atomic_store_explicit(&v->hdr->rec_tail, 0, memory_order_relaxed);
+	atomic_store_explicit(&v->hdr->cmp_head, 0, memory_order_relaxed);
+	/* seq_cst: the client may read daemon_alive from now on */
+	atomic_store_explicit(&v->hdr->daemon_alive, 1, memory_order_seq_cst);
+	return 0;
+}
+
+/* Daemon: anything published beyond cursor? (load-acquire rec_head) */
+static inline bool fnl_ring_pending(const struct fnl_ring_dview *v, uint64_t cursor)
+{
+	return atomic_load_explicit(&v->hdr->rec_head, memory_order_acquire) != cursor;
+}
+
+/* Daemon: takes the next DATA record at *cursor (private, starts at 0, always
+ * >= v->tail), skipping PADs. Returns 1 and fills out (cursor moves to out->end),
+ * 0 when nothing more is published (cursor may have moved past PADs), or
+ * -EBADMSG when the client broke the format: rec_head misaligned, moved below
+ * the cursor or beyond tail + rec_bytes; len < 48 (8 for a PAD), not a multiple
+ * of 8, beyond the published bytes or the end of the area; PAD not reaching the
+ * end; unknown type or flags; lengths not adding up to len. Never reads outside
+ * the records area. */
+static inline int fnl_ring_next(const struct fnl_ring_dview *v, uint64_t *cursor,
+                                struct fnl_rec_view *out)
+{
+	/* acquire: record bytes below head are visible after this load */
+	uint64_t head = atomic_load_explicit(&v->hdr->rec_head, memory_order_acquire);
+	uint64_t pos = *cursor;
+
+	if ((head & 7u) || head < pos || head - v->tail > v->rec_bytes)
+		return -EBADMSG;
+	while (pos != head) {
+		uint64_t off = pos & v->rec_mask, to_end = v->rec_bytes - off, avail = head - pos;
+		uint64_t lim = avail < to_end ? avail : to_end;
+		struct fnl_rec_hdr h = {0};
+
+		memcpy(&h, v->rec + off, lim >= FNL_REC_HDR_BYTES ? FNL_REC_HDR_BYTES : 8);
+		atomic_signal_fence(memory_order_seq_cst); /* use the copy, never re-read */
+		if (h.len & 7u || h.len > lim)
+			return -EBADMSG;
+		if (h.type == FNL_REC_PAD) {
+			if (h.len < FNL_REC_PAD_MIN || h.len != to_end)
+				return -EBADMSG;
+			pos += h.len;
+			*cursor = pos;
+			continue;
+		}
+		if (h.type != FNL_REC_DATA || h.len < FNL_REC_HDR_BYTES ||
+		    (h.flags & ~FNL_REC_F_ALL))
+			return -EBADMSG;
+		if (((h.flags & FNL_REC_F_KEY_NULL) && h.key_len) ||
+		    ((h.flags & FNL_REC_F_VALUE_NULL) && h.value_len))
+			return -EBADMSG;
+		if (fnl_rec_size(h.key_len, h.value_len, h.headers_len) != h.len)
+			return -EBADMSG;
+		out->h = h;
+		out->key = (h.flags & FNL_REC_F_KEY_NULL) ? NULL : v->rec + off + FNL_REC_HDR_BYTES;
+		out->value = (h.flags & FNL_REC_F_VALUE_NULL)
+		                 ? NULL
+		                 : v->rec + off + FNL_REC_HDR_BYTES + h.key_len;
+		out->headers = v->rec + off + FNL_REC_HDR_BYTES + h.key_len + h.value_len;
+		out->pos = pos;
+		out->end = pos + h.len;
+		*cursor = out->end;
+		return 1;
+	}
+	return 0;
+}
+
+/* Daemon: decodes the header at *pos (starts at 0) of a record's serialized
+ * headers. 1 and *pos advanced, 0 at the end, -EBADMSG if malformed. Each byte
+ * is read once; name/value point into the mapping. */
+static inline int fnl_rec_hdrs_next(const struct fnl_rec_view *r, uint32_t *pos,
+                                    struct fnl_rec_kv *kv)
+{
+	uint64_t p = *pos, n = r->h.headers_len;
+	uint16_t name_len;
+	int32_t value_len;
+
+	if (p >= n)
+		return 0;
+	if (n - p < 2)
+		return -EBADMSG;
+	memcpy(&name_len, r->headers + p, 2);
+	p += 2;
+	if (n - p < (uint64_t)name_len + 4)
+		return -EBADMSG;
+	kv->name = r->headers + p;
+	kv->name_len = name_len;
+	p += name_len;
+	memcpy(&value_len, r->headers + p, 4);
+	p += 4;
+	if (value_len < -1 || (value_len > 0 && n - p < (uint64_t)value_len))
+		return -EBADMSG;
+	kv->value_len = value_len;
+	kv->value = value_len >= 0 ? r->headers + p : NULL;
+	if (value_len > 0)
+		p += (uint64_t)value_len;
+	*pos = (uint32_t)p;
+	return 1;
+}
+
+/* Daemon: releases record bytes up to pos (a record's end, in ring order).
+ * -EINVAL if pos is behind the released tail or ahead of the ring. */
+static inline int fnl_ring_release(struct fnl_ring_dview *v, uint64_t pos)
+{
+	if (pos < v->tail || pos - v->tail > v->rec_bytes)
+		return -EINVAL;
+	v->tail = pos;
+	/* release: our reads of the released bytes happen before the client reuses them */
+	atomic_store_explicit(&v->hdr->rec_tail, pos, memory_order_release);
+	return 0;
+}
+
+/* Daemon: free completion slots, trusting nothing: a cmp_tail that is ahead of
+ * cmp_head or too far behind reads as "no room". */
+static inline uint32_t fnl_ring_cmp_space(const struct fnl_ring_dview *v)
+{
+	/* acquire: the client's reads of slots below cmp_tail are done */
+	uint64_t tail = atomic_load_explicit(&v->hdr->cmp_tail, memory_order_acquire);
+	uint64_t used = v->cmp_head - tail;
+
+	return used > v->cmp_entries ? 0 : (uint32_t)(v->cmp_entries - used);
+}
+
+/* Daemon: writes n completions and publishes them. Returns how many were pushed
+ * (< n only if the client broke I3 or consumed nothing). */
+static inline uint32_t fnl_ring_cmp_push_burst(struct fnl_ring_dview *v, const struct fnl_cmp *c,
+                                               uint32_t n)
+{
+	uint32_t room = fnl_ring_cmp_space(v), i;
+
+	if (n > room)
+		n = room;
+	for (i = 0; i < n; i++)
+		memcpy(&v->cmp[(v->cmp_head + i) & v->cmp_mask], &c[i], sizeof(c[i]));
+	if (n) {
+		v->cmp_head += n;
+		/* release: slot contents are visible before the new cmp_head */
+		atomic_store_explicit(&v->hdr->cmp_head, v->cmp_head, memory_order_release);
+	}
+	return n;
+}
+
+/* Daemon: one completion. 0, or -ENOBUFS if the completion ring is full. */
+static inline int fnl_ring_cmp_push(struct fnl_ring_dview *v, const struct fnl_cmp *c)
+{
+	return fnl_ring_cmp_push_burst(v, c, 1) == 1 ? 0 : -ENOBUFS;
+}
+
+/* Daemon: after storing rec_tail / cmp_head, does the client want a wake-up?
+ * If so call fnl_ring_wake_client(). */
+static inline bool fnl_ring_client_waiting(const struct fnl_ring_dview *v)
+{
+	/* seq_cst fence: orders our rec_tail/cmp_head stores before this load
+	 * (pairs with the client's store waiting=1; fence; re-check) */
+	atomic_thread_fence(memory_order_seq_cst);
+	return atomic_load_explicit(&v->hdr->client_waiting, memory_order_relaxed) == 1;
+}
+
+/* Daemon: before blocking, announce sleep on every ring, then re-check each
+ * with fnl_ring_pending(); clear with sleeping=false after waking. */
+static inline void fnl_ring_set_sleeping(struct fnl_ring_dview *v, bool sleeping)
+{
+	/* seq_cst: ordered before the following rec_head re-check (Dekker) */
+	atomic_store_explicit(&v->hdr->daemon_sleeping, sleeping ? 1u : 0u, memory_order_seq_cst);
+}
+
+/* ------------------------------------------------------ ring.c (syscalls) */
+
+/* Client: creates, sizes, seals and maps a ring memfd and initialises it.
+ * *fd and *base (total_bytes from fnl_ring_layout) on success; 0 or -errno. */
+int fnl_ring_create(uint64_t rec_bytes, uint32_t cmp_entries, int *fd, void **base,
+                    size_t *total_bytes);
+
+/* Daemon: checks that fd is a memfd sealed against SHRINK and GROW, maps it
+ * MAP_SHARED, validates it and builds the view (daemon_alive = 1).
+ * 0, -EPERM (not sealed), -EINVAL / -EPROTO (bad layout) or -errno. */
+int fnl_ring_attach(int fd, struct fnl_ring_dview *v);
+
+/* Daemon: daemon_alive = 0 (when clean) and unmaps. */
+void fnl_ring_detach(struct fnl_ring_dview *v, bool clean);
+
+/* Daemon: increments client_futex and FUTEX_WAKEs the client (shared futex). */
+void fnl_ring_wake_client(struct fnl_ring_dview *v);
+
+/* Client: sleeps on client_futex while it still equals seen, at most timeout_ms
+ * (-1 forever). 0 when woken or the value changed, -ETIMEDOUT, -EINTR. */
+int fnl_ring_wait_client(struct fnl_ring_cview *v, uint32_t seen, int timeout_ms);
+
+#endif

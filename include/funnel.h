@@ -1,0 +1,109 @@
+/* funnel.h - libfunnel, the public C API of the funnel Kafka producer sidecar.
+ *
+ * A process attaches to the local funneld over its control socket, gets a
+ * private shared-memory ring, and produces records into it without a syscall
+ * per record. funneld partitions, batches, compresses and sends them to Kafka
+ * as an idempotent producer, and sends a delivery report back for every record.
+ *
+ *   fnl_conf_init(&conf); conf.on_report = cb;
+ *   fnl_open(&conf, &c);            fnl_topic(c, "events", &t);
+ *   fnl_produce(c, t, -1, key, klen, val, vlen, NULL, 0, 0, opaque);
+ *   fnl_poll(c, 0);  ...  fnl_flush(c, 10000);  fnl_close(c);
+ *
+ * Errors: functions return >= 0 or -errno (fnl_strerror() describes them);
+ * delivery reports carry Kafka error codes (int16_t, fnl_kafka_err_name()).
+ *
+ * Thread safety: a fnl_client_t and its topics belong to ONE thread at a time;
+ * every call on a client must be serialised by the caller (use one client per
+ * producing thread: each gets its own ring, which is what funnel is built for).
+ * Report callbacks run in the thread calling fnl_poll(), fnl_flush() or a
+ * fnl_produce() that blocks on a full ring (it serves reports to make room).
+ */
+#ifndef FUNNEL_H
+#define FUNNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fnl_client fnl_client_t;
+typedef struct fnl_topic fnl_topic_t;
+
+struct fnl_header {
+	const char *name;  /* NUL-terminated, at most 65535 bytes */
+	const void *value; /* may be NULL when value_len is -1 */
+	int32_t value_len; /* -1 = null */
+};
+
+struct fnl_report {
+	const char *topic; /* valid during the callback */
+	int32_t partition; /* -1 if none was chosen */
+	int64_t offset;    /* -1 unless acknowledged */
+	int16_t err;       /* Kafka error code, 0 = delivered */
+	uint64_t opaque;   /* as given to fnl_produce() */
+};
+
+typedef void (*fnl_report_cb)(const struct fnl_report *r, void *ctx);
+
+struct fnl_conf {
+	const char *socket_path; /* NULL: $FUNNEL_SOCKET, else /run/funnel/funnel.sock */
+	size_t ring_bytes;       /* record area, rounded up to a power of two >= 64 KiB;
+	                          * default 4 MiB; a record may use at most half of it */
+	int max_block_ms;        /* fnl_produce() wait on a full ring; default 60000, 0 = never */
+	fnl_report_cb on_report; /* may be NULL: reports are counted and dropped */
+	void *ctx;               /* passed to on_report */
+};
+
+/* Fills the defaults. */
+void fnl_conf_init(struct fnl_conf *c);
+
+/* Connects to funneld and attaches a new ring. 0 or -errno: -ENOENT /
+ * -ECONNREFUSED (no daemon), -EPROTO (protocol mismatch), -EINVAL (bad conf),
+ * or the -errno the daemon refused with. */
+int fnl_open(const struct fnl_conf *c, fnl_client_t **out);
+
+/* Looks a topic up (a round trip to the daemon the first time; cached after).
+ * The handle lives until fnl_close(). 0 or -errno (-ENOENT unknown topic,
+ * -EINVAL bad name, -EPIPE daemon gone). */
+int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out);
+
+/* Partition count the daemon reported for a topic, or -1 if unknown. */
+int32_t fnl_topic_partitions(const fnl_topic_t *t);
+
+/* Appends one record. partition -1 lets funneld choose (murmur2(key) like the
+ * Java client, else sticky). key NULL = null key; value NULL = null value;
+ * timestamp_ms 0 = now. No syscall on the fast path. Returns 0, -EAGAIN (ring
+ * full and max_block_ms is 0 or elapsed), -EMSGSIZE (record larger than half
+ * the ring), -EINVAL (bad header), -EPIPE (daemon gone). */
+int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *key, size_t key_len,
+                const void *value, size_t value_len, const struct fnl_header *h, int nh,
+                int64_t timestamp_ms, uint64_t opaque);
+
+/* Serves delivery reports to on_report, waiting up to timeout_ms (-1 forever)
+ * for the first one. Returns how many were served, or -EPIPE when the daemon
+ * is gone and none were. */
+int fnl_poll(fnl_client_t *c, int timeout_ms);
+
+/* Serves reports until every produced record has one. 0, -ETIMEDOUT, -EPIPE. */
+int fnl_flush(fnl_client_t *c, int timeout_ms);
+
+/* Records produced and not yet reported. */
+int64_t fnl_outq_len(fnl_client_t *c);
+
+/* Says BYE and frees everything; does not wait: call fnl_flush() first. */
+void fnl_close(fnl_client_t *c);
+
+/* Text for a -errno (or errno) returned by this API. */
+const char *fnl_strerror(int err);
+
+/* Short name for a Kafka error code ("NONE", "MESSAGE_TOO_LARGE", ...). */
+const char *fnl_kafka_err_name(int16_t err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,181 @@
+/* Two processes: a forked client produces 1,000,000 records of random sizes
+ * through a sealed memfd ring; the parent (daemon role) consumes them with
+ * fnl_ring_next, checks every byte, completes them in small delayed groups,
+ * releases rec_tail in order and wakes the client; the client checks every
+ * report. Both sides sleep with the real protocol (eventfd doorbell, futex). */
+#include "ring_testutil.h"
+#include "ring_recgen.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+
+#define RECORDS   1000000u
+#define REC_BYTES (256u * 1024u)
+#define CMP       1024u
+#define TOPIC     3u
+#define HOLD_MAX  64u
+
+static uint32_t rand_len(uint64_t *s)
+{
+	uint64_t r = test_rand(s);
+	uint32_t max = (r & 0xff) == 0 ? 16384 : 600; /* mostly small, some big */
+
+	return fnl_ring_align8(FNL_REC_HDR_BYTES + (r >> 8) % max);
+}
+
+static uint64_t client_reports(struct fnl_ring_cview *v, uint64_t reported)
+{
+	struct fnl_cmp c;
+
+	while (fnl_ring_cmp_pop(v, &c) == 1) {
+		CHECK_EQ(c.opaque, reported);
+		CHECK_EQ(c.offset, (int64_t)reported * 2);
+		CHECK_EQ(c.topic_id, TOPIC);
+		CHECK_EQ(c.partition, (int32_t)(reported % 7));
+		CHECK_EQ(c.err, reported % 1000 == 0 ? 10 : 0);
+		reported++;
+	}
+	fnl_ring_cmp_commit(v);
+	return reported;
+}
+
+static void client_wait(struct fnl_ring_cview *v, uint64_t reported)
+{
+	struct fnl_ring_hdr *h = v->hdr;
+	uint32_t seen = atomic_load_explicit(&h->client_futex, memory_order_acquire);
+
+	atomic_store_explicit(&h->client_waiting, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&h->cmp_head, memory_order_acquire) == reported)
+		fnl_ring_wait_client(v, seen, 50);
+	atomic_store_explicit(&h->client_waiting, 0, memory_order_relaxed);
+}
+
+static int client(void *base, int efd)
+{
+	struct fnl_ring_cview v;
+	uint64_t seed = 12345, reported = 0, i, bells = 0;
+
+	fnl_ring_cview_init(&v, base, REC_BYTES, CMP);
+	for (i = 0; i < RECORDS; i++) {
+		uint32_t len = rand_len(&seed);
+		void *p;
+
+		while ((p = fnl_ring_reserve(&v, len)) == NULL) {
+			uint64_t before = reported;
+			reported = client_reports(&v, reported);
+			if (reported == before)
+				client_wait(&v, reported);
+		}
+		recgen_write(p, len, TOPIC, i);
+		if (fnl_ring_publish(&v)) {
+			uint64_t one = 1;
+			CHECK_EQ(write(efd, &one, 8), 8);
+			bells++;
+		}
+		if ((i & 63) == 0)
+			reported = client_reports(&v, reported);
+	}
+	while (reported < RECORDS) {
+		uint64_t before = reported;
+		reported = client_reports(&v, reported);
+		if (reported == before)
+			client_wait(&v, reported);
+	}
+	CHECK_EQ(fnl_ring_outstanding(&v), 0);
+	fprintf(stderr, "client: %" PRIu64 " records, %" PRIu64 " doorbells\n", i, bells);
+	return 0;
+}
+
+struct held {
+	uint64_t end, opaque;
+	int32_t partition;
+};
+
+static void complete(struct fnl_ring_dview *d, struct held *h, uint32_t n)
+{
+	struct fnl_cmp c[HOLD_MAX];
+	uint32_t i;
+
+	if (!n)
+		return;
+	for (i = 0; i < n; i++) {
+		c[i] = (struct fnl_cmp){.opaque = h[i].opaque,
+		                        .offset = (int64_t)h[i].opaque * 2,
+		                        .partition = h[i].partition,
+		                        .topic_id = TOPIC};
+		c[i].err = h[i].opaque % 1000 == 0 ? 10 : 0;
+	}
+	CHECK_EQ(fnl_ring_cmp_push_burst(d, c, n), n);
+	CHECK_EQ(fnl_ring_release(d, h[n - 1].end), 0);
+	if (fnl_ring_client_waiting(d))
+		fnl_ring_wake_client(d);
+}
+
+static void daemon_sleep(struct fnl_ring_dview *d, uint64_t cursor, int efd, uint64_t *sleeps)
+{
+	struct pollfd p = {.fd = efd, .events = POLLIN};
+	uint64_t v;
+
+	fnl_ring_set_sleeping(d, true);
+	if (!fnl_ring_pending(d, cursor)) {
+		(*sleeps)++;
+		if (poll(&p, 1, 100) == 1)
+			CHECK_EQ(read(efd, &v, 8), 8);
+	}
+	fnl_ring_set_sleeping(d, false);
+}
+
+int main(void)
+{
+	struct fnl_ring_dview d;
+	struct held hold[HOLD_MAX];
+	uint64_t cursor = 0, got = 0, seed = 777, sleeps = 0;
+	uint32_t nheld = 0, hold_target = 1;
+	size_t total;
+	void *base;
+	int fd, efd, status;
+	pid_t pid;
+
+	CHECK_EQ(fnl_ring_create(REC_BYTES, CMP, &fd, &base, &total), 0);
+	CHECK_EQ(fnl_ring_attach(fd, &d), 0);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(efd >= 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(client(base, efd));
+	munmap(base, total); /* the parent only uses its own (attached) mapping */
+
+	while (got < RECORDS) {
+		struct fnl_rec_view r;
+		int rc = fnl_ring_next(&d, &cursor, &r);
+
+		CHECK(rc >= 0);
+		if (rc == 0) {
+			complete(&d, hold, nheld); /* nothing new: flush what we hold */
+			nheld = 0;
+			daemon_sleep(&d, cursor, efd, &sleeps);
+			continue;
+		}
+		recgen_check(&r, TOPIC, got);
+		hold[nheld++] = (struct held){r.end, r.h.opaque, (int32_t)(got % 7)};
+		got++;
+		if (nheld >= hold_target) {
+			complete(&d, hold, nheld);
+			nheld = 0;
+			hold_target = 1 + (uint32_t)(test_rand(&seed) % HOLD_MAX);
+		}
+	}
+	complete(&d, hold, nheld);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	CHECK_EQ(atomic_load(&d.hdr->rec_tail), cursor);
+	fprintf(stderr, "daemon: %" PRIu64 " records, %" PRIu64 " sleeps\n", got, sleeps);
+	fnl_ring_detach(&d, true);
+	close(efd);
+	close(fd);
+	return 0;
+}
