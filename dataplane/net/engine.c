@@ -1,0 +1,997 @@
+/* engine.c - the io_uring network engine; layout, states and the errno table
+ * are in engine.h.
+ *
+ * user_data of every SQE: [63..32 generation][31..4 slot index][3..0 op].
+ * Watches use op OP_WAKE with their own index and generation 0. Cancels use
+ * OP_CANCEL and are not counted as in flight: their completion is ignored.
+ * A close cancels by exact user_data, so generation included.
+ *
+ * Event output: fnl_engine_poll sets e->ev/ev_n/ev_max; handlers emit into it.
+ * A completion is reaped only while there is room for one more event, and
+ * every handler emits at most one event directly; anything more (frames past
+ * the room, the SENT/CLOSED burst of a close) is owed through the pending FIFO
+ * and resumes from the slot's own state at the next poll.
+ *
+ * Frame pointers stay valid until the next poll, so a receive buffer is
+ * compacted (memmove to offset 0) only when no frame of it was handed out in
+ * the current poll (rx_epoch != epoch); otherwise the recv is re-armed at the
+ * tail when the rest of the frame fits, or deferred to the next poll.
+ */
+#include "dataplane/net/engine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { OP_CONNECT = 1, OP_TIMEOUT, OP_RECV, OP_SEND, OP_CANCEL, OP_WAKE };
+enum { S_FREE = 0, S_CONNECTING, S_CONNECTED, S_CLOSING, S_DRAINING };
+enum drain_res { D_DONE, D_DEFER, D_BLOCKED };
+
+#define UD_OP_BITS       4
+#define UD_IDX_MASK      ((1u << 28) - 1)
+#define RX_ROOM_MIN      (64u * 1024)
+#define FREE_WAIT_NS     1000000000LL
+#define CONNS_LIMIT      (1u << 20)
+#define SENDS_LIMIT      (1u << 16)
+#define RX_BYTES_LIMIT   (1u << 30)
+#define SQ_ENTRIES_LIMIT 32768u
+
+struct fnl_send {
+	struct iovec *iov; /* first unsent entry (advanced on partial writes) */
+	int iovcnt;        /* entries left from iov */
+	uint64_t tag;
+};
+
+struct fnl_conn {
+	uint8_t state;
+	bool recv_armed;  /* an OP_RECV is in flight */
+	bool send_armed;  /* an OP_SEND for sendq[sq_head] is in flight */
+	bool on_pending;  /* queued in e->pending */
+	bool rx_parse;    /* rx may hold complete frames not yet delivered */
+	bool user_closed; /* fnl_conn_close was called */
+	int fd;
+	int close_res;
+	uint32_t gen;
+	uint32_t inflight; /* counted SQEs not yet completed (connect, timeout, recv, send) */
+	uint64_t user;
+	uint64_t rx_epoch; /* e->epoch when a frame of rx was last handed out */
+	uint8_t *rx;       /* e->rx_cap bytes, lazily allocated, kept */
+	uint32_t rx_head, rx_tail;
+	struct fnl_send *sendq; /* sends_max entries */
+	uint32_t sq_head, sq_count;
+	struct msghdr msg; /* of the in-flight sendmsg */
+	struct __kernel_timespec connect_ts;
+	struct sockaddr_storage addr;
+};
+
+struct fnl_watch {
+	int fd;
+	bool armed;
+	bool stopped;
+	uint64_t user;
+	uint64_t val; /* the eventfd read lands here */
+};
+
+struct fnl_engine {
+	struct io_uring ring;
+	bool enabled; /* ring created with R_DISABLED until the first submit */
+	struct fnl_engine_cfg cfg;
+	uint32_t rx_cap; /* rx_bytes_max + 4 */
+	uint64_t epoch;  /* + 1 per poll */
+	struct fnl_conn *conns;
+	struct fnl_send *sendq;
+	uint32_t *free_stack;
+	uint32_t free_count;
+	uint32_t *pending; /* FIFO ring of conns_max slot ids */
+	uint32_t pend_head, pend_count;
+	struct fnl_watch watches[FNL_ENGINE_WATCHES_MAX];
+	uint32_t watch_count;
+	struct fnl_engine_stats st;
+	struct fnl_event *ev; /* output of the poll in progress */
+	int ev_n, ev_max;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static inline uint64_t ud_make(unsigned op, uint32_t idx, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (uint64_t)idx << UD_OP_BITS | op;
+}
+
+static inline uint32_t conn_idx(const struct fnl_engine *e, const struct fnl_conn *c)
+{
+	return (uint32_t)(c - e->conns);
+}
+
+static inline uint32_t be32_load(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int64_t fnl_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static bool ev_room(const struct fnl_engine *e)
+{
+	return e->ev_n < e->ev_max;
+}
+
+static void ev_emit(struct fnl_engine *e, enum fnl_ev_type type, int conn, int res, uint64_t user,
+                    uint64_t tag)
+{
+	struct fnl_event *v = &e->ev[e->ev_n++];
+	*v = (struct fnl_event){.type = type, .conn = conn, .res = res, .user = user, .tag = tag};
+}
+
+static void pending_add(struct fnl_engine *e, struct fnl_conn *c)
+{
+	if (c->on_pending)
+		return;
+	c->on_pending = true;
+	e->pending[(e->pend_head + e->pend_count) % e->cfg.conns_max] = conn_idx(e, c);
+	e->pend_count++;
+}
+
+static struct fnl_conn *pending_pop(struct fnl_engine *e)
+{
+	struct fnl_conn *c = &e->conns[e->pending[e->pend_head]];
+	e->pend_head = (e->pend_head + 1) % e->cfg.conns_max;
+	e->pend_count--;
+	c->on_pending = false;
+	return c;
+}
+
+/* ---- ring ------------------------------------------------------------- */
+
+static int ring_enable(struct fnl_engine *e)
+{
+	int r;
+	if (e->enabled)
+		return 0;
+	/* liburing 2.3 declares io_uring_enable_rings but does not export it */
+	r = (int)syscall(__NR_io_uring_register, e->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+	                 NULL, 0);
+	if (r < 0)
+		return -errno;
+	e->enabled = true;
+	return 0;
+}
+
+/* An SQE, submitting what is queued when the SQ is full. NULL if still full. */
+static struct io_uring_sqe *sqe_get(struct fnl_engine *e)
+{
+	struct io_uring_sqe *s = io_uring_get_sqe(&e->ring);
+	if (s)
+		return s;
+	if (ring_enable(e) < 0)
+		return NULL;
+	io_uring_submit(&e->ring);
+	if (e->ring.flags & IORING_SETUP_SQPOLL)
+		io_uring_sqring_wait(&e->ring); /* the SQ thread frees entries asynchronously */
+	return io_uring_get_sqe(&e->ring);
+}
+
+static uint32_t pow2_up(uint32_t v)
+{
+	uint32_t p = 1;
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static int ring_init(struct fnl_engine *e)
+{
+	const uint32_t base = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+	uint32_t tries[4], cq, need;
+	int n = 0, r = -EINVAL;
+
+	need = 4 * e->cfg.conns_max + 2 * FNL_ENGINE_WATCHES_MAX + 16;
+	cq = pow2_up(need > 2 * e->cfg.sq_entries ? need : 2 * e->cfg.sq_entries);
+	if (e->cfg.sqpoll) {
+		tries[n++] =
+		    base | IORING_SETUP_SQPOLL | (e->cfg.sqpoll_cpu >= 0 ? IORING_SETUP_SQ_AFF : 0);
+	} else {
+		tries[n++] = base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		             IORING_SETUP_R_DISABLED;
+	}
+	tries[n++] = base;
+	tries[n++] = IORING_SETUP_CQSIZE;
+	for (int i = 0; i < n; i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i];
+		p.cq_entries = cq;
+		if (tries[i] & IORING_SETUP_SQPOLL) {
+			p.sq_thread_idle = 1000;
+			p.sq_thread_cpu = e->cfg.sqpoll_cpu >= 0 ? (uint32_t)e->cfg.sqpoll_cpu : 0;
+		}
+		r = io_uring_queue_init_params(e->cfg.sq_entries, &e->ring, &p);
+		if (r == 0) {
+			e->enabled = !(tries[i] & IORING_SETUP_R_DISABLED);
+			return 0;
+		}
+		if (r != -EINVAL && r != -EPERM)
+			return r;
+	}
+	return r;
+}
+
+/* ---- SQE preparation ---------------------------------------------------- */
+
+static int arm_recv(struct fnl_engine *e, struct fnl_conn *c)
+{
+	struct io_uring_sqe *s = sqe_get(e);
+	if (!s)
+		return -EBUSY;
+	io_uring_prep_recv(s, c->fd, c->rx + c->rx_tail, e->rx_cap - c->rx_tail, 0);
+	io_uring_sqe_set_data64(s, ud_make(OP_RECV, conn_idx(e, c), c->gen));
+	c->recv_armed = true;
+	c->inflight++;
+	return 0;
+}
+
+static int arm_send(struct fnl_engine *e, struct fnl_conn *c)
+{
+	struct fnl_send *q = &c->sendq[c->sq_head];
+	struct io_uring_sqe *s = sqe_get(e);
+	if (!s)
+		return -EBUSY;
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.msg_iov = q->iov;
+	c->msg.msg_iovlen = (size_t)q->iovcnt;
+	io_uring_prep_sendmsg(s, c->fd, &c->msg, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(s, ud_make(OP_SEND, conn_idx(e, c), c->gen));
+	c->send_armed = true;
+	c->inflight++;
+	return 0;
+}
+
+static void arm_watch(struct fnl_engine *e, uint32_t i)
+{
+	struct fnl_watch *w = &e->watches[i];
+	struct io_uring_sqe *s;
+	if (w->fd < 0 || w->armed || w->stopped)
+		return;
+	s = sqe_get(e);
+	if (!s)
+		return; /* retried at the next poll */
+	io_uring_prep_read(s, w->fd, &w->val, sizeof(w->val), (uint64_t)-1);
+	io_uring_sqe_set_data64(s, ud_make(OP_WAKE, i, 0));
+	w->armed = true;
+}
+
+/* ---- close ------------------------------------------------------------ */
+
+static void slot_release(struct fnl_engine *e, struct fnl_conn *c)
+{
+	c->state = S_FREE;
+	c->gen++;
+	e->free_stack[e->free_count++] = conn_idx(e, c);
+}
+
+/* All ops completed: let go of the socket, owe SENT(-ECANCELED)s and CLOSED. */
+static void finish_close(struct fnl_engine *e, struct fnl_conn *c)
+{
+	/* Unsent bytes or a failure: reset (linger 0) rather than leave an orphan
+	 * socket pushing half a request behind a FIN. */
+	if (c->sq_count > 0 || c->close_res != 0) {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(c->fd);
+	c->fd = -1;
+	c->state = S_DRAINING;
+	pending_add(e, c);
+}
+
+/* Cancel one in-flight op by its exact user_data: the generation in it means a
+ * cancel executed late (SQPOLL) can never hit the slot's next connection, as a
+ * cancel by fd number could once the fd is closed and its number reused. */
+static void cancel_op(struct fnl_engine *e, struct fnl_conn *c, unsigned op)
+{
+	struct io_uring_sqe *s = sqe_get(e);
+	if (!s)
+		return; /* shutdown() still ends recv and send */
+	io_uring_prep_cancel64(s, ud_make(op, conn_idx(e, c), c->gen), 0);
+	io_uring_sqe_set_data64(s, ud_make(OP_CANCEL, conn_idx(e, c), c->gen));
+}
+
+static void start_close(struct fnl_engine *e, struct fnl_conn *c, int res)
+{
+	bool connecting = c->state == S_CONNECTING;
+	if (c->state != S_CONNECTING && c->state != S_CONNECTED)
+		return;
+	c->state = S_CLOSING;
+	c->close_res = res;
+	if (c->inflight == 0) {
+		finish_close(e, c);
+		return;
+	}
+	/* shutdown completes a pending recv or a blocked send at once; the
+	 * cancels cover the rest (a connect cancel also ends its link timeout) */
+	shutdown(c->fd, SHUT_RDWR);
+	if (connecting)
+		cancel_op(e, c, OP_CONNECT);
+	if (c->recv_armed)
+		cancel_op(e, c, OP_RECV);
+	if (c->send_armed)
+		cancel_op(e, c, OP_SEND);
+}
+
+/* Emit the SENT(-ECANCELED)s and the CLOSED of a DRAINING slot, then free it. */
+static enum drain_res drain_closed(struct fnl_engine *e, struct fnl_conn *c)
+{
+	int id = (int)conn_idx(e, c);
+	while (c->sq_count > 0) {
+		if (!ev_room(e))
+			return D_BLOCKED;
+		ev_emit(e, FNL_EV_SENT, id, -ECANCELED, c->user, c->sendq[c->sq_head].tag);
+		c->sq_head = (c->sq_head + 1) % e->cfg.sends_max;
+		c->sq_count--;
+	}
+	if (!ev_room(e))
+		return D_BLOCKED;
+	ev_emit(e, FNL_EV_CLOSED, id, c->close_res, c->user, 0);
+	slot_release(e, c);
+	return D_DONE;
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+/* Bytes the buffer must still take at rx_tail to complete the frame at rx_head
+ * (its size was validated when its header arrived). */
+static uint32_t rx_want(const struct fnl_conn *c)
+{
+	uint32_t have = c->rx_tail - c->rx_head;
+	if (have < 4)
+		return 4 - have;
+	return 4 + be32_load(c->rx + c->rx_head) - have;
+}
+
+static void rx_compact(struct fnl_conn *c)
+{
+	uint32_t have = c->rx_tail - c->rx_head;
+	if (have > 0 && c->rx_head > 0)
+		memmove(c->rx, c->rx + c->rx_head, have);
+	c->rx_head = 0;
+	c->rx_tail = have;
+}
+
+static void rx_fail(struct fnl_engine *e, struct fnl_conn *c, int res)
+{
+	e->st.recv_errors++;
+	c->rx_head = c->rx_tail = 0;
+	c->rx_parse = false;
+	start_close(e, c, res);
+}
+
+/* Hand out the complete frames at rx_head. D_BLOCKED when out of event room. */
+static enum drain_res rx_parse(struct fnl_engine *e, struct fnl_conn *c)
+{
+	while (c->rx_tail - c->rx_head >= 4) {
+		uint32_t have = c->rx_tail - c->rx_head;
+		uint32_t size = be32_load(c->rx + c->rx_head);
+		if (size > INT32_MAX) {
+			rx_fail(e, c, -EBADMSG);
+			return D_DONE;
+		}
+		if (size > e->cfg.rx_bytes_max) {
+			rx_fail(e, c, -EMSGSIZE);
+			return D_DONE;
+		}
+		if (have - 4 < size)
+			break;
+		if (!ev_room(e))
+			return D_BLOCKED;
+		ev_emit(e, FNL_EV_FRAME, (int)conn_idx(e, c), 0, c->user, 0);
+		e->ev[e->ev_n - 1].frame = c->rx + c->rx_head + 4;
+		e->ev[e->ev_n - 1].frame_len = size;
+		c->rx_epoch = e->epoch;
+		c->rx_head += 4 + size;
+		e->st.frames++;
+	}
+	c->rx_parse = false;
+	return D_DONE;
+}
+
+/* Re-arm the recv, compacting first when allowed and useful. D_DEFER when the
+ * buffer must move but holds a frame handed out in this poll. */
+static enum drain_res rx_arm(struct fnl_engine *e, struct fnl_conn *c)
+{
+	uint32_t room_min = e->rx_cap / 2 < RX_ROOM_MIN ? e->rx_cap / 2 : RX_ROOM_MIN;
+	uint32_t room;
+	bool must, should;
+	int r;
+
+	if (c->recv_armed || c->rx_parse || c->state != S_CONNECTED)
+		return D_DONE;
+	room = e->rx_cap - c->rx_tail;
+	must = room < rx_want(c);
+	should = c->rx_head > 0 && room < room_min;
+	if (c->rx_epoch != e->epoch) {
+		if (must || should || c->rx_head == c->rx_tail)
+			rx_compact(c);
+	} else if (must || should) {
+		return D_DEFER;
+	}
+	r = arm_recv(e, c);
+	if (r < 0)
+		rx_fail(e, c, r);
+	return D_DONE;
+}
+
+static void rx_rearm(struct fnl_engine *e, struct fnl_conn *c)
+{
+	if (rx_arm(e, c) != D_DONE)
+		pending_add(e, c);
+}
+
+static bool retryable(int res)
+{
+	return res == -EAGAIN || res == -EINTR || res == -ENOBUFS || res == -ENOMEM;
+}
+
+static void on_recv(struct fnl_engine *e, struct fnl_conn *c, int res)
+{
+	c->recv_armed = false;
+	if (c->state != S_CONNECTED)
+		return; /* closing: whatever came is dropped */
+	if (res > 0) {
+		c->rx_tail += (uint32_t)res;
+		e->st.bytes_rx += (uint64_t)res;
+		c->rx_parse = true;
+		if (rx_parse(e, c) == D_BLOCKED)
+			pending_add(e, c);
+		else
+			rx_rearm(e, c);
+	} else if (res == 0) {
+		rx_fail(e, c, -ECONNRESET);
+	} else if (retryable(res)) {
+		rx_rearm(e, c);
+	} else {
+		rx_fail(e, c, res);
+	}
+}
+
+/* ---- send --------------------------------------------------------------- */
+
+/* Advance q past n written bytes; true when nothing is left. */
+static bool send_advance(struct fnl_send *q, size_t n)
+{
+	while (n > 0 && q->iovcnt > 0) {
+		size_t len = q->iov->iov_len;
+		if (n >= len) {
+			n -= len;
+			q->iov++;
+			q->iovcnt--;
+		} else {
+			q->iov->iov_base = (uint8_t *)q->iov->iov_base + n;
+			q->iov->iov_len = len - n;
+			n = 0;
+		}
+	}
+	while (q->iovcnt > 0 && q->iov->iov_len == 0) {
+		q->iov++;
+		q->iovcnt--;
+	}
+	return q->iovcnt == 0;
+}
+
+static void send_pop(struct fnl_engine *e, struct fnl_conn *c)
+{
+	c->sq_head = (c->sq_head + 1) % e->cfg.sends_max;
+	c->sq_count--;
+}
+
+static void send_next(struct fnl_engine *e, struct fnl_conn *c)
+{
+	int r;
+	if (c->state != S_CONNECTED || c->sq_count == 0)
+		return;
+	r = arm_send(e, c);
+	if (r < 0) {
+		e->st.send_errors++;
+		start_close(e, c, r);
+	}
+}
+
+static void on_send(struct fnl_engine *e, struct fnl_conn *c, int res)
+{
+	struct fnl_send *q = &c->sendq[c->sq_head];
+	int id = (int)conn_idx(e, c);
+
+	c->send_armed = false;
+	if (res > 0) {
+		e->st.bytes_tx += (uint64_t)res;
+		if (send_advance(q, (size_t)res)) {
+			ev_emit(e, FNL_EV_SENT, id, 0, c->user, q->tag);
+			e->st.sends++;
+			send_pop(e, c);
+		} else {
+			e->st.send_partials++;
+		}
+		send_next(e, c);
+		return;
+	}
+	if (c->state != S_CONNECTED)
+		return; /* cancelled by a close: reported by drain_closed */
+	if (retryable(res)) {
+		send_next(e, c);
+		return;
+	}
+	if (res == 0)
+		res = -EPIPE;
+	e->st.send_errors++;
+	ev_emit(e, FNL_EV_SENT, id, res, c->user, q->tag);
+	send_pop(e, c);
+	start_close(e, c, res);
+}
+
+/* ---- connect, watches, dispatch --------------------------------------- */
+
+static void on_connect(struct fnl_engine *e, struct fnl_conn *c, int res)
+{
+	if (c->state != S_CONNECTING)
+		return;
+	if (res == 0) {
+		c->state = S_CONNECTED;
+		e->st.connects++;
+		ev_emit(e, FNL_EV_CONNECTED, (int)conn_idx(e, c), 0, c->user, 0);
+		rx_rearm(e, c);
+		return;
+	}
+	if (res == -ECANCELED)
+		res = -ETIMEDOUT; /* only the linked timeout cancels a live connect */
+	e->st.conn_errors++;
+	start_close(e, c, res);
+}
+
+static void on_wake(struct fnl_engine *e, uint32_t i, int res)
+{
+	struct fnl_watch *w;
+	if (i >= e->watch_count)
+		return;
+	w = &e->watches[i];
+	w->armed = false;
+	if (res == (int)sizeof(w->val)) {
+		ev_emit(e, FNL_EV_WAKE, -1, 0, w->user, w->val);
+		arm_watch(e, i);
+	} else if (res == -EAGAIN || res == -EINTR) {
+		arm_watch(e, i);
+	} else {
+		w->stopped = true;
+		ev_emit(e, FNL_EV_WAKE, -1, res < 0 ? res : -EIO, w->user, 0);
+	}
+}
+
+static void on_cqe(struct fnl_engine *e, uint64_t ud, int res)
+{
+	unsigned op = (unsigned)(ud & ((1u << UD_OP_BITS) - 1));
+	uint32_t idx = (uint32_t)(ud >> UD_OP_BITS) & UD_IDX_MASK;
+	uint32_t gen = (uint32_t)(ud >> 32);
+	struct fnl_conn *c;
+
+	if (op == OP_CANCEL)
+		return;
+	if (op == OP_WAKE) {
+		on_wake(e, idx, res);
+		return;
+	}
+	c = idx < e->cfg.conns_max ? &e->conns[idx] : NULL;
+	if (!c || c->state == S_FREE || c->gen != gen || c->inflight == 0) {
+		e->st.stale_cqes++;
+		return;
+	}
+	c->inflight--;
+	if (op == OP_CONNECT)
+		on_connect(e, c, res);
+	else if (op == OP_RECV)
+		on_recv(e, c, res);
+	else if (op == OP_SEND)
+		on_send(e, c, res);
+	if (c->state == S_CLOSING && c->inflight == 0)
+		finish_close(e, c);
+}
+
+/* ---- poll --------------------------------------------------------------- */
+
+static enum drain_res conn_drain(struct fnl_engine *e, struct fnl_conn *c)
+{
+	if (c->rx_parse && rx_parse(e, c) == D_BLOCKED)
+		return D_BLOCKED;
+	if (c->state == S_CONNECTED)
+		return rx_arm(e, c);
+	if (c->state == S_DRAINING)
+		return drain_closed(e, c);
+	return D_DONE; /* CLOSING: finish_close queues it again */
+}
+
+static void drain_pending(struct fnl_engine *e)
+{
+	uint32_t n = e->pend_count;
+	while (n-- > 0 && ev_room(e)) {
+		struct fnl_conn *c = pending_pop(e);
+		enum drain_res r = conn_drain(e, c);
+		if (r != D_DONE)
+			pending_add(e, c);
+		if (r == D_BLOCKED)
+			break;
+	}
+}
+
+static void reap(struct fnl_engine *e)
+{
+	struct io_uring_cqe *cqe;
+	while (ev_room(e) && io_uring_peek_cqe(&e->ring, &cqe) == 0) {
+		uint64_t ud = cqe->user_data;
+		int res = cqe->res;
+		io_uring_cqe_seen(&e->ring, cqe);
+		on_cqe(e, ud, res);
+	}
+}
+
+/* Submit; wait for one completion when block (until deadline_ns, 0 = none). */
+static int submit_wait(struct fnl_engine *e, bool block, int64_t deadline_ns)
+{
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (!block) {
+		r = io_uring_submit_and_get_events(&e->ring);
+	} else if (deadline_ns == 0) {
+		r = io_uring_submit_and_wait(&e->ring, 1);
+	} else {
+		int64_t left = deadline_ns - fnl_now_ns();
+		struct __kernel_timespec ts;
+		if (left <= 0) {
+			r = io_uring_submit_and_get_events(&e->ring);
+		} else {
+			ts.tv_sec = left / 1000000000LL;
+			ts.tv_nsec = left % 1000000000LL;
+			r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, &ts, NULL);
+		}
+	}
+	if (r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY)
+		return 0;
+	return r;
+}
+
+int fnl_engine_poll(struct fnl_engine *e, struct fnl_event *ev, int max, int64_t wait_ns)
+{
+	int64_t deadline_ns = wait_ns > 0 ? fnl_now_ns() + wait_ns : 0;
+	int r;
+
+	if (!e || !ev || max < 1)
+		return -EINVAL;
+	r = ring_enable(e);
+	if (r < 0)
+		return r;
+	e->epoch++;
+	e->ev = ev;
+	e->ev_n = 0;
+	e->ev_max = max;
+	for (uint32_t i = 0; i < e->watch_count; i++)
+		arm_watch(e, i);
+	drain_pending(e);
+	for (;;) {
+		r = submit_wait(e, e->ev_n == 0 && wait_ns != 0, deadline_ns);
+		if (r < 0)
+			return e->ev_n > 0 ? e->ev_n : r;
+		reap(e);
+		if (e->ev_n == 0 && e->pend_count > 0)
+			drain_pending(e); /* no frame is out: compaction is allowed */
+		if (e->ev_n > 0 || wait_ns == 0)
+			break;
+		if (wait_ns > 0 && fnl_now_ns() >= deadline_ns)
+			break;
+	}
+	/* Start what the handlers queued (re-armed recvs, next sends) while the
+	 * caller works on the events. */
+	if (io_uring_sq_ready(&e->ring) > 0)
+		io_uring_submit(&e->ring);
+	return e->ev_n;
+}
+
+/* ---- public: connections -------------------------------------------------- */
+
+static int conn_socket(const struct sockaddr *sa)
+{
+	int one = 1;
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static void conn_reset(struct fnl_conn *c, int fd, uint64_t user)
+{
+	c->state = S_CONNECTING;
+	c->recv_armed = c->send_armed = c->rx_parse = c->user_closed = false;
+	c->fd = fd;
+	c->close_res = 0;
+	c->inflight = 0;
+	c->user = user;
+	c->rx_epoch = 0;
+	c->rx_head = c->rx_tail = 0;
+	c->sq_head = c->sq_count = 0;
+}
+
+static void conn_prep_connect(struct fnl_engine *e, struct fnl_conn *c, socklen_t salen,
+                              int64_t timeout_ms)
+{
+	uint32_t idx = conn_idx(e, c);
+	struct io_uring_sqe *s = io_uring_get_sqe(&e->ring);
+
+	io_uring_prep_connect(s, c->fd, (struct sockaddr *)&c->addr, salen);
+	io_uring_sqe_set_data64(s, ud_make(OP_CONNECT, idx, c->gen));
+	c->inflight++;
+	if (timeout_ms <= 0)
+		return;
+	s->flags |= IOSQE_IO_LINK;
+	c->connect_ts.tv_sec = timeout_ms / 1000;
+	c->connect_ts.tv_nsec = (timeout_ms % 1000) * 1000000LL;
+	s = io_uring_get_sqe(&e->ring);
+	io_uring_prep_link_timeout(s, &c->connect_ts, 0);
+	io_uring_sqe_set_data64(s, ud_make(OP_TIMEOUT, idx, c->gen));
+	c->inflight++;
+}
+
+int fnl_conn_open(struct fnl_engine *e, const struct sockaddr *sa, socklen_t salen,
+                  int64_t timeout_ms, uint64_t user)
+{
+	struct fnl_conn *c;
+	int fd;
+
+	if (!e || !sa || salen < (socklen_t)sizeof(sa_family_t) ||
+	    salen > (socklen_t)sizeof(struct sockaddr_storage))
+		return -EINVAL;
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return -EINVAL;
+	if (e->free_count == 0)
+		return -EMFILE;
+	c = &e->conns[e->free_stack[e->free_count - 1]];
+	if (!c->rx) {
+		c->rx = malloc(e->rx_cap);
+		if (!c->rx)
+			return -ENOMEM;
+	}
+	/* connect and its linked timeout must go in one submission */
+	if (io_uring_sq_space_left(&e->ring) < 2) {
+		if (ring_enable(e) == 0)
+			io_uring_submit(&e->ring);
+		if (e->ring.flags & IORING_SETUP_SQPOLL)
+			io_uring_sqring_wait(&e->ring);
+		if (io_uring_sq_space_left(&e->ring) < 2)
+			return -EBUSY;
+	}
+	fd = conn_socket(sa);
+	if (fd < 0)
+		return fd;
+	e->free_count--;
+	conn_reset(c, fd, user);
+	memcpy(&c->addr, sa, salen);
+	conn_prep_connect(e, c, salen, timeout_ms);
+	return (int)conn_idx(e, c);
+}
+
+int fnl_conn_send(struct fnl_engine *e, int conn, struct iovec *iov, int iovcnt, uint64_t tag)
+{
+	struct fnl_conn *c;
+	struct fnl_send *q;
+	size_t total = 0;
+	int r;
+
+	if (!e || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
+		return -ENOTCONN;
+	c = &e->conns[conn];
+	if (c->state != S_CONNECTED)
+		return -ENOTCONN;
+	if (!iov || iovcnt < 1 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total == 0)
+		return -EINVAL;
+	if (c->sq_count == e->cfg.sends_max)
+		return -ENOBUFS;
+	q = &c->sendq[(c->sq_head + c->sq_count) % e->cfg.sends_max];
+	q->iov = iov;
+	q->iovcnt = iovcnt;
+	q->tag = tag;
+	send_advance(q, 0); /* skip leading empty entries */
+	c->sq_count++;
+	if (c->send_armed)
+		return 0;
+	r = arm_send(e, c);
+	if (r < 0)
+		c->sq_count--;
+	return r;
+}
+
+void fnl_conn_close(struct fnl_engine *e, int conn)
+{
+	struct fnl_conn *c;
+	if (!e || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
+		return;
+	c = &e->conns[conn];
+	if (c->state != S_CONNECTING && c->state != S_CONNECTED)
+		return;
+	c->user_closed = true;
+	c->rx_head = c->rx_tail = 0;
+	c->rx_parse = false;
+	start_close(e, c, 0);
+}
+
+int fnl_engine_watch_eventfd(struct fnl_engine *e, int efd, uint64_t user)
+{
+	struct fnl_watch *w;
+	if (!e)
+		return -EINVAL;
+	if (efd < 0)
+		return -EBADF;
+	if (e->watch_count == FNL_ENGINE_WATCHES_MAX)
+		return -ENOSPC;
+	w = &e->watches[e->watch_count];
+	*w = (struct fnl_watch){.fd = efd, .user = user};
+	arm_watch(e, e->watch_count);
+	return (int)e->watch_count++;
+}
+
+/* ---- public: engine ------------------------------------------------------- */
+
+void fnl_engine_cfg_default(struct fnl_engine_cfg *c)
+{
+	*c = (struct fnl_engine_cfg){
+	    .sq_entries = 256,
+	    .conns_max = 64,
+	    .rx_bytes_max = 8u << 20,
+	    .sends_max = 16,
+	    .sqpoll = false,
+	    .sqpoll_cpu = -1,
+	};
+}
+
+static bool cfg_valid(const struct fnl_engine_cfg *c)
+{
+	return c->sq_entries >= 8 && c->sq_entries <= SQ_ENTRIES_LIMIT && c->conns_max >= 1 &&
+	       c->conns_max <= CONNS_LIMIT && c->rx_bytes_max >= 1 &&
+	       c->rx_bytes_max <= RX_BYTES_LIMIT && c->sends_max >= 8 &&
+	       c->sends_max <= SENDS_LIMIT;
+}
+
+static void engine_release(struct fnl_engine *e)
+{
+	if (e->conns) {
+		for (uint32_t i = 0; i < e->cfg.conns_max; i++) {
+			if (e->conns[i].fd >= 0)
+				close(e->conns[i].fd);
+			free(e->conns[i].rx);
+		}
+	}
+	free(e->conns);
+	free(e->sendq);
+	free(e->free_stack);
+	free(e->pending);
+	free(e);
+}
+
+int fnl_engine_new(const struct fnl_engine_cfg *cfg, struct fnl_engine **out)
+{
+	struct fnl_engine *e;
+	uint32_t n;
+	int r;
+
+	if (!cfg || !out || !cfg_valid(cfg))
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	n = cfg->conns_max;
+	e->rx_cap = cfg->rx_bytes_max + 4;
+	e->conns = calloc(n, sizeof(*e->conns));
+	e->sendq = calloc((size_t)n * cfg->sends_max, sizeof(*e->sendq));
+	e->free_stack = calloc(n, sizeof(*e->free_stack));
+	e->pending = calloc(n, sizeof(*e->pending));
+	if (!e->conns || !e->sendq || !e->free_stack || !e->pending) {
+		engine_release(e);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		e->conns[i].fd = -1;
+		e->conns[i].sendq = &e->sendq[(size_t)i * cfg->sends_max];
+		e->free_stack[i] = n - 1 - i; /* slot 0 is handed out first */
+	}
+	e->free_count = n;
+	for (uint32_t i = 0; i < FNL_ENGINE_WATCHES_MAX; i++)
+		e->watches[i].fd = -1;
+	r = ring_init(e);
+	if (r < 0) {
+		engine_release(e);
+		return r;
+	}
+	*out = e;
+	return 0;
+}
+
+static uint32_t busy_ops(const struct fnl_engine *e)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < e->cfg.conns_max; i++)
+		n += e->conns[i].inflight;
+	for (uint32_t i = 0; i < e->watch_count; i++)
+		n += e->watches[i].armed;
+	return n;
+}
+
+/* Cancel everything and reap, without events, until the kernel holds no buffer. */
+static void engine_quiesce(struct fnl_engine *e)
+{
+	int64_t deadline_ns = fnl_now_ns() + FREE_WAIT_NS;
+	struct io_uring_sqe *s;
+	struct io_uring_cqe *cqe;
+
+	for (uint32_t i = 0; i < e->cfg.conns_max; i++) {
+		struct fnl_conn *c = &e->conns[i];
+		if (c->fd >= 0 && c->inflight > 0 && (s = sqe_get(e)) != NULL) {
+			shutdown(c->fd, SHUT_RDWR);
+			io_uring_prep_cancel_fd(s, c->fd, IORING_ASYNC_CANCEL_ALL);
+			io_uring_sqe_set_data64(s, ud_make(OP_CANCEL, i, c->gen));
+		}
+	}
+	for (uint32_t i = 0; i < e->watch_count; i++) {
+		if (e->watches[i].armed && (s = sqe_get(e)) != NULL) {
+			io_uring_prep_cancel64(s, ud_make(OP_WAKE, i, 0), 0);
+			io_uring_sqe_set_data64(s, ud_make(OP_CANCEL, 0, 0));
+		}
+	}
+	while (busy_ops(e) > 0 && fnl_now_ns() < deadline_ns) {
+		struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 10000000};
+		int r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, &ts, NULL);
+		if (r == -EEXIST)
+			break; /* not the bound thread: the ring's exit cancels instead */
+		while (io_uring_peek_cqe(&e->ring, &cqe) == 0) {
+			uint64_t ud = cqe->user_data;
+			unsigned op = (unsigned)(ud & ((1u << UD_OP_BITS) - 1));
+			uint32_t idx = (uint32_t)(ud >> UD_OP_BITS) & UD_IDX_MASK;
+			io_uring_cqe_seen(&e->ring, cqe);
+			if (op == OP_WAKE && idx < e->watch_count)
+				e->watches[idx].armed = false;
+			else if (op != OP_CANCEL && op != OP_WAKE && idx < e->cfg.conns_max &&
+			         e->conns[idx].gen == (uint32_t)(ud >> 32) &&
+			         e->conns[idx].inflight > 0)
+				e->conns[idx].inflight--;
+		}
+	}
+}
+
+void fnl_engine_free(struct fnl_engine *e)
+{
+	if (!e)
+		return;
+	if (e->enabled)
+		engine_quiesce(e);
+	io_uring_queue_exit(&e->ring);
+	engine_release(e);
+}
+
+void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out)
+{
+	*out = e->st;
+}

@@ -1,0 +1,206 @@
+/* engine.h - the io_uring network engine of one data-plane core.
+ *
+ * One engine per data-plane core, driven by one thread, no locks. It opens TCP
+ * connections, sends caller-owned iovec lists in order and cuts the byte stream
+ * it receives into frames of [int32 BE size][size bytes]. It knows nothing
+ * else about Kafka: the caller matches correlation ids.
+ *
+ * Layout
+ *
+ *   struct fnl_engine
+ *   +-----------+-------------------------------------------------------------+
+ *   | io_uring  | SQ sq_entries, CQ >= 4 * conns_max (see engine.c)           |
+ *   | conns[]   | conns_max slots, index = connection id                      |
+ *   | sendq[]   | conns_max * sends_max {iov, iovcnt, tag}, a ring per slot   |
+ *   | free[]    | LIFO stack of free slot ids (a closed slot is reused first) |
+ *   | pending[] | FIFO of slots with output still owed to the caller          |
+ *   | watches[] | FNL_ENGINE_WATCHES_MAX eventfd doorbells                    |
+ *   +-----------+-------------------------------------------------------------+
+ *
+ *   one slot's receive buffer (rx_bytes_max + 4 bytes, malloc'ed lazily the
+ *   first time the slot is opened and kept until fnl_engine_free):
+ *
+ *   0          rx_head                    rx_tail               rx_bytes_max + 4
+ *   |  consumed  | unparsed bytes (< 1 frame) |  free: recv lands here   |
+ *
+ * Connection states
+ *
+ *   FREE -open-> CONNECTING -ok-> CONNECTED
+ *                    |                |  (error, peer close, fnl_conn_close)
+ *                    +----------------+--> CLOSING: ops cancelled, waiting for
+ *                                          every in-flight op's completion
+ *                                     --> DRAINING: fd closed; queued sends are
+ *                                          reported SENT -ECANCELED, then one
+ *                                          CLOSED -> FREE (generation + 1)
+ *
+ * Invariants
+ *   - A slot is reused only after every SQE issued for it has completed, so the
+ *     kernel never writes a reused slot's buffer nor reads a caller's buffers
+ *     after FNL_EV_SENT/FNL_EV_CLOSED. user_data also carries the slot's
+ *     generation: a completion whose generation is not the slot's is dropped
+ *     (counted in stale_cqes); this is a second guard, not the first.
+ *   - At most one recv and one sendmsg are in flight per connection. Sends go
+ *     out in submission order and never interleave.
+ *   - Every connection id returned by fnl_conn_open gets exactly one
+ *     FNL_EV_CLOSED, the last event for that id; the id may be returned again
+ *     by a later fnl_conn_open after that event.
+ *   - Every fnl_conn_send that returned 0 gets exactly one FNL_EV_SENT, before
+ *     the connection's FNL_EV_CLOSED.
+ *   - Nothing is allocated after fnl_engine_new except the receive buffer of a
+ *     slot opened for the first time (in fnl_conn_open, never in poll).
+ *
+ * Threading: single thread. The ring is created disabled and bound
+ * (IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN) to the thread that first
+ * submits: the first fnl_engine_poll (or an open/send finding the SQ full), so
+ * the engine may be built on another thread and handed over before that. If
+ * the kernel refuses those flags the ring is plain; with cfg.sqpoll it is
+ * SQPOLL (no DEFER_TASKRUN). There are no atomics here.
+ *
+ * Event order: per connection, CONNECTED first and CLOSED last; SENT events in
+ * send order; FRAME events in stream order. A FRAME (a response) may be seen
+ * before the SENT of its request: do not rely on SENT having arrived.
+ *
+ * errno mapping (res fields are 0 or -errno, never Kafka codes)
+ *
+ *   operation  result                          engine action / event
+ *   ---------  ------------------------------  -----------------------------------
+ *   connect    0                               CONNECTED res 0, recv armed
+ *   connect    -ECANCELED by its link timeout  CLOSED res -ETIMEDOUT
+ *   connect    -EINTR, -EAGAIN                 CLOSED res same (not retried: a
+ *                                              connect cannot be safely reissued)
+ *   connect    -ECONNREFUSED, -ENETUNREACH,    CLOSED res same (conn_errors + 1)
+ *              -EHOSTUNREACH, -ETIMEDOUT, any
+ *   sendmsg    n > 0, all written              SENT res 0
+ *   sendmsg    n > 0, partial                  iovecs advanced, sendmsg reissued
+ *   sendmsg    -EAGAIN, -EINTR, -ENOBUFS,      reissued unchanged
+ *              -ENOMEM
+ *   sendmsg    0 (nothing written)             treated as -EPIPE
+ *   sendmsg    -EPIPE, -ECONNRESET, -ETIMEDOUT, SENT res same for that send, then
+ *              -EHOSTUNREACH, any other        close: CLOSED res same (send_errors+1)
+ *   recv       n > 0                           frames cut and delivered, re-armed
+ *   recv       0 (peer closed)                 CLOSED res -ECONNRESET (recv_errors+1)
+ *   recv       -EAGAIN, -EINTR, -ENOBUFS,      reissued
+ *              -ENOMEM
+ *   recv       -ECONNRESET, any other          CLOSED res same (recv_errors + 1)
+ *   frame      size < 0                        CLOSED res -EBADMSG (recv_errors + 1)
+ *   frame      size > rx_bytes_max             CLOSED res -EMSGSIZE (recv_errors + 1)
+ *   any op     -ECANCELED during a close       part of the close, no own event
+ *   close      fnl_conn_close by the caller    queued sends SENT -ECANCELED, CLOSED 0
+ *   eventfd    8 bytes read                    WAKE res 0, tag = counter value, re-armed
+ *   eventfd    -EAGAIN, -EINTR                 re-armed
+ *   eventfd    any other error                 WAKE res same, watch stopped
+ *
+ *   On a close caused by an error, complete frames already received are still
+ *   delivered before CLOSED; on a caller's close they are discarded. The socket
+ *   is shut down at once and closed when its ops have completed: with linger 0
+ *   (a RST) when sends were still queued or the close is a failure, so no
+ *   orphan socket keeps pushing half a request; with a plain FIN otherwise.
+ *
+ * Submission: SQEs prepared by fnl_conn_open/fnl_conn_send are submitted by the
+ * next fnl_engine_poll (or at once when the SQ is full); poll also submits on
+ * its way out what its own handlers queued (re-armed recvs, next sends).
+ */
+#ifndef FNL_NET_ENGINE_H
+#define FNL_NET_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define FNL_ENGINE_WATCHES_MAX 8
+
+struct fnl_engine_cfg {
+	uint32_t sq_entries;   /* SQ ring size; default 256 */
+	uint32_t conns_max;    /* connection slots; default 64 */
+	uint32_t rx_bytes_max; /* largest frame payload (the size field) accepted, default
+	                          8 MiB; the slot's buffer is rx_bytes_max + 4 bytes; a bigger
+	                          frame closes the connection with -EMSGSIZE */
+	uint32_t sends_max;    /* queued sends per connection, >= 8; default 16 */
+	bool sqpoll;           /* funnel.uring.sqpoll: IORING_SETUP_SQPOLL (no DEFER_TASKRUN) */
+	int sqpoll_cpu;        /* SQPOLL thread cpu, -1 none */
+};
+
+/* Fill *c with the defaults above. */
+void fnl_engine_cfg_default(struct fnl_engine_cfg *c);
+
+struct fnl_engine;
+
+/* Allocate the engine and its ring (everything but receive buffers).
+ * -EINVAL on a bad cfg (zero sizes, sends_max < 8, rx_bytes_max > 1 GiB),
+ * -ENOMEM, or the -errno of io_uring_queue_init_params. */
+int fnl_engine_new(const struct fnl_engine_cfg *cfg, struct fnl_engine **out);
+
+/* Cancel every operation, wait (bounded, 1 s) for the kernel to let go of the
+ * buffers, close all sockets and free. No events are delivered. NULL is fine.
+ * Call it on the engine's thread: elsewhere the ring refuses the wait (-EEXIST)
+ * and the engine relies on the ring's exit to cancel what is still armed. */
+void fnl_engine_free(struct fnl_engine *e);
+
+/* Non-blocking TCP connect (IORING_OP_CONNECT linked to a timeout when
+ * timeout_ms > 0), TCP_NODELAY set. Returns a connection id >= 0 at once; the
+ * outcome arrives as FNL_EV_CONNECTED (res 0) or FNL_EV_CLOSED (res -errno).
+ * The address is copied. Errors returned here (no event follows): -EINVAL (bad
+ * address length or family), -EMFILE (all conns_max slots in use), -ENOMEM
+ * (first use of a slot and its buffer cannot be allocated), socket()'s -errno,
+ * -EBUSY (SQ full even after a submit). */
+int fnl_conn_open(struct fnl_engine *e, const struct sockaddr *sa, socklen_t salen,
+                  int64_t timeout_ms, uint64_t user);
+
+/* Queue a send of an iovec list (no copy). The iovec ARRAY and all the buffers
+ * must stay valid until FNL_EV_SENT for this tag. The engine rewrites the
+ * caller's iovec entries in place to continue partial writes (iov_base and
+ * iov_len of a partly written entry): rebuild the array before reusing it.
+ * -EINVAL (iovcnt < 1 or > IOV_MAX, or zero total bytes), -ENOTCONN (not in
+ * state CONNECTED: connecting, closing or a bad id), -ENOBUFS (sends_max queued). */
+int fnl_conn_send(struct fnl_engine *e, int conn, struct iovec *iov, int iovcnt, uint64_t tag);
+
+/* Close now: cancels the connection's operations. Queued sends then complete
+ * with FNL_EV_SENT res -ECANCELED, and one FNL_EV_CLOSED res 0 follows (or the
+ * error res if the connection was already failing). No-op on a free slot, a
+ * bad id or a connection already closing. */
+void fnl_conn_close(struct fnl_engine *e, int conn);
+
+/* Read an fd (an eventfd doorbell) continuously: each 8-byte read yields
+ * FNL_EV_WAKE with conn -1, user, and tag = the value read. Returns the watch
+ * index >= 0, -ENOSPC past FNL_ENGINE_WATCHES_MAX, -EBADF for fd < 0. The fd
+ * stays the caller's: close it only after fnl_engine_free. */
+int fnl_engine_watch_eventfd(struct fnl_engine *e, int efd, uint64_t user);
+
+enum fnl_ev_type { FNL_EV_CONNECTED = 1, FNL_EV_SENT, FNL_EV_FRAME, FNL_EV_CLOSED, FNL_EV_WAKE };
+
+struct fnl_event {
+	enum fnl_ev_type type;
+	int conn;             /* connection id; -1 for FNL_EV_WAKE */
+	int res;              /* 0 or -errno, see the mapping table above */
+	uint64_t user;        /* the conn's user value (or the watch's) */
+	uint64_t tag;         /* FNL_EV_SENT: the send's tag; FNL_EV_WAKE: eventfd value */
+	const uint8_t *frame; /* FNL_EV_FRAME: payload after the 4-byte size; valid until the
+	                         next fnl_engine_poll call */
+	uint32_t frame_len;   /* FNL_EV_FRAME: payload bytes */
+};
+
+/* Submit pending SQEs and reap completions; waits up to wait_ns for at least one
+ * event (0 = don't block, -1 = block). Returns the number of events written to
+ * ev (0..max), or -errno (-EINVAL for max < 1; the ring's -errno, e.g. -EEXIST
+ * when called from a thread other than the bound one). Never allocates. */
+int fnl_engine_poll(struct fnl_engine *e, struct fnl_event *ev, int max, int64_t wait_ns);
+
+/* Counters, single-thread: read them on the engine's thread. */
+struct fnl_engine_stats {
+	uint64_t bytes_tx, bytes_rx; /* bytes written / read on sockets */
+	uint64_t sends, frames;      /* completed sends (res 0) / frames delivered */
+	uint64_t connects;           /* successful connects */
+	uint64_t conn_errors;        /* failed connects (incl. timeouts) */
+	uint64_t send_errors;        /* sendmsg failures that closed a connection */
+	uint64_t recv_errors;        /* recv failures, peer closes, bad frames */
+	/* additions to the first contract, at the end: */
+	uint64_t send_partials; /* short writes continued by the engine */
+	uint64_t stale_cqes;    /* completions dropped by the generation check */
+};
+void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t fnl_now_ns(void);
+
+#endif
