@@ -46,3 +46,30 @@ fnl_readback_verify() {
 		--expect "$FNL_TMP/expect-$topic.tsv" --fail-on-duplicates ||
 		fnl_fail "records of $topic do not match what was produced"
 }
+
+# fnl_verify_faulty TOPIC PARTITIONS EXPECT_FILE...: after faults. Every record
+# must be there, in order; the sequence numbers on the wire must have no gap.
+# This broker (librdkafka's mock) does not check sequences without a
+# transactional id, so a batch resent after a lost response is stored twice:
+# duplicates are allowed only if fnl-rawfetch shows whole batches resent with
+# the same producer id, epoch and base sequence (a real broker answers those
+# with DUPLICATE_SEQUENCE_NUMBER).
+fnl_verify_faulty() {
+	local topic=$1 parts=$2
+	shift 2
+	"$FNL_READBACK" "$FNL_BOOTSTRAP" "$topic" "$parts" >"$FNL_TMP/rb-$topic.tsv" ||
+		fnl_fail "read-back of $topic failed"
+	cat "$@" >"$FNL_TMP/expect-$topic.tsv"
+	python3 "$FNL_VERIFY" check --readback "$FNL_TMP/rb-$topic.tsv" \
+		--expect "$FNL_TMP/expect-$topic.tsv" | tee "$FNL_TMP/check-$topic.txt" ||
+		fnl_fail "records of $topic lost or out of order"
+	"$FNL_RAWFETCH" -b "$FNL_BOOTSTRAP" -t "$topic" >"$FNL_TMP/raw-$topic.txt" || fnl_fail "rawfetch $topic"
+	python3 "$FNL_VERIFY" batches --rawfetch "$FNL_TMP/raw-$topic.txt" --codec zstd --idempotent \
+		| tail -1 | tee "$FNL_TMP/batches-$topic.txt"
+	grep -q " 0 sequence errors" "$FNL_TMP/batches-$topic.txt" || fnl_fail "sequence gap on the wire in $topic"
+	if ! grep -q " 0 duplicates" "$FNL_TMP/check-$topic.txt"; then
+		grep -q " 0 resent" "$FNL_TMP/batches-$topic.txt" &&
+			fnl_fail "$topic has duplicates that are not resent batches"
+		echo "$topic: duplicates are identical resends (same pid, epoch, base sequence)"
+	fi
+}
