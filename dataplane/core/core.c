@@ -137,6 +137,66 @@ const struct fnl_core_stats *fnl_core_stats(const struct fnl_core *c)
 	return &c->st;
 }
 
+int fnl_core_client_stats(const struct fnl_core *c, int slot, struct fnl_client_stats *out)
+{
+	if (slot < 0 || slot >= c->cfg.clients_max)
+		return -ENOENT;
+	const struct client *cl = &c->clients[slot];
+	uint8_t state = cl->state;
+	if (state == CL_FREE)
+		return -ENOENT;
+	*out = (struct fnl_client_stats){
+		.state = state,
+		.appended = cl->appended,
+		.delivered = cl->delivered,
+		.failed = cl->failed,
+		.ring_bytes = cl->v.rec_bytes,
+		.ring_used_bytes = cl->rd - cl->released,
+	};
+	return 0;
+}
+
+int fnl_core_part_count(const struct fnl_core *c)
+{
+	return (int)c->parts_used;
+}
+
+int fnl_core_part_stats(const struct fnl_core *c, int idx, struct fnl_part_stats *out)
+{
+	if (idx < 0 || (uint32_t)idx >= c->parts_used)
+		return -ENOENT;
+	const struct part *p = &c->parts[idx];
+	const struct fnl_batch *open = p->open;
+	*out = (struct fnl_part_stats){
+		.topic_id = p->topic,
+		.partition = p->partition,
+		.leader = p->leader,
+		.queued_batches = p->pp.queued,
+		.open_records = open ? (uint32_t)open->count : 0,
+		.inflight = p->pp.inflight,
+		.batches_acked = p->batches_acked,
+		.retries = p->retries,
+		.last_err = p->last_err,
+	};
+	return 0;
+}
+
+int fnl_core_broker_stats(const struct fnl_core *c, int idx, struct fnl_broker_stats *out)
+{
+	if (idx < 0 || idx >= c->cfg.brokers_max || c->brokers[idx].state == BR_UNUSED)
+		return -ENOENT;
+	const struct broker *br = &c->brokers[idx];
+	*out = (struct fnl_broker_stats){
+		.node_id = br->node_id,
+		.state = br->state,
+		.inflight = br->rq_tail - br->rq_head,
+		.requests = br->requests,
+		.responses = br->responses,
+		.rtt_us_sum = br->rtt_us_sum,
+	};
+	return 0;
+}
+
 static void cmd_topic(struct fnl_core *c, const struct fnl_cmd *m)
 {
 	if (m->a < 0 || m->a >= c->cfg.topics_max || m->b <= 0)

@@ -24,6 +24,10 @@
 
 #include "dataplane/core/cmdq.h"
 
+#define FNL_LAT_BUCKETS 24
+
+struct fnl_core;
+
 struct fnl_core_cfg {
 	int cpu; /* -1: not pinned */
 	int linger_ms;
@@ -57,7 +61,38 @@ struct fnl_core_stats {
 	int32_t producer_epoch;
 	int32_t clients_active;
 	uint64_t err_by_code[128]; /* delivery errors by Kafka code (index code+1, capped) */
+	/* records by time from their batch's first append to their delivery report:
+	 * bucket i counts latencies in [2^(i-1), 2^i) ms, bucket 0 is < 1 ms */
+	uint64_t latency_ms_hist[FNL_LAT_BUCKETS];
 };
+
+/* Per client, per partition, per broker: snapshots for ctrl (metrics, funnelctl),
+ * copied field by field from the core's tables without locks. */
+struct fnl_client_stats {
+	uint8_t state; /* 1 active, 2 gone (draining), 3 quarantined */
+	uint64_t appended, delivered, failed;
+	uint64_t ring_bytes, ring_used_bytes;
+};
+struct fnl_part_stats {
+	uint32_t topic_id;
+	int32_t partition, leader;
+	uint32_t queued_batches; /* sealed, not yet acknowledged */
+	uint32_t open_records;   /* in the open batch */
+	int32_t inflight;
+	uint64_t batches_acked, retries;
+	int16_t last_err;
+};
+struct fnl_broker_stats {
+	int32_t node_id;
+	uint8_t state; /* 1 down, 2 connecting, 3 negotiating, 4 ready */
+	uint32_t inflight;
+	uint64_t requests, responses, rtt_us_sum;
+};
+/* 0, or -ENOENT for a free slot / unknown index */
+int fnl_core_client_stats(const struct fnl_core *c, int slot, struct fnl_client_stats *out);
+int fnl_core_part_count(const struct fnl_core *c);
+int fnl_core_part_stats(const struct fnl_core *c, int idx, struct fnl_part_stats *out);
+int fnl_core_broker_stats(const struct fnl_core *c, int idx, struct fnl_broker_stats *out);
 
 struct fnl_core;
 

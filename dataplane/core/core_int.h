@@ -71,6 +71,8 @@ struct part {
 	int32_t partition;
 	int32_t leader;   /* node id, -1 unknown */
 	int32_t broker;   /* broker slot, -1 none */
+	uint64_t batches_acked, retries;
+	int16_t last_err;
 };
 
 enum broker_state { BR_UNUSED = 0, BR_DOWN, BR_CONNECTING, BR_VERSIONS, BR_READY };
@@ -106,6 +108,7 @@ struct broker {
 	struct req *reqs;             /* FNL_REQS_PER_BROKER */
 	struct req *fifo[FNL_REQS_PER_BROKER];
 	uint32_t free_mask;           /* bit i: reqs[i] free */
+	uint64_t requests, responses, rtt_us_sum;
 };
 
 struct fnl_core {

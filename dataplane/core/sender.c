@@ -87,10 +87,17 @@ void fnl_sender_pop_done(struct fnl_core *c, struct part *p)
 	       (pb = fnl_ppart_pop_done(&c->prod, &p->pp, c->now_ms, &err, &off)) != NULL) {
 		struct fnl_batch *b = fnl_batch_of(pb);
 		fnl_ingest_report_batch(c, b, err, off);
-		if (err)
+		if (err) {
 			c->st.batches_failed++;
-		else
+			p->last_err = err;
+		} else {
 			c->st.batches_acked++;
+			p->batches_acked++;
+		}
+		int64_t lat = c->now_ms - b->created_ms;
+		int bucket = lat <= 0 ? 0 : 64 - __builtin_clzll((uint64_t)lat);
+		c->st.latency_ms_hist[bucket < FNL_LAT_BUCKETS ? bucket : FNL_LAT_BUCKETS - 1] +=
+			(uint64_t)b->count;
 		if (p->broker >= 0 && c->brokers[p->broker].queued)
 			c->brokers[p->broker].queued--;
 		fnl_accum_release(&c->acc, b);
@@ -99,8 +106,11 @@ void fnl_sender_pop_done(struct fnl_core *c, struct part *p)
 
 static void apply_outcome(struct fnl_core *c, struct part *p, struct fnl_pb_outcome o)
 {
-	if (o.action == FNL_PB_WILL_RETRY)
+	if (o.action == FNL_PB_WILL_RETRY) {
 		c->st.retries++;
+		p->retries++;
+		p->last_err = o.err;
+	}
 	if (o.refresh_metadata)
 		refresh_metadata(c);
 	if (o.bump_epoch)
@@ -229,6 +239,8 @@ static bool on_produce(struct fnl_core *c, struct broker *br, struct req *r, con
 	struct presp_ctx x = {.c = c, .r = r};
 	int32_t throttle = 0;
 	c->st.responses++;
+	br->responses++;
+	br->rtt_us_sum += (uint64_t)(c->now_ms - r->sent_ms) * 1000;
 	int rc = fnl_dec_produce(body, n, r->api_ver, on_partition_result, &x, &throttle);
 	if (rc < 0 || x.bad) {
 		fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id,
@@ -426,6 +438,7 @@ static int send_produce(struct fnl_core *c, struct broker *br)
 	r->sent_ms = c->now_ms;
 	fifo_push(br, r);
 	c->st.requests_sent++;
+	br->requests++;
 	c->st.batches_sent += (uint64_t)r->nb;
 	return r->nb;
 }
