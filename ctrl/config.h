@@ -67,6 +67,11 @@ struct fnl_config {
 	int log_level; /* 0 error .. 3 debug */
 	int shutdown_timeout_ms;
 	char state_dir[FNL_CONFIG_STR_MAX];
+	/* Test only: send this transactional id with InitProducerId and Produce so that a
+	 * broker which checks sequences only for transactional producers (librdkafka's mock
+	 * cluster) checks them. A real broker refuses Produce with a transactional id
+	 * outside a transaction: never set this in production. */
+	char test_txn_id[FNL_CONFIG_STR_MAX];
 };
 
 void fnl_config_defaults(struct fnl_config *c);

@@ -217,15 +217,24 @@ static int connect_one(struct fnl_kclient *k, const char *hostport)
 int fnl_kclient_connect(struct fnl_kclient *k, const char *servers, char *msg, size_t msg_len)
 {
 	char list[1024], tried[512] = "";
+	char *srv[64];
+	unsigned n = 0;
 	snprintf(list, sizeof(list), "%s", servers);
 	fnl_kclient_close(k);
-	int rc = -EINVAL;
-	for (char *save = NULL, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+	for (char *save = NULL, *s = strtok_r(list, ",", &save); s && n < 64;
+	     s = strtok_r(NULL, ",", &save)) {
 		while (*s == ' ')
 			s++;
+		srv[n++] = s;
+	}
+	int rc = -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		const char *s = srv[(k->next_server + i) % n];
 		rc = connect_one(k, s);
-		if (rc == 0)
+		if (rc == 0) {
+			k->next_server = (k->next_server + i) % n;
 			return 0;
+		}
 		size_t used = strlen(tried);
 		snprintf(tried + used, sizeof(tried) - used, "%s%s (%s)", used ? ", " : "", s,
 			 strerror(-rc));
@@ -254,8 +263,9 @@ int fnl_kclient_metadata(struct fnl_kclient *k, const char *const *topics, int n
 	return 0;
 }
 
-int fnl_kclient_init_pid(struct fnl_kclient *k, int64_t pid, int16_t epoch, int64_t *pid_out,
-			 int16_t *epoch_out, int16_t *kerr, char *msg, size_t msg_len)
+int fnl_kclient_init_pid(struct fnl_kclient *k, const char *txn_id, int64_t pid, int16_t epoch,
+			 int64_t *pid_out, int16_t *epoch_out, int16_t *kerr, char *msg,
+			 size_t msg_len)
 {
 	if (k->fd < 0)
 		return say(msg, msg_len, -ENOTCONN, "not connected");
@@ -268,8 +278,8 @@ int fnl_kclient_init_pid(struct fnl_kclient *k, int64_t pid, int16_t epoch, int6
 		pid = -1; /* no KIP-360 bump before v3: ask for a new producer id */
 		epoch = -1;
 	}
-	int len = fnl_enc_init_pid_req(k->buf, k->buf_bytes, ver, k->corr++, k->client_id, 60000,
-				       pid, epoch);
+	int len = fnl_enc_init_pid_req_txn(k->buf, k->buf_bytes, ver, k->corr++, k->client_id,
+					   txn_id, 60000, pid, epoch);
 	const uint8_t *body;
 	size_t blen;
 	int rc = len < 0 ? len

@@ -25,6 +25,7 @@ struct fnl_kclient {
 	char client_id[128];
 	char peer[300];
 	int16_t ver_metadata, ver_init_pid;
+	unsigned next_server; /* which bootstrap server to try first (rotates) */
 	uint8_t *buf;
 	size_t buf_bytes;
 };
@@ -45,7 +46,8 @@ int fnl_kclient_metadata(struct fnl_kclient *k, const char *const *topics, int n
 			 const struct fnl_md_visitor *v, char *msg, size_t msg_len);
 /* InitProducerId; pid/epoch -1 for a new producer, the current ones for a KIP-360 bump
  * (needs v3+; with an older broker a new id is requested). *kerr is the Kafka error. */
-int fnl_kclient_init_pid(struct fnl_kclient *k, int64_t pid, int16_t epoch, int64_t *pid_out,
-			 int16_t *epoch_out, int16_t *kerr, char *msg, size_t msg_len);
+int fnl_kclient_init_pid(struct fnl_kclient *k, const char *txn_id, int64_t pid, int16_t epoch,
+			 int64_t *pid_out, int16_t *epoch_out, int16_t *kerr, char *msg,
+			 size_t msg_len);
 
 #endif

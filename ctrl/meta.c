@@ -10,7 +10,7 @@
 #include "ctrl/log.h"
 #include "dataplane/net/engine.h"
 
-enum { ERR_UNKNOWN_TOPIC_OR_PART = 3, ERR_LEADER_NOT_AVAILABLE = 5 };
+enum { ERR_UNKNOWN_TOPIC_OR_PART = 3, ERR_LEADER_NOT_AVAILABLE = 5, ERR_NOT_COORDINATOR = 16 };
 
 void fnl_daemon_push(struct fnl_daemon *d, const struct fnl_cmd *m)
 {
@@ -207,14 +207,21 @@ int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t len)
 	int64_t pid;
 	int16_t epoch, kerr = 0;
 	int rc = 0;
-	for (int attempt = 0; attempt < 3; attempt++) {
+	for (int attempt = 0; attempt < 8; attempt++) {
+		rc = 0;
 		if (d->kc.fd < 0)
 			rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
+		const char *txn = d->cfg.test_txn_id[0] ? d->cfg.test_txn_id : NULL;
 		if (rc == 0)
-			rc = fnl_kclient_init_pid(&d->kc, bump ? d->pid : -1, bump ? d->epoch : -1,
-						  &pid, &epoch, &kerr, msg, len);
+			rc = fnl_kclient_init_pid(&d->kc, txn, bump ? d->pid : -1,
+						  bump ? d->epoch : -1, &pid, &epoch, &kerr, msg, len);
 		if (rc == 0 && kerr == 0)
 			break;
+		if (rc == 0 && kerr == ERR_NOT_COORDINATOR) {
+			/* a transactional id has a coordinator: try the next broker */
+			fnl_kclient_close(&d->kc);
+			d->kc.next_server++;
+		}
 		if (rc == 0)
 			snprintf(msg, len, "InitProducerId answered Kafka error %d", kerr);
 		rc = rc < 0 ? rc : -EAGAIN;
@@ -226,6 +233,7 @@ int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t len)
 	d->pid = pid;
 	d->epoch = epoch;
 	struct fnl_cmd m = {.type = FNL_CMD_PRODUCER_ID, .i64 = pid, .a = epoch};
+	snprintf(m.name, sizeof(m.name), "%s", d->cfg.test_txn_id); /* test only, usually "" */
 	fnl_daemon_push(d, &m);
 	fnl_info("producer id acquired pid=%lld epoch=%d bump=%d", (long long)pid, epoch, bump);
 	return 0;

@@ -28,7 +28,7 @@ enum fnl_cmd_type {
 	FNL_CMD_BROKER,         /* a: node id, addr */
 	FNL_CMD_LEADER,         /* a: topic id, b: partition, c: leader node id (-1 unknown) */
 	FNL_CMD_METADATA_DONE,  /* a metadata snapshot is complete */
-	FNL_CMD_PRODUCER_ID,    /* i64: pid, a: epoch */
+	FNL_CMD_PRODUCER_ID,    /* i64: pid, a: epoch, name: transactional id (tests only) or "" */
 	FNL_CMD_STOP,           /* stop intake, deliver pending, a: timeout ms */
 	/* core -> ctrl */
 	FNL_EVT_REFRESH_METADATA = 64, /* a: topic id or -1 */

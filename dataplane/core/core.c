@@ -270,6 +270,7 @@ static void handle_cmd(struct fnl_core *c, const struct fnl_cmd *m)
 		c->have_metadata = true;
 		break;
 	case FNL_CMD_PRODUCER_ID:
+		snprintf(c->txn_id, sizeof(c->txn_id), "%s", m->name);
 		fnl_producer_set_pid(&c->prod, m->i64, (int16_t)m->a, c->now_ms);
 		c->st.producer_id = m->i64;
 		c->st.producer_epoch = m->a;

@@ -131,7 +131,7 @@ struct fnl_core {
 	int64_t stop_deadline_ms;
 	bool have_metadata;
 	struct fnl_core_stats st;
-	char errbuf[200];
+	char txn_id[256]; /* tests only: see funnel.test.transactional.id */
 };
 
 /* core.c */

@@ -385,7 +385,8 @@ static int encode(struct fnl_core *c, struct broker *br, struct req *r, int ntop
 	int16_t acks = (int16_t)c->cfg.acks;
 	int rc = fnl_preq_begin(&q, r->scratch, sizeof(r->scratch), r->iov,
 				(int)(sizeof(r->iov) / sizeof(r->iov[0])), br->produce_ver, r->corr,
-				c->cfg.client_id, NULL, acks, c->cfg.request_timeout_ms, ntopics);
+				c->cfg.client_id, c->txn_id[0] ? c->txn_id : NULL, acks,
+				c->cfg.request_timeout_ms, ntopics);
 	for (int i = 0; i < r->nb && rc >= 0;) {
 		uint32_t tid = r->b[i]->topic_id;
 		int j = i;

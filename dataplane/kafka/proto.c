@@ -173,6 +173,14 @@ int fnl_enc_metadata_req(void *buf, size_t cap, int16_t ver, int32_t corr, const
 int fnl_enc_init_pid_req(void *buf, size_t cap, int16_t ver, int32_t corr, const char *client_id,
                          int32_t txn_timeout_ms, int64_t producer_id, int16_t producer_epoch)
 {
+	return fnl_enc_init_pid_req_txn(buf, cap, ver, corr, client_id, NULL, txn_timeout_ms,
+					producer_id, producer_epoch);
+}
+
+int fnl_enc_init_pid_req_txn(void *buf, size_t cap, int16_t ver, int32_t corr,
+                             const char *client_id, const char *txn_id, int32_t txn_timeout_ms,
+                             int64_t producer_id, int16_t producer_epoch)
+{
 	struct fnl_wbuf w;
 	bool flex = fnl_api_flexible(FNL_API_INIT_PRODUCER_ID, ver);
 
@@ -180,7 +188,7 @@ int fnl_enc_init_pid_req(void *buf, size_t cap, int16_t ver, int32_t corr, const
 		return -EINVAL;
 	fnl_wbuf_init(&w, buf, cap);
 	w_req_header(&w, FNL_API_INIT_PRODUCER_ID, ver, corr, client_id, flex);
-	w_nstr(&w, flex, NULL, 0); /* transactional_id */
+	w_nstr(&w, flex, txn_id, txn_id ? strlen(txn_id) : 0); /* transactional_id */
 	fnl_w_i32(&w, txn_timeout_ms);
 	if (ver >= 3) {
 		fnl_w_i64(&w, producer_id);

@@ -74,6 +74,10 @@ int fnl_enc_metadata_req(void *buf, size_t cap, int16_t ver, int32_t corr, const
  * new producer). */
 int fnl_enc_init_pid_req(void *buf, size_t cap, int16_t ver, int32_t corr, const char *client_id,
                          int32_t txn_timeout_ms, int64_t producer_id, int16_t producer_epoch);
+/* The same with a transactional id (NULL = null). */
+int fnl_enc_init_pid_req_txn(void *buf, size_t cap, int16_t ver, int32_t corr,
+                             const char *client_id, const char *txn_id, int32_t txn_timeout_ms,
+                             int64_t producer_id, int16_t producer_epoch);
 
 /* ---- response decoders ---- */
 
