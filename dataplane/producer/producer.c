@@ -28,38 +28,40 @@ int fnl_producer_cfg_check(const struct fnl_producer_cfg *c, char *msg, size_t m
 		why = buf;
 	} else if (c->max_inflight < 1) {
 		snprintf(buf, sizeof(buf),
-			 "max.in.flight.requests.per.connection must be >= 1 (got %d)",
-			 c->max_inflight);
+		         "max.in.flight.requests.per.connection must be >= 1 (got %d)",
+		         c->max_inflight);
 		why = buf;
 	} else if (c->retries < 0) {
 		snprintf(buf, sizeof(buf), "retries must be >= 0 (got retries=%d)", c->retries);
 		why = buf;
 	} else if (c->retry_backoff_ms < 0 || c->request_timeout_ms <= 0 ||
-		   c->delivery_timeout_ms <= 0) {
-		snprintf(buf, sizeof(buf),
-			 "retry.backoff.ms must be >= 0 and request.timeout.ms, delivery.timeout.ms "
-			 "> 0 (got %lld, %lld, %lld)",
-			 (long long)c->retry_backoff_ms, (long long)c->request_timeout_ms,
-			 (long long)c->delivery_timeout_ms);
+	           c->delivery_timeout_ms <= 0) {
+		snprintf(
+		    buf, sizeof(buf),
+		    "retry.backoff.ms must be >= 0 and request.timeout.ms, delivery.timeout.ms "
+		    "> 0 (got %lld, %lld, %lld)",
+		    (long long)c->retry_backoff_ms, (long long)c->request_timeout_ms,
+		    (long long)c->delivery_timeout_ms);
 		why = buf;
 	} else if (c->delivery_timeout_ms < c->request_timeout_ms) {
 		snprintf(buf, sizeof(buf),
-			 "delivery.timeout.ms should be >= request.timeout.ms (got %lld < %lld)",
-			 (long long)c->delivery_timeout_ms, (long long)c->request_timeout_ms);
+		         "delivery.timeout.ms should be >= request.timeout.ms (got %lld < %lld)",
+		         (long long)c->delivery_timeout_ms, (long long)c->request_timeout_ms);
 		why = buf;
 	} else if (c->idempotent && c->acks != -1) {
 		snprintf(buf, sizeof(buf),
-			 "enable.idempotence=true requires acks=all (got acks=%d)", c->acks);
+		         "enable.idempotence=true requires acks=all (got acks=%d)", c->acks);
 		why = buf;
 	} else if (c->idempotent && c->max_inflight > FNL_PRODUCER_MAX_INFLIGHT_IDEMPOTENT) {
 		snprintf(buf, sizeof(buf),
-			 "enable.idempotence=true requires max.in.flight.requests.per.connection "
-			 "<= 5 (got %d)",
-			 c->max_inflight);
+		         "enable.idempotence=true requires max.in.flight.requests.per.connection "
+		         "<= 5 (got %d)",
+		         c->max_inflight);
 		why = buf;
 	} else if (c->idempotent && c->retries == 0) {
-		snprintf(buf, sizeof(buf), "enable.idempotence=true requires retries > 0 (got "
-					   "retries=0)");
+		snprintf(buf, sizeof(buf),
+		         "enable.idempotence=true requires retries > 0 (got "
+		         "retries=0)");
 		why = buf;
 	}
 	if (why == NULL) {
@@ -217,8 +219,8 @@ static bool drain_finish(struct fnl_producer *p, struct fnl_ppart *pp, int64_t n
 		pp->pending_leader = FNL_NO_LEADER;
 	}
 	if (pp->rewrite) {
-		if (p->state != FNL_PRODUCER_READY || same_identity(p, pp->seq_pid, pp->seq_epoch) ||
-		    now_ms < pp->quiet_at_ms)
+		if (p->state != FNL_PRODUCER_READY ||
+		    same_identity(p, pp->seq_pid, pp->seq_epoch) || now_ms < pp->quiet_at_ms)
 			return false;
 		rewrite(p, pp);
 	}
@@ -228,8 +230,7 @@ static bool drain_finish(struct fnl_producer *p, struct fnl_ppart *pp, int64_t n
 }
 
 /* The batch at send_next, failing expired ones on the way. */
-static struct fnl_pbatch *candidate(struct fnl_producer *p, struct fnl_ppart *pp,
-				    int64_t now_ms)
+static struct fnl_pbatch *candidate(struct fnl_producer *p, struct fnl_ppart *pp, int64_t now_ms)
 {
 	struct fnl_pbatch *b;
 
@@ -253,7 +254,7 @@ static struct fnl_pbatch *candidate(struct fnl_producer *p, struct fnl_ppart *pp
  * unresolved batch u may be stored after u, so if u has to be resent, at most max_inflight - 1
  * batches after it may ever have been sent: b must lie within max_inflight of u. */
 static bool in_window(const struct fnl_producer *p, const struct fnl_ppart *pp,
-		      const struct fnl_pbatch *b)
+                      const struct fnl_pbatch *b)
 {
 	const struct fnl_pbatch *u = first_unresolved(pp);
 
@@ -264,7 +265,7 @@ static bool in_window(const struct fnl_producer *p, const struct fnl_ppart *pp,
 }
 
 static bool assign_seq(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pbatch *b,
-		       int64_t now_ms)
+                       int64_t now_ms)
 {
 	if (p->state != FNL_PRODUCER_READY)
 		return false;
@@ -285,8 +286,7 @@ static bool assign_seq(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_
 	return true;
 }
 
-struct fnl_pbatch *fnl_ppart_next_send(struct fnl_producer *p, struct fnl_ppart *pp,
-				       int64_t now_ms)
+struct fnl_pbatch *fnl_ppart_next_send(struct fnl_producer *p, struct fnl_ppart *pp, int64_t now_ms)
 {
 	struct fnl_pbatch *b;
 
@@ -307,7 +307,7 @@ struct fnl_pbatch *fnl_ppart_next_send(struct fnl_producer *p, struct fnl_ppart 
 }
 
 void fnl_ppart_on_sent(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pbatch *b,
-		       int64_t now_ms)
+                       int64_t now_ms)
 {
 	assert(b == pp->send_next);
 	assert(b->state == FNL_PB_QUEUED || b->state == FNL_PB_RETRY);
@@ -328,8 +328,8 @@ void fnl_ppart_on_sent(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_
 }
 
 /* Back to the queue with the same sequence; the partition drains before resending. */
-static void requeue(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pbatch *b,
-		    int16_t err, int64_t now_ms)
+static void requeue(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pbatch *b, int16_t err,
+                    int64_t now_ms)
 {
 	b->state = FNL_PB_RETRY;
 	b->err = err;
@@ -341,7 +341,7 @@ static void requeue(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pba
 /* expected: the error is a consequence of an unresolved predecessor; it does not use up the
  * batch's retries (it is still bounded by delivery.timeout.ms). */
 static bool can_retry(const struct fnl_producer *p, const struct fnl_pbatch *b, int64_t now_ms,
-		      bool expected)
+                      bool expected)
 {
 	if (expired(p, b, now_ms))
 		return false;
@@ -349,7 +349,7 @@ static bool can_retry(const struct fnl_producer *p, const struct fnl_pbatch *b, 
 }
 
 static void retry_or_fail(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pbatch *b,
-			  int16_t err, int64_t now_ms, bool expected, struct fnl_pb_outcome *o)
+                          int16_t err, int64_t now_ms, bool expected, struct fnl_pb_outcome *o)
 {
 	if (can_retry(p, b, now_ms, expected)) {
 		requeue(p, pp, b, err, now_ms);
@@ -362,9 +362,11 @@ static void retry_or_fail(struct fnl_producer *p, struct fnl_ppart *pp, struct f
 
 /* OUT_OF_ORDER / UNKNOWN_PRODUCER_ID / INVALID_PRODUCER_EPOCH (see the resolution rule). */
 static void on_sequence_error(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pbatch *b,
-			      int16_t err, int64_t now_ms, struct fnl_pb_outcome *o)
+                              int16_t err, int64_t now_ms, struct fnl_pb_outcome *o)
 {
-	bool gap = !pp->rewrite && first_unresolved(pp) == b;
+	/* Evidence of a gap counts only from an attempt sent once orphans of lost requests
+	 * have landed; an earlier rejection may be overtaken by such an orphan. */
+	bool gap = !pp->rewrite && first_unresolved(pp) == b && b->sent_ms >= pp->quiet_at_ms;
 
 	if (gap) {
 		/* Consumed at the end of this drain, never later: a stale flag could rewrite
@@ -393,8 +395,8 @@ static enum fnl_err_class produce_class(const struct fnl_producer *p, int16_t er
 }
 
 struct fnl_pb_outcome fnl_ppart_on_response(struct fnl_producer *p, struct fnl_ppart *pp,
-					    struct fnl_pbatch *b, int16_t err, int64_t base_offset,
-					    int64_t now_ms)
+                                            struct fnl_pbatch *b, int16_t err, int64_t base_offset,
+                                            int64_t now_ms)
 {
 	struct fnl_pb_outcome o = {.action = FNL_PB_IGNORED, .err = err, .base_offset = -1};
 	enum fnl_err_class c;
@@ -440,7 +442,7 @@ struct fnl_pb_outcome fnl_ppart_on_response(struct fnl_producer *p, struct fnl_p
 }
 
 struct fnl_pb_outcome fnl_ppart_on_lost(struct fnl_producer *p, struct fnl_ppart *pp,
-					struct fnl_pbatch *b, int16_t err, int64_t now_ms)
+                                        struct fnl_pbatch *b, int16_t err, int64_t now_ms)
 {
 	struct fnl_pb_outcome o = {.action = FNL_PB_IGNORED, .err = err, .base_offset = -1};
 
@@ -477,8 +479,8 @@ void fnl_ppart_set_leader(struct fnl_ppart *pp, int32_t new_leader)
 	pp->draining = true;
 }
 
-struct fnl_pbatch *fnl_ppart_pop_done(struct fnl_producer *p, struct fnl_ppart *pp,
-				      int64_t now_ms, int16_t *err, int64_t *base_offset)
+struct fnl_pbatch *fnl_ppart_pop_done(struct fnl_producer *p, struct fnl_ppart *pp, int64_t now_ms,
+                                      int16_t *err, int64_t *base_offset)
 {
 	struct fnl_pbatch *b = pp->head;
 

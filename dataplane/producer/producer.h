@@ -32,10 +32,11 @@
  * batches of the partition, so a batch is sent only if it lies within
  * max_inflight (<= 5) queue positions of the first unresolved batch.
  * Orphans: a request on a lost connection may still reach the broker later.
- * Rewrites and identity switches wait until request.timeout.ms after the
- * partition's last loss (quiet_at_ms), so such an orphan cannot fill a gap
- * after it was judged permanent. (Kafka gives no hard bound here; this is the
- * same residual risk the Java client has, narrowed.)
+ * A gap is judged permanent only from an attempt sent at or after
+ * request.timeout.ms past the partition's last loss (quiet_at_ms), and
+ * identity switches wait for it too, so such an orphan cannot fill a gap
+ * after it was judged permanent (earlier rejections just retry in order). (Kafka gives no hard
+ * bound here; this is the same residual risk the Java client has, narrowed.)
  *
  * Invariants:
  * - batches are sent in queue order; at most cfg.max_inflight of a partition
@@ -107,7 +108,7 @@ struct fnl_ppart {
 	int32_t leader;         /* broker id the partition's batches go to */
 	int32_t pending_leader; /* FNL_NO_LEADER or the leader to switch to after draining */
 	uint32_t queued;        /* batches on the queue */
-	int64_t quiet_at_ms;    /* last loss + request.timeout.ms: no rewrite/identity switch before */
+	int64_t quiet_at_ms; /* last loss + request.timeout.ms: no rewrite/identity switch before */
 	int16_t seq_epoch;
 	int16_t inflight; /* batches of this partition in flight */
 	bool draining;    /* waiting for in-flight answers before resending/moving */
@@ -131,7 +132,7 @@ enum fnl_producer_state {
 
 struct fnl_producer_stats {
 	uint64_t sent, acked, failed, retries, lost, duplicates, expired, epoch_bumps, rewrites,
-		ignored;
+	    ignored;
 };
 
 struct fnl_producer {
@@ -177,11 +178,11 @@ void fnl_ppart_enqueue(struct fnl_ppart *pp, struct fnl_pbatch *b, int64_t now_m
  * error). NULL if none. The batch goes to pp->leader (read it after this call). Calling it
  * again without on_sent returns the same batch. */
 struct fnl_pbatch *fnl_ppart_next_send(struct fnl_producer *p, struct fnl_ppart *pp,
-				       int64_t now_ms);
+                                       int64_t now_ms);
 /* b (just returned by next_send) was put into a request; assigns b->request_gen. With acks=0
  * the batch is DONE (acknowledged, offset -1) at once: keep no reference to it for an answer. */
 void fnl_ppart_on_sent(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pbatch *b,
-		       int64_t now_ms);
+                       int64_t now_ms);
 
 enum fnl_pb_action {
 	FNL_PB_ACKED,      /* DONE, err 0 */
@@ -199,27 +200,27 @@ struct fnl_pb_outcome {
 };
 /* Outcome of a Produce response for batch b (the partition-level error code). */
 struct fnl_pb_outcome fnl_ppart_on_response(struct fnl_producer *p, struct fnl_ppart *pp,
-					    struct fnl_pbatch *b, int16_t err, int64_t base_offset,
-					    int64_t now_ms);
+                                            struct fnl_pbatch *b, int16_t err, int64_t base_offset,
+                                            int64_t now_ms);
 /* The request carrying b timed out (err REQUEST_TIMED_OUT) or its connection was lost
  * (NETWORK_EXCEPTION): b will be resent with the same sequence after the partition drained;
  * call it for every batch of every lost request. */
 struct fnl_pb_outcome fnl_ppart_on_lost(struct fnl_producer *p, struct fnl_ppart *pp,
-					struct fnl_pbatch *b, int16_t err, int64_t now_ms);
+                                        struct fnl_pbatch *b, int16_t err, int64_t now_ms);
 /* Leader change: with batches in flight the partition drains first (their answers or losses
  * come from the old leader), then continues at new_leader with the same sequences. */
 void fnl_ppart_set_leader(struct fnl_ppart *pp, int32_t new_leader);
 /* Pops the head if it is DONE, or not in flight and expired (delivery.timeout.ms: err
  * REQUEST_TIMED_OUT or its last error) or the producer is FATAL (err fatal_err). Fills *err
  * (0 = acknowledged) and *base_offset (-1 if unknown). NULL when the head is not final yet. */
-struct fnl_pbatch *fnl_ppart_pop_done(struct fnl_producer *p, struct fnl_ppart *pp,
-				      int64_t now_ms, int16_t *err, int64_t *base_offset);
+struct fnl_pbatch *fnl_ppart_pop_done(struct fnl_producer *p, struct fnl_ppart *pp, int64_t now_ms,
+                                      int16_t *err, int64_t *base_offset);
 /* Earliest time something of pp changes by itself (retry backoff end, head expiry, in-flight
  * request timeout); INT64_MAX if none. For the caller's timer. */
 int64_t fnl_ppart_next_wakeup_ms(const struct fnl_producer *p, const struct fnl_ppart *pp);
 /* Whether b (INFLIGHT) has exceeded request.timeout.ms. */
 static inline bool fnl_pbatch_request_expired(const struct fnl_producer *p,
-					      const struct fnl_pbatch *b, int64_t now_ms)
+                                              const struct fnl_pbatch *b, int64_t now_ms)
 {
 	return b->state == FNL_PB_INFLIGHT && now_ms - b->sent_ms >= p->cfg.request_timeout_ms;
 }

@@ -158,7 +158,7 @@ static void setup(uint64_t seed)
 	S.cfg.retry_backoff_ms = range(0, 30);
 	S.cfg.request_timeout_ms = range(100, 300);
 	S.cfg.delivery_timeout_ms =
-		S.unlimited ? INT64_MAX / 4 : range(S.cfg.request_timeout_ms, 3000);
+	    S.unlimited ? INT64_MAX / 4 : range(S.cfg.request_timeout_ms, 3000);
 	S.p_create = (int)range(50, 600);
 	S.p_break = chance(600) ? (int)range(1, 15) : 0;
 	S.p_err = chance(600) ? (int)range(1, 100) : 0;
@@ -297,9 +297,9 @@ static void broker_item(int broker, struct item *it, bool live)
 		return;
 	}
 	if (chaos() && chance(S.p_err)) {
-		static const int16_t pre[] = {FNL_KERR_NOT_ENOUGH_REPLICAS,
-					      FNL_KERR_KAFKA_STORAGE_ERROR,
-					      FNL_KERR_LEADER_NOT_AVAILABLE, FNL_KERR_CORRUPT_MESSAGE};
+		static const int16_t pre[] = {
+		    FNL_KERR_NOT_ENOUGH_REPLICAS, FNL_KERR_KAFKA_STORAGE_ERROR,
+		    FNL_KERR_LEADER_NOT_AVAILABLE, FNL_KERR_CORRUPT_MESSAGE};
 		it->err = pre[rnd() % 4];
 		return;
 	}
@@ -315,7 +315,7 @@ static void broker_item(int broker, struct item *it, bool live)
 		S.fenced_live++;
 	if (it->err == 0 && chaos() && chance(S.p_after))
 		it->err = chance(500) ? FNL_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND
-				      : FNL_KERR_REQUEST_TIMED_OUT;
+		                      : FNL_KERR_REQUEST_TIMED_OUT;
 }
 
 static int64_t delay(void)
@@ -389,7 +389,7 @@ static void answer(struct req *r)
 			continue;
 		}
 		struct fnl_pb_outcome o = fnl_ppart_on_response(&S.p, &S.part[b->part].pp, &b->pb,
-							      it->err, it->off, S.now);
+		                                                it->err, it->off, S.now);
 		TRACE("  b%d p%d seq %d e%d: err %d -> action %d%s", b->id, b->part, it->seq,
 		      it->epoch, it->err, o.action, o.bump_epoch ? " BUMP" : "");
 		CHECK(o.action != FNL_PB_IGNORED);
@@ -420,14 +420,14 @@ static void break_conn(int ci, struct req *timed_out)
 		struct req *r = &S.req[i];
 		if (!r->used || r->conn != ci || r->gone)
 			continue;
-		int16_t err = r == timed_out ? FNL_KERR_REQUEST_TIMED_OUT
-					     : FNL_KERR_NETWORK_EXCEPTION;
+		int16_t err =
+		    r == timed_out ? FNL_KERR_REQUEST_TIMED_OUT : FNL_KERR_NETWORK_EXCEPTION;
 		for (int k = 0; k < r->n; k++) {
 			struct sbatch *b = r->it[k].b;
 			if (b->pb.request_gen != r->it[k].gen)
 				continue;
 			struct fnl_pb_outcome o =
-				fnl_ppart_on_lost(&S.p, &S.part[b->part].pp, &b->pb, err, S.now);
+			    fnl_ppart_on_lost(&S.p, &S.part[b->part].pp, &b->pb, err, S.now);
 			CHECK(o.action == FNL_PB_WILL_RETRY || o.action == FNL_PB_FAILED);
 			outcome(&o);
 		}
@@ -629,8 +629,8 @@ static void final_checks(void)
 		if (b->pops != 1 || (S.idem && b->stored > 1) ||
 		    (b->final_err == 0 && S.acks != 0 && b->stored < 1))
 			fprintf(stderr, "seed %llu: b%d p%d pops %d stored %d err %d\n",
-				(unsigned long long)S.seed, b->id, b->part, b->pops, b->stored,
-				b->final_err);
+			        (unsigned long long)S.seed, b->id, b->part, b->pops, b->stored,
+			        b->final_err);
 		CHECK_EQ(b->pops, 1);
 		if (S.acks != 0 && b->final_err == 0)
 			CHECK(b->stored >= 1);
@@ -674,11 +674,12 @@ static void run(uint64_t seed)
 			break;
 		if (S.created == S.nbatches && S.now > S.chaos_end + 60000) {
 			fprintf(stderr, "seed %llu: stuck, %d/%d popped, state %d\n",
-				(unsigned long long)seed, S.popped, S.nbatches, S.p.state);
+			        (unsigned long long)seed, S.popped, S.nbatches, S.p.state);
 			for (int pi = 0; pi < S.np; pi++) {
 				struct fnl_ppart *pp = &S.part[pi].pp;
-				fprintf(stderr, "  p%d inflight %d draining %d rewrite %d leader %d\n",
-					pi, pp->inflight, pp->draining, pp->rewrite, pp->leader);
+				fprintf(stderr,
+				        "  p%d inflight %d draining %d rewrite %d leader %d\n", pi,
+				        pp->inflight, pp->draining, pp->rewrite, pp->leader);
 			}
 			CHECK(!"scenario did not finish");
 		}
