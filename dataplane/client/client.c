@@ -47,6 +47,21 @@ struct fnl_client {
 	uint32_t last_topic; /* index of the last report's topic (cache) */
 };
 
+/* The daemon's message for the last refusal on this thread (fnl_last_error). */
+static _Thread_local char last_error[FNL_CTL_NAME_BYTES];
+
+static int refused(const struct fnl_ctl_msg *m)
+{
+	memcpy(last_error, m->name, sizeof(last_error));
+	last_error[sizeof(last_error) - 1] = '\0';
+	return m->status < 0 ? m->status : -EPROTO;
+}
+
+const char *fnl_last_error(void)
+{
+	return last_error;
+}
+
 void fnl_conf_init(struct fnl_conf *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -132,7 +147,7 @@ static int ctl_hello(struct fnl_client *c, int ring_fd)
 	if (m.type == FNL_CTL_ERROR) {
 		if (efd >= 0)
 			close(efd);
-		return m.status < 0 ? m.status : -EPROTO;
+		return refused(&m);
 	}
 	if (m.type != FNL_CTL_WELCOME || efd < 0) {
 		if (efd >= 0)
@@ -273,7 +288,7 @@ int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out)
 	if (rc < 0)
 		return rc;
 	if (m.type == FNL_CTL_ERROR)
-		return m.status < 0 ? m.status : -EPROTO;
+		return refused(&m);
 	if (m.type != FNL_CTL_TOPIC_OK)
 		return -EPROTO;
 	t = calloc(1, sizeof(*t));

@@ -143,16 +143,17 @@ int main(int argc, char **argv)
 	conf.ctx = &st;
 	rc = fnl_open(&conf, &c);
 	if (rc < 0) {
-		fprintf(stderr, "funnel-cat: cannot attach to funneld at %s: %s\n",
+		fprintf(stderr, "funnel-cat: cannot attach to funneld at %s: %s%s%s\n",
 		        conf.socket_path ? conf.socket_path
 		                         : (getenv("FUNNEL_SOCKET") ? getenv("FUNNEL_SOCKET")
 		                                                    : "/run/funnel/funnel.sock"),
-		        fnl_strerror(rc));
+		        fnl_strerror(rc), *fnl_last_error() ? ": " : "", fnl_last_error());
 		return 2;
 	}
 	rc = fnl_topic(c, topic, &t);
 	if (rc < 0) {
-		fprintf(stderr, "funnel-cat: topic %s: %s\n", topic, fnl_strerror(rc));
+		fprintf(stderr, "funnel-cat: topic %s: %s%s%s\n", topic, fnl_strerror(rc),
+		        *fnl_last_error() ? ": " : "", fnl_last_error());
 		fnl_close(c);
 		return 2;
 	}

@@ -363,8 +363,8 @@ static int collect(struct fnl_core *c, struct broker *br, struct req *r, int *nt
 		if (scratch + need > FNL_REQ_SCRATCH)
 			break;
 		struct fnl_pbatch *pb = fnl_ppart_next_send(&c->prod, &p->pp, c->now_ms);
-		if (!pb)
-			continue;
+		if (!pb || p->pp.leader != br->node_id)
+			continue; /* a leader switch completed: the new leader's pass sends it */
 		struct fnl_batch *b = fnl_batch_of(pb);
 		if (r->nb && bytes + b->wire_len > (size_t)c->cfg.max_request_size)
 			break;

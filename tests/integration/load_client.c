@@ -145,13 +145,15 @@ int main(int argc, char **argv)
 	fnl_client_t *cl;
 	int rc = fnl_open(&conf, &cl);
 	if (rc < 0) {
-		fprintf(stderr, "fnl-load: cannot attach to funneld: %s\n", fnl_strerror(rc));
+		fprintf(stderr, "fnl-load: cannot attach to funneld: %s%s%s\n", fnl_strerror(rc),
+			*fnl_last_error() ? ": " : "", fnl_last_error());
 		return 2;
 	}
 	fnl_topic_t *t;
 	rc = fnl_topic(cl, o.topic, &t);
 	if (rc < 0) {
-		fprintf(stderr, "fnl-load: topic %s: %s\n", o.topic, fnl_strerror(rc));
+		fprintf(stderr, "fnl-load: topic %s: %s%s%s\n", o.topic, fnl_strerror(rc),
+			*fnl_last_error() ? ": " : "", fnl_last_error());
 		return 2;
 	}
 	FILE *ex = o.expect ? fopen(o.expect, "w") : NULL;
