@@ -53,7 +53,7 @@ static const struct key keys[] = {
 	{"funnel.cores", K_CORES, F(cores), 0, 0, "",
 	 "comma-separated CPU numbers for data-plane threads, empty = one unpinned"},
 	{"funnel.ctrl.core", K_INT, F(ctrl_core), -1, 4095, "-1", NULL},
-	{"funnel.ring.bytes.max", K_I64, F(ring_bytes_max), 65536, (int64_t)1 << 32, "67108864",
+	{"funnel.ring.bytes.max", K_I64, F(ring_bytes_max), 65536, (int64_t)1 << 31, "67108864",
 	 NULL},
 	{"funnel.clients.max", K_INT, F(clients_max), 1, 65535, "1024", NULL},
 	{"funnel.topics.max", K_INT, F(topics_max), 1, 65535, "1024", NULL},

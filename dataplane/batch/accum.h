@@ -35,10 +35,9 @@
 /* What a delivery report needs to find its way back, per record. */
 struct fnl_rec_meta {
 	uint64_t opaque;
-	uint32_t client; /* client slot */
-	uint32_t chunk;  /* the client's ring chunk index (release accounting) */
+	uint64_t cmp_slot; /* the client's completion slot reserved for this record */
+	uint32_t client;   /* client slot */
 	uint32_t client_gen;
-	uint32_t _pad;
 };
 
 struct fnl_batch {

@@ -60,11 +60,6 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 	int rc = -ENOMEM;
 	if (!c->clients || !c->topics || !c->parts || !c->bparts || !c->brokers)
 		goto fail;
-	for (int i = 0; i < cfg->clients_max; i++) {
-		c->clients[i].chunks = zalloc(sizeof(struct chunk) * FNL_CHUNKS);
-		if (!c->clients[i].chunks)
-			goto fail;
-	}
 	for (int i = 0; i < cfg->brokers_max; i++) {
 		c->brokers[i].reqs = zalloc(sizeof(struct req) * FNL_REQS_PER_BROKER);
 		c->brokers[i].conn = -1;
@@ -120,8 +115,6 @@ void fnl_core_free(struct fnl_core *c)
 		fnl_engine_free(c->eng);
 	if (c->acc.mem)
 		fnl_accum_free(&c->acc);
-	for (int i = 0; c->clients && i < c->cfg.clients_max; i++)
-		free(c->clients[i].chunks);
 	for (int i = 0; c->brokers && i < c->cfg.brokers_max; i++)
 		free(c->brokers[i].reqs);
 	free(c->clients);
@@ -151,7 +144,7 @@ int fnl_core_client_stats(const struct fnl_core *c, int slot, struct fnl_client_
 		.delivered = cl->delivered,
 		.failed = cl->failed,
 		.ring_bytes = cl->v.rec_bytes,
-		.ring_used_bytes = cl->rd - cl->released,
+		.ring_used_bytes = cl->rd - cl->v.tail,
 	};
 	return 0;
 }

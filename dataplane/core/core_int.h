@@ -4,7 +4,7 @@
  *   sender.c  brokers, Produce requests, responses -> producer state machine
  *
  * Tables (all sized at start-up, indexes are slots, never pointers kept by ctrl):
- *   clients[clients_max]   ring view, read cursor, chunk FIFO for ordered release
+ *   clients[clients_max]   ring view (with its in-order report slots), read cursor
  *   topics[topics_max]     name, partition count, slot range in parts[]
  *   parts[partitions_max]  open batch, producer partition state, leader broker
  *   brokers[brokers_max]   address, connection, negotiated versions, requests in flight
@@ -23,7 +23,6 @@
 #include "dataplane/producer/producer.h"
 #include "dataplane/ring/ring.h"
 
-#define FNL_CHUNKS        512  /* per client: bursts awaiting release */
 #define FNL_BURST_RECORDS 128  /* records taken from one client per pass */
 #define FNL_REQ_PARTS_MAX 128  /* partitions in one Produce request */
 #define FNL_REQ_SCRATCH   16384
@@ -32,25 +31,15 @@
 
 enum client_state { CL_FREE = 0, CL_ACTIVE, CL_GONE, CL_QUARANTINED };
 
-struct chunk {
-	uint64_t start;   /* ring offset of its first record */
-	uint64_t end;     /* ring offset after the last record of the burst */
-	uint32_t pending; /* records of the burst not yet reported */
-	uint32_t closed;
-};
-
 struct client {
 	struct fnl_ring_dview v;
 	uint64_t rd;        /* next record to read (private cursor) */
 	uint64_t stop_at;   /* CL_GONE: drain up to this rec_head snapshot */
-	uint64_t released;  /* what we published as rec_tail */
-	uint32_t ch_head, ch_tail; /* monotonic indexes into chunks[] */
 	uint32_t gen;
 	uint8_t state;
 	bool wake;          /* reports were pushed: wake a waiting client */
 	void *map;
 	uint64_t map_bytes;
-	struct chunk *chunks;
 	uint64_t appended, delivered, failed;
 };
 

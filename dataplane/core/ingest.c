@@ -1,13 +1,13 @@
 /* ingest.c - client rings -> partitioner -> accumulator, and delivery
- * reports back into the rings, with in-order release of ring space.
+ * reports back into the rings, in ring order.
  *
- * Release accounting: each pass over a client takes one burst of records
- * into a chunk {start, end, pending}. Every record taken counts in its
- * chunk's `pending` until it is reported; rec_tail advances over chunks
- * whose pending reached 0, in ring order, so a record's bytes stay in the
- * ring until it was reported. A burst extends the newest chunk while that
- * chunk spans less than 1/64 of the ring, so a client that trickles records
- * uses few chunks, and no chunk grows so large that it holds the ring.
+ * Each record taken reserves the client's next completion slot (ring
+ * order); its report fills that slot whenever its batch finishes; reports
+ * are published over the filled prefix only, and rec_tail is released to
+ * the end of the last published record (dataplane/ring/ring.h). So what a
+ * client has been told and what it may overwrite are the same ring prefix,
+ * and everything past rec_tail is unreported: a restarted daemon resends
+ * exactly that.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -29,20 +29,7 @@ static void count_err(struct fnl_core *c, int16_t err)
 	c->st.err_by_code[i]++;
 }
 
-static void release_chunks(struct client *cl)
-{
-	while (cl->ch_head != cl->ch_tail) {
-		struct chunk *ch = &cl->chunks[cl->ch_head % FNL_CHUNKS];
-		if (!ch->closed || ch->pending)
-			break;
-		cl->released = ch->end;
-		cl->ch_head++;
-	}
-	if (cl->released != cl->v.tail)
-		fnl_ring_release(&cl->v, cl->released);
-}
-
-/* One record's report: completion entry, then release accounting. */
+/* One record's report into its reserved slot (published later, in order). */
 static void report_one(struct fnl_core *c, const struct fnl_rec_meta *m, uint32_t topic_id,
 		       int32_t partition, int64_t offset, int16_t err)
 {
@@ -56,10 +43,7 @@ static void report_one(struct fnl_core *c, const struct fnl_rec_meta *m, uint32_
 		.topic_id = topic_id,
 		.err = err,
 	};
-	/* The client never has more records outstanding than completion slots,
-	 * so this cannot fail for a well-behaved client; a hostile one only
-	 * loses its own reports. */
-	(void)fnl_ring_cmp_push(&cl->v, &e);
+	fnl_ring_cmp_fill(&cl->v, m->cmp_slot, &e);
 	if (err) {
 		cl->failed++;
 		c->st.records_failed++;
@@ -68,9 +52,6 @@ static void report_one(struct fnl_core *c, const struct fnl_rec_meta *m, uint32_
 		cl->delivered++;
 		c->st.records_acked++;
 	}
-	struct chunk *ch = &cl->chunks[m->chunk % FNL_CHUNKS];
-	if (ch->pending)
-		ch->pending--;
 	cl->wake = true;
 }
 
@@ -92,7 +73,9 @@ void fnl_ingest_flush_wakes(struct fnl_core *c)
 		if (!cl->wake)
 			continue;
 		cl->wake = false;
-		release_chunks(cl);
+		uint64_t end = fnl_ring_cmp_publish(&cl->v);
+		if (end != cl->v.tail)
+			fnl_ring_release(&cl->v, end);
 		if (fnl_ring_client_waiting(&cl->v)) {
 			/* relaxed add: the futex word only has to change; the seq_cst
 			 * fence in fnl_ring_client_waiting() ordered our releases */
@@ -158,13 +141,10 @@ static int parse_headers(const struct fnl_rec_view *rv, struct fnl_rb_header_kv 
 }
 
 static void fail_now(struct fnl_core *c, struct client *cl, uint32_t slot,
-		     const struct fnl_rec_hdr *r, int16_t err)
+		     const struct fnl_rec_hdr *r, uint64_t cmp_slot, int16_t err)
 {
-	struct fnl_rec_meta m = {.opaque = r->opaque,
-				 .client = slot,
-				 .chunk = cl->ch_tail,
-				 .client_gen = cl->gen};
-	cl->chunks[cl->ch_tail % FNL_CHUNKS].pending++;
+	struct fnl_rec_meta m = {
+		.opaque = r->opaque, .client = slot, .cmp_slot = cmp_slot, .client_gen = cl->gen};
 	report_one(c, &m, r->topic_id, r->partition, -1, err);
 }
 
@@ -195,23 +175,24 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 			return -1;
 		}
 	}
+	uint64_t cmp_slot;
+	if (!fnl_ring_cmp_reserve(&cl->v, rv->end, &cmp_slot))
+		return 1; /* the client has not read its reports yet: wait */
 	const uint8_t *key = rv->key, *val = rv->value;
 	struct topic *t = &c->topics[r->topic_id];
 	struct fnl_rb_header_kv h[FNL_HEADERS_MAX];
 	if (parse_headers(rv, h) < 0) {
-		fail_now(c, cl, slot, r, ERR_INVALID_RECORD);
+		fail_now(c, cl, slot, r, cmp_slot, ERR_INVALID_RECORD);
 		return 0;
 	}
 	int32_t pnum = choose_partition(c, t, r, key);
 	if (pnum < 0) {
-		fail_now(c, cl, slot, r, ERR_UNKNOWN_TOPIC_OR_PART);
+		fail_now(c, cl, slot, r, cmp_slot, ERR_UNKNOWN_TOPIC_OR_PART);
 		return 0;
 	}
 	struct part *p = &c->parts[t->part_base + (uint32_t)pnum];
-	struct fnl_rec_meta m = {.opaque = r->opaque,
-				 .client = slot,
-				 .chunk = cl->ch_tail,
-				 .client_gen = cl->gen};
+	struct fnl_rec_meta m = {
+		.opaque = r->opaque, .client = slot, .cmp_slot = cmp_slot, .client_gen = cl->gen};
 	int32_t klen = (r->flags & FNL_REC_F_KEY_NULL) ? -1 : (int32_t)r->key_len;
 	int32_t vlen = (r->flags & FNL_REC_F_VALUE_NULL) ? -1 : (int32_t)r->value_len;
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -224,13 +205,13 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 				struct fnl_batch *old = c->acc.linger_head;
 				if (old)
 					fnl_ingest_seal(c, &c->parts[old->part]);
+				fnl_ring_cmp_unreserve(&cl->v);
 				return 1;
 			}
 		}
 		int rc = fnl_accum_append(&c->acc, p->open, r->timestamp_ms, key, klen, val, vlen,
 					  h, r->header_count, &m);
 		if (rc == 0) {
-			cl->chunks[cl->ch_tail % FNL_CHUNKS].pending++;
 			cl->appended++;
 			c->st.records_in++;
 			if (r->partition == -1 && (klen < 0 || c->cfg.ignore_keys) &&
@@ -243,37 +224,14 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 			break;
 		fnl_ingest_seal(c, p); /* full: seal and retry once in a fresh batch */
 	}
-	fail_now(c, cl, slot, r, ERR_MESSAGE_TOO_LARGE);
+	fail_now(c, cl, slot, r, cmp_slot, ERR_MESSAGE_TOO_LARGE);
 	return 0;
-}
-
-/* The chunk this burst counts in: the newest one while it is small, else a
- * new one. NULL when every chunk is in use (back-pressure this client). */
-static struct chunk *burst_chunk(struct client *cl)
-{
-	if (cl->ch_tail != cl->ch_head) {
-		struct chunk *last = &cl->chunks[(cl->ch_tail - 1) % FNL_CHUNKS];
-		if (last->end - last->start < cl->v.rec_bytes / 64) {
-			cl->ch_tail--; /* reopen it: its index stays the same */
-			return last;
-		}
-	}
-	if (cl->ch_tail - cl->ch_head >= FNL_CHUNKS)
-		return NULL;
-	struct chunk *ch = &cl->chunks[cl->ch_tail % FNL_CHUNKS];
-	ch->start = ch->end = cl->rd;
-	ch->pending = 0;
-	return ch;
 }
 
 /* Take one burst from a client. Returns records taken (>= 0). */
 static int drain_client(struct fnl_core *c, uint32_t slot)
 {
 	struct client *cl = &c->clients[slot];
-	struct chunk *ch = burst_chunk(cl);
-	if (!ch)
-		return 0;
-	ch->closed = 0;
 	int n = 0;
 	uint64_t limit = cl->state == CL_GONE ? cl->stop_at : UINT64_MAX;
 	while (n < FNL_BURST_RECORDS && cl->rd < limit) {
@@ -292,15 +250,13 @@ static int drain_client(struct fnl_core *c, uint32_t slot)
 		if (t != 0) {
 			if (t < 0)
 				c->st.records_bad++;
-			break; /* pool empty (retry later) or quarantined */
+			break; /* pool or report slots exhausted (retry later), or quarantined */
 		}
 		cl->rd = cur;
 		n++;
 	}
-	ch->end = cl->rd;
-	ch->closed = 1;
-	cl->ch_tail++;
-	cl->wake = true;
+	if (n)
+		cl->wake = true;
 	return n;
 }
 
@@ -328,10 +284,8 @@ int fnl_ingest_pass(struct fnl_core *c)
 void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t bytes)
 {
 	struct client *cl = &c->clients[slot];
-	struct chunk *chunks = cl->chunks;
 	uint32_t gen = cl->gen + 1;
 	memset(cl, 0, sizeof(*cl));
-	cl->chunks = chunks;
 	cl->gen = gen;
 	if (fnl_ring_dview_init(&cl->v, map, bytes) < 0) {
 		cl->state = CL_QUARANTINED;
@@ -340,7 +294,7 @@ void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t byt
 	}
 	cl->map = map;
 	cl->map_bytes = bytes;
-	cl->rd = cl->released = cl->v.tail;
+	cl->rd = cl->v.tail;
 	cl->state = CL_ACTIVE;
 	c->st.clients_active++;
 }
@@ -365,9 +319,9 @@ void fnl_ingest_reap_clients(struct fnl_core *c)
 {
 	for (int i = 0; i < c->cfg.clients_max; i++) {
 		struct client *cl = &c->clients[i];
-		if (cl->state != CL_GONE || cl->rd < cl->stop_at || cl->ch_head != cl->ch_tail)
+		if (cl->state != CL_GONE || cl->rd < cl->stop_at ||
+		    cl->v.cmp_head != cl->v.cmp_resv)
 			continue;
-		release_chunks(cl);
 		cl->state = CL_FREE;
 		c->st.clients_active--;
 		fnl_core_evt(c, FNL_EVT_CLIENT_RELEASED, i, 0, NULL);

@@ -176,9 +176,11 @@ struct fnl_cmp {           /* 32 bytes: one delivery report */
 	int16_t
 	    err; /* Kafka error code, 0 ok; e.g. 10 MESSAGE_TOO_LARGE, 3 UNKNOWN_TOPIC_OR_PARTITION,
 	          * 7 REQUEST_TIMED_OUT (delivery.timeout.ms), -1 UNKNOWN_SERVER_ERROR */
-	uint16_t flags; /* 0; reserved */
-	uint32_t _pad;
+	uint16_t flags;   /* daemon-internal: FNL_CMP_F_DONE while in-order publication waits */
+	uint32_t rec_end; /* daemon-internal: low 32 bits of the record's end position */
 };
+
+#define FNL_CMP_F_DONE 0x1u
 _Static_assert(sizeof(struct fnl_cmp) == FNL_RING_CMP_ENTRY_BYTES, "completion is 32 bytes");
 
 /* A validated private copy of line 0 (daemon) or the values the client wrote. */
@@ -213,6 +215,7 @@ struct fnl_ring_dview {
 	uint32_t cmp_entries, cmp_mask;
 	uint64_t tail;     /* rec_tail released so far (private truth) */
 	uint64_t cmp_head; /* completions published so far (private truth) */
+	uint64_t cmp_resv; /* in-order reports: slots reserved so far (>= cmp_head) */
 	size_t map_bytes;
 };
 
@@ -612,6 +615,70 @@ static inline uint32_t fnl_ring_cmp_push_burst(struct fnl_ring_dview *v, const s
 static inline int fnl_ring_cmp_push(struct fnl_ring_dview *v, const struct fnl_cmp *c)
 {
 	return fnl_ring_cmp_push_burst(v, c, 1) == 1 ? 0 : -ENOBUFS;
+}
+
+/* Daemon, in-order reports (the daemon's protocol; do not mix with cmp_push):
+ *
+ *   take record r (ring order)  -> fnl_ring_cmp_reserve(v, r.end): slot k = cmp_resv++
+ *   r's outcome known (any order) -> fnl_ring_cmp_fill(v, k, report)
+ *   fnl_ring_cmp_publish(v)     -> cmp_head moves over the filled prefix; returns the
+ *                                  ring position after the last published record
+ *
+ * So the published reports are always exactly the records of a ring prefix, and
+ * rec_tail can be released to that position: a record's bytes stay in the ring
+ * until its report is visible, and what lies beyond rec_tail was never reported
+ * (a restarted daemon resends exactly that). The slot's flags/rec_end are private
+ * to the daemon until published; a client that scribbles on them only hurts itself.
+ * Reserving fails (false) when the client has cmp_entries reports outstanding. */
+static inline bool fnl_ring_cmp_reserve(struct fnl_ring_dview *v, uint64_t rec_end, uint64_t *slot)
+{
+	/* acquire: the client is done reading slots below cmp_tail */
+	uint64_t tail = atomic_load_explicit(&v->hdr->cmp_tail, memory_order_acquire);
+	uint64_t used = v->cmp_resv - tail;
+
+	if (tail > v->cmp_head || used >= v->cmp_entries)
+		return false;
+	struct fnl_cmp *e = &v->cmp[v->cmp_resv & v->cmp_mask];
+	e->flags = 0;
+	e->rec_end = (uint32_t)rec_end;
+	*slot = v->cmp_resv++;
+	return true;
+}
+
+/* Undo the last reservation (the record could not be taken after all). */
+static inline void fnl_ring_cmp_unreserve(struct fnl_ring_dview *v)
+{
+	v->cmp_resv--;
+}
+
+static inline void fnl_ring_cmp_fill(struct fnl_ring_dview *v, uint64_t slot,
+				     const struct fnl_cmp *c)
+{
+	struct fnl_cmp *e = &v->cmp[slot & v->cmp_mask];
+	uint32_t end = e->rec_end;
+	*e = *c;
+	e->rec_end = end;
+	e->flags = FNL_CMP_F_DONE;
+}
+
+/* Publishes the filled prefix; returns the ring position to release up to. */
+static inline uint64_t fnl_ring_cmp_publish(struct fnl_ring_dview *v)
+{
+	uint64_t end = v->tail, h = v->cmp_head;
+	while (h != v->cmp_resv) {
+		const struct fnl_cmp *e = &v->cmp[h & v->cmp_mask];
+		if (!(e->flags & FNL_CMP_F_DONE))
+			break;
+		/* rec_end is the low 32 bits of a position less than rec_bytes past tail */
+		end = v->tail + (uint32_t)(e->rec_end - (uint32_t)v->tail);
+		h++;
+	}
+	if (h != v->cmp_head) {
+		v->cmp_head = h;
+		/* release: slot contents are visible before the new cmp_head */
+		atomic_store_explicit(&v->hdr->cmp_head, h, memory_order_release);
+	}
+	return end;
 }
 
 /* Daemon: after storing rec_tail / cmp_head, does the client want a wake-up?
