@@ -1,0 +1,133 @@
+/* bench.h - shared pieces of funnel-bench: options, the shared-memory report
+ * area the client processes write and the parent merges, and histograms.
+ *
+ *   parent (funnel_bench.c)             client processes (bench_client.c)
+ *   mmap(MAP_SHARED|MAP_ANONYMOUS) ──fork──▶ each writes only slots[its index]
+ *   struct bench_shm:
+ *     ready (children ++), go (parent sets once), slots[clients]
+ *     slot: progress counters (relaxed atomics), timestamps, histograms,
+ *           socket figures; `done` (release) is set last
+ *
+ * Invariants:
+ * - a slot has exactly one writer (its child); the parent reads a slot's
+ *   plain fields only after `done` was seen with acquire, or after waitpid();
+ * - progress counters are read by the parent at any time (relaxed: a value
+ *   one update old is fine for a progress line);
+ * - histograms count nanoseconds in log-linear buckets (1/32 relative
+ *   precision, values below 64 ns exact), so merging is a plain sum.
+ */
+#ifndef FNL_BENCH_H
+#define FNL_BENCH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BENCH_HIST_SUB_BITS 5
+#define BENCH_HIST_LINEAR   64 /* values below are their own bucket */
+#define BENCH_HIST_BUCKETS  (BENCH_HIST_LINEAR + (64 - 6) * 32)
+#define BENCH_CLIENTS_MAX   256
+#define BENCH_PORTS_MAX     16
+
+enum bench_mode { MODE_FUNNEL, MODE_RDK, MODE_RDK_SINGLE, MODE_N };
+
+struct bench_hist {
+	uint64_t n;
+	uint64_t b[BENCH_HIST_BUCKETS];
+};
+
+struct bench_opts {
+	int clients;
+	long records; /* per client */
+	int value_bytes;
+	int keys;  /* 0 = null keys */
+	long rate; /* total records/s over all clients, 0 = flat out */
+	int partitions;
+	int brokers;
+	int batch_size;
+	int linger_ms;
+	int rounds;
+	bool modes[MODE_N];
+	bool sweep;
+	bool rawfetch; /* read the batches back to measure the compression ratio */
+	bool pin;
+	const char *bootstrap; /* external broker, NULL = start fnl-mockbroker */
+	const char *funneld, *mockbroker, *rawfetch_path;
+	const char *json, *plot;
+	const char *tmpdir;
+	int quiet;
+	/* set by the parent per round */
+	char topic[128];
+	char socket[512];
+	int ports[BENCH_PORTS_MAX];
+	int nports;
+	double tsc_ns;  /* nanoseconds per TSC tick */
+	int client_cpu; /* -1 = not pinned */
+};
+
+/* Socket figures of one process: TCP connections to the broker ports. */
+struct bench_sock {
+	uint64_t conns;      /* connected sockets to a broker port when sampled */
+	uint64_t bytes_sent; /* tcpi_bytes_sent summed over them */
+	uint64_t bytes_recv;
+};
+
+struct bench_slot {
+	_Atomic uint64_t produced, acked, failed; /* relaxed: progress only */
+	_Atomic int done;                         /* release by the child, acquire by the parent */
+	int status;                               /* 0 ok, else a short code */
+	char err[96];
+	uint64_t t_start_ns, t_end_ns; /* CLOCK_MONOTONIC: first append, last report */
+	uint64_t eagain;               /* full-queue retries (librdkafka QUEUE_FULL) */
+	uint64_t produce_requests;     /* librdkafka stats: Produce requests */
+	uint64_t rdk_connects;         /* librdkafka stats: connects */
+	struct bench_sock sock;
+	struct bench_hist append_ns, e2e_ns;
+};
+
+struct bench_shm {
+	_Atomic int ready; /* children that finished set-up (release) */
+	_Atomic int go;    /* parent says start (release); children spin/sleep on it (acquire) */
+	struct bench_slot slots[BENCH_CLIENTS_MAX];
+};
+
+/* bench_hist.c */
+static inline int bench_hist_bucket(uint64_t v)
+{
+	if (v < BENCH_HIST_LINEAR)
+		return (int)v;
+	int e = 63 - __builtin_clzll(v); /* >= 6 */
+	int sub = (int)((v >> (e - BENCH_HIST_SUB_BITS)) & 31);
+	int i = BENCH_HIST_LINEAR + (e - 6) * 32 + sub;
+	return i < BENCH_HIST_BUCKETS ? i : BENCH_HIST_BUCKETS - 1;
+}
+static inline void bench_hist_add(struct bench_hist *h, uint64_t v)
+{
+	h->b[bench_hist_bucket(v)]++;
+	h->n++;
+}
+void bench_hist_merge(struct bench_hist *dst, const struct bench_hist *src);
+/* value at quantile q (0..1): the bucket's midpoint, in the histogram's unit */
+double bench_hist_quantile(const struct bench_hist *h, double q);
+/* lower bound of bucket i */
+uint64_t bench_hist_lower(int i);
+
+/* bench_client.c: the body of one client process; returns the exit status */
+int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int idx, long records,
+                        long rate);
+int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx, long records,
+                     long rate);
+/* the i-th benchmark record value (exactly len bytes of JSON-like text) */
+size_t bench_record(char *buf, size_t len, long i, int client);
+
+/* bench_proc.c */
+uint64_t bench_now_ns(void);
+double bench_tsc_calibrate(void);
+int bench_pin(int cpu);
+/* sockets of pid (0 = self) connected to one of the ports; 0 or -errno */
+int bench_sockets(int pid, const int *ports, int nports, struct bench_sock *out);
+/* utime+stime of a live process, seconds; -1 on error */
+double bench_proc_cpu_s(int pid);
+
+#endif

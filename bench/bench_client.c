@@ -1,0 +1,393 @@
+/* bench_client.c - the body of one benchmark client process: libfunnel or its
+ * own librdkafka producer. Records come from a pool made before the start
+ * signal; each append is timed with the TSC, each delivery report measures
+ * append -> report (the append's TSC travels as the record's opaque). */
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "bench.h"
+#include "funnel.h"
+
+#define POOL_N         4096 /* distinct records per client (a power of two) */
+#define POLL_EVERY     256  /* records between non-blocking report polls */
+#define PROGRESS_EVERY 1024 /* records between progress counter stores */
+
+static const char *const levels[] = {"info", "info",  "info", "info",
+                                     "info", "debug", "warn", "error"};
+static const char *const svcs[] = {"checkout", "cart",      "payments", "search",
+                                   "auth",     "inventory", "shipping", "frontend"};
+static const char *const paths[] = {"/api/v1/cart", "/api/v1/checkout", "/api/v2/search",
+                                    "/login",       "/api/v1/orders",   "/healthz",
+                                    "/api/v1/items"};
+static const char *const words[] = {
+    "request", "completed",  "user",  "session", "cache",    "miss",    "hit", "order",
+    "payment", "authorized", "retry", "timeout", "upstream", "latency", "for", "item",
+    "cart",    "ok",         "slow",  "query",   "db",       "took",    "the", "validated"};
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+size_t bench_record(char *buf, size_t len, long i, int client)
+{
+	uint64_t h = mix((uint64_t)i * 131 + (uint64_t)client * 7919 + 1);
+	long ms = 1700000000000L + i * 3 + client;
+	char tmp[1024];
+	int n = snprintf(tmp, sizeof(tmp),
+	                 "{\"ts\":%ld,\"level\":\"%s\",\"svc\":\"%s\",\"host\":\"web-%02d\","
+	                 "\"user\":%u,\"path\":\"%s\",\"status\":%d,\"ms\":%u,\"msg\":\"",
+	                 ms, levels[h & 7], svcs[(h >> 3) & 7], (int)((h >> 6) % 16 + 1),
+	                 (unsigned)((h >> 10) % 90000 + 10000), paths[(h >> 27) % 7],
+	                 ((h >> 30) & 15) == 0 ? 500 : 200, (unsigned)((h >> 34) % 900));
+	size_t p = n > 0 ? (size_t)n : 0;
+	uint64_t w = h;
+	while (p + 2 < sizeof(tmp) && p + 2 < len) {
+		if ((w & 0xff) == 0)
+			w = mix(w + p);
+		const char *s = words[(w & 0xff) % 24];
+		w >>= 8;
+		size_t sl = strlen(s);
+		for (size_t k = 0; k < sl && p + 2 < len && p + 2 < sizeof(tmp); k++)
+			tmp[p++] = s[k];
+		if (p + 2 < len)
+			tmp[p++] = ' ';
+	}
+	tmp[p++] = '"';
+	tmp[p++] = '}';
+	size_t out = p < len ? p : len;
+	memcpy(buf, tmp, out);
+	for (size_t k = out; k < len; k++)
+		buf[k] = ' ';
+	return len;
+}
+
+struct pool {
+	char *vals;
+	char keys[POOL_N][24];
+	size_t klen[POOL_N];
+	size_t vlen;
+};
+
+static int pool_init(struct pool *p, const struct bench_opts *o, int client)
+{
+	p->vlen = (size_t)o->value_bytes;
+	p->vals = malloc(p->vlen * POOL_N + 1);
+	if (!p->vals)
+		return -ENOMEM;
+	for (long i = 0; i < POOL_N; i++) {
+		bench_record(p->vals + p->vlen * (size_t)i, p->vlen, i, client);
+		if (o->keys > 0) {
+			long k =
+			    (long)(mix((uint64_t)i * 31 + (uint64_t)client) % (uint64_t)o->keys);
+			p->klen[i] =
+			    (size_t)snprintf(p->keys[i], sizeof(p->keys[i]), "user-%ld", k);
+		}
+	}
+	return 0;
+}
+
+/* report-side state, process-wide (one client per process) */
+static struct bench_slot *g_slot;
+static double g_tsc_ns;
+static uint64_t g_acked, g_failed;
+
+static void note_report(uint64_t t_append_tsc, int err)
+{
+	uint64_t now = __rdtsc();
+	bench_hist_add(&g_slot->e2e_ns, (uint64_t)((double)(now - t_append_tsc) * g_tsc_ns));
+	if (err)
+		g_failed++;
+	else
+		g_acked++;
+	if (((g_acked + g_failed) & (PROGRESS_EVERY - 1)) == 0) {
+		atomic_store_explicit(&g_slot->acked, g_acked, memory_order_relaxed);
+		atomic_store_explicit(&g_slot->failed, g_failed, memory_order_relaxed);
+	}
+}
+
+static void fail(struct bench_slot *s, int code, const char *what, const char *why)
+{
+	s->status = code;
+	snprintf(s->err, sizeof(s->err), "%.30s: %.60s", what, why);
+}
+
+/* waits for the parent's start signal */
+static void wait_go(struct bench_shm *shm)
+{
+	atomic_fetch_add_explicit(&shm->ready, 1, memory_order_release);
+	struct timespec d = {.tv_nsec = 100 * 1000};
+	while (!atomic_load_explicit(&shm->go, memory_order_acquire))
+		nanosleep(&d, NULL);
+}
+
+/* paces to `rate` records/s: returns when record i is due. Sleeps (1 us
+ * timer slack) rather than spins, so a paced client's CPU time is what a real
+ * application that waits for work would spend; records due together go out
+ * back to back. */
+static void pace(uint64_t t0_ns, long i, long rate, void (*poll)(void *), void *arg)
+{
+	uint64_t due = t0_ns + (uint64_t)((double)i * 1e9 / (double)rate);
+	uint64_t now = bench_now_ns();
+	if (now >= due)
+		return;
+	poll(arg);
+	now = bench_now_ns();
+	if (now < due) {
+		struct timespec d = {.tv_sec = (time_t)((due - now) / 1000000000u),
+		                     .tv_nsec = (long)((due - now) % 1000000000u)};
+		nanosleep(&d, NULL);
+	}
+}
+
+static void finish(struct bench_slot *s, long records)
+{
+	atomic_store_explicit(&s->produced, (uint64_t)records, memory_order_relaxed);
+	atomic_store_explicit(&s->acked, g_acked, memory_order_relaxed);
+	atomic_store_explicit(&s->failed, g_failed, memory_order_relaxed);
+	if (!s->status && (g_acked != (uint64_t)records || g_failed))
+		snprintf(s->err, sizeof(s->err), "acked %llu failed %llu of %ld",
+		         (unsigned long long)g_acked, (unsigned long long)g_failed, records),
+		    s->status = 3;
+	atomic_store_explicit(&s->done, 1, memory_order_release);
+}
+
+/* ---- funnel ---- */
+
+static void fnl_on_report(const struct fnl_report *r, void *ctx)
+{
+	(void)ctx;
+	note_report(r->opaque, r->err);
+}
+
+static void fnl_poll0(void *c)
+{
+	fnl_poll(c, 0);
+}
+
+int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int idx, long records,
+                        long rate)
+{
+	struct bench_slot *s = &shm->slots[idx];
+	g_slot = s;
+	g_tsc_ns = o->tsc_ns;
+	bench_pin(o->client_cpu);
+	struct pool pool;
+	if (pool_init(&pool, o, idx) < 0) {
+		fail(s, 2, "pool", "out of memory");
+		wait_go(shm);
+		finish(s, records);
+		return 2;
+	}
+	struct fnl_conf conf;
+	fnl_conf_init(&conf);
+	conf.socket_path = o->socket;
+	conf.on_report = fnl_on_report;
+	fnl_client_t *c = NULL;
+	fnl_topic_t *t = NULL;
+	int rc = fnl_open(&conf, &c);
+	if (rc < 0)
+		fail(s, 2, "fnl_open", fnl_strerror(rc));
+	else if ((rc = fnl_topic(c, o->topic, &t)) < 0)
+		fail(s, 2, "fnl_topic", fnl_strerror(rc));
+	wait_go(shm);
+	if (s->status) {
+		finish(s, records);
+		return 2;
+	}
+	if (rate)
+		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	s->t_start_ns = bench_now_ns();
+	long i;
+	for (i = 0; i < records; i++) {
+		int k = (int)(i & (POOL_N - 1));
+		const void *key = o->keys > 0 ? pool.keys[k] : NULL;
+		const char *val = pool.vals + pool.vlen * (size_t)k;
+		if (rate)
+			pace(s->t_start_ns, i, rate, fnl_poll0, c);
+		uint64_t t0 = __rdtsc();
+		rc = fnl_produce(c, t, -1, key, pool.klen[k], val, pool.vlen, NULL, 0, 0, t0);
+		uint64_t t1 = __rdtsc();
+		if (rc < 0) {
+			fail(s, 3, "fnl_produce", fnl_strerror(rc));
+			break;
+		}
+		bench_hist_add(&s->append_ns, (uint64_t)((double)(t1 - t0) * g_tsc_ns));
+		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
+			fnl_poll(c, 0);
+		if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
+			atomic_store_explicit(&s->produced, (uint64_t)i + 1, memory_order_relaxed);
+	}
+	rc = fnl_flush(c, 120000);
+	s->t_end_ns = bench_now_ns();
+	if (rc < 0 && !s->status)
+		fail(s, 3, "fnl_flush", fnl_strerror(rc));
+	fnl_close(c);
+	finish(s, records);
+	free(pool.vals);
+	return s->status;
+}
+
+/* ---- librdkafka ---- */
+
+static uint64_t g_stats_seen_ns;
+static uint64_t g_produce_reqs, g_connects;
+
+static void rdk_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	note_report((uint64_t)(uintptr_t)m->_private, m->err != 0);
+}
+
+/* sums "key":N over the whole statistics JSON (only the brokers' objects
+ * carry "connects" and the request-type map carries "Produce") */
+static uint64_t json_sum(const char *json, const char *key)
+{
+	uint64_t sum = 0;
+	size_t kl = strlen(key);
+	for (const char *p = json; (p = strstr(p, key)); p += kl)
+		sum += strtoull(p + kl, NULL, 10);
+	return sum;
+}
+
+static int rdk_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	(void)rk;
+	(void)len;
+	(void)opaque;
+	g_produce_reqs = json_sum(json, "\"Produce\":");
+	g_connects = json_sum(json, "\"connects\":");
+	g_stats_seen_ns = bench_now_ns();
+	if (getenv("FNL_BENCH_DUMP_STATS"))
+		fprintf(stderr, "%s\n", json);
+	return 0;
+}
+
+static void rdk_poll0(void *rk)
+{
+	rd_kafka_poll(rk, 0);
+}
+
+static rd_kafka_t *rdk_new(const struct bench_opts *o, struct bench_slot *s)
+{
+	char err[256], num[32];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	struct {
+		const char *k, *v;
+	} kv[] = {{"bootstrap.servers", o->bootstrap},
+	          {"enable.idempotence", "true"},
+	          {"acks", "all"},
+	          {"compression.codec", "zstd"},
+	          {"statistics.interval.ms", "1000"},
+	          {"linger.ms", NULL},
+	          {"batch.size", NULL}};
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		const char *v = kv[i].v;
+		if (!strcmp(kv[i].k, "linger.ms"))
+			snprintf(num, sizeof(num), "%d", o->linger_ms), v = num;
+		else if (!strcmp(kv[i].k, "batch.size"))
+			snprintf(num, sizeof(num), "%d", o->batch_size), v = num;
+		if (rd_kafka_conf_set(conf, kv[i].k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+			fail(s, 2, kv[i].k, err);
+			rd_kafka_conf_destroy(conf);
+			return NULL;
+		}
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, rdk_dr);
+	rd_kafka_conf_set_stats_cb(conf, rdk_stats);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (!rk)
+		fail(s, 2, "rd_kafka_new", err);
+	return rk;
+}
+
+int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx, long records,
+                     long rate)
+{
+	struct bench_slot *s = &shm->slots[idx];
+	g_slot = s;
+	g_tsc_ns = o->tsc_ns;
+	bench_pin(o->client_cpu);
+	struct pool pool;
+	rd_kafka_t *rk = NULL;
+	rd_kafka_topic_t *rkt = NULL;
+	if (pool_init(&pool, o, idx) < 0)
+		fail(s, 2, "pool", "out of memory");
+	else if ((rk = rdk_new(o, s))) {
+		rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+		if (e)
+			fail(s, 2, "metadata", rd_kafka_err2str(e));
+		else
+			rd_kafka_metadata_destroy(md);
+	}
+	wait_go(shm);
+	if (s->status) {
+		finish(s, records);
+		return 2;
+	}
+	if (rate)
+		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	s->t_start_ns = bench_now_ns();
+	for (long i = 0; i < records; i++) {
+		int k = (int)(i & (POOL_N - 1));
+		const char *val = pool.vals + pool.vlen * (size_t)k;
+		const void *key = o->keys > 0 ? pool.keys[k] : NULL;
+		if (rate)
+			pace(s->t_start_ns, i, rate, rdk_poll0, rk);
+		rd_kafka_resp_err_t e;
+		uint64_t t0 = __rdtsc();
+		for (;;) {
+			/* like a Java send() that blocks on a full buffer: retry until queued */
+			e = rd_kafka_producev(
+			    rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			    RD_KAFKA_V_VALUE((void *)val, pool.vlen),
+			    RD_KAFKA_V_KEY(key, pool.klen[k]),
+			    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)t0), RD_KAFKA_V_END);
+			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				break;
+			s->eagain++;
+			rd_kafka_poll(rk, 1);
+		}
+		uint64_t t1 = __rdtsc();
+		if (e) {
+			fail(s, 3, "producev", rd_kafka_err2str(e));
+			break;
+		}
+		bench_hist_add(&s->append_ns, (uint64_t)((double)(t1 - t0) * g_tsc_ns));
+		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
+			rd_kafka_poll(rk, 0);
+		if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
+			atomic_store_explicit(&s->produced, (uint64_t)i + 1, memory_order_relaxed);
+	}
+	rd_kafka_resp_err_t fe = rd_kafka_flush(rk, 120000);
+	s->t_end_ns = bench_now_ns();
+	if (fe && !s->status)
+		fail(s, 3, "flush", rd_kafka_err2str(fe));
+	bench_sockets(0, o->ports, o->nports, &s->sock);
+	/* the statistics are cumulative: wait for one emitted after the flush */
+	uint64_t flushed = bench_now_ns();
+	while (g_stats_seen_ns < flushed && bench_now_ns() - flushed < 2500000000ull)
+		rd_kafka_poll(rk, 50);
+	s->produce_requests = g_produce_reqs;
+	s->rdk_connects = g_connects;
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	finish(s, records);
+	free(pool.vals);
+	return s->status;
+}
