@@ -66,6 +66,7 @@ static const struct key keys[] = {
 	{"funnel.uring.sqpoll", K_BOOL, F(uring_sqpoll), 0, 0, "false", "true or false"},
 	{"funnel.log.level", K_LOGLEVEL, F(log_level), 0, 0, "info", "error, warn, info or debug"},
 	{"funnel.shutdown.timeout.ms", K_INT, F(shutdown_timeout_ms), 0, INT_MAX, "30000", NULL},
+	{"funnel.idle.nap.us", K_INT, F(idle_nap_us), 0, 100000, "0", NULL},
 	{"funnel.state.dir", K_STR, F(state_dir), 0, 0, "", "directory for restart state"},
 	{"funnel.test.transactional.id", K_STR, F(test_txn_id), 0, 0, "",
 	 "test only: makes a mock broker check sequences"},

@@ -66,6 +66,7 @@ struct fnl_config {
 	bool uring_sqpoll;
 	int log_level; /* 0 error .. 3 debug */
 	int shutdown_timeout_ms;
+	int idle_nap_us; /* light load: wait this long in io_uring instead of spinning; 0 = spin */
 	char state_dir[FNL_CONFIG_STR_MAX];
 	/* Test only: send this transactional id with InitProducerId and Produce so that a
 	 * broker which checks sequences only for transactional producers (librdkafka's mock

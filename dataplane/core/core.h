@@ -45,6 +45,7 @@ struct fnl_core_cfg {
 	int clients_max, topics_max, partitions_max, brokers_max;
 	bool round_robin, ignore_keys;
 	bool sqpoll;
+	int idle_nap_us; /* 0: spin while records trickle in; else wait up to this in io_uring */
 	char client_id[256];
 	uint64_t seed;
 };

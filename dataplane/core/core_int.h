@@ -24,6 +24,7 @@
 #include "dataplane/ring/ring.h"
 
 #define FNL_BURST_RECORDS 128  /* records taken from one client per pass */
+#define FNL_NAP_BELOW     64   /* a pass that took fewer records is light load */
 #define FNL_REQ_PARTS_MAX 128  /* partitions in one Produce request */
 #define FNL_REQ_SCRATCH   16384
 #define FNL_REQS_PER_BROKER 8  /* >= max in flight (5) + ApiVersions */
@@ -108,6 +109,8 @@ struct fnl_core {
 	struct fnl_accum acc;
 	struct fnl_producer prod;
 	struct client *clients;
+	uint32_t *active;   /* slots of attached clients (any state but free), dense */
+	uint32_t nactive;
 	struct topic *topics;
 	struct part *parts;
 	uint32_t parts_used;

@@ -68,8 +68,8 @@ void fnl_ingest_report_batch(struct fnl_core *c, struct fnl_batch *b, int16_t er
  * per loop iteration, so the syscall is per wake-up, never per record. */
 void fnl_ingest_flush_wakes(struct fnl_core *c)
 {
-	for (int i = 0; i < c->cfg.clients_max; i++) {
-		struct client *cl = &c->clients[i];
+	for (uint32_t k = 0; k < c->nactive; k++) {
+		struct client *cl = &c->clients[c->active[k]];
 		if (!cl->wake)
 			continue;
 		cl->wake = false;
@@ -263,9 +263,9 @@ static int drain_client(struct fnl_core *c, uint32_t slot)
 int fnl_ingest_pass(struct fnl_core *c)
 {
 	int total = 0;
-	uint32_t nmax = (uint32_t)c->cfg.clients_max;
-	for (uint32_t k = 0; k < nmax; k++) {
-		uint32_t slot = (c->rr_client + k) % nmax;
+	uint32_t n = c->nactive;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t slot = c->active[(c->rr_client + k) % n];
 		struct client *cl = &c->clients[slot];
 		if (cl->state != CL_ACTIVE && cl->state != CL_GONE)
 			continue;
@@ -273,7 +273,7 @@ int fnl_ingest_pass(struct fnl_core *c)
 			break;
 		total += drain_client(c, slot);
 	}
-	c->rr_client = (c->rr_client + 1) % nmax;
+	c->rr_client = n ? (c->rr_client + 1) % n : 0;
 	/* linger: seal what waited long enough */
 	struct fnl_batch *b;
 	while ((b = fnl_accum_lingered(&c->acc, c->now_ms)) != NULL)
@@ -289,6 +289,7 @@ void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t byt
 	cl->gen = gen;
 	if (fnl_ring_dview_init(&cl->v, map, bytes) < 0) {
 		cl->state = CL_QUARANTINED;
+		c->active[c->nactive++] = (uint32_t)slot; /* released once its socket closes */
 		fnl_core_evt(c, FNL_EVT_CLIENT_QUARANTINED, slot, 0, "ring failed validation");
 		return;
 	}
@@ -297,6 +298,7 @@ void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t byt
 	cl->rd = cl->v.tail;
 	cl->state = CL_ACTIVE;
 	c->st.clients_active++;
+	c->active[c->nactive++] = (uint32_t)slot;
 }
 
 void fnl_ingest_client_gone(struct fnl_core *c, int slot)
@@ -317,21 +319,23 @@ void fnl_ingest_client_gone(struct fnl_core *c, int slot)
 /* A gone client whose records were all taken and reported is released. */
 void fnl_ingest_reap_clients(struct fnl_core *c)
 {
-	for (int i = 0; i < c->cfg.clients_max; i++) {
+	for (uint32_t k = c->nactive; k-- > 0;) {
+		uint32_t i = c->active[k];
 		struct client *cl = &c->clients[i];
 		if (cl->state != CL_GONE || cl->rd < cl->stop_at ||
 		    cl->v.cmp_head != cl->v.cmp_resv)
 			continue;
 		cl->state = CL_FREE;
 		c->st.clients_active--;
-		fnl_core_evt(c, FNL_EVT_CLIENT_RELEASED, i, 0, NULL);
+		c->active[k] = c->active[--c->nactive]; /* order does not matter */
+		fnl_core_evt(c, FNL_EVT_CLIENT_RELEASED, (int32_t)i, 0, NULL);
 	}
 }
 
 bool fnl_ingest_has_input(struct fnl_core *c)
 {
-	for (int i = 0; i < c->cfg.clients_max; i++) {
-		struct client *cl = &c->clients[i];
+	for (uint32_t k = 0; k < c->nactive; k++) {
+		struct client *cl = &c->clients[c->active[k]];
 		if (cl->state == CL_ACTIVE && fnl_ring_pending(&cl->v, cl->rd))
 			return true;
 		if (cl->state == CL_GONE && cl->rd < cl->stop_at)
@@ -342,7 +346,9 @@ bool fnl_ingest_has_input(struct fnl_core *c)
 
 void fnl_ingest_set_sleeping(struct fnl_core *c, uint32_t v)
 {
-	for (int i = 0; i < c->cfg.clients_max; i++)
-		if (c->clients[i].state == CL_ACTIVE)
-			fnl_ring_set_sleeping(&c->clients[i].v, v != 0);
+	for (uint32_t k = 0; k < c->nactive; k++) {
+		struct client *cl = &c->clients[c->active[k]];
+		if (cl->state == CL_ACTIVE)
+			fnl_ring_set_sleeping(&cl->v, v != 0);
+	}
 }
