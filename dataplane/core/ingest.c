@@ -3,8 +3,8 @@
  *
  * Each record taken reserves the client's next completion slot (ring
  * order); its report fills that slot whenever its batch finishes; reports
- * are published over the filled prefix only, and rec_tail is released to
- * the end of the last published record (dataplane/ring/ring.h). So what a
+ * are published over the filled prefix only, after rec_tail was released to
+ * the end of the last of their records (dataplane/ring/ring.h). So what a
  * client has been told and what it may overwrite are the same ring prefix,
  * and everything past rec_tail is unreported: a restarted daemon resends
  * exactly that.
@@ -73,9 +73,7 @@ void fnl_ingest_flush_wakes(struct fnl_core *c)
 		if (!cl->wake)
 			continue;
 		cl->wake = false;
-		uint64_t end = fnl_ring_cmp_publish(&cl->v);
-		if (end != cl->v.tail)
-			fnl_ring_release(&cl->v, end);
+		fnl_ring_cmp_publish(&cl->v); /* releases ring bytes, then shows reports */
 		if (fnl_ring_client_waiting(&cl->v)) {
 			/* relaxed add: the futex word only has to change; the seq_cst
 			 * fence in fnl_ring_client_waiting() ordered our releases */

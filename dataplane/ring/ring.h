@@ -446,9 +446,52 @@ static inline uint64_t fnl_ring_outstanding(const struct fnl_ring_cview *v)
 
 /* ------------------------------------------------------------------ daemon */
 
+/* A completion slot's lap: which pass over the completion area reserved it
+ * (flags bits 8..15), so a slot left DONE by an earlier lap is never taken for
+ * this one. */
+static inline uint16_t fnl_cmp_lap(const struct fnl_ring_dview *v, uint64_t idx)
+{
+	return (uint16_t)(((idx >> __builtin_ctz(v->cmp_entries)) & 0xffu) << 8);
+}
+
+/* Daemon: continue a ring from its indexes (0 for a fresh ring). A daemon that
+ * was killed may have released rec_tail without publishing the reports of the
+ * records it released (the release is stored first): those slots are DONE,
+ * of this lap, and end at or before rec_tail; they are published now. Records
+ * past rec_tail were never reported and are taken again. -EPROTO if the
+ * indexes are inconsistent. */
+static inline int fnl_ring_resume(struct fnl_ring_dview *v)
+{
+	struct fnl_ring_hdr *h = v->hdr;
+	/* acquire: pairs with the releases of the previous daemon and the client */
+	uint64_t tail = atomic_load_explicit(&h->rec_tail, memory_order_acquire);
+	uint64_t head = atomic_load_explicit(&h->rec_head, memory_order_acquire);
+	uint64_t ch = atomic_load_explicit(&h->cmp_head, memory_order_acquire);
+	uint64_t ct = atomic_load_explicit(&h->cmp_tail, memory_order_acquire);
+
+	if ((tail & 7u) || head < tail || head - tail > v->rec_bytes || ct > ch ||
+	    ch - ct > v->cmp_entries)
+		return -EPROTO;
+	v->tail = tail;
+	while (ch - ct < v->cmp_entries) {
+		const struct fnl_cmp *e = &v->cmp[ch & v->cmp_mask];
+		if (!(e->flags & FNL_CMP_F_DONE) || (e->flags & 0xff00u) != fnl_cmp_lap(v, ch) ||
+		    (uint32_t)((uint32_t)tail - e->rec_end) >= v->rec_bytes)
+			break;
+		ch++;
+	}
+	v->cmp_head = v->cmp_resv = ch;
+	/* release: repaired reports are visible before the new cmp_head */
+	atomic_store_explicit(&h->cmp_head, ch, memory_order_release);
+	/* seq_cst: the client may read daemon_alive from now on */
+	atomic_store_explicit(&h->daemon_alive, 1, memory_order_seq_cst);
+	return 0;
+}
+
 /* Daemon: validates a mapping of map_bytes (the memfd's sealed size) and builds
- * the view from the validated copy. Continues from the current indexes (0 for a
- * fresh ring). 0, -EPROTO or -EINVAL. */
+ * the view from the validated copy, then continues from the ring's indexes
+ * (fnl_ring_resume: 0 for a fresh ring; where a previous daemon stopped for a
+ * ring that outlived it). 0, -EPROTO or -EINVAL. */
 static inline int fnl_ring_dview_init(struct fnl_ring_dview *v, void *base, size_t map_bytes)
 {
 	struct fnl_ring_geom g;
@@ -465,14 +508,7 @@ static inline int fnl_ring_dview_init(struct fnl_ring_dview *v, void *base, size
 	v->cmp_entries = g.cmp_entries;
 	v->cmp_mask = g.cmp_entries - 1;
 	v->map_bytes = map_bytes;
-	/* A fresh ring starts at 0; the daemon's own indexes are the truth from now on. */
-	v->tail = 0;
-	v->cmp_head = 0;
-	atomic_store_explicit(&v->hdr->rec_tail, 0, memory_order_relaxed);
-	atomic_store_explicit(&v->hdr->cmp_head, 0, memory_order_relaxed);
-	/* seq_cst: the client may read daemon_alive from now on */
-	atomic_store_explicit(&v->hdr->daemon_alive, 1, memory_order_seq_cst);
-	return 0;
+	return fnl_ring_resume(v);
 }
 
 /* Daemon: anything published beyond cursor? (load-acquire rec_head) */
@@ -639,7 +675,7 @@ static inline bool fnl_ring_cmp_reserve(struct fnl_ring_dview *v, uint64_t rec_e
 	if (tail > v->cmp_head || used >= v->cmp_entries)
 		return false;
 	struct fnl_cmp *e = &v->cmp[v->cmp_resv & v->cmp_mask];
-	e->flags = 0;
+	e->flags = fnl_cmp_lap(v, v->cmp_resv);
 	e->rec_end = (uint32_t)rec_end;
 	*slot = v->cmp_resv++;
 	return true;
@@ -658,27 +694,34 @@ static inline void fnl_ring_cmp_fill(struct fnl_ring_dview *v, uint64_t slot,
 	uint32_t end = e->rec_end;
 	*e = *c;
 	e->rec_end = end;
-	e->flags = FNL_CMP_F_DONE;
+	e->flags = (uint16_t)(FNL_CMP_F_DONE | fnl_cmp_lap(v, slot));
 }
 
-/* Publishes the filled prefix; returns the ring position to release up to. */
+/* Publishes the filled prefix: first releases the ring bytes of its records
+ * (rec_tail), then makes the reports visible (cmp_head). In that order a daemon
+ * killed between the two leaves DONE slots that fnl_ring_resume() publishes;
+ * the other order would resend records whose reports the client already has.
+ * Returns the number of reports published. */
 static inline uint64_t fnl_ring_cmp_publish(struct fnl_ring_dview *v)
 {
 	uint64_t end = v->tail, h = v->cmp_head;
 	while (h != v->cmp_resv) {
 		const struct fnl_cmp *e = &v->cmp[h & v->cmp_mask];
-		if (!(e->flags & FNL_CMP_F_DONE))
+		if ((e->flags & (FNL_CMP_F_DONE | 0xff00u)) != (FNL_CMP_F_DONE | fnl_cmp_lap(v, h)))
 			break;
 		/* rec_end is the low 32 bits of a position less than rec_bytes past tail */
 		end = v->tail + (uint32_t)(e->rec_end - (uint32_t)v->tail);
 		h++;
 	}
-	if (h != v->cmp_head) {
+	uint64_t n = h - v->cmp_head;
+	if (n) {
+		if (end != v->tail)
+			fnl_ring_release(v, end);
 		v->cmp_head = h;
 		/* release: slot contents are visible before the new cmp_head */
 		atomic_store_explicit(&v->hdr->cmp_head, h, memory_order_release);
 	}
-	return end;
+	return n;
 }
 
 /* Daemon: after storing rec_tail / cmp_head, does the client want a wake-up?
