@@ -57,6 +57,8 @@ static const struct key keys[] = {
 	 NULL},
 	{"funnel.clients.max", K_INT, F(clients_max), 1, 65535, "1024", NULL},
 	{"funnel.topics.max", K_INT, F(topics_max), 1, 65535, "1024", NULL},
+	{"funnel.client.topics.max", K_INT, F(client_topics_max), 0, 65535, "0",
+	 "0 (a quarter of funnel.topics.max) or the number of new topic names one client may create"},
 	{"funnel.partitions.max", K_INT, F(partitions_max), 1, 1 << 20, "16384", NULL},
 	{"funnel.partitioner", K_PARTITIONER, F(round_robin), 0, 0, "sticky",
 	 "sticky (KIP-794 uniform sticky) or round_robin"},
@@ -386,6 +388,8 @@ int fnl_config_finish(struct fnl_config *c, char *msg, size_t len)
 	if (c->buffer_memory < 4 * (int64_t)c->batch_size)
 		return say(msg, len, "buffer.memory (%lld) must hold at least 4 batches of batch.size (%d)",
 			   (long long)c->buffer_memory, c->batch_size);
+	if (c->client_topics_max == 0)
+		c->client_topics_max = c->topics_max / 4 > 0 ? c->topics_max / 4 : 1;
 	if (c->max_request_size < c->batch_size)
 		return say(msg, len, "max.request.size (%d) must be >= batch.size (%d)",
 			   c->max_request_size, c->batch_size);

@@ -56,6 +56,7 @@ struct fnl_config {
 	int64_t ring_bytes_max;
 	int clients_max;
 	int topics_max;
+	int client_topics_max; /* new topic names one client may create; 0 = topics_max / 4 */
 	int partitions_max;
 	bool round_robin; /* funnel.partitioner=round_robin (legacy), else uniform sticky */
 	char metrics_listen[FNL_CONFIG_STR_MAX];

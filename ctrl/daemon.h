@@ -34,6 +34,7 @@ struct dclient {
 	pid_t pid;
 	uid_t uid;
 	bool in_core; /* CLIENT_ADD sent; wait for RELEASED before unmapping */
+	int topics_created; /* new topic names this client registered (funnel.client.topics.max) */
 	bool used;
 };
 
@@ -65,8 +66,13 @@ struct fnl_daemon {
 void fnl_daemon_push(struct fnl_daemon *d, const struct fnl_cmd *m);
 int fnl_daemon_bootstrap(struct fnl_daemon *d, char *msg, size_t msg_len);
 int fnl_daemon_refresh(struct fnl_daemon *d);
-int fnl_daemon_topic(struct fnl_daemon *d, const char *name, int32_t *nparts, char *msg,
-		     size_t msg_len);
+/* Registers a topic (waiting up to max.block.ms for the cluster to know it).
+ * A name the daemon does not know yet is created only if may_create; *created
+ * says whether it was. Returns the topic id, or -errno with a message. */
+int fnl_daemon_topic(struct fnl_daemon *d, const char *name, bool may_create, bool *created,
+		     int32_t *nparts, char *msg, size_t msg_len);
+/* Kafka's rule for topic names: [a-zA-Z0-9._-]{1,249} */
+bool fnl_topic_name_ok(const char *name);
 int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t msg_len);
 /* registry.c */
 int fnl_registry_listen(struct fnl_daemon *d, char *msg, size_t msg_len);

@@ -15,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctrl/admin.h"
 #include "ctrl/daemon.h"
 #include "ctrl/log.h"
+#include "ctrl/metrics.h"
 #include "dataplane/net/engine.h"
 #include "dataplane/producer/producer.h"
 
@@ -27,6 +29,12 @@ static void usage(FILE *f)
 		   "batch.size, compression.type, ...) plus funnel.* keys; see docs/config.md.\n");
 }
 
+/* What SIGHUP reads again: the -c file and the -X overrides, in order. */
+static const char *cfg_path;
+static char **cfg_overrides;
+static int cfg_overrides_n;
+static struct fnl_metrics *metrics;
+
 static int load_config(struct fnl_daemon *d, int argc, char **argv, bool *dump)
 {
 	char msg[FNL_CONFIG_MSG_MAX];
@@ -35,14 +43,19 @@ static int load_config(struct fnl_daemon *d, int argc, char **argv, bool *dump)
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int o;
+	cfg_overrides = calloc((size_t)argc + 1, sizeof(char *));
+	if (!cfg_overrides)
+		return -ENOMEM;
 	while ((o = getopt_long(argc, argv, "c:X:h", opts, NULL)) != -1) {
 		int rc = 0;
 		switch (o) {
 		case 'c':
 			rc = fnl_config_load_file(&d->cfg, optarg, msg, sizeof(msg));
+			cfg_path = optarg;
 			break;
 		case 'X':
 			rc = fnl_config_set_kv(&d->cfg, optarg, msg, sizeof(msg));
+			cfg_overrides[cfg_overrides_n++] = optarg;
 			break;
 		case 'D':
 			*dump = true;
@@ -102,10 +115,11 @@ static void core_cfg(const struct fnl_config *s, struct fnl_core_cfg *c)
 	c->clients_max = s->clients_max;
 	c->topics_max = s->topics_max;
 	c->partitions_max = s->partitions_max;
-	c->brokers_max = 64;
+	c->brokers_max = FNL_METRICS_BROKERS_MAX;
 	c->round_robin = s->round_robin;
 	c->ignore_keys = s->partitioner_ignore_keys;
 	c->sqpoll = s->uring_sqpoll;
+	c->idle_nap_us = s->idle_nap_us;
 	snprintf(c->client_id, sizeof(c->client_id), "%s", s->client_id);
 	c->seed = (uint64_t)fnl_now_ns() ^ (uint64_t)getpid();
 }
@@ -123,6 +137,16 @@ static int setup(struct fnl_daemon *d)
 {
 	char msg[512];
 	d->listen_fd = -1;
+	d->start_ms = fnl_now_ns() / 1000000;
+	/* Block the signals before any thread exists: threads inherit the mask, and
+	 * a SIGTERM delivered to a thread that does not block it kills the process
+	 * instead of reaching the signalfd below. */
+	sigset_t early;
+	sigemptyset(&early);
+	sigaddset(&early, SIGTERM);
+	sigaddset(&early, SIGINT);
+	sigaddset(&early, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &early, NULL);
 	d->cmd_slots = calloc(FNL_CMDQ_SLOTS, sizeof(struct fnl_cmd));
 	d->evt_slots = calloc(FNL_CMDQ_SLOTS, sizeof(struct fnl_cmd));
 	d->clients = calloc((size_t)d->cfg.clients_max, sizeof(*d->clients));
@@ -144,6 +168,13 @@ static int setup(struct fnl_daemon *d)
 		fnl_err("cannot create the data-plane core err=\"%s\"", strerror(-rc));
 		return rc;
 	}
+	/* before bootstrap, so /health answers 503 while the cluster is out of reach */
+	rc = fnl_metrics_start(d, &metrics, msg, sizeof(msg));
+	if (rc < 0)
+		fnl_err("metrics disabled: %s", msg);
+	else if (metrics)
+		fnl_info("metrics listening listen=%s port=%d", d->cfg.metrics_listen,
+			 fnl_metrics_port(metrics));
 	rc = fnl_kclient_init(&d->kc, d->cfg.client_id, d->cfg.request_timeout_ms);
 	if (rc < 0)
 		return rc;
@@ -232,7 +263,8 @@ static void on_signal(struct fnl_daemon *d)
 	struct signalfd_siginfo si;
 	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			fnl_info("SIGHUP: live reload is not supported yet; restart to change settings");
+			fnl_info("SIGHUP: reloading settings");
+			fnl_admin_reload(d, cfg_path, cfg_overrides, cfg_overrides_n);
 			continue;
 		}
 		if (d->stopping)
@@ -299,6 +331,7 @@ int main(int argc, char **argv)
 		return 1;
 	loop(&d);
 	pthread_join(d.core_thread, NULL);
+	fnl_metrics_stop(metrics);
 	const struct fnl_core_stats *st = fnl_core_stats(d.core);
 	fnl_info("stopped records_in=%llu acked=%llu failed=%llu batches=%llu requests=%llu",
 		 (unsigned long long)st->records_in, (unsigned long long)st->records_acked,

@@ -1,5 +1,6 @@
 /* meta.c - metadata, topics and the producer id, fetched by the control
  * thread and handed to the data-plane core as commands. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -154,18 +155,35 @@ int fnl_daemon_refresh(struct fnl_daemon *d)
 
 /* Register a topic for clients: wait (bounded by max.block.ms) until the
  * broker knows it, like the Java producer's send() waits on metadata. */
-int fnl_daemon_topic(struct fnl_daemon *d, const char *name, int32_t *nparts, char *msg,
-		     size_t len)
+bool fnl_topic_name_ok(const char *name)
 {
-	size_t nl = strlen(name);
-	if (nl == 0 || nl > 249) {
-		snprintf(msg, len, "topic name must be 1..249 characters");
+	size_t n = 0;
+	for (const char *p = name; *p; p++, n++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+			return false;
+	return n >= 1 && n <= 249;
+}
+
+int fnl_daemon_topic(struct fnl_daemon *d, const char *name, bool may_create, bool *created,
+		     int32_t *nparts, char *msg, size_t len)
+{
+	*created = false;
+	if (!fnl_topic_name_ok(name)) {
+		snprintf(msg, len,
+			 "a topic name is 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'");
 		return -EINVAL;
 	}
+	size_t nl = strlen(name);
 	int id = topic_id(d, name, (int)nl);
 	if (id >= 0 && d->topics[id].in_core) {
 		*nparts = d->topics[id].nparts;
 		return id;
+	}
+	if (id < 0 && !may_create) {
+		snprintf(msg, len,
+			 "this client already registered funnel.client.topics.max=%d new topics",
+			 d->cfg.client_topics_max);
+		return -EDQUOT;
 	}
 	if (id < 0) {
 		for (int i = 0; i < d->cfg.topics_max && id < 0; i++)
@@ -178,6 +196,7 @@ int fnl_daemon_topic(struct fnl_daemon *d, const char *name, int32_t *nparts, ch
 		}
 		snprintf(d->topics[id].name, sizeof(d->topics[id].name), "%s", name);
 		d->topics[id].used = true;
+		*created = true;
 	}
 	int64_t deadline = fnl_now_ns() / 1000000 + d->cfg.max_block_ms;
 	const char *names[1] = {name};

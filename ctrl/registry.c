@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctrl/admin.h"
 #include "ctrl/daemon.h"
 #include "ctrl/log.h"
 #include "dataplane/ring/ctlproto.h"
@@ -192,12 +193,21 @@ static void on_topic(struct fnl_daemon *d, int slot, const struct fnl_ctl_msg *m
 	memcpy(name, m->name, sizeof(m->name));
 	name[sizeof(m->name)] = '\0';
 	int32_t nparts = -1;
-	int id = fnl_daemon_topic(d, name, &nparts, why, sizeof(why));
+	bool created;
+	int id = fnl_daemon_topic(d, name, c->topics_created < d->cfg.client_topics_max, &created,
+				  &nparts, why, sizeof(why));
 	if (id < 0) {
-		fnl_warn("topic refused topic=%s reason=\"%s\"", name, why);
+		/* the name comes from the client: log it only as printable bytes */
+		for (char *p = name; *p; p++)
+			if (*p < 0x21 || *p > 0x7e || *p == '"')
+				*p = '?';
+		fnl_warn("topic refused pid=%d topic=\"%.64s\" reason=\"%s\"", (int)c->pid, name,
+			 why);
 		refuse(c->fd, id, why);
 		return;
 	}
+	if (created)
+		c->topics_created++;
 	struct fnl_ctl_msg r = {.magic = FNL_CTL_MAGIC,
 				.version = FNL_CTL_VERSION,
 				.type = FNL_CTL_TOPIC_OK,
@@ -230,6 +240,8 @@ void fnl_registry_serve(struct fnl_daemon *d, int slot)
 			close(fd);
 		if (m.type == FNL_CTL_TOPIC)
 			on_topic(d, slot, &m);
+		else if (m.type == FNL_CTL_ADMIN && !c->in_core)
+			fnl_admin_handle(d, c->fd, &m); /* funnelctl: never sends HELLO */
 		else
 			refuse(c->fd, -EPROTO, "unexpected message type");
 	}
@@ -242,7 +254,10 @@ void fnl_registry_gone(struct fnl_daemon *d, int slot)
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
-		fnl_info("client detached slot=%d pid=%d", slot, (int)c->pid);
+		if (c->in_core)
+			fnl_info("client detached slot=%d pid=%d", slot, (int)c->pid);
+		else /* an admin connection (funnelctl) or a client that never attached */
+			fnl_debug("connection closed slot=%d pid=%d", slot, (int)c->pid);
 	}
 	if (c->in_core) {
 		struct fnl_cmd m = {.type = FNL_CMD_CLIENT_GONE, .a = slot};

@@ -75,7 +75,8 @@ static int ctl_check(const struct fnl_ctl_msg *m)
 {
 	if (m->magic != FNL_CTL_MAGIC || m->version != FNL_CTL_VERSION)
 		return -EPROTO;
-	if (m->type < FNL_CTL_HELLO || m->type > FNL_CTL_ERROR)
+	if ((m->type < FNL_CTL_HELLO || m->type > FNL_CTL_ERROR) && m->type != FNL_CTL_ADMIN &&
+	    m->type != FNL_CTL_ADMIN_REPLY)
 		return -EPROTO;
 	if (!memchr(m->name, 0, sizeof(m->name)))
 		return -EPROTO;

@@ -15,8 +15,14 @@
  *                                          ◀─ or ERROR status = -errno, name = message
  *   BYE                                    ─▶ (then close)
  *
+ * Admin connections (funnelctl) never send HELLO; they may send, any number of times:
+ *   ADMIN  arg = FNL_ADMIN_* section mask  ─▶
+ *                                          ◀─ ADMIN_REPLY arg = bytes + memfd holding the
+ *                                             snapshot text (docs/operations.md, "funnelctl")
+ *                                          ◀─ or ERROR status = -errno, name = message
+ *
  * Invariants:
- *   - magic == FNL_CTL_MAGIC, version == FNL_CTL_VERSION, type in 1..6, name is
+ *   - magic == FNL_CTL_MAGIC, version == FNL_CTL_VERSION, type in 1..6 or 16..17, name is
  *     NUL-terminated within its 256 bytes; anything else is -EPROTO.
  *   - at most one fd per message; fnl_ctl_recv closes fds nobody asked for.
  *   - the open connection means the client is alive; its close (or BYE) means it
@@ -41,7 +47,26 @@ enum {
 	FNL_CTL_TOPIC_OK = 4,
 	FNL_CTL_BYE = 5,
 	FNL_CTL_ERROR = 6,
+	/* admin (funnelctl); 7..15 stay invalid */
+	FNL_CTL_ADMIN = 16,
+	FNL_CTL_ADMIN_REPLY = 17,
 };
+
+/* Sections an ADMIN request asks for (arg); the reply is text, one object per
+ * line: "<kind> key=value key=value ...", values percent-encoded (%XX) outside
+ * [A-Za-z0-9._:/,@+-]. Kinds: daemon, totals, error, broker, partition, client,
+ * config. */
+enum {
+	FNL_ADMIN_DAEMON = 1 << 0,
+	FNL_ADMIN_TOTALS = 1 << 1,
+	FNL_ADMIN_BROKERS = 1 << 2,
+	FNL_ADMIN_PARTITIONS = 1 << 3,
+	FNL_ADMIN_CLIENTS = 1 << 4,
+	FNL_ADMIN_CONFIG = 1 << 5,
+	FNL_ADMIN_ERRORS = 1 << 6,
+	FNL_ADMIN_ALL = (1 << 7) - 1,
+};
+#define FNL_ADMIN_REPLY_MAX ((uint32_t)64 << 20)
 
 struct fnl_ctl_msg {
 	uint32_t magic;
