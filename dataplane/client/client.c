@@ -139,11 +139,17 @@ static int ctl_hello(struct fnl_client *c, int ring_fd)
 	fnl_ctl_msg_init(&m, FNL_CTL_HELLO);
 	m.arg = FNL_RING_VERSION;
 	rc = fnl_ctl_send(c->sock, &m, ring_fd);
+	int sent = rc;
+	/* A daemon that refuses us (uid, clients.max, shutting down) sends ERROR and
+	 * closes before or while our HELLO arrives: the send or the first read can
+	 * fail with EPIPE/ECONNRESET while its ERROR still waits in our queue. */
+	for (int tries = 0; tries < 2; tries++) {
+		rc = fnl_ctl_recv(c->sock, &m, &efd);
+		if (rc >= 0 || (rc != -ECONNRESET && rc != -EPIPE))
+			break;
+	}
 	if (rc < 0)
-		return rc;
-	rc = fnl_ctl_recv(c->sock, &m, &efd);
-	if (rc < 0)
-		return rc;
+		return sent < 0 ? sent : rc;
 	if (m.type == FNL_CTL_ERROR) {
 		if (efd >= 0)
 			close(efd);

@@ -286,9 +286,15 @@ void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t byt
 	memset(cl, 0, sizeof(*cl));
 	cl->gen = gen;
 	if (fnl_ring_dview_init(&cl->v, map, bytes) < 0) {
-		cl->state = CL_QUARANTINED;
-		c->active[c->nactive++] = (uint32_t)slot; /* released once its socket closes */
-		fnl_core_evt(c, FNL_EVT_CLIENT_QUARANTINED, slot, 0, "ring failed validation");
+		/* The header changed since ctrl validated it (a hostile client): the
+		 * core never touches this ring. It stays free; ctrl closes the socket
+		 * and unmaps (a CLIENT_GONE for a free slot is a no-op, and it reaches
+		 * the core before any reuse of the slot). */
+		memset(&cl->v, 0, sizeof(cl->v));
+		c->st.quarantined++;
+		fnl_core_evt(c, FNL_EVT_CLIENT_QUARANTINED, slot, 0,
+			     "ring header changed after validation");
+		fnl_core_evt(c, FNL_EVT_CLIENT_RELEASED, slot, 0, NULL);
 		return;
 	}
 	cl->map = map;

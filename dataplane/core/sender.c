@@ -139,6 +139,12 @@ static void broker_down(struct fnl_core *c, struct broker *br, int res)
 {
 	if (br->state == BR_READY || br->state == BR_VERSIONS)
 		c->st.disconnects++;
+	if (res < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "broker connection %s: %s",
+			 br->state == BR_CONNECTING ? "failed" : "closed", strerror(-res));
+		fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id, why);
+	}
 	lose_inflight(c, br, ERR_NETWORK_EXCEPTION);
 	br->state = BR_DOWN;
 	br->conn = -1;
@@ -146,7 +152,6 @@ static void broker_down(struct fnl_core *c, struct broker *br, int res)
 	if (br->backoff_ms > RECONNECT_BACKOFF_MAX_MS)
 		br->backoff_ms = RECONNECT_BACKOFF_MAX_MS;
 	br->reconnect_at_ms = c->now_ms + br->backoff_ms;
-	(void)res;
 	refresh_metadata(c);
 }
 
@@ -197,8 +202,7 @@ static void on_api_versions(struct fnl_core *c, struct broker *br, int16_t ver,
 		return;
 	}
 	br->produce_ver = pv;
-	br->state = BR_READY;
-	br->backoff_ms = 0;
+	br->state = BR_READY; /* backoff resets on a good Produce answer, not here */
 }
 
 struct presp_ctx {
@@ -259,6 +263,7 @@ static bool on_produce(struct fnl_core *c, struct broker *br, struct req *r, con
 						c->now_ms));
 	}
 	r->done = true;
+	br->backoff_ms = 0; /* the broker answers Produce well: reconnect fast next time */
 	if (r->sent)
 		req_put(br, r); /* else on_sent() frees it */
 	return true;
