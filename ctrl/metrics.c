@@ -269,6 +269,7 @@ static void render_latency(const struct fnl_core_stats *st, struct fnl_mbuf *b)
 	}
 	cum += st->latency_ms_hist[FNL_LAT_BUCKETS - 1];
 	fnl_mbuf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", n, (unsigned long long)cum);
+	fnl_mbuf_printf(b, "%s_sum %.3f\n", n, (double)st->latency_ms_sum / 1000.0);
 	fnl_mbuf_printf(b, "%s_count %llu\n", n, (unsigned long long)cum);
 }
 

@@ -170,6 +170,7 @@ int fnl_core_part_stats(const struct fnl_core *c, int idx, struct fnl_part_stats
 		.open_records = open ? (uint32_t)open->count : 0,
 		.inflight = p->pp.inflight,
 		.batches_acked = p->batches_acked,
+		.records_acked = p->records_acked,
 		.retries = p->retries,
 		.last_err = p->last_err,
 	};

@@ -65,6 +65,7 @@ struct fnl_core_stats {
 	/* records by time from their batch's first append to their delivery report:
 	 * bucket i counts latencies in [2^(i-1), 2^i) ms, bucket 0 is < 1 ms */
 	uint64_t latency_ms_hist[FNL_LAT_BUCKETS];
+	uint64_t latency_ms_sum; /* of the same records, for the histogram's _sum */
 };
 
 /* Per client, per partition, per broker: snapshots for ctrl (metrics, funnelctl),
@@ -80,7 +81,7 @@ struct fnl_part_stats {
 	uint32_t queued_batches; /* sealed, not yet acknowledged */
 	uint32_t open_records;   /* in the open batch */
 	int32_t inflight;
-	uint64_t batches_acked, retries;
+	uint64_t batches_acked, records_acked, retries;
 	int16_t last_err;
 };
 struct fnl_broker_stats {

@@ -61,7 +61,7 @@ struct part {
 	int32_t partition;
 	int32_t leader;   /* node id, -1 unknown */
 	int32_t broker;   /* broker slot, -1 none */
-	uint64_t batches_acked, retries;
+	uint64_t batches_acked, records_acked, retries;
 	int16_t last_err;
 };
 

@@ -75,6 +75,7 @@ void fnl_ingest_flush_wakes(struct fnl_core *c)
 		cl->wake = false;
 		fnl_ring_cmp_publish(&cl->v); /* releases ring bytes, then shows reports */
 		if (fnl_ring_client_waiting(&cl->v)) {
+			c->st.ring_full_waits++; /* a client slept on a full ring: back-pressure */
 			/* relaxed add: the futex word only has to change; the seq_cst
 			 * fence in fnl_ring_client_waiting() ordered our releases */
 			atomic_fetch_add_explicit(&cl->v.hdr->client_futex, 1, memory_order_relaxed);
@@ -98,6 +99,8 @@ void fnl_ingest_seal(struct fnl_core *c, struct part *p)
 		return;
 	}
 	fnl_ppart_enqueue(&p->pp, &b->pb, c->now_ms);
+	c->st.bytes_raw = c->acc.st.bytes_raw;
+	c->st.bytes_wire = c->acc.st.bytes_wire;
 	if (p->broker >= 0)
 		c->brokers[p->broker].queued++;
 }
@@ -174,8 +177,13 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 		}
 	}
 	uint64_t cmp_slot;
-	if (!fnl_ring_cmp_reserve(&cl->v, rv->end, &cmp_slot))
+	int rc = fnl_ring_cmp_reserve(&cl->v, rv->end, &cmp_slot);
+	if (rc == -ENOBUFS)
 		return 1; /* the client has not read its reports yet: wait */
+	if (rc < 0) {
+		quarantine(c, slot, "completion index (cmp_tail) out of range");
+		return -1;
+	}
 	const uint8_t *key = rv->key, *val = rv->value;
 	struct topic *t = &c->topics[r->topic_id];
 	struct fnl_rb_header_kv h[FNL_HEADERS_MAX];
@@ -200,6 +208,7 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 			if (!p->open) {
 				/* buffer.memory exhausted: like the Java client, batches
 				 * waiting for linger become ready so memory comes back */
+				c->st.pool_empty = c->acc.st.pool_empty;
 				struct fnl_batch *old = c->acc.linger_head;
 				if (old)
 					fnl_ingest_seal(c, &c->parts[old->part]);
@@ -207,8 +216,8 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 				return 1;
 			}
 		}
-		int rc = fnl_accum_append(&c->acc, p->open, r->timestamp_ms, key, klen, val, vlen,
-					  h, r->header_count, &m);
+		rc = fnl_accum_append(&c->acc, p->open, r->timestamp_ms, key, klen, val, vlen, h,
+				      r->header_count, &m);
 		if (rc == 0) {
 			cl->appended++;
 			c->st.records_in++;

@@ -93,8 +93,10 @@ void fnl_sender_pop_done(struct fnl_core *c, struct part *p)
 		} else {
 			c->st.batches_acked++;
 			p->batches_acked++;
+			p->records_acked += (uint64_t)b->count;
 		}
 		int64_t lat = c->now_ms - b->created_ms;
+		c->st.latency_ms_sum += (uint64_t)(lat > 0 ? lat : 0) * (uint64_t)b->count;
 		int bucket = lat <= 0 ? 0 : 64 - __builtin_clzll((uint64_t)lat);
 		c->st.latency_ms_hist[bucket < FNL_LAT_BUCKETS ? bucket : FNL_LAT_BUCKETS - 1] +=
 			(uint64_t)b->count;
@@ -410,6 +412,14 @@ static int encode(struct fnl_core *c, struct broker *br, struct req *r, int ntop
 	return fnl_preq_end(&q);
 }
 
+static uint64_t q_bytes(const struct req *r, int niov)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < niov; i++)
+		n += r->iov[i].iov_len;
+	return n;
+}
+
 static int send_produce(struct fnl_core *c, struct broker *br)
 {
 	struct req *r = req_get(br);
@@ -443,6 +453,7 @@ static int send_produce(struct fnl_core *c, struct broker *br)
 	}
 	r->sent_ms = c->now_ms;
 	fifo_push(br, r);
+	c->st.bytes_tx += q_bytes(r, niov);
 	c->st.requests_sent++;
 	br->requests++;
 	c->st.batches_sent += (uint64_t)r->nb;

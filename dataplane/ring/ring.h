@@ -665,20 +665,24 @@ static inline int fnl_ring_cmp_push(struct fnl_ring_dview *v, const struct fnl_c
  * until its report is visible, and what lies beyond rec_tail was never reported
  * (a restarted daemon resends exactly that). The slot's flags/rec_end are private
  * to the daemon until published; a client that scribbles on them only hurts itself.
- * Reserving fails (false) when the client has cmp_entries reports outstanding. */
-static inline bool fnl_ring_cmp_reserve(struct fnl_ring_dview *v, uint64_t rec_end, uint64_t *slot)
+ * Reserving returns -ENOBUFS while the client has cmp_entries reports
+ * outstanding, -EPROTO if its cmp_tail is impossible (ahead of cmp_head or
+ * more than cmp_entries behind), else 0. */
+static inline int fnl_ring_cmp_reserve(struct fnl_ring_dview *v, uint64_t rec_end, uint64_t *slot)
 {
 	/* acquire: the client is done reading slots below cmp_tail */
 	uint64_t tail = atomic_load_explicit(&v->hdr->cmp_tail, memory_order_acquire);
 	uint64_t used = v->cmp_resv - tail;
 
-	if (tail > v->cmp_head || used >= v->cmp_entries)
-		return false;
+	if (tail > v->cmp_head || v->cmp_head - tail > v->cmp_entries)
+		return -EPROTO; /* a cmp_tail no honest client can have */
+	if (used >= v->cmp_entries)
+		return -ENOBUFS;
 	struct fnl_cmp *e = &v->cmp[v->cmp_resv & v->cmp_mask];
 	e->flags = fnl_cmp_lap(v, v->cmp_resv);
 	e->rec_end = (uint32_t)rec_end;
 	*slot = v->cmp_resv++;
-	return true;
+	return 0;
 }
 
 /* Undo the last reservation (the record could not be taken after all). */

@@ -36,7 +36,7 @@ static int resume_test(void)
 	for (int i = 0; i < 4; i++) {
 		struct fnl_rec_view r;
 		CHECK_EQ(fnl_ring_next(&t.d, &cur, &r), 1);
-		CHECK(fnl_ring_cmp_reserve(&t.d, r.end, &slot[i]));
+		CHECK_EQ(fnl_ring_cmp_reserve(&t.d, r.end, &slot[i]), 0);
 		end[i] = r.end;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -55,7 +55,7 @@ static int resume_test(void)
 	CHECK_EQ(fnl_ring_next(&d2, &cur, &r), 1);
 	CHECK_EQ(r.h.opaque, 202);
 	uint64_t s2;
-	CHECK(fnl_ring_cmp_reserve(&d2, r.end, &s2));
+	CHECK_EQ(fnl_ring_cmp_reserve(&d2, r.end, &s2), 0);
 	CHECK_EQ(s2, 2);
 	/* a second resume with nothing to repair changes nothing */
 	CHECK_EQ(fnl_ring_dview_init(&d2, t.d.hdr, t.d.map_bytes), 0);
@@ -78,7 +78,7 @@ int main(void)
 	for (int i = 0; i < N; i++) {
 		struct fnl_rec_view r;
 		CHECK_EQ(fnl_ring_next(&t.d, &cur, &r), 1);
-		CHECK(fnl_ring_cmp_reserve(&t.d, r.end, &slot[i]));
+		CHECK_EQ(fnl_ring_cmp_reserve(&t.d, r.end, &slot[i]), 0);
 		CHECK_EQ(slot[i], (uint64_t)i);
 		end[i] = r.end;
 	}
@@ -123,13 +123,13 @@ int main(void)
 	 * the client consumes */
 	uint64_t s;
 	for (uint32_t i = 0; i < 64; i++)
-		CHECK(fnl_ring_cmp_reserve(&t.d, end[N - 1], &s));
-	CHECK(!fnl_ring_cmp_reserve(&t.d, end[N - 1], &s));
+		CHECK_EQ(fnl_ring_cmp_reserve(&t.d, end[N - 1], &s), 0);
+	CHECK_EQ(fnl_ring_cmp_reserve(&t.d, end[N - 1], &s), -ENOBUFS);
 	fnl_ring_cmp_unreserve(&t.d);
-	CHECK(fnl_ring_cmp_reserve(&t.d, end[N - 1], &s));
-	/* a hostile cmp_tail ahead of what was published reads as "no room" */
+	CHECK_EQ(fnl_ring_cmp_reserve(&t.d, end[N - 1], &s), 0);
+	/* a cmp_tail ahead of what was published is no honest client's */
 	atomic_store(&t.d.hdr->cmp_tail, t.d.cmp_head + 5);
-	CHECK(!fnl_ring_cmp_reserve(&t.d, end[N - 1], &s));
+	CHECK_EQ(fnl_ring_cmp_reserve(&t.d, end[N - 1], &s), -EPROTO);
 	test_ring_close(&t);
 	puts("ring in-order reports: ok");
 	return resume_test();
