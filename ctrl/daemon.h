@@ -71,6 +71,9 @@ int fnl_daemon_refresh(struct fnl_daemon *d);
  * says whether it was. Returns the topic id, or -errno with a message. */
 int fnl_daemon_topic(struct fnl_daemon *d, const char *name, bool may_create, bool *created,
 		     int32_t *nparts, char *msg, size_t msg_len);
+/* Loads the topic table a previous funneld saved (ids stay stable across a
+ * restart: they are written into client rings). Returns topics loaded. */
+int fnl_daemon_topics_load(struct fnl_daemon *d);
 /* Kafka's rule for topic names: [a-zA-Z0-9._-]{1,249} */
 bool fnl_topic_name_ok(const char *name);
 int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t msg_len);

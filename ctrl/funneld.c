@@ -196,6 +196,10 @@ static int setup(struct fnl_daemon *d)
 			return rc;
 		}
 	}
+	/* Topics a previous funneld gave out: clients' rings may still hold records
+	 * naming them, so they are known (with their leaders) before anyone attaches. */
+	if (fnl_daemon_topics_load(d) > 0)
+		fnl_daemon_refresh(d);
 	rc = fnl_registry_listen(d, msg, sizeof(msg));
 	if (rc < 0) {
 		fnl_err("%s", msg);

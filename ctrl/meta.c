@@ -155,6 +155,64 @@ int fnl_daemon_refresh(struct fnl_daemon *d)
 
 /* Register a topic for clients: wait (bounded by max.block.ms) until the
  * broker knows it, like the Java producer's send() waits on metadata. */
+/* Topic ids are written into client rings, so a restarted funneld must give
+ * every name the id it had: the table is kept in <state dir>/topics
+ * ("id name" lines; the state dir defaults to the socket's directory). */
+static void topics_file(const struct fnl_daemon *d, char *out, size_t n)
+{
+	if (d->cfg.state_dir[0]) {
+		snprintf(out, n, "%s/topics", d->cfg.state_dir);
+		return;
+	}
+	char dir[FNL_CONFIG_STR_MAX];
+	snprintf(dir, sizeof(dir), "%s", d->cfg.socket_path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, n, "%s/topics", slash ? dir : ".");
+}
+
+static void topics_save(const struct fnl_daemon *d)
+{
+	char path[FNL_CONFIG_STR_MAX + 16], tmp[FNL_CONFIG_STR_MAX + 24];
+	topics_file(d, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		fnl_warn("cannot save the topic table path=%s err=\"%s\"", tmp, strerror(errno));
+		return;
+	}
+	for (int i = 0; i < d->cfg.topics_max; i++)
+		if (d->topics[i].used)
+			fprintf(f, "%d %s\n", i, d->topics[i].name);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		fnl_warn("cannot save the topic table path=%s err=\"%s\"", path, strerror(errno));
+}
+
+int fnl_daemon_topics_load(struct fnl_daemon *d)
+{
+	char path[FNL_CONFIG_STR_MAX + 16], line[320], name[256];
+	topics_file(d, path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0; /* first start */
+	int n = 0, id;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%d %255s", &id, name) != 2 || id < 0 || id >= d->cfg.topics_max ||
+		    !fnl_topic_name_ok(name) || d->topics[id].used) {
+			fnl_warn("topic table line ignored path=%s", path);
+			continue;
+		}
+		snprintf(d->topics[id].name, sizeof(d->topics[id].name), "%s", name);
+		d->topics[id].used = true;
+		n++;
+	}
+	fclose(f);
+	if (n)
+		fnl_info("topic table loaded path=%s topics=%d", path, n);
+	return n;
+}
+
 bool fnl_topic_name_ok(const char *name)
 {
 	size_t n = 0;
@@ -205,6 +263,8 @@ int fnl_daemon_topic(struct fnl_daemon *d, const char *name, bool may_create, bo
 		int rc = metadata(d, &x, names, 1, msg, len);
 		if (rc == 0 && d->topics[id].in_core) {
 			*nparts = d->topics[id].nparts;
+			if (*created)
+				topics_save(d);
 			return id;
 		}
 		if (fnl_now_ns() / 1000000 >= deadline) {
@@ -214,6 +274,7 @@ int fnl_daemon_topic(struct fnl_daemon *d, const char *name, bool may_create, bo
 					 "max.block.ms=%d",
 					 name, x.want_err, d->cfg.max_block_ms);
 			d->topics[id].used = false;
+			*created = false;
 			return -ENOENT;
 		}
 		struct timespec ts = {0, 100 * 1000000};

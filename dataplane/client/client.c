@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -40,7 +41,11 @@ struct fnl_client {
 	void *base;
 	size_t map_bytes;
 	uint32_t client_id;
-	bool dead;
+	bool dead;      /* no daemon attached right now (records still go into the ring) */
+	bool broken;    /* a new daemon gave other topic ids: this client cannot go on */
+	int ring_fd;    /* kept to attach the same ring to a restarted daemon */
+	int64_t next_reattach_ms;
+	char path[108];
 	struct fnl_conf conf;
 	struct fnl_topic **topics;
 	uint32_t ntopics, topics_cap;
@@ -201,9 +206,12 @@ int fnl_open(const struct fnl_conf *conf, fnl_client_t **out)
 		goto fail;
 	fnl_ring_cview_init(&c->v, c->base, rec_bytes, cmp_entries);
 	rc = ctl_hello(c, ring_fd);
-	close(ring_fd); /* the mapping and the daemon's copy keep the memory */
-	if (rc < 0)
+	if (rc < 0) {
+		close(ring_fd);
 		goto fail;
+	}
+	c->ring_fd = ring_fd; /* a restarted daemon gets the same ring */
+	snprintf(c->path, sizeof(c->path), "%s", path);
 	*out = c;
 	return 0;
 fail:
@@ -226,6 +234,7 @@ void fnl_close(fnl_client_t *c)
 		fnl_ctl_send(c->sock, &m, -1);
 	}
 	close(c->sock);
+	close(c->ring_fd);
 	if (c->doorbell >= 0)
 		close(c->doorbell);
 	munmap(c->base, c->map_bytes);
@@ -252,12 +261,14 @@ static int topic_add(struct fnl_client *c, struct fnl_topic *t)
 	return 0;
 }
 
+static bool reattach(struct fnl_client *c);
+
 /* Reads replies until the one for our request; the daemon sends nothing else. */
 static int ctl_call(struct fnl_client *c, struct fnl_ctl_msg *m)
 {
 	int rc;
 
-	if (c->dead)
+	if (c->dead && !reattach(c))
 		return -EPIPE;
 	rc = fnl_ctl_send(c->sock, m, -1);
 	if (rc == 0)
@@ -339,14 +350,60 @@ static bool daemon_gone(struct fnl_client *c)
 {
 	struct pollfd p = {.fd = c->sock, .events = POLLRDHUP};
 
-	if (c->dead)
-		return true;
-	/* seq_cst: pairs with the daemon's store in fnl_ring_detach() */
-	if (atomic_load_explicit(&c->v.hdr->daemon_alive, memory_order_seq_cst) == 0)
-		c->dead = true;
-	else if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-		c->dead = true;
-	return c->dead;
+	if (!c->dead) {
+		/* seq_cst: pairs with the daemon's store in fnl_ring_detach() */
+		if (atomic_load_explicit(&c->v.hdr->daemon_alive, memory_order_seq_cst) == 0)
+			c->dead = true;
+		else if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			c->dead = true;
+	}
+	return c->dead && !reattach(c);
+}
+
+/* The daemon is gone (killed, restarted): attach the same ring to whatever
+ * daemon listens on the socket now, at most every 100 ms. The new daemon
+ * continues the ring where the reports stopped (dataplane/ring/ring.h), so
+ * records written meanwhile are sent, and none that was unreported is lost.
+ * Topic ids are written into records, so they must not change. */
+static bool reattach(struct fnl_client *c)
+{
+	struct fnl_ctl_msg m;
+	int64_t now = now_ms(CLOCK_MONOTONIC);
+	int s;
+
+	if (c->broken || now < c->next_reattach_ms)
+		return false;
+	c->next_reattach_ms = now + 100;
+	s = ctl_connect(c->path);
+	if (s < 0)
+		return false;
+	close(c->sock);
+	c->sock = s;
+	if (c->doorbell >= 0)
+		close(c->doorbell);
+	c->doorbell = -1;
+	if (ctl_hello(c, c->ring_fd) < 0)
+		return false;
+	c->dead = false;
+	for (uint32_t i = 0; i < c->ntopics; i++) {
+		fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
+		memcpy(m.name, c->topics[i]->name, sizeof(m.name));
+		int rc = fnl_ctl_send(c->sock, &m, -1);
+		if (rc == 0)
+			rc = fnl_ctl_recv(c->sock, &m, NULL);
+		if (rc < 0) {
+			c->dead = true;
+			return false;
+		}
+		if (m.type != FNL_CTL_TOPIC_OK || m.arg != c->topics[i]->id) {
+			c->dead = c->broken = true; /* records in the ring name the old ids */
+			snprintf(last_error, sizeof(last_error),
+			         "the restarted funneld gave topic %.200s another id",
+			         c->topics[i]->name);
+			return false;
+		}
+	}
+	return true;
 }
 
 static void ring_doorbell(struct fnl_client *c)
@@ -442,6 +499,12 @@ int fnl_flush(fnl_client_t *c, int timeout_ms)
 		if (left <= 0)
 			return -ETIMEDOUT;
 		rc = fnl_poll(c, left > INT32_MAX ? -1 : (int)left);
+		if (rc == -EPIPE && !c->broken && left > 50) {
+			/* no daemon now: one may come back and finish the ring */
+			struct timespec ts = {0, 50 * 1000000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		if (rc < 0)
 			return rc;
 	}
@@ -482,11 +545,17 @@ static void *reserve_slow(struct fnl_client *c, uint32_t len, int *err)
 				return p;
 			cpu_relax();
 		}
-		if (daemon_gone(c)) {
-			*err = -EPIPE;
-			return NULL;
-		}
 		int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
+		if (daemon_gone(c)) {
+			/* no daemon: wait for one to come back, up to max_block_ms */
+			if (left <= 0 || c->broken) {
+				*err = -EPIPE;
+				return NULL;
+			}
+			struct timespec ts = {0, (left < 50 ? left : 50) * 1000000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		if (left <= 0) {
 			*err = -EAGAIN;
 			return NULL;
@@ -557,8 +626,8 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 
 	if (!c || !t || partition < -1)
 		return -EINVAL;
-	if (c->dead)
-		return -EPIPE;
+	if (c->broken)
+		return -EPIPE; /* with no daemon now, records still go into the ring */
 	if (headers_size(h, nh, &hbytes) < 0)
 		return -EINVAL;
 	if (!key)

@@ -103,7 +103,7 @@ static inline void fake_ctl(struct fake_daemon *f)
 			return;
 		}
 		f->attached = true;
-		f->cursor = 0;
+		f->cursor = f->d.tail; /* like funneld: continue where the reports stopped */
 		fnl_ctl_msg_init(&m, FNL_CTL_WELCOME);
 		m.arg = 77;
 		fnl_ctl_send(f->cfd, &m, f->efd);
@@ -190,6 +190,7 @@ static inline void fake_drain(struct fake_daemon *f)
 		f->records++;
 		if (f->die_after && f->records >= f->die_after) {
 			fake_drop(f);
+			unlink(f->path); /* gone for good: libfunnel cannot re-attach */
 			return;
 		}
 	}
