@@ -364,6 +364,25 @@ static void apply_key(struct fnl_daemon *d, struct pending *pend, const char *ke
 		fnl_warn("reload: applied key=%s old=%s new=%s", key, old, now);
 		return;
 	}
+	bool linger = strcmp(key, "linger.ms") == 0, batch = strcmp(key, "batch.size") == 0;
+	if (linger || batch) {
+		int v = atoi(now);
+		if (batch && v > d->batch_size_max) {
+			fnl_warn("reload: batch.size can grow only up to its start-up value %d without a "
+				 "restart key=%s new=%s",
+				 d->batch_size_max, key, now);
+		} else {
+			if (linger)
+				d->cfg.linger_ms = v;
+			else
+				d->cfg.batch_size = v;
+			struct fnl_cmd m = {
+				.type = FNL_CMD_TUNE, .a = d->cfg.linger_ms, .b = d->cfg.batch_size};
+			fnl_daemon_push(d, &m);
+			fnl_warn("reload: applied key=%s old=%s new=%s", key, old, now);
+			return;
+		}
+	}
 	fnl_debug("reload: changed key=%s running=%s file=%s", key, old, now);
 	int w = snprintf(pend->keys + pend->len, sizeof(pend->keys) - pend->len, "%s%s",
 	                 pend->n ? "," : "", key);

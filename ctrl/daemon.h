@@ -60,6 +60,7 @@ struct fnl_daemon {
 	int64_t last_metadata_ms, start_ms;
 	bool refresh_wanted, stopping, stopped;
 	int brokers_known;
+	int batch_size_max; /* batch.size at start-up: slots are that big */
 };
 
 /* meta.c */

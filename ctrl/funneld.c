@@ -138,6 +138,7 @@ static int setup(struct fnl_daemon *d)
 	char msg[512];
 	d->listen_fd = -1;
 	d->start_ms = fnl_now_ns() / 1000000;
+	d->batch_size_max = d->cfg.batch_size;
 	/* Block the signals before any thread exists: threads inherit the mask, and
 	 * a SIGTERM delivered to a thread that does not block it kills the process
 	 * instead of reaching the signalfd below. */

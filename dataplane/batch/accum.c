@@ -51,6 +51,16 @@ int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg)
 		a->free = b;
 	}
 	a->free_n = a->slots;
+	a->batch_bytes = cfg->records_cap;
+	return 0;
+}
+
+int fnl_accum_tune(struct fnl_accum *a, int linger_ms, uint32_t batch_bytes)
+{
+	if (batch_bytes < 256 || batch_bytes > a->cfg.records_cap || linger_ms < 0)
+		return -EINVAL;
+	a->cfg.linger_ms = linger_ms;
+	a->batch_bytes = batch_bytes;
 	return 0;
 }
 
@@ -96,7 +106,7 @@ struct fnl_batch *fnl_accum_open(struct fnl_accum *a, uint32_t part, uint32_t to
 	b->partition = partition;
 	b->created_ms = now_ms;
 	b->pb.base_seq = -1;
-	fnl_rbw_init(&b->w, b->recs, a->cfg.records_cap, base_ts_ms);
+	fnl_rbw_init(&b->w, b->recs, a->batch_bytes, base_ts_ms);
 	/* linger list: append at the tail (creation order) */
 	b->lprev = a->linger_tail;
 	if (a->linger_tail)
@@ -114,6 +124,12 @@ int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, co
 	if ((uint32_t)b->count >= a->cfg.meta_cap)
 		return -ENOSPC;
 	int rc = fnl_rbw_append(&b->w, ts_ms, key, key_len, value, value_len, h, nh);
+	if (rc == -ENOSPC && b->count == 0 && b->w.cap < a->cfg.records_cap) {
+		/* batch.size was lowered live: a record bigger than it gets a batch of
+		 * its own, as big as the slot (the Java client does the same) */
+		b->w.cap = a->cfg.records_cap;
+		rc = fnl_rbw_append(&b->w, ts_ms, key, key_len, value, value_len, h, nh);
+	}
 	if (rc < 0) {
 		if (b->count == 0)
 			return -EMSGSIZE;

@@ -83,6 +83,7 @@ struct fnl_accum {
 	void *mem;
 	size_t slot_bytes, wire_cap;
 	uint32_t slots, free_n;
+	uint32_t batch_bytes; /* current batch.size: <= records_cap, changeable live */
 	struct fnl_batch *free;
 	struct fnl_batch *linger_head, *linger_tail;
 	struct fnl_accum_stats st;
@@ -90,6 +91,10 @@ struct fnl_accum {
 
 int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg);
 void fnl_accum_free(struct fnl_accum *a);
+
+/* Live settings: linger.ms, and batch.size up to the start-up value (slots are
+ * sized then). Open batches keep their size. -EINVAL if batch_bytes is too big. */
+int fnl_accum_tune(struct fnl_accum *a, int linger_ms, uint32_t batch_bytes);
 
 /* A new open batch for a partition, or NULL if the pool is empty (backpressure). */
 struct fnl_batch *fnl_accum_open(struct fnl_accum *a, uint32_t part, uint32_t topic_id,

@@ -30,6 +30,7 @@ enum fnl_cmd_type {
 	FNL_CMD_METADATA_DONE,  /* a metadata snapshot is complete */
 	FNL_CMD_PRODUCER_ID,    /* i64: pid, a: epoch, name: transactional id (tests only) or "" */
 	FNL_CMD_STOP,           /* stop intake, deliver pending, a: timeout ms */
+	FNL_CMD_TUNE,           /* live settings: a: linger.ms, b: batch.size (<= start-up) */
 	/* core -> ctrl */
 	FNL_EVT_REFRESH_METADATA = 64, /* a: topic id or -1 */
 	FNL_EVT_BUMP_EPOCH,            /* i64: pid, a: epoch in use */

@@ -271,6 +271,12 @@ static void handle_cmd(struct fnl_core *c, const struct fnl_cmd *m)
 		c->st.producer_id = m->i64;
 		c->st.producer_epoch = m->a;
 		break;
+	case FNL_CMD_TUNE:
+		if (fnl_accum_tune(&c->acc, m->a, (uint32_t)m->b) == 0) {
+			c->cfg.linger_ms = m->a;
+			c->cfg.batch_size = m->b;
+		}
+		break;
 	case FNL_CMD_STOP:
 		/* intake stops: what clients published so far is still delivered */
 		for (int i = 0; i < c->cfg.clients_max; i++)

@@ -92,15 +92,21 @@ fnl_wait_for 5 test -s "$FNL_TMP/top.rc" || fnl_fail "q did not quit top"
 wait "$p1" || fnl_fail "the client did not get every delivery report"
 fnl_readback_verify ctl 4 "$FNL_TMP/ex"
 
-# 4. SIGHUP: funnel.log.level applies live; linger.ms is reported as needing a restart.
-printf 'funnel.log.level=debug\nlinger.ms=50\n' >>"$FNL_TMP/funnel.properties"
+# 4. SIGHUP: funnel.log.level, linger.ms and batch.size (up to its start-up value)
+# apply live; other keys (acks) are reported as needing a restart.
+printf 'funnel.log.level=debug\nlinger.ms=50\nbatch.size=8192\nretry.backoff.ms=77\n' >>"$FNL_TMP/funnel.properties"
 kill -HUP "$FNL_FUNNELD_PID"
 fnl_wait_for 5 grep -q "reload: applied key=funnel.log.level old=info new=debug" "$FNL_TMP/funneld.err" ||
 	fnl_fail "log level not reloaded"
-grep -q "reload: not applied, restart funneld to change count=1 keys=linger.ms" "$FNL_TMP/funneld.err" ||
-	fnl_fail "linger.ms not reported as needing a restart"
+grep -q "reload: applied key=linger.ms old=5 new=50" "$FNL_TMP/funneld.err" ||
+	fnl_fail "linger.ms not applied live"
+grep -q "reload: applied key=batch.size old=16384 new=8192" "$FNL_TMP/funneld.err" ||
+	fnl_fail "batch.size not applied live"
+grep -q "reload: not applied, restart funneld to change count=1 keys=retry.backoff.ms" \
+	"$FNL_TMP/funneld.err" || fnl_fail "retry.backoff.ms not reported as needing a restart"
 obs_ctl config | grep -qx "funnel.log.level=debug" || fnl_fail "config does not show the new level"
-obs_ctl config | grep -qx "linger.ms=5" || fnl_fail "linger.ms changed without a restart"
+obs_ctl config | grep -qx "linger.ms=50" || fnl_fail "funnelctl config does not show linger.ms=50"
+obs_ctl config | grep -qx "retry.backoff.ms=100" || fnl_fail "retry.backoff.ms changed without a restart"
 printf 'funnel.log.level=loud\n' >>"$FNL_TMP/funnel.properties"
 kill -HUP "$FNL_FUNNELD_PID"
 fnl_wait_for 5 grep -q "reload: settings refused, nothing changed" "$FNL_TMP/funneld.err" ||
