@@ -70,6 +70,9 @@ static const struct key keys[] = {
 	{"funnel.shutdown.timeout.ms", K_INT, F(shutdown_timeout_ms), 0, INT_MAX, "30000", NULL},
 	{"funnel.idle.nap.us", K_INT, F(idle_nap_us), 0, 100000, "0", NULL},
 	{"funnel.state.dir", K_STR, F(state_dir), 0, 0, "", "directory for restart state"},
+	{"funnel.journal", K_BOOL, F(journal), 0, 0, "true",
+	 "true or false (keep in-flight batches in <state dir>/journal for a restart)"},
+	{"funnel.restart.wait.ms", K_INT, F(restart_wait_ms), 0, 600000, "3000", NULL},
 	{"funnel.test.transactional.id", K_STR, F(test_txn_id), 0, 0, "",
 	 "test only: makes a mock broker check sequences"},
 };

@@ -69,6 +69,8 @@ struct fnl_config {
 	int shutdown_timeout_ms;
 	int idle_nap_us; /* light load: wait this long in io_uring instead of spinning; 0 = spin */
 	char state_dir[FNL_CONFIG_STR_MAX];
+	bool journal;
+	int restart_wait_ms;
 	/* Test only: send this transactional id with InitProducerId and Produce so that a
 	 * broker which checks sequences only for transactional producers (librdkafka's mock
 	 * cluster) checks them. A real broker refuses Produce with a transactional id

@@ -78,8 +78,12 @@ int fnl_daemon_topics_load(struct fnl_daemon *d);
 /* Kafka's rule for topic names: [a-zA-Z0-9._-]{1,249} */
 bool fnl_topic_name_ok(const char *name);
 int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t msg_len);
+/* <funnel.state.dir or the socket's directory>/name */
+void fnl_state_path(const struct fnl_config *cfg, const char *name, char *out, size_t n);
 /* registry.c */
 int fnl_registry_listen(struct fnl_daemon *d, char *msg, size_t msg_len);
+/* mkdir -p: parents 0755, the last one `mode`; 0 or -errno */
+int fnl_mkdir_p(const char *dir, mode_t mode);
 void fnl_registry_accept(struct fnl_daemon *d);
 void fnl_registry_serve(struct fnl_daemon *d, int slot);
 void fnl_registry_gone(struct fnl_daemon *d, int slot);

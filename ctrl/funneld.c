@@ -121,6 +121,9 @@ static void core_cfg(const struct fnl_config *s, struct fnl_core_cfg *c)
 	c->sqpoll = s->uring_sqpoll;
 	c->idle_nap_us = s->idle_nap_us;
 	snprintf(c->client_id, sizeof(c->client_id), "%s", s->client_id);
+	if (s->journal)
+		fnl_state_path(s, "journal", c->journal_path, sizeof(c->journal_path));
+	c->restart_wait_ms = s->restart_wait_ms;
 	c->seed = (uint64_t)fnl_now_ns() ^ (uint64_t)getpid();
 }
 
@@ -164,11 +167,36 @@ static int setup(struct fnl_daemon *d)
 		return -errno;
 	struct fnl_core_cfg cc;
 	core_cfg(&d->cfg, &cc);
+	if (cc.journal_path[0]) {
+		/* the state dir is the socket's (0750) unless funnel.state.dir says */
+		char dir[sizeof(cc.journal_path)];
+		snprintf(dir, sizeof(dir), "%s", cc.journal_path);
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			int mrc = fnl_mkdir_p(dir, 0750);
+			if (mrc < 0)
+				fnl_warn("cannot create the state directory dir=%s err=\"%s\"", dir,
+					 strerror(-mrc));
+		}
+	}
 	int rc = fnl_core_new(&cc, &d->cmdq, &d->evtq, d->doorbell_efd, d->evt_efd, &d->core);
 	if (rc < 0) {
-		fnl_err("cannot create the data-plane core err=\"%s\"", strerror(-rc));
+		if (rc == -EBUSY)
+			fnl_err("another funneld uses the state directory (its journal is locked): "
+				"stop it or set funnel.state.dir path=%s", cc.journal_path);
+		else
+			fnl_err("cannot create the data-plane core err=\"%s\"", strerror(-rc));
 		return rc;
 	}
+	bool tmpfs = false;
+	const char *note = fnl_core_journal_note(d->core, &tmpfs);
+	if (note)
+		fnl_warn("journal not reused: in-flight records of a previous funneld are sent "
+			 "again from the rings (at-least-once) reason=\"%s\"", note);
+	if (cc.journal_path[0] && !tmpfs)
+		fnl_warn("journal is not on tmpfs: writeback may stall the data plane now and "
+			 "then; put funnel.state.dir on /run path=%s", cc.journal_path);
 	/* before bootstrap, so /health answers 503 while the cluster is out of reach */
 	rc = fnl_metrics_start(d, &metrics, msg, sizeof(msg));
 	if (rc < 0)
@@ -190,7 +218,21 @@ static int setup(struct fnl_daemon *d)
 		fnl_warn("bootstrap failed, retrying reason=\"%s\"", msg);
 		sleep(1);
 	}
-	if (d->cfg.enable_idempotence) {
+	int64_t rpid;
+	int16_t repoch;
+	if (d->cfg.enable_idempotence && fnl_core_restored_pid(d->core, &rpid, &repoch)) {
+		/* batches in the journal are resent under the id and epoch they carry,
+		 * and new ones continue their partitions' sequences */
+		d->pid = rpid;
+		d->epoch = repoch;
+		struct fnl_cmd m = {.type = FNL_CMD_PRODUCER_ID, .i64 = rpid, .a = repoch};
+		snprintf(m.name, sizeof(m.name), "%s", d->cfg.test_txn_id);
+		fnl_daemon_push(d, &m);
+		fnl_info("producer id restored from the journal pid=%lld epoch=%d "
+			 "batches=%llu",
+			 (long long)rpid, repoch,
+			 (unsigned long long)fnl_core_stats(d->core)->restored_batches);
+	} else if (d->cfg.enable_idempotence) {
 		rc = fnl_daemon_init_pid(d, false, msg, sizeof(msg));
 		if (rc < 0) {
 			fnl_err("cannot get a producer id: %s", msg);
@@ -252,6 +294,10 @@ static void on_core_events(struct fnl_daemon *d)
 			break;
 		case FNL_EVT_STOPPED:
 			d->stopped = true;
+			break;
+		case FNL_EVT_RECOVERED:
+			fnl_info("restart recovery done batches=%d records_rebound=%lld",
+				 e.a, (long long)e.i64);
 			break;
 		case FNL_EVT_LOG:
 			fnl_log(e.a == 0 ? FNL_LOG_ERROR : FNL_LOG_WARN, "%s node=%lld", e.name,

@@ -158,18 +158,23 @@ int fnl_daemon_refresh(struct fnl_daemon *d)
 /* Topic ids are written into client rings, so a restarted funneld must give
  * every name the id it had: the table is kept in <state dir>/topics
  * ("id name" lines; the state dir defaults to the socket's directory). */
-static void topics_file(const struct fnl_daemon *d, char *out, size_t n)
+void fnl_state_path(const struct fnl_config *cfg, const char *name, char *out, size_t n)
 {
-	if (d->cfg.state_dir[0]) {
-		snprintf(out, n, "%s/topics", d->cfg.state_dir);
+	if (cfg->state_dir[0]) {
+		snprintf(out, n, "%s/%s", cfg->state_dir, name);
 		return;
 	}
 	char dir[FNL_CONFIG_STR_MAX];
-	snprintf(dir, sizeof(dir), "%s", d->cfg.socket_path);
+	snprintf(dir, sizeof(dir), "%s", cfg->socket_path);
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	snprintf(out, n, "%s/topics", slash ? dir : ".");
+	snprintf(out, n, "%s/%s", slash ? dir : ".", name);
+}
+
+static void topics_file(const struct fnl_daemon *d, char *out, size_t n)
+{
+	fnl_state_path(&d->cfg, "topics", out, n);
 }
 
 static void topics_save(const struct fnl_daemon *d)

@@ -16,7 +16,7 @@
 #include "dataplane/ring/ctlproto.h"
 #include "dataplane/ring/ring.h"
 
-static int mkdir_p(const char *dir, mode_t mode)
+int fnl_mkdir_p(const char *dir, mode_t mode)
 {
 	char tmp[FNL_CONFIG_STR_MAX];
 	snprintf(tmp, sizeof(tmp), "%s", dir);
@@ -44,7 +44,7 @@ int fnl_registry_listen(struct fnl_daemon *d, char *msg, size_t len)
 	}
 	char dir[FNL_CONFIG_STR_MAX];
 	snprintf(dir, sizeof(dir), "%s", path);
-	int rc = mkdir_p(dirname(dir), 0750);
+	int rc = fnl_mkdir_p(dirname(dir), 0750);
 	if (rc < 0) {
 		snprintf(msg, len, "cannot create the socket directory of %s: %s", path,
 			 strerror(-rc));
@@ -156,7 +156,10 @@ static int attach(struct fnl_daemon *d, int slot, int memfd, char *why, size_t l
 	c->map = v.hdr;
 	c->bytes = v.map_bytes;
 	c->in_core = true;
-	struct fnl_cmd m = {.type = FNL_CMD_CLIENT_ADD, .a = slot, .ptr = c->map, .u64 = c->bytes};
+	struct stat st;
+	int64_t ino = fstat(memfd, &st) == 0 ? (int64_t)st.st_ino : 0;
+	struct fnl_cmd m = {
+	    .type = FNL_CMD_CLIENT_ADD, .a = slot, .ptr = c->map, .u64 = c->bytes, .i64 = ino};
 	fnl_daemon_push(d, &m);
 	return 0;
 }

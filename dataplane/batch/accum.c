@@ -10,49 +10,76 @@ static size_t align64(size_t n)
 	return (n + 63) & ~(size_t)63;
 }
 
+int fnl_accum_geometry(const struct fnl_accum_cfg *cfg, size_t *slot_bytes, uint32_t *slots,
+			size_t *wire_cap)
+{
+	if (cfg->records_cap < 256 || cfg->meta_cap == 0)
+		return -EINVAL;
+	size_t bound = fnl_compress_bound(cfg->codec, cfg->records_cap);
+	if (bound < cfg->records_cap)
+		bound = cfg->records_cap;
+	*wire_cap = FNL_RB_HEADER_BYTES + bound;
+	*slot_bytes = align64(sizeof(struct fnl_batch)) + align64(cfg->records_cap) +
+		      align64(*wire_cap) + align64(cfg->meta_cap * sizeof(struct fnl_rec_meta));
+	uint64_t n = cfg->memory_bytes / *slot_bytes;
+	if (n < 4)
+		n = 4;
+	if (n > UINT32_MAX)
+		n = UINT32_MAX;
+	*slots = (uint32_t)n;
+	return 0;
+}
+
 int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg)
 {
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
-	if (cfg->records_cap < 256 || cfg->meta_cap == 0)
-		return -EINVAL;
+	int rc = fnl_accum_geometry(cfg, &a->slot_bytes, &a->slots, &a->wire_cap);
+	if (rc < 0)
+		return rc;
 	a->zc = fnl_compressor_new();
 	if (!a->zc)
 		return -ENOMEM;
-	size_t bound = fnl_compress_bound(cfg->codec, cfg->records_cap);
-	if (bound < cfg->records_cap)
-		bound = cfg->records_cap;
-	a->wire_cap = FNL_RB_HEADER_BYTES + bound;
-	a->slot_bytes = align64(sizeof(struct fnl_batch)) + align64(cfg->records_cap) +
-			align64(a->wire_cap) + align64(cfg->meta_cap * sizeof(struct fnl_rec_meta));
-	uint64_t slots = cfg->memory_bytes / a->slot_bytes;
-	if (slots < 4)
-		slots = 4;
-	if (slots > UINT32_MAX)
-		slots = UINT32_MAX;
-	a->slots = (uint32_t)slots;
-	a->mem = aligned_alloc(64, a->slot_bytes * a->slots);
+	a->mem = cfg->mem;
+	if (!a->mem) {
+		a->mem = aligned_alloc(64, a->slot_bytes * a->slots);
+		a->own_mem = true;
+	}
 	if (!a->mem) {
 		fnl_compressor_free(a->zc);
 		return -ENOMEM;
 	}
-	/* Touch every page now so that no page fault lands on the hot path later. */
-	memset(a->mem, 0, a->slot_bytes * a->slots);
 	for (uint32_t i = a->slots; i-- > 0;) {
 		uint8_t *base = (uint8_t *)a->mem + (size_t)i * a->slot_bytes;
 		struct fnl_batch *b = (struct fnl_batch *)base;
+		bool keep = cfg->keep && cfg->keep[i];
+		/* Touch every page now so that no page fault lands on the hot path
+		 * later; a kept slot keeps its records, wire bytes and meta. */
+		memset(base, 0, keep ? sizeof(*b) : a->slot_bytes);
 		size_t off = align64(sizeof(*b));
 		b->recs = base + off;
 		off += align64(cfg->records_cap);
 		b->wire = base + off;
 		off += align64(a->wire_cap);
 		b->meta = (struct fnl_rec_meta *)(base + off);
+		if (keep)
+			continue;
 		b->next = a->free;
 		a->free = b;
+		a->free_n++;
 	}
-	a->free_n = a->slots;
 	a->batch_bytes = cfg->records_cap;
 	return 0;
+}
+
+struct fnl_batch *fnl_accum_slot(struct fnl_accum *a, uint32_t i)
+{
+	return (struct fnl_batch *)((uint8_t *)a->mem + (size_t)i * a->slot_bytes);
+}
+
+uint32_t fnl_accum_slot_index(const struct fnl_accum *a, const struct fnl_batch *b)
+{
+	return (uint32_t)(((const uint8_t *)b - (const uint8_t *)a->mem) / a->slot_bytes);
 }
 
 int fnl_accum_tune(struct fnl_accum *a, int linger_ms, uint32_t batch_bytes)
@@ -66,7 +93,8 @@ int fnl_accum_tune(struct fnl_accum *a, int linger_ms, uint32_t batch_bytes)
 
 void fnl_accum_free(struct fnl_accum *a)
 {
-	free(a->mem);
+	if (a->own_mem)
+		free(a->mem);
 	if (a->zc)
 		fnl_compressor_free(a->zc);
 	memset(a, 0, sizeof(*a));

@@ -70,6 +70,10 @@ struct fnl_accum_cfg {
 	int codec;            /* enum fnl_codec */
 	int level;
 	int linger_ms;
+	void *mem;           /* NULL: allocate; else slots * slot_bytes owned by the caller
+	                      * (the restart journal's pool, see journal.h) */
+	const uint8_t *keep; /* NULL, or per slot 1: holds a batch from before a restart:
+	                      * kept as it is and left off the free list (fnl_accum_slot) */
 };
 
 struct fnl_accum_stats {
@@ -83,13 +87,20 @@ struct fnl_accum {
 	void *mem;
 	size_t slot_bytes, wire_cap;
 	uint32_t slots, free_n;
+	bool own_mem;
 	uint32_t batch_bytes; /* current batch.size: <= records_cap, changeable live */
 	struct fnl_batch *free;
 	struct fnl_batch *linger_head, *linger_tail;
 	struct fnl_accum_stats st;
 };
 
+/* Pool geometry for cfg: bytes per slot, slots, wire buffer bytes. -EINVAL for a bad cfg. */
+int fnl_accum_geometry(const struct fnl_accum_cfg *cfg, size_t *slot_bytes, uint32_t *slots,
+		       size_t *wire_cap);
 int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg);
+/* Slot i of the pool, and the slot of a batch (for the journal's descriptors). */
+struct fnl_batch *fnl_accum_slot(struct fnl_accum *a, uint32_t i);
+uint32_t fnl_accum_slot_index(const struct fnl_accum *a, const struct fnl_batch *b);
 void fnl_accum_free(struct fnl_accum *a);
 
 /* Live settings: linger.ms, and batch.size up to the start-up value (slots are

@@ -22,7 +22,7 @@
 
 enum fnl_cmd_type {
 	/* ctrl -> core */
-	FNL_CMD_CLIENT_ADD = 1, /* a: slot, ptr: mapping, u64: mapped bytes */
+	FNL_CMD_CLIENT_ADD = 1, /* a: slot, ptr: mapping, u64: mapped bytes, i64: memfd inode */
 	FNL_CMD_CLIENT_GONE,    /* a: slot: its socket closed; drain then release */
 	FNL_CMD_TOPIC,          /* a: topic id, b: partitions, name */
 	FNL_CMD_BROKER,         /* a: node id, addr */
@@ -38,6 +38,7 @@ enum fnl_cmd_type {
 	FNL_EVT_CLIENT_QUARANTINED,    /* a: slot, name: reason */
 	FNL_EVT_STOPPED,               /* all pending delivered or timed out */
 	FNL_EVT_LOG,                   /* a: level, name: message */
+	FNL_EVT_RECOVERED,             /* a: batches restored, i64: records bound to rings */
 };
 
 struct fnl_cmd {

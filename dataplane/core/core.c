@@ -67,19 +67,29 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 		if (!c->brokers[i].reqs)
 			goto fail;
 	}
+	/* records in a batch at most: one per 32 bytes of batch.size; smaller
+	 * records seal the batch early rather than cost metadata memory */
+	c->meta_cap = (uint32_t)(cfg->batch_size / 32 > 64 ? cfg->batch_size / 32 : 64);
+	uint8_t *keep = NULL;
+	rc = fnl_recover_open(c, cfg->journal_path, &keep, &c->rec.note);
+	if (rc < 0)
+		goto fail;
 	struct fnl_accum_cfg acfg = {
 		.records_cap = (uint32_t)cfg->batch_size,
-		/* records in a batch at most: one per 32 bytes of batch.size; smaller
-		 * records seal the batch early rather than cost metadata memory */
-		.meta_cap = (uint32_t)(cfg->batch_size / 32 > 64 ? cfg->batch_size / 32 : 64),
+		.meta_cap = c->meta_cap,
 		.memory_bytes = (uint64_t)cfg->buffer_memory,
 		.codec = cfg->codec,
 		.level = cfg->level,
 		.linger_ms = cfg->linger_ms,
+		.mem = c->rec.enabled ? c->rec.j.pool : NULL,
+		.keep = keep,
 	};
 	rc = fnl_accum_init(&c->acc, &acfg);
+	free(keep);
 	if (rc < 0)
 		goto fail;
+	fnl_recover_adopt(c);
+	c->st.restored_batches = c->rec.restored_batches;
 	struct fnl_producer_cfg pcfg = {
 		.idempotent = cfg->idempotent,
 		.acks = cfg->acks,
@@ -116,6 +126,7 @@ void fnl_core_free(struct fnl_core *c)
 		fnl_engine_free(c->eng);
 	if (c->acc.mem)
 		fnl_accum_free(&c->acc);
+	fnl_recover_close(c);
 	for (int i = 0; c->brokers && i < c->cfg.brokers_max; i++)
 		free(c->brokers[i].reqs);
 	free(c->clients);
@@ -125,6 +136,18 @@ void fnl_core_free(struct fnl_core *c)
 	free(c->bparts);
 	free(c->brokers);
 	free(c);
+}
+
+int fnl_core_restored_pid(const struct fnl_core *c, int64_t *pid, int16_t *epoch)
+{
+	return fnl_recover_pid(c, pid, epoch);
+}
+
+const char *fnl_core_journal_note(const struct fnl_core *c, bool *on_tmpfs)
+{
+	if (on_tmpfs)
+		*on_tmpfs = c->rec.enabled && c->rec.j.on_tmpfs;
+	return c->rec.note;
 }
 
 const struct fnl_core_stats *fnl_core_stats(const struct fnl_core *c)
@@ -224,6 +247,7 @@ static void cmd_topic(struct fnl_core *c, const struct fnl_cmd *m)
 		fnl_ppart_init(&p->pp, -1);
 	}
 	c->parts_used += (uint32_t)m->b;
+	fnl_recover_topic(c, (uint32_t)m->a);
 	t->used = true; /* last: ingest only sees complete topics */
 }
 
@@ -246,7 +270,7 @@ static void handle_cmd(struct fnl_core *c, const struct fnl_cmd *m)
 	switch (m->type) {
 	case FNL_CMD_CLIENT_ADD:
 		if (m->a >= 0 && m->a < c->cfg.clients_max)
-			fnl_ingest_client_add(c, m->a, m->ptr, m->u64);
+			fnl_ingest_client_add(c, m->a, m->ptr, m->u64, (uint64_t)m->i64);
 		break;
 	case FNL_CMD_CLIENT_GONE:
 		if (m->a >= 0 && m->a < c->cfg.clients_max)
@@ -268,6 +292,7 @@ static void handle_cmd(struct fnl_core *c, const struct fnl_cmd *m)
 	case FNL_CMD_PRODUCER_ID:
 		snprintf(c->txn_id, sizeof(c->txn_id), "%s", m->name);
 		fnl_producer_set_pid(&c->prod, m->i64, (int16_t)m->a, c->now_ms);
+		fnl_journal_on_pid(c);
 		c->st.producer_id = m->i64;
 		c->st.producer_epoch = m->a;
 		break;

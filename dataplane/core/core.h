@@ -47,6 +47,8 @@ struct fnl_core_cfg {
 	bool sqpoll;
 	int idle_nap_us; /* 0: spin while records trickle in; else wait up to this in io_uring */
 	char client_id[256];
+	char journal_path[4096]; /* "" = no restart journal */
+	int restart_wait_ms;     /* funnel.restart.wait.ms */
 	uint64_t seed;
 };
 
@@ -58,6 +60,7 @@ struct fnl_core_stats {
 	uint64_t requests_sent, responses, bytes_raw, bytes_wire, bytes_tx;
 	uint64_t connects, disconnects, ring_full_waits, pool_empty, loops, sleeps;
 	uint64_t quarantined, metadata_requests, epoch_bumps;
+	uint64_t restored_batches; /* batches taken over from the restart journal */
 	int64_t producer_id;
 	int32_t producer_epoch;
 	int32_t clients_active;
@@ -104,5 +107,9 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 int fnl_core_run(struct fnl_core *c);
 const struct fnl_core_stats *fnl_core_stats(const struct fnl_core *c);
 void fnl_core_free(struct fnl_core *c);
+/* Start-up, before fnl_core_run: the journal's producer id and epoch when they
+ * are to be reused (returns 1), and why a journal file was not reused (or NULL). */
+int fnl_core_restored_pid(const struct fnl_core *c, int64_t *pid, int16_t *epoch);
+const char *fnl_core_journal_note(const struct fnl_core *c, bool *on_tmpfs);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "dataplane/batch/accum.h"
 #include "dataplane/core/core.h"
+#include "dataplane/core/recover.h"
 #include "dataplane/kafka/proto.h"
 #include "dataplane/net/engine.h"
 #include "dataplane/partition/partition.h"
@@ -42,6 +43,11 @@ struct client {
 	void *map;
 	uint64_t map_bytes;
 	uint64_t appended, delivered, failed;
+	/* re-attached after a restart: records before resume_end may have been
+	 * finished or journaled by the previous daemon (recover.c) */
+	bool resumed;
+	uint64_t resume_end;
+	uint32_t jk, jr; /* its key in the journal's recovery index, and cursor */
 };
 
 struct topic {
@@ -63,6 +69,7 @@ struct part {
 	int32_t broker;   /* broker slot, -1 none */
 	uint64_t batches_acked, records_acked, retries;
 	int16_t last_err;
+	uint32_t jseq; /* its sequence entry in the journal, UINT32_MAX none */
 };
 
 enum broker_state { BR_UNUSED = 0, BR_DOWN, BR_CONNECTING, BR_VERSIONS, BR_READY };
@@ -123,6 +130,8 @@ struct fnl_core {
 	int64_t stop_deadline_ms;
 	bool have_metadata;
 	struct fnl_core_stats st;
+	struct fnl_recovery rec;
+	uint32_t meta_cap; /* records per batch at most */
 	char txn_id[256]; /* tests only: see funnel.test.transactional.id */
 };
 
@@ -134,7 +143,7 @@ int fnl_ingest_pass(struct fnl_core *c);
 void fnl_ingest_seal(struct fnl_core *c, struct part *p);
 void fnl_ingest_report_batch(struct fnl_core *c, struct fnl_batch *b, int16_t err, int64_t base_offset);
 void fnl_ingest_flush_wakes(struct fnl_core *c);
-void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t bytes);
+void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t bytes, uint64_t ino);
 void fnl_ingest_client_gone(struct fnl_core *c, int slot);
 void fnl_ingest_reap_clients(struct fnl_core *c);
 bool fnl_ingest_has_input(struct fnl_core *c);

@@ -33,9 +33,12 @@ static void count_err(struct fnl_core *c, int16_t err)
 static void report_one(struct fnl_core *c, const struct fnl_rec_meta *m, uint32_t topic_id,
 		       int32_t partition, int64_t offset, int16_t err)
 {
+	if (m->client >= (uint32_t)c->cfg.clients_max)
+		return;
 	struct client *cl = &c->clients[m->client];
 	if (cl->state == CL_FREE || cl->gen != m->client_gen)
-		return; /* cannot happen: a slot is freed only when nothing is pending */
+		return; /* a slot is freed only when nothing is pending; after a restart,
+			 * a journaled record whose ring did not come back */
 	struct fnl_cmp e = {
 		.opaque = m->opaque,
 		.offset = offset,
@@ -98,6 +101,7 @@ void fnl_ingest_seal(struct fnl_core *c, struct part *p)
 		fnl_accum_release(&c->acc, b);
 		return;
 	}
+	fnl_journal_on_seal(c, b);
 	fnl_ppart_enqueue(&p->pp, &b->pb, c->now_ms);
 	c->st.bytes_raw = c->acc.st.bytes_raw;
 	c->st.bytes_wire = c->acc.st.bytes_wire;
@@ -253,7 +257,23 @@ static int drain_client(struct fnl_core *c, uint32_t slot)
 			quarantine(c, slot, "malformed record or ring index in shared memory");
 			break;
 		}
-		int t = take_record(c, cl, slot, &r);
+		int t = 0;
+		if (cl->resumed) {
+			t = fnl_recover_record(c, cl, slot, &r);
+			if (t == -ENOBUFS)
+				break; /* the client has not read its reports yet */
+			if (t < 0) {
+				quarantine(c, slot, "completion index (cmp_tail) out of range");
+				break;
+			}
+			cl->resumed = cur < cl->resume_end;
+		}
+		if (t == 1) {
+			cl->rd = cur; /* finished or journaled before the restart */
+			n++;
+			continue;
+		}
+		t = take_record(c, cl, slot, &r);
 		if (t != 0) {
 			if (t < 0)
 				c->st.records_bad++;
@@ -288,10 +308,11 @@ int fnl_ingest_pass(struct fnl_core *c)
 	return total;
 }
 
-void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t bytes)
+void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t bytes, uint64_t ino)
 {
 	struct client *cl = &c->clients[slot];
-	uint32_t gen = cl->gen + 1;
+	/* with a journal, generations are unique across restarts (recover.c) */
+	uint32_t gen = c->rec.enabled ? ++c->rec.j.hdr->attach_no : cl->gen + 1;
 	memset(cl, 0, sizeof(*cl));
 	cl->gen = gen;
 	if (fnl_ring_dview_init(&cl->v, map, bytes) < 0) {
@@ -309,6 +330,10 @@ void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t byt
 	cl->map = map;
 	cl->map_bytes = bytes;
 	cl->rd = cl->v.tail;
+	/* acquire: the records a previous daemon may have taken */
+	cl->resume_end = atomic_load_explicit(&cl->v.hdr->rec_head, memory_order_acquire);
+	cl->resumed = cl->resume_end != cl->rd && cl->resume_end - cl->rd <= cl->v.rec_bytes;
+	fnl_recover_client(c, cl, (uint32_t)slot, ino);
 	cl->state = CL_ACTIVE;
 	c->st.clients_active++;
 	c->active[c->nactive++] = (uint32_t)slot;

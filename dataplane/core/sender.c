@@ -74,6 +74,8 @@ static void bump_epoch(struct fnl_core *c)
 	c->st.epoch_bumps++;
 	if (fnl_producer_bump_epoch(&c->prod, c->now_ms) == 1)
 		fnl_core_evt(c, FNL_EVT_BUMP_EPOCH, c->prod.epoch, c->prod.pid, NULL);
+	else
+		fnl_journal_on_pid(c);
 	c->st.producer_epoch = c->prod.epoch;
 }
 
@@ -102,6 +104,7 @@ void fnl_sender_pop_done(struct fnl_core *c, struct part *p)
 			(uint64_t)b->count;
 		if (p->broker >= 0 && c->brokers[p->broker].queued)
 			c->brokers[p->broker].queued--;
+		fnl_journal_on_release(c, b);
 		fnl_accum_release(&c->acc, b);
 	}
 }
@@ -404,6 +407,7 @@ static int encode(struct fnl_core *c, struct broker *br, struct req *r, int ntop
 		for (; i < j && rc >= 0; i++) {
 			struct fnl_batch *b = r->b[i];
 			fnl_batch_prepare(b, b->pb.pid, b->pb.epoch, b->pb.base_seq);
+			fnl_journal_on_send(c, &c->parts[b->part], b);
 			rc = fnl_preq_partition(&q, b->partition, b->wire, (uint32_t)b->wire_len);
 		}
 	}
@@ -463,6 +467,8 @@ static int send_produce(struct fnl_core *c, struct broker *br)
 int fnl_sender_pass(struct fnl_core *c)
 {
 	int sent = 0;
+	if (!fnl_recover_poll(c))
+		return 0; /* rings named by journaled batches are not all back yet */
 	for (int i = 0; i < c->cfg.brokers_max; i++) {
 		struct broker *br = &c->brokers[i];
 		if (br->state != BR_READY || !br->queued)

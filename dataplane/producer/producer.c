@@ -153,6 +153,40 @@ void fnl_ppart_enqueue(struct fnl_ppart *pp, struct fnl_pbatch *b, int64_t now_m
 	pp->queued++;
 }
 
+void fnl_ppart_restore_seq(struct fnl_ppart *pp, int64_t pid, int16_t epoch, int32_t next_seq)
+{
+	pp->seq_pid = pid;
+	pp->seq_epoch = epoch;
+	pp->next_seq = next_seq & 0x7fffffff;
+}
+
+void fnl_ppart_enqueue_sent(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pbatch *b,
+                            int64_t pid, int16_t epoch, int32_t base_seq, int64_t now_ms)
+{
+	fnl_ppart_enqueue(pp, b, now_ms);
+	b->pid = pid;
+	b->epoch = epoch;
+	b->base_seq = base_seq;
+	b->state = FNL_PB_RETRY;
+	b->retry_at_ms = now_ms;
+	b->attempts = 1;
+	pp->quiet_at_ms = now_ms + p->cfg.request_timeout_ms;
+	/* the journal's next_seq may lag the batch's (it is stored first, but a
+	 * rewrite restamps batches before their send): never hand out a sequence
+	 * this batch already covers under the same identity */
+	int32_t end = fnl_seq_add(base_seq, b->record_count);
+	if (pp->seq_pid == pid && pp->seq_epoch == epoch &&
+	    (int32_t)(((uint32_t)end - (uint32_t)pp->next_seq) & 0x7fffffffu) < (1 << 30))
+		pp->next_seq = end;
+	else if (pp->seq_pid != pid || pp->seq_epoch != epoch) {
+		if (pp->seq_pid < 0) {
+			pp->seq_pid = pid;
+			pp->seq_epoch = epoch;
+			pp->next_seq = end;
+		}
+	}
+}
+
 static bool expired(const struct fnl_producer *p, const struct fnl_pbatch *b, int64_t now_ms)
 {
 	return now_ms - b->created_ms >= p->cfg.delivery_timeout_ms;

@@ -172,6 +172,14 @@ void fnl_ppart_init(struct fnl_ppart *pp, int32_t leader);
  * b->created_ms first; the module initialises every other field. now_ms is only an upper bound
  * for created_ms. */
 void fnl_ppart_enqueue(struct fnl_ppart *pp, struct fnl_pbatch *b, int64_t now_ms);
+/* Restart (a previous process's journal): the identity the partition's next_seq counts under
+ * and that next_seq. Call on a fresh partition, before any enqueue. */
+void fnl_ppart_restore_seq(struct fnl_ppart *pp, int64_t pid, int16_t epoch, int32_t next_seq);
+/* Restart: append a batch that a previous process may have sent as (pid, epoch, base_seq). It
+ * is resent with exactly these (a broker that stored it answers with a duplicate), and handled
+ * as if its request had been lost at now_ms (orphans may still land: see quiet_at_ms). */
+void fnl_ppart_enqueue_sent(struct fnl_producer *p, struct fnl_ppart *pp, struct fnl_pbatch *b,
+                            int64_t pid, int16_t epoch, int32_t base_seq, int64_t now_ms);
 /* The next batch of this partition that may go out now (in order; respecting draining, retry
  * backoff, pid readiness and the per-partition in-flight cap); assigns pid/epoch/base_seq on
  * first send. Batches found expired on the way become DONE (REQUEST_TIMED_OUT or their last

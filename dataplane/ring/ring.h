@@ -17,6 +17,8 @@
  *   | line 4  cmp_tail        u64  client -> daemon  completions consumed |
  *   | line 5  daemon_sleeping u32, daemon_alive u32   daemon -> client    |
  *   | line 6  client_waiting  u32, client_futex u32   (see "wake-ups")    |
+ *   | line 7  daemon_ring_id  u64  daemon only: names the ring in the     |
+ *   |         daemon's restart journal (0 until a daemon attached)        |
  *   | ...     zero up to 4096                                             |
  *   +---------------------------------------------------------------------+
  *   offset 4096                  records area, rec_bytes bytes
@@ -47,7 +49,7 @@
  *   I5  a record is at most FNL_RING_REC_MAX(rec_bytes) = rec_bytes / 2 bytes, so a
  *       record always fits in an empty ring whatever the current offset.
  *   I6  only the client stores rec_head, cmp_tail, client_waiting; only the daemon
- *       stores rec_tail, cmp_head, daemon_alive; client_futex is incremented by the
+ *       stores rec_tail, cmp_head, daemon_alive, daemon_ring_id; client_futex is incremented by the
  *       daemon only. daemon_sleeping is set to 1 by the daemon and cleared by the
  *       daemon on waking or by the client when it rings the doorbell (exchange
  *       1 -> 0), so a client rings at most once per daemon sleep.
@@ -142,7 +144,12 @@ struct fnl_ring_hdr {
 	/* line 6: client_waiting: client stores (seq_cst); client_futex: daemon adds. */
 	alignas(64) _Atomic uint32_t client_waiting;
 	_Atomic uint32_t client_futex;
-	uint8_t _reserved[FNL_RING_HDR_BYTES - 7 * FNL_RING_LINE_BYTES];
+	/* line 7: daemon stores (relaxed, before any report of the ring exists) and
+	 * loads on re-attach; the client never touches it. Together with the memfd's
+	 * inode it finds the ring's records in the restart journal (a client cannot
+	 * forge another's inode, and the id tells a reused inode apart). */
+	alignas(64) _Atomic uint64_t daemon_ring_id;
+	uint8_t _reserved[FNL_RING_HDR_BYTES - 8 * FNL_RING_LINE_BYTES];
 };
 _Static_assert(sizeof(struct fnl_ring_hdr) == FNL_RING_HDR_BYTES, "ring header is 4096 bytes");
 _Static_assert(offsetof(struct fnl_ring_hdr, rec_head) == 64, "line 1");
@@ -151,6 +158,7 @@ _Static_assert(offsetof(struct fnl_ring_hdr, cmp_head) == 192, "line 3");
 _Static_assert(offsetof(struct fnl_ring_hdr, cmp_tail) == 256, "line 4");
 _Static_assert(offsetof(struct fnl_ring_hdr, daemon_sleeping) == 320, "line 5");
 _Static_assert(offsetof(struct fnl_ring_hdr, client_waiting) == 384, "line 6");
+_Static_assert(offsetof(struct fnl_ring_hdr, daemon_ring_id) == 448, "line 7");
 
 struct fnl_rec_hdr {                 /* 48 bytes, then key, value, headers; total len padded to 8 */
 	uint32_t len;                /* total bytes incl. this header and padding */
@@ -683,6 +691,27 @@ static inline int fnl_ring_cmp_reserve(struct fnl_ring_dview *v, uint64_t rec_en
 	e->rec_end = (uint32_t)rec_end;
 	*slot = v->cmp_resv++;
 	return 0;
+}
+
+/* Daemon, on a re-attached ring only: if the slot about to be reserved was
+ * filled (DONE, this lap) by the previous daemon for the record that ends at
+ * rec_end, reserve it as it is and return true: that record was finished
+ * before the restart and its report is published in order. (A client that
+ * forges such a slot only skips its own record.) */
+static inline bool fnl_ring_cmp_take_done(struct fnl_ring_dview *v, uint64_t rec_end)
+{
+	/* acquire: as in fnl_ring_cmp_reserve */
+	uint64_t tail = atomic_load_explicit(&v->hdr->cmp_tail, memory_order_acquire);
+	const struct fnl_cmp *e = &v->cmp[v->cmp_resv & v->cmp_mask];
+
+	if (tail > v->cmp_head || v->cmp_resv - tail >= v->cmp_entries)
+		return false;
+	if ((e->flags & (FNL_CMP_F_DONE | 0xff00u)) !=
+		(FNL_CMP_F_DONE | fnl_cmp_lap(v, v->cmp_resv)) ||
+	    e->rec_end != (uint32_t)rec_end)
+		return false;
+	v->cmp_resv++;
+	return true;
 }
 
 /* Undo the last reservation (the record could not be taken after all). */

@@ -1,0 +1,467 @@
+/* recover.c - keeping the restart journal and recovering from it; see recover.h. */
+#include "dataplane/core/recover.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "dataplane/core/core_int.h"
+
+enum { ERR_UNKNOWN_TOPIC_OR_PART = 3 };
+
+/* ------------------------------------------------------------ sequences */
+
+static uint32_t seq_hash(uint32_t topic_id, int32_t partition, uint32_t n)
+{
+	uint64_t h = ((uint64_t)topic_id << 32 | (uint32_t)partition) * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 32) % n;
+}
+
+/* The entry of (topic, partition), inserting it if absent; UINT32_MAX if full. */
+static uint32_t seq_find(struct fnl_journal *j, uint32_t topic_id, int32_t partition, bool insert)
+{
+	uint32_t n = FNL_JSEQ_ENTRIES(&j->geom);
+	uint32_t i = seq_hash(topic_id, partition, n);
+
+	for (uint32_t k = 0; k < n; k++, i = (i + 1) % n) {
+		struct fnl_jseq *e = &j->seqs[i];
+		if (e->used && e->topic_id == topic_id && e->partition == partition)
+			return i;
+		if (!e->used) {
+			if (!insert)
+				return UINT32_MAX;
+			e->topic_id = topic_id;
+			e->partition = partition;
+			e->pid = -1;
+			e->epoch = -1;
+			e->next_seq = 0;
+			fnl_journal_fence();
+			e->used = 1;
+			return i;
+		}
+	}
+	return UINT32_MAX;
+}
+
+/* ------------------------------------------------------------ running */
+
+void fnl_journal_on_pid(struct fnl_core *c)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	if (!r->enabled || r->j.hdr->pid == -2)
+		return; /* -2: pid not reusable (sequence table full) */
+	/* never a torn (pid, epoch): -1 in between means "ask for a new one" */
+	r->j.hdr->pid = -1;
+	fnl_journal_fence();
+	r->j.hdr->epoch = c->prod.epoch;
+	fnl_journal_fence();
+	r->j.hdr->pid = c->prod.pid;
+}
+
+void fnl_journal_on_seal(struct fnl_core *c, struct fnl_batch *b)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	if (!r->enabled)
+		return;
+	struct fnl_jdesc *d = &r->j.descs[fnl_accum_slot_index(&c->acc, b)];
+	d->topic_id = b->topic_id;
+	d->partition = b->partition;
+	d->count = b->count;
+	d->seal_no = ++r->j.hdr->seal_no;
+	d->sequenced = 0;
+	d->wire_len = (uint32_t)b->wire_len;
+	d->codec = b->codec;
+	d->base_ts = b->w.base_ts;
+	d->max_ts = b->w.max_ts;
+	fnl_journal_fence(); /* wire bytes and meta are complete before the state says so */
+	d->state = FNL_JD_SEALED;
+}
+
+void fnl_journal_on_send(struct fnl_core *c, struct part *p, struct fnl_batch *b)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	if (!r->enabled || !c->cfg.idempotent || b->pb.base_seq < 0)
+		return;
+	if (p->jseq != UINT32_MAX) {
+		struct fnl_jseq *e = &r->j.seqs[p->jseq];
+		e->pid = p->pp.seq_pid;
+		e->epoch = p->pp.seq_epoch;
+		e->next_seq = p->pp.next_seq;
+	}
+	struct fnl_jdesc *d = &r->j.descs[fnl_accum_slot_index(&c->acc, b)];
+	if (d->sequenced && d->pid == b->pb.pid && d->epoch == b->pb.epoch &&
+	    d->base_seq == b->pb.base_seq)
+		return;
+	d->sequenced = 0;
+	fnl_journal_fence();
+	d->pid = b->pb.pid;
+	d->epoch = b->pb.epoch;
+	d->base_seq = b->pb.base_seq;
+	fnl_journal_fence();
+	d->sequenced = 1;
+}
+
+void fnl_journal_on_release(struct fnl_core *c, struct fnl_batch *b)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	if (!r->enabled)
+		return;
+	uint32_t i = fnl_accum_slot_index(&c->acc, b);
+	fnl_journal_fence(); /* the reports are in the rings before the batch is forgotten */
+	r->j.descs[i].state = FNL_JD_FREE;
+	if (r->enqueued && r->enqueued[i]) {
+		r->enqueued[i] = 0;
+		r->nenqueued--;
+	}
+}
+
+/* ------------------------------------------------------------ start-up */
+
+static int cmp_kept(const void *a, const void *b, void *arg)
+{
+	const struct fnl_jdesc *d = arg;
+	uint64_t x = d[*(const uint32_t *)a].seal_no, y = d[*(const uint32_t *)b].seal_no;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_recs(const void *a, const void *b)
+{
+	const struct fnl_jrec *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->cmp_slot < y->cmp_slot ? -1 : x->cmp_slot > y->cmp_slot;
+}
+
+static bool desc_sane(const struct fnl_core *c, const struct fnl_jdesc *d)
+{
+	const struct fnl_jgeom *g = &c->rec.j.geom;
+	return d->state == FNL_JD_SEALED && d->count >= 1 && (uint32_t)d->count <= g->meta_cap &&
+	       d->wire_len >= FNL_RB_HEADER_BYTES && d->wire_len <= g->wire_cap &&
+	       d->topic_id < (uint32_t)c->cfg.topics_max && d->partition >= 0;
+}
+
+int fnl_recover_open(struct fnl_core *c, const char *path, uint8_t **keep, const char **why)
+{
+	struct fnl_recovery *r = &c->rec;
+	struct fnl_accum_cfg probe = {.records_cap = (uint32_t)c->cfg.batch_size,
+				      .meta_cap = c->meta_cap,
+				      .memory_bytes = (uint64_t)c->cfg.buffer_memory,
+				      .codec = c->cfg.codec};
+	size_t slot_bytes, wire_cap;
+	uint32_t slots;
+
+	*keep = NULL;
+	*why = NULL;
+	r->wait_ms = c->cfg.restart_wait_ms;
+	if (!path || !path[0])
+		return 0;
+	if (fnl_accum_geometry(&probe, &slot_bytes, &slots, &wire_cap) < 0)
+		return -EINVAL;
+	struct fnl_jgeom g = {.slot_bytes = slot_bytes,
+			      .slots = slots,
+			      .clients_max = (uint32_t)c->cfg.clients_max,
+			      .partitions_max = (uint32_t)c->cfg.partitions_max,
+			      .records_cap = probe.records_cap,
+			      .meta_cap = probe.meta_cap,
+			      .wire_cap = (uint32_t)wire_cap};
+	int rc = fnl_journal_open(&r->j, path, &g, why);
+	if (rc == -EBUSY)
+		return rc;
+	if (rc < 0) {
+		*why = "cannot open the journal file";
+		return 0;
+	}
+	r->enabled = true;
+	if (r->j.hdr->pid < 0) {
+		/* the id is not reused: sequences kept for it are of no use */
+		r->j.hdr->pid = -1;
+		memset(r->j.seqs, 0, (size_t)FNL_JSEQ_ENTRIES(&g) * sizeof(struct fnl_jseq));
+	}
+	if (rc == FNL_JOURNAL_FRESH)
+		return 0;
+	uint8_t *k = calloc(slots, 1);
+	r->kept = calloc(slots, sizeof(*r->kept));
+	r->enqueued = calloc(slots, 1);
+	if (!k || !r->kept || !r->enqueued) {
+		free(k);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < slots; i++) {
+		if (!desc_sane(c, &r->j.descs[i])) {
+			r->j.descs[i].state = FNL_JD_FREE;
+			continue;
+		}
+		k[i] = 1;
+		r->kept[r->nkept++] = i;
+	}
+	qsort_r(r->kept, r->nkept, sizeof(*r->kept), cmp_kept, r->j.descs);
+	*keep = k;
+	return 0;
+}
+
+/* The key of the ring that client slot `client` with generation gen held, or
+ * UINT32_MAX if the journal does not know it (adding a key when new). */
+static uint32_t key_of(struct fnl_recovery *r, uint32_t client, uint32_t gen)
+{
+	if (client >= r->j.geom.clients_max)
+		return UINT32_MAX;
+	const struct fnl_jring *jr = &r->j.rings[client];
+	if (!jr->used || jr->gen != gen)
+		return UINT32_MAX;
+	for (uint32_t i = 0; i < r->nkeys; i++)
+		if (r->keys[i].ino == jr->ino && r->keys[i].nonce == jr->nonce)
+			return i;
+	r->keys[r->nkeys] = (struct fnl_jkey){.ino = jr->ino, .nonce = jr->nonce};
+	return r->nkeys++;
+}
+
+void fnl_recover_adopt(struct fnl_core *c)
+{
+	struct fnl_recovery *r = &c->rec;
+	uint64_t nrec = 0;
+
+	if (!r->nkept)
+		return;
+	for (uint32_t i = 0; i < r->nkept; i++)
+		nrec += (uint64_t)r->j.descs[r->kept[i]].count;
+	r->recs = calloc(nrec ? nrec : 1, sizeof(*r->recs));
+	r->keys = calloc(r->j.geom.clients_max, sizeof(*r->keys));
+	if (!r->recs || !r->keys) {
+		r->nkept = 0; /* no memory to recover: the rings resend (at-least-once) */
+		return;
+	}
+	for (uint32_t i = 0; i < r->nkept; i++) {
+		uint32_t s = r->kept[i];
+		const struct fnl_jdesc *d = &r->j.descs[s];
+		struct fnl_batch *b = fnl_accum_slot(&c->acc, s);
+		b->topic_id = d->topic_id;
+		b->partition = d->partition;
+		b->count = d->count;
+		b->wire_len = d->wire_len;
+		b->codec = d->codec;
+		b->w.base_ts = d->base_ts;
+		b->w.max_ts = d->max_ts;
+		b->sealed = true;
+		b->created_ms = c->now_ms;
+		b->part = UINT32_MAX;
+		if (d->sequenced) {
+			b->hdr_pid = d->pid;
+			b->hdr_epoch = d->epoch;
+			b->hdr_seq = d->base_seq;
+			b->hdr_valid = true;
+		}
+		for (int32_t x = 0; x < d->count; x++) {
+			struct fnl_rec_meta *m = &b->meta[x];
+			/* (client, gen) stays as it is until the ring is back: gens are
+			 * unique across restarts, so reports never reach another ring */
+			uint32_t key = key_of(r, m->client, m->client_gen);
+			if (key == UINT32_MAX)
+				continue;
+			r->recs[r->nrecs++] = (struct fnl_jrec){
+			    .cmp_slot = m->cmp_slot, .key = key, .batch = s, .idx = (uint32_t)x};
+		}
+		r->restored_batches++;
+		r->restored_records += (uint64_t)d->count;
+	}
+	qsort(r->recs, r->nrecs, sizeof(*r->recs), cmp_recs);
+	for (uint32_t i = 0; i < r->nrecs; i++) {
+		struct fnl_jkey *k = &r->keys[r->recs[i].key];
+		if (i == 0 || r->recs[i - 1].key != r->recs[i].key)
+			k->lo = i;
+		k->hi = i + 1;
+	}
+	r->active = true;
+}
+
+void fnl_recover_close(struct fnl_core *c)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	free(r->kept);
+	free(r->enqueued);
+	free(r->recs);
+	free(r->keys);
+	if (r->enabled)
+		fnl_journal_close(&r->j);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ------------------------------------------------------------ topics */
+
+void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id)
+{
+	struct fnl_recovery *r = &c->rec;
+	struct topic *t = &c->topics[topic_id];
+
+	for (int32_t i = 0; i < t->nparts; i++) {
+		struct part *p = &c->parts[t->part_base + (uint32_t)i];
+		p->jseq = UINT32_MAX;
+		if (!r->enabled || !c->cfg.idempotent)
+			continue;
+		p->jseq = seq_find(&r->j, topic_id, i, true);
+		if (p->jseq == UINT32_MAX) {
+			/* no room to remember its sequences: the producer id must not be
+			 * reused after a restart (-2 tells fnl_journal_on_pid) */
+			r->j.hdr->pid = -2;
+			continue;
+		}
+		const struct fnl_jseq *e = &r->j.seqs[p->jseq];
+		if (e->pid >= 0)
+			fnl_ppart_restore_seq(&p->pp, e->pid, e->epoch, e->next_seq);
+	}
+	for (uint32_t k = 0; r->active && k < r->nkept; k++) {
+		uint32_t s = r->kept[k];
+		struct fnl_batch *b = fnl_accum_slot(&c->acc, s);
+		if (b->topic_id != topic_id || r->enqueued[s] || b->partition >= t->nparts)
+			continue;
+		struct part *p = &c->parts[t->part_base + (uint32_t)b->partition];
+		b->part = (uint32_t)(p - c->parts);
+		b->pb.record_count = b->count;
+		b->pb.created_ms = c->now_ms;
+		if (b->hdr_valid)
+			fnl_ppart_enqueue_sent(&c->prod, &p->pp, &b->pb, b->hdr_pid, b->hdr_epoch,
+					       b->hdr_seq, c->now_ms);
+		else
+			fnl_ppart_enqueue(&p->pp, &b->pb, c->now_ms);
+		if (p->broker >= 0)
+			c->brokers[p->broker].queued++;
+		r->enqueued[s] = 1;
+		r->nenqueued++;
+	}
+}
+
+/* ------------------------------------------------------------ clients */
+
+void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, uint64_t ino)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	cl->jk = UINT32_MAX;
+	if (!r->enabled)
+		return;
+	/* relaxed: only daemons store it, and only this one now */
+	uint64_t nonce = atomic_load_explicit(&cl->v.hdr->daemon_ring_id, memory_order_relaxed);
+	if (nonce == 0) {
+		if (getrandom(&nonce, sizeof(nonce), GRND_NONBLOCK) != sizeof(nonce))
+			nonce = (uint64_t)c->now_ms * 0x9e3779b97f4a7c15ull ^ ino;
+		nonce |= 1;
+		atomic_store_explicit(&cl->v.hdr->daemon_ring_id, nonce, memory_order_relaxed);
+	}
+	struct fnl_jring *jr = &r->j.rings[slot];
+	jr->used = 0;
+	fnl_journal_fence();
+	jr->ino = ino;
+	jr->nonce = nonce;
+	jr->gen = cl->gen;
+	fnl_journal_fence();
+	jr->used = 1;
+	for (uint32_t i = 0; r->active && i < r->nkeys; i++) {
+		struct fnl_jkey *k = &r->keys[i];
+		if (k->attached || k->ino != ino || k->nonce != nonce)
+			continue;
+		k->attached = true;
+		r->keys_back++;
+		cl->jk = i;
+		cl->jr = k->lo;
+		break;
+	}
+}
+
+int fnl_recover_record(struct fnl_core *c, struct client *cl, uint32_t slot,
+		       const struct fnl_rec_view *rv)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	if (fnl_ring_cmp_take_done(&cl->v, rv->end)) {
+		r->done_skipped++;
+		return 1;
+	}
+	if (cl->jk == UINT32_MAX || !r->active)
+		return 0;
+	const struct fnl_jkey *k = &r->keys[cl->jk];
+	uint64_t want = cl->v.cmp_resv;
+	while (cl->jr < k->hi && r->recs[cl->jr].cmp_slot < want)
+		cl->jr++;
+	if (cl->jr >= k->hi || r->recs[cl->jr].cmp_slot != want)
+		return 0;
+	const struct fnl_jrec *jr = &r->recs[cl->jr];
+	struct fnl_batch *b = fnl_accum_slot(&c->acc, jr->batch);
+	struct fnl_rec_meta *m = &b->meta[jr->idx];
+	uint64_t got;
+	int rc = fnl_ring_cmp_reserve(&cl->v, rv->end, &got);
+	if (rc < 0)
+		return rc;
+	if (m->opaque != rv->h.opaque) {
+		/* not the record the batch holds: take it as new */
+		fnl_ring_cmp_unreserve(&cl->v);
+		cl->jr++;
+		return 0;
+	}
+	m->client_gen = cl->gen;
+	fnl_journal_fence();
+	m->client = slot;
+	cl->jr++;
+	cl->appended++;
+	r->bound_records++;
+	return 1;
+}
+
+int fnl_recover_pid(const struct fnl_core *c, int64_t *pid, int16_t *epoch)
+{
+	const struct fnl_recovery *r = &c->rec;
+
+	if (!r->enabled || !c->cfg.idempotent || r->j.hdr->pid < 0)
+		return 0;
+	*pid = r->j.hdr->pid;
+	*epoch = r->j.hdr->epoch;
+	return 1;
+}
+
+/* ------------------------------------------------------------ the end */
+
+static void finish(struct fnl_core *c)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	for (uint32_t k = 0; k < r->nkept; k++) {
+		uint32_t s = r->kept[k];
+		struct fnl_batch *b = fnl_accum_slot(&c->acc, s);
+		if (r->j.descs[s].state != FNL_JD_SEALED)
+			continue;
+		for (int32_t x = 0; x < b->count; x++) {
+			const struct fnl_rec_meta *m = &b->meta[x];
+			if (m->client >= (uint32_t)c->cfg.clients_max ||
+			    c->clients[m->client].gen != m->client_gen)
+				r->dropped_reports++;
+		}
+		if (r->enqueued[s])
+			continue;
+		/* its topic or partition did not come back */
+		r->kept_failed++;
+		fnl_ingest_report_batch(c, b, ERR_UNKNOWN_TOPIC_OR_PART, -1);
+		fnl_journal_on_release(c, b);
+		fnl_accum_release(&c->acc, b);
+	}
+	r->active = false;
+	fnl_core_evt(c, FNL_EVT_RECOVERED, (int32_t)r->restored_batches,
+		     (int64_t)r->bound_records, NULL);
+}
+
+bool fnl_recover_poll(struct fnl_core *c)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	if (!r->active)
+		return true;
+	if (r->until_ms == 0)
+		r->until_ms = c->now_ms + r->wait_ms;
+	if (r->keys_back < r->nkeys && c->now_ms < r->until_ms)
+		return false;
+	finish(c);
+	return true;
+}

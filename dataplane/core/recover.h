@@ -1,0 +1,101 @@
+/* recover.h - the core's side of the restart journal (dataplane/batch/journal.h):
+ * keeping it while running, and picking up where a killed funneld stopped.
+ *
+ * Running: a batch's descriptor is written when it seals, its sequence when
+ * it is (re)sent, cleared when it is reported; each partition's sequence
+ * identity and next sequence are stored before a send; the producer id and
+ * epoch whenever they change. A few stores per batch, none per record.
+ *
+ * Restarting (a journal with SEALED batches):
+ *   1. fnl_core_new keeps the slots of sealed batches out of the free pool and
+ *      indexes their records by (ring, completion slot); ctrl reuses the
+ *      journal's producer id and epoch instead of asking for a new one;
+ *   2. when ctrl re-creates a topic, each partition gets back its sequence
+ *      state and its kept batches, in seal order, as already sent (same pid,
+ *      epoch, base sequence and bytes);
+ *   3. when a client re-attaches its ring (memfd inode + the id the daemon wrote
+ *      in its header), the records past rec_tail are matched in ring order: a
+ *      record whose report slot is already DONE was finished before the kill
+ *      (skipped), one in a kept batch is bound to it (not taken again), any
+ *      other is taken as new;
+ *   4. nothing is sent until every ring named by a kept batch is back or
+ *      funnel.restart.wait.ms passed (then reports for the missing rings are
+ *      dropped: their records are still sent). Kept batches of topics that
+ *      did not come back fail with UNKNOWN_TOPIC_OR_PARTITION.
+ * A broker that stored a kept batch answers its resend as a duplicate.
+ */
+#ifndef FNL_CORE_RECOVER_H
+#define FNL_CORE_RECOVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/batch/journal.h"
+
+struct fnl_core;
+struct client;
+struct part;
+struct fnl_batch;
+struct fnl_rec_view;
+
+struct fnl_jrec {       /* one record of a kept batch */
+	uint64_t cmp_slot; /* its report slot in its ring */
+	uint32_t key;      /* index into recovery.keys */
+	uint32_t batch;    /* pool slot */
+	uint32_t idx;      /* record index in the batch */
+};
+
+struct fnl_jkey { /* a ring named by kept batches */
+	uint64_t ino, nonce;
+	uint32_t lo, hi; /* its records: recs[lo, hi), by cmp_slot */
+	bool attached;
+};
+
+struct fnl_recovery {
+	struct fnl_journal j;
+	bool enabled;          /* a journal is open */
+	bool active;           /* waiting for rings / topics of kept batches */
+	int64_t until_ms;      /* give up waiting for rings then (0: set on first poll) */
+	int64_t wait_ms;       /* funnel.restart.wait.ms */
+	uint32_t *kept;        /* pool slots of kept batches, by seal_no */
+	uint32_t nkept, nenqueued;
+	uint8_t *enqueued;     /* per pool slot: handed to its partition */
+	struct fnl_jrec *recs; /* by (key, cmp_slot) */
+	uint32_t nrecs;
+	struct fnl_jkey *keys;
+	uint32_t nkeys, keys_back;
+	const char *note;      /* why a journal file was not reused, or NULL */
+	uint64_t restored_batches, restored_records, bound_records, done_skipped,
+	    dropped_reports, kept_failed;
+};
+
+/* Opens the journal at path for this geometry (before fnl_accum_init) and, if
+ * it holds sealed batches, fills *keep (one byte per pool slot, allocated
+ * here) and prepares recovery. Returns 0 (also when running without a
+ * journal: path empty or not usable, said in *why) or -ENOMEM/-EBUSY. */
+int fnl_recover_open(struct fnl_core *c, const char *path, uint8_t **keep, const char **why);
+/* After fnl_accum_init: rebuild the kept batches' bookkeeping from the journal. */
+void fnl_recover_adopt(struct fnl_core *c);
+void fnl_recover_close(struct fnl_core *c);
+
+/* Topic t was created with its partitions: restore their sequences and kept batches. */
+void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id);
+/* A client attached (ino: its memfd's inode). */
+void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, uint64_t ino);
+/* For a resumed client: 1 if the record was dealt with (finished before the
+ * restart, or bound to a kept batch), 0 to take it as new, -ENOBUFS to wait
+ * for report room, -EPROTO to quarantine. */
+int fnl_recover_record(struct fnl_core *c, struct client *cl, uint32_t slot,
+		       const struct fnl_rec_view *rv);
+/* 1 and the journal's producer id and epoch if they are to be reused, else 0. */
+int fnl_recover_pid(const struct fnl_core *c, int64_t *pid, int16_t *epoch);
+/* Called before each send pass: true when sending may go on. */
+bool fnl_recover_poll(struct fnl_core *c);
+
+/* Journal hooks (no-ops without a journal). */
+void fnl_journal_on_seal(struct fnl_core *c, struct fnl_batch *b);
+void fnl_journal_on_send(struct fnl_core *c, struct part *p, struct fnl_batch *b);
+void fnl_journal_on_release(struct fnl_core *c, struct fnl_batch *b);
+void fnl_journal_on_pid(struct fnl_core *c);
+
+#endif
