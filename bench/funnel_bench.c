@@ -320,6 +320,18 @@ static bool file_has(const char *path, const char *needle, char *copy, size_t ca
 	return found;
 }
 
+/* /dev/shm/<name of the tmp dir> when /dev/shm exists, else the tmp dir. */
+static const char *state_dir(const struct bench_opts *o)
+{
+	static char dir[560];
+	struct stat st;
+	if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(dir, sizeof(dir), "/dev/shm/%s", strrchr(o->tmpdir, '/') + 1);
+	else
+		snprintf(dir, sizeof(dir), "%s", o->tmpdir);
+	return dir;
+}
+
 static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id)
 {
 	snprintf(d->log, sizeof(d->log), "%s/funneld-%d.log", o->tmpdir, run_id);
@@ -332,6 +344,8 @@ static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id
 	snprintf(a[5], 600, "acks=all");
 	snprintf(a[6], 600, "enable.idempotence=true");
 	snprintf(a[7], 600, "funnel.cores=%s", o->pin ? "0" : "");
+	/* the restart journal on tmpfs, as under systemd (/run): see docs/operations.md */
+	snprintf(a[8], 600, "funnel.state.dir=%s", state_dir(o));
 	d->pid = fork();
 	if (d->pid < 0)
 		return -errno;
@@ -342,7 +356,7 @@ static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id
 		char *argv[20];
 		int n = 0;
 		argv[n++] = (char *)o->funneld;
-		for (int i = 0; i < 8; i++) {
+		for (int i = 0; i < 9; i++) {
 			argv[n++] = "-X";
 			argv[n++] = a[i];
 		}
@@ -659,8 +673,8 @@ static int run_all(struct bench_opts *o, struct broker *b, struct bench_results 
 
 static void cleanup_tmp(const char *dir)
 {
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '/dev/shm/%s'", dir, strrchr(dir, '/') + 1);
 	if (system(cmd) != 0)
 		fprintf(stderr, "funnel-bench: could not remove %s\n", dir);
 }
