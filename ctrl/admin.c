@@ -192,6 +192,8 @@ static void snap_clients(const struct fnl_daemon *d, struct fnl_mbuf *b)
 		put_u(b, "appended", c.appended);
 		put_u(b, "delivered", c.delivered);
 		put_u(b, "failed", c.failed);
+		put_u(b, "appended_bytes", c.appended_bytes);
+		put_u(b, "ring_full_waits", c.ring_full_waits);
 		put_u(b, "ring_bytes", c.ring_bytes);
 		put_u(b, "ring_used_bytes", c.ring_used_bytes);
 		fnl_mbuf_put(b, "\n", 1);

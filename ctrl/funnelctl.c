@@ -441,16 +441,17 @@ static void print_partitions(const struct snap *s)
 
 static void print_clients(const struct snap *s)
 {
-	printf("%5s %8s %6s %-12s %12s %12s %10s %12s %12s\n", "SLOT", "PID", "UID", "STATE",
-	       "APPENDED", "DELIVERED", "FAILED", "RING_USED", "RING_BYTES");
+	printf("%5s %8s %6s %-12s %12s %12s %10s %14s %10s %12s %12s\n", "SLOT", "PID", "UID",
+	       "STATE", "APPENDED", "DELIVERED", "FAILED", "APPENDED_BYTES", "FULL_WAITS",
+	       "RING_USED", "RING_BYTES");
 	for (int i = 0; i < s->nrows; i++) {
 		const struct row *r = &s->rows[i];
 		if (strcmp(r->kind, "client") != 0)
 			continue;
-		printf("%5s %8s %6s %-12s %12s %12s %10s %12s %12s\n", get(r, "slot"),
+		printf("%5s %8s %6s %-12s %12s %12s %10s %14s %10s %12s %12s\n", get(r, "slot"),
 		       get(r, "pid"), get(r, "uid"), get(r, "state"), get(r, "appended"),
-		       get(r, "delivered"), get(r, "failed"), get(r, "ring_used_bytes"),
-		       get(r, "ring_bytes"));
+		       get(r, "delivered"), get(r, "failed"), get(r, "appended_bytes"),
+		       get(r, "ring_full_waits"), get(r, "ring_used_bytes"), get(r, "ring_bytes"));
 	}
 }
 

@@ -273,7 +273,7 @@ static void render_latency(const struct fnl_core_stats *st, struct fnl_mbuf *b)
 	fnl_mbuf_printf(b, "%s_count %llu\n", n, (unsigned long long)cum);
 }
 
-enum { CF_APPENDED, CF_DELIVERED, CF_FAILED, CF_USED, CF_CAP, CF_STATE, CF_N };
+enum { CF_APPENDED, CF_DELIVERED, CF_FAILED, CF_BYTES, CF_WAITS, CF_USED, CF_CAP, CF_STATE, CF_N };
 
 static uint64_t client_field(const struct fnl_client_stats *c, int f)
 {
@@ -284,6 +284,10 @@ static uint64_t client_field(const struct fnl_client_stats *c, int f)
 		return c->delivered;
 	case CF_FAILED:
 		return c->failed;
+	case CF_BYTES:
+		return c->appended_bytes;
+	case CF_WAITS:
+		return c->ring_full_waits;
 	case CF_USED:
 		return c->ring_used_bytes;
 	case CF_CAP:
@@ -304,6 +308,11 @@ static void render_clients(const struct fnl_daemon *d, const struct snap *s, str
 	     "Records of this client acknowledged by the cluster."},
 	    {"funnel_client_records_failed_total", "counter",
 	     "Records of this client reported with an error."},
+	    {"funnel_client_appended_bytes_total", "counter",
+	     "Ring bytes (record header, key, value, headers, padding) of the records the core "
+	     "read from this client's ring."},
+	    {"funnel_client_ring_full_waits_total", "counter",
+	     "Times the core woke this client from a wait for ring space (back-pressure)."},
 	    {"funnel_client_ring_used_bytes", "gauge",
 	     "Ring bytes read by the core and not yet released to the client."},
 	    {"funnel_client_ring_capacity_bytes", "gauge", "Size of the client's records ring."},

@@ -168,6 +168,8 @@ int fnl_core_client_stats(const struct fnl_core *c, int slot, struct fnl_client_
 		.appended = cl->appended,
 		.delivered = cl->delivered,
 		.failed = cl->failed,
+		.appended_bytes = cl->appended_bytes,
+		.ring_full_waits = cl->ring_full_waits,
 		.ring_bytes = cl->v.rec_bytes,
 		.ring_used_bytes = cl->rd - cl->v.tail,
 	};

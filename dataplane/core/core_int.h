@@ -43,6 +43,7 @@ struct client {
 	void *map;
 	uint64_t map_bytes;
 	uint64_t appended, delivered, failed;
+	uint64_t appended_bytes, ring_full_waits; /* see struct fnl_client_stats */
 	/* re-attached after a restart: records before resume_end may have been
 	 * finished or journaled by the previous daemon (recover.c) */
 	bool resumed;

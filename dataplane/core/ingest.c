@@ -79,6 +79,7 @@ void fnl_ingest_flush_wakes(struct fnl_core *c)
 		fnl_ring_cmp_publish(&cl->v); /* releases ring bytes, then shows reports */
 		if (fnl_ring_client_waiting(&cl->v)) {
 			c->st.ring_full_waits++; /* a client slept on a full ring: back-pressure */
+			cl->ring_full_waits++;
 			/* relaxed add: the futex word only has to change; the seq_cst
 			 * fence in fnl_ring_client_waiting() ordered our releases */
 			atomic_fetch_add_explicit(&cl->v.hdr->client_futex, 1, memory_order_relaxed);
@@ -224,6 +225,7 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 				      r->header_count, &m);
 		if (rc == 0) {
 			cl->appended++;
+			cl->appended_bytes += r->len;
 			c->st.records_in++;
 			if (r->partition == -1 && (klen < 0 || c->cfg.ignore_keys) &&
 			    !c->cfg.round_robin)

@@ -49,6 +49,7 @@ assert sorted(p["partition"] for p in pt if p["topic"] == "ctl") == [0, 1, 2, 3]
 top = json.load(open(f"{d}/top.json"))
 c = [c for c in top["clients"] if c["pid"] == pid][0]
 assert c["appended_per_s"] > 1000, c
+assert c["appended_bytes"] >= 48 * c["appended"] > 0 and c["ring_full_waits"] >= 0, c
 assert top["rates"]["records_acked_per_s"] > 1000, top["rates"]
 assert any(p["batches_acked_per_s"] > 0 for p in top["partitions"]), top["partitions"]
 print("json: status, clients, partitions, config, top parse; top rates",

@@ -56,6 +56,13 @@ have_clients() {
 }
 fnl_wait_for 20 have_clients || fnl_fail "per-client series with the clients' pids never appeared"
 promcheck "$FNL_TMP/m1.txt"
+# (the clients are released once they exit, so per-client series are checked here)
+for p in $p1 $p2; do
+	b=$(awk -v l="pid=\"$p\"}" '/^funnel_client_appended_bytes_total\{/ && index($1, l) { print $2; exit }' "$FNL_TMP/m1.txt")
+	[[ ${b:-0} -gt 0 ]] || fnl_fail "funnel_client_appended_bytes_total of pid $p is '${b:-}' (want > 0)"
+	grep -q "^funnel_client_ring_full_waits_total{client=\"[0-9]*\",pid=\"$p\"} [0-9]" "$FNL_TMP/m1.txt" ||
+		fnl_fail "no funnel_client_ring_full_waits_total for pid $p"
+done
 grep -q '^funnel_partition_batches_acked_total{topic="obs",partition="3"}' "$FNL_TMP/m1.txt" ||
 	fnl_fail "no per-partition series for obs/3"
 grep -q '^funnel_broker_state{node="[0-9]*"} 4$' "$FNL_TMP/m1.txt" || fnl_fail "no ready broker in the metrics"
