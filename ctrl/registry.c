@@ -152,6 +152,10 @@ static int attach(struct fnl_daemon *d, int slot, int memfd, char *why, size_t l
 			 (unsigned long long)v.rec_bytes, (long long)d->cfg.ring_bytes_max);
 		return -EFBIG;
 	}
+	/* the size is within funnel.ring.bytes.max: map every page now, on the ctrl
+	 * thread, so no page fault lands on the data-plane core (best effort:
+	 * MADV_POPULATE_WRITE needs Linux 5.14) */
+	(void)madvise(v.hdr, v.map_bytes, MADV_POPULATE_WRITE);
 	c->memfd = memfd;
 	c->map = v.hdr;
 	c->bytes = v.map_bytes;

@@ -28,7 +28,8 @@ int fnl_ring_create(uint64_t rec_bytes, uint32_t cmp_entries, int *fd, void **ba
 		goto fail;
 	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
-	p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	/* populate: the pages are allocated now, not by page faults inside fnl_produce */
+	p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mfd, 0);
 	if (p == MAP_FAILED)
 		goto fail;
 	fnl_ring_init(p, rec_bytes, cmp_entries, (int32_t)getpid());
