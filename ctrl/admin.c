@@ -168,10 +168,26 @@ static void snap_parts(const struct fnl_daemon *d, struct fnl_mbuf *b)
 		put_i(b, "partition", p.partition);
 		put_i(b, "leader", p.leader);
 		put_u(b, "queued_batches", p.queued_batches);
+		put_u(b, "queued_bytes", p.queued_bytes);
 		put_u(b, "open_records", p.open_records);
 		put_i(b, "inflight", p.inflight);
 		put_u(b, "batches_acked", p.batches_acked);
+		put_u(b, "records_acked", p.records_acked);
 		put_u(b, "retries", p.retries);
+		/* "CODE:N,..." over the nonzero cells ("" when none; the last cell is
+		 * "other"): at most 17 characters a cell, no truncation */
+		char codes[FNL_RETRY_CELLS * 24] = "";
+		size_t cl = 0;
+		for (int k = 0; k < FNL_RETRY_CELLS; k++) {
+			if (!p.retries_by_cell[k])
+				continue;
+			char code[8] = "other";
+			if (k != FNL_RETRY_OTHER)
+				snprintf(code, sizeof(code), "%d", (int)fnl_retry_cell_code(k));
+			cl += (size_t)snprintf(codes + cl, sizeof(codes) - cl, "%s%s:%u",
+			                       cl ? "," : "", code, p.retries_by_cell[k]);
+		}
+		put_str(b, "retries_by_code", codes);
 		put_i(b, "last_error", p.last_err);
 		put_str(b, "last_error_name", p.last_err ? fnl_err_name(p.last_err) : "NONE");
 		fnl_mbuf_put(b, "\n", 1);

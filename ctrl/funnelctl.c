@@ -268,6 +268,29 @@ static bool string_key(const char *k)
 	return false;
 }
 
+/* "13:2,other:1" (retries_by_code) as {"13":2,"other":1}; malformed pairs are left out. */
+static void json_code_map(const char *v)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", v);
+	putchar('{');
+	int n = 0;
+	char *save;
+	for (char *pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(pair, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		bool plain = *pair != '\0';
+		for (const char *c = pair; *c; c++)
+			plain &= isalnum((unsigned char)*c) != 0;
+		if (!plain || !is_number(colon + 1))
+			continue;
+		printf("%s\"%s\":%s", n++ ? "," : "", pair, colon + 1);
+	}
+	putchar('}');
+}
+
 /* The row as an object; with extra_n > 0, also "<extra_keys[i]>_per_s": extra[i]. */
 static void json_row_ext(const struct row *r, const char *const *extra_keys, const double *extra,
                          int extra_n)
@@ -279,7 +302,9 @@ static void json_row_ext(const struct row *r, const char *const *extra_keys, con
 		json_str(r->k[i]);
 		putchar(':');
 		bool numeric = is_number(r->v[i]) && !string_key(r->k[i]);
-		if (numeric)
+		if (strcmp(r->k[i], "retries_by_code") == 0)
+			json_code_map(r->v[i]);
+		else if (numeric)
 			fputs(r->v[i], stdout);
 		else
 			json_str(r->v[i]);
@@ -426,16 +451,19 @@ static void print_brokers(const struct snap *s)
 
 static void print_partitions(const struct snap *s)
 {
-	printf("%-24s %5s %6s %7s %6s %8s %10s %8s %s\n", "TOPIC", "PART", "LEADER", "QUEUED",
-	       "OPEN", "INFLIGHT", "ACKED", "RETRIES", "LAST_ERROR");
+	printf("%-24s %5s %6s %7s %12s %6s %8s %13s %13s %8s %-20s %s\n", "TOPIC", "PART", "LEADER",
+	       "QUEUED", "QUEUED_BYTES", "OPEN", "INFLIGHT", "BATCHES_ACKED", "RECORDS_ACKED",
+	       "RETRIES", "RETRIES_BY_CODE", "LAST_ERROR");
 	for (int i = 0; i < s->nrows; i++) {
 		const struct row *r = &s->rows[i];
 		if (strcmp(r->kind, "partition") != 0)
 			continue;
-		printf("%-24s %5s %6s %7s %6s %8s %10s %8s %s\n", get(r, "topic"),
+		const char *codes = get(r, "retries_by_code");
+		printf("%-24s %5s %6s %7s %12s %6s %8s %13s %13s %8s %-20s %s\n", get(r, "topic"),
 		       get(r, "partition"), get(r, "leader"), get(r, "queued_batches"),
-		       get(r, "open_records"), get(r, "inflight"), get(r, "batches_acked"),
-		       get(r, "retries"), get(r, "last_error_name"));
+		       get(r, "queued_bytes"), get(r, "open_records"), get(r, "inflight"),
+		       get(r, "batches_acked"), get(r, "records_acked"), get(r, "retries"),
+		       *codes ? codes : "-", get(r, "last_error_name"));
 	}
 }
 

@@ -329,19 +329,34 @@ static void render_clients(const struct fnl_daemon *d, const struct snap *s, str
 	}
 }
 
-enum { PF_QUEUED, PF_OPEN, PF_INFLIGHT, PF_ACKED, PF_RETRIES, PF_ERR, PF_LEADER, PF_N };
+enum {
+	PF_QUEUED,
+	PF_QBYTES,
+	PF_OPEN,
+	PF_INFLIGHT,
+	PF_ACKED,
+	PF_RECORDS,
+	PF_RETRIES,
+	PF_ERR,
+	PF_LEADER,
+	PF_N
+};
 
 static long long part_field(const struct fnl_part_stats *p, int f)
 {
 	switch (f) {
 	case PF_QUEUED:
 		return p->queued_batches;
+	case PF_QBYTES:
+		return (long long)p->queued_bytes;
 	case PF_OPEN:
 		return p->open_records;
 	case PF_INFLIGHT:
 		return p->inflight;
 	case PF_ACKED:
 		return (long long)p->batches_acked;
+	case PF_RECORDS:
+		return (long long)p->records_acked;
 	case PF_RETRIES:
 		return (long long)p->retries;
 	case PF_ERR:
@@ -357,10 +372,14 @@ static void render_parts(const struct fnl_daemon *d, const struct snap *s, struc
 		const char *name, *type, *help;
 	} f[PF_N] = {
 	    {"funnel_partition_queued_batches", "gauge", "Sealed batches not yet acknowledged."},
+	    {"funnel_partition_queued_bytes", "gauge",
+	     "Wire bytes (compressed RecordBatches) of the sealed batches not yet acknowledged."},
 	    {"funnel_partition_open_batch_records", "gauge", "Records in the open batch."},
 	    {"funnel_partition_inflight_requests", "gauge",
 	     "Produce requests in flight for this partition."},
 	    {"funnel_partition_batches_acked_total", "counter", "Batches acknowledged."},
+	    {"funnel_partition_records_acked_total", "counter",
+	     "Records acknowledged by the cluster (delivered)."},
 	    {"funnel_partition_retries_total", "counter", "Batch sends retried."},
 	    {"funnel_partition_last_error_code", "gauge",
 	     "Kafka error code of the last failed batch (0: none)."},
@@ -373,6 +392,34 @@ static void render_parts(const struct fnl_daemon *d, const struct snap *s, struc
 			label_value(b, topic_name(d, s->pt[i].topic_id));
 			fnl_mbuf_printf(b, "\",partition=\"%d\"} %lld\n", (int)s->pt[i].partition,
 			                part_field(&s->pt[i], k));
+		}
+	}
+	/* only the cells that counted something: at most FNL_RETRY_CELLS series per partition */
+	const char *rn = "funnel_partition_retries_by_code_total";
+	char help[192];
+	size_t hl = (size_t)snprintf(help, sizeof(help), "%s",
+	                             "Batch sends retried, by the Kafka error code that caused the "
+	                             "retry (code other: any but");
+	for (int k = 0; k < FNL_RETRY_OTHER && hl < sizeof(help); k++)
+		hl += (size_t)snprintf(help + hl, sizeof(help) - hl, "%s %d", k ? "," : "",
+		                       (int)fnl_retry_cell_code(k));
+	if (hl < sizeof(help))
+		snprintf(help + hl, sizeof(help) - hl, ").");
+	family(b, rn, "counter", help);
+	for (int i = 0; i < s->npt; i++) {
+		for (int k = 0; k < FNL_RETRY_CELLS; k++) {
+			uint32_t v = s->pt[i].retries_by_cell[k];
+			if (!v)
+				continue;
+			fnl_mbuf_printf(b, "%s{topic=\"", rn);
+			label_value(b, topic_name(d, s->pt[i].topic_id));
+			if (k == FNL_RETRY_OTHER)
+				fnl_mbuf_printf(b, "\",partition=\"%d\",code=\"other\"} %u\n",
+				                (int)s->pt[i].partition, v);
+			else
+				fnl_mbuf_printf(b, "\",partition=\"%d\",code=\"%d\"} %u\n",
+				                (int)s->pt[i].partition,
+				                (int)fnl_retry_cell_code(k), v);
 		}
 	}
 }

@@ -80,6 +80,33 @@ struct fnl_client_stats {
 	uint64_t ring_full_waits; /* times the core woke this client sleeping on a full ring */
 	uint64_t ring_bytes, ring_used_bytes;
 };
+/* Retries per partition by the Kafka error code that caused them: the common
+ * retriable codes have a cell each, every other code shares the last cell. */
+#define FNL_RETRY_CELLS 8
+#define FNL_RETRY_OTHER (FNL_RETRY_CELLS - 1)
+/* The code counted in cell (cell < FNL_RETRY_OTHER). */
+static inline int16_t fnl_retry_cell_code(int cell)
+{
+	static const int16_t codes[FNL_RETRY_OTHER] = {
+		5,  /* LEADER_NOT_AVAILABLE */
+		6,  /* NOT_LEADER_OR_FOLLOWER */
+		7,  /* REQUEST_TIMED_OUT */
+		13, /* NETWORK_EXCEPTION (also: connection lost or request timed out) */
+		19, /* NOT_ENOUGH_REPLICAS */
+		20, /* NOT_ENOUGH_REPLICAS_AFTER_APPEND */
+		45, /* OUT_OF_ORDER_SEQUENCE_NUMBER */
+	};
+	return codes[cell];
+}
+/* The cell that counts a retry for code err. */
+static inline int fnl_retry_cell(int16_t err)
+{
+	for (int i = 0; i < FNL_RETRY_OTHER; i++)
+		if (fnl_retry_cell_code(i) == err)
+			return i;
+	return FNL_RETRY_OTHER;
+}
+
 struct fnl_part_stats {
 	uint32_t topic_id;
 	int32_t partition, leader;
@@ -87,6 +114,8 @@ struct fnl_part_stats {
 	uint32_t open_records;   /* in the open batch */
 	int32_t inflight;
 	uint64_t batches_acked, records_acked, retries;
+	uint64_t queued_bytes; /* wire bytes of the queued batches */
+	uint32_t retries_by_cell[FNL_RETRY_CELLS]; /* see fnl_retry_cell() */
 	int16_t last_err;
 };
 struct fnl_broker_stats {

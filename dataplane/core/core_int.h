@@ -69,6 +69,8 @@ struct part {
 	int32_t leader;   /* node id, -1 unknown */
 	int32_t broker;   /* broker slot, -1 none */
 	uint64_t batches_acked, records_acked, retries;
+	uint64_t queued_bytes; /* wire_len of the batches in pp's queue (sealed, not popped) */
+	uint32_t retries_by_cell[FNL_RETRY_CELLS];
 	int16_t last_err;
 	uint32_t jseq; /* its sequence entry in the journal, UINT32_MAX none */
 };

@@ -104,6 +104,7 @@ void fnl_ingest_seal(struct fnl_core *c, struct part *p)
 	}
 	fnl_journal_on_seal(c, b);
 	fnl_ppart_enqueue(&p->pp, &b->pb, c->now_ms);
+	p->queued_bytes += b->wire_len;
 	c->st.bytes_raw = c->acc.st.bytes_raw;
 	c->st.bytes_wire = c->acc.st.bytes_wire;
 	if (p->broker >= 0)

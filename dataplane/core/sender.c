@@ -104,6 +104,7 @@ void fnl_sender_pop_done(struct fnl_core *c, struct part *p)
 			(uint64_t)b->count;
 		if (p->broker >= 0 && c->brokers[p->broker].queued)
 			c->brokers[p->broker].queued--;
+		p->queued_bytes -= b->wire_len; /* added in fnl_ingest_seal() or at recovery */
 		fnl_journal_on_release(c, b);
 		fnl_accum_release(&c->acc, b);
 	}
@@ -114,6 +115,7 @@ static void apply_outcome(struct fnl_core *c, struct part *p, struct fnl_pb_outc
 	if (o.action == FNL_PB_WILL_RETRY) {
 		c->st.retries++;
 		p->retries++;
+		p->retries_by_cell[fnl_retry_cell(o.err)]++;
 		p->last_err = o.err;
 	}
 	if (o.refresh_metadata)

@@ -46,6 +46,8 @@ cl = json.load(open(f"{d}/clients.json"))["clients"]
 assert any(c["pid"] == pid and c["state"] == "active" for c in cl), cl
 pt = json.load(open(f"{d}/partitions.json"))["partitions"]
 assert sorted(p["partition"] for p in pt if p["topic"] == "ctl") == [0, 1, 2, 3], pt
+assert all(p["queued_bytes"] >= 0 and p["records_acked"] >= p["batches_acked"] and
+           isinstance(p["retries_by_code"], dict) for p in pt), pt
 top = json.load(open(f"{d}/top.json"))
 c = [c for c in top["clients"] if c["pid"] == pid][0]
 assert c["appended_per_s"] > 1000, c

@@ -25,7 +25,9 @@ for b in 1 2 3; do fnl_broker_cmd "down $b" >/dev/null; done
 
 # 1. Cluster unreachable: funneld keeps retrying its bootstrap; /health is 503,
 #    /metrics already answers (funnel_ready 0), funnelctl finds no socket.
-obs_funneld_start
+# (the test-only transactional id makes the harness broker check producer sequences, as
+# a real broker does for every idempotent producer: see step 3 and faults.sh)
+obs_funneld_start -X funnel.test.transactional.id=obs-seqcheck
 fnl_wait_for 10 obs_health_is 503 || fnl_fail "/health is not 503 while the cluster is down"
 obs_http /health >"$FNL_TMP/h0.txt" && fnl_fail "/health answered 200 too early"
 grep -q "not ready" "$FNL_TMP/h0.txt" || fnl_fail "/health 503 body lacks the reason"
@@ -45,7 +47,10 @@ fnl_wait_for 40 obs_health_is 200 || { tail "$FNL_TMP/funneld.err" >&2; fnl_fail
 fnl_wait_for 10 test -S "$FNL_SOCKET" || fnl_fail "no control socket after bootstrap"
 echo "/health: 503 -> 200"
 
-# 3. Production: two clients; scrape while they run and after.
+# 3. Production: two clients; scrape while they run and after. The first two Produce
+#    requests get NOT_ENOUGH_REPLICAS (retried; the broker stores nothing for them, and
+#    answers OUT_OF_ORDER_SEQUENCE_NUMBER to what was pipelined behind them).
+fnl_broker_cmd "push Produce NOT_ENOUGH_REPLICAS NOT_ENOUGH_REPLICAS" >/dev/null
 N=${FNL_OBS_RECORDS:-30000}
 fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t obs -c a -n "$N" -k 50 -P 4 -r 20000 -e "$FNL_TMP/ex1"; p1=$FNL_LAST_PID
 fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t obs2 -c b -n "$N" -S 200 -r 20000 -e "$FNL_TMP/ex2"; p2=$FNL_LAST_PID
@@ -63,8 +68,10 @@ for p in $p1 $p2; do
 	grep -q "^funnel_client_ring_full_waits_total{client=\"[0-9]*\",pid=\"$p\"} [0-9]" "$FNL_TMP/m1.txt" ||
 		fnl_fail "no funnel_client_ring_full_waits_total for pid $p"
 done
-grep -q '^funnel_partition_batches_acked_total{topic="obs",partition="3"}' "$FNL_TMP/m1.txt" ||
-	fnl_fail "no per-partition series for obs/3"
+for f in batches_acked_total records_acked_total queued_bytes; do
+	grep -q "^funnel_partition_$f{topic=\"obs\",partition=\"3\"}" "$FNL_TMP/m1.txt" ||
+		fnl_fail "no funnel_partition_$f series for obs/3"
+done
 grep -q '^funnel_broker_state{node="[0-9]*"} 4$' "$FNL_TMP/m1.txt" || fnl_fail "no ready broker in the metrics"
 for p in $p1 $p2; do wait "$p" || fnl_fail "a client did not get every delivery report"; done
 
@@ -83,6 +90,23 @@ hist=$(m funnel_delivery_latency_seconds_count)
 sum_parts=$(awk '/^funnel_partition_batches_acked_total\{/ { s += $2 } END { print s + 0 }' "$FNL_TMP/m2.txt")
 [[ $sum_parts == $(m funnel_batches_acked_total) ]] ||
 	fnl_fail "partition batches acked sum $sum_parts != funnel_batches_acked_total $(m funnel_batches_acked_total)"
+sum_recs=$(awk '/^funnel_partition_records_acked_total\{/ { s += $2 } END { print s + 0 }' "$FNL_TMP/m2.txt")
+[[ $sum_recs == "$acked" ]] || fnl_fail "partition records acked sum $sum_recs != records delivered $acked"
+# every batch was acknowledged: nothing is queued, in bytes either
+qb=$(awk '/^funnel_partition_queued_bytes\{/ { n++; if ($2 != 0) bad = bad " " $0 } END { print n + 0 bad }' "$FNL_TMP/m2.txt")
+[[ $qb == 6 ]] || fnl_fail "funnel_partition_queued_bytes after the run (want 6 series, all 0): $qb"
+# retries by code: the pushed NOT_ENOUGH_REPLICAS (19) are there, and per partition the
+# codes add up to funnel_partition_retries_total
+r19=$(awk '/^funnel_partition_retries_by_code_total\{.*code="19"\}/ { s += $2 } END { print s + 0 }' "$FNL_TMP/m2.txt")
+[[ $r19 -gt 0 ]] || fnl_fail "no retries with code 19 counted after pushing NOT_ENOUGH_REPLICAS"
+awk '
+	/^funnel_partition_retries_total\{/ { split($1, a, "}"); tot[a[1]] = $2 }
+	/^funnel_partition_retries_by_code_total\{/ {
+		k = $1; sub(/,code="[^"]*"\}$/, "", k); sub(/_by_code_total/, "_total", k); by[k] += $2
+	}
+	END { for (k in tot) if (tot[k] != by[k] + 0) { print k, tot[k], by[k] + 0; bad = 1 } exit bad }
+' "$FNL_TMP/m2.txt" || fnl_fail "retries by code do not add up to funnel_partition_retries_total"
+echo "partitions: records acked $sum_recs, retries with code 19: $r19, queued bytes 0"
 
 # 4. Delivered according to the metrics == read back with kcat (and every record intact).
 "$FNL_READBACK" "$FNL_BOOTSTRAP" obs 4 >"$FNL_TMP/rb1.tsv" || fnl_fail "read-back obs"
