@@ -191,7 +191,8 @@ static const struct gstat gstats[] = {
     GS("funnel_broker_disconnects_total", "counter", disconnects,
        "Broker connections lost or closed."),
     GS("funnel_ring_full_waits_total", "counter", ring_full_waits,
-       "Times a client waited for ring space."),
+       "Times the core woke a client sleeping in libfunnel: on a full ring (back-pressure) or "
+       "in fnl_poll/fnl_flush waiting for reports."),
     GS("funnel_pool_empty_total", "counter", pool_empty,
        "Times the batch pool (buffer.memory) was empty."),
     GS("funnel_core_loops_total", "counter", loops, "Data-plane loop passes."),
@@ -312,7 +313,8 @@ static void render_clients(const struct fnl_daemon *d, const struct snap *s, str
 	     "Ring bytes (record header, key, value, headers, padding) of the records the core "
 	     "read from this client's ring."},
 	    {"funnel_client_ring_full_waits_total", "counter",
-	     "Times the core woke this client from a wait for ring space (back-pressure)."},
+	     "Times the core woke this client sleeping in libfunnel: on a full ring "
+	     "(back-pressure) or in fnl_poll/fnl_flush waiting for reports."},
 	    {"funnel_client_ring_used_bytes", "gauge",
 	     "Ring bytes read by the core and not yet released to the client."},
 	    {"funnel_client_ring_capacity_bytes", "gauge", "Size of the client's records ring."},

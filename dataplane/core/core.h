@@ -77,7 +77,8 @@ struct fnl_client_stats {
 	uint8_t state; /* 1 active, 2 gone (draining), 3 quarantined */
 	uint64_t appended, delivered, failed;
 	uint64_t appended_bytes;  /* ring bytes (fnl_rec_hdr.len) of the records appended */
-	uint64_t ring_full_waits; /* times the core woke this client sleeping on a full ring */
+	uint64_t ring_full_waits; /* times the core woke this client sleeping in libfunnel: on a
+				   * full ring, or in fnl_poll/fnl_flush waiting for reports */
 	uint64_t ring_bytes, ring_used_bytes;
 };
 /* Retries per partition by the Kafka error code that caused them: the common

@@ -78,7 +78,9 @@ void fnl_ingest_flush_wakes(struct fnl_core *c)
 		cl->wake = false;
 		fnl_ring_cmp_publish(&cl->v); /* releases ring bytes, then shows reports */
 		if (fnl_ring_client_waiting(&cl->v)) {
-			c->st.ring_full_waits++; /* a client slept on a full ring: back-pressure */
+			/* a client slept: on a full ring (back-pressure), or in
+			 * fnl_poll/fnl_flush for reports; the ring does not say which */
+			c->st.ring_full_waits++;
 			cl->ring_full_waits++;
 			/* relaxed add: the futex word only has to change; the seq_cst
 			 * fence in fnl_ring_client_waiting() ordered our releases */
