@@ -2,9 +2,14 @@
  *
  * One pass: commands from ctrl -> engine completions -> drain rings ->
  * seal lingered batches -> send -> release/wake clients -> timers. When a
- * pass found nothing to do for FNL_IDLE_SPIN_NS, the core announces that it
- * sleeps (daemon_sleeping in every ring), re-checks the rings, and blocks in
- * the engine until a doorbell, a completion or the next deadline.
+ * pass found nothing to do for FNL_IDLE_SPIN_NS, the core naps: it waits in
+ * the engine for up to linger.ms / 5 (at most 1 ms) without telling clients,
+ * so records that arrive meanwhile wait at most that long and fnl_produce
+ * makes no syscall (a record's batch waits up to linger.ms anyway). Only after
+ * FNL_DEEP_IDLE_NS without work (or with linger.ms = 0) does it announce that
+ * it sleeps (daemon_sleeping in every ring), re-check the rings, and block in
+ * the engine until a doorbell, a completion or the next deadline; the first
+ * record after that costs its client one eventfd write.
  */
 
 #include <errno.h>
@@ -19,6 +24,8 @@
 #include "dataplane/core/core_int.h"
 
 #define FNL_IDLE_SPIN_NS  (50 * 1000)
+#define FNL_DEEP_IDLE_NS  (200 * 1000 * 1000)
+#define FNL_NAP_MAX_NS    (1000 * 1000)
 #define FNL_TICK_MS       10
 #define FNL_EVENTS_MAX    64
 #define FNL_DOORBELL_USER (~(uint64_t)0)
@@ -438,6 +445,14 @@ int fnl_core_run(struct fnl_core *c)
 		}
 		if (t - idle_since < FNL_IDLE_SPIN_NS)
 			continue;
+		int64_t nap = (int64_t)c->cfg.linger_ms * 1000000 / 5;
+		if (nap > FNL_NAP_MAX_NS)
+			nap = FNL_NAP_MAX_NS;
+		if (nap > 0 && t - idle_since < FNL_DEEP_IDLE_NS && !c->stopping) {
+			c->st.naps++;
+			run_engine(c, nap);
+			continue;
+		}
 		/* announce the sleep, then re-check: a client that published
 		 * before seeing the flag is caught here (seq_cst in the ring). */
 		fnl_ingest_set_sleeping(c, 1);

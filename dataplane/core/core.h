@@ -58,7 +58,7 @@ struct fnl_core_stats {
 	_Alignas(64) uint64_t records_in, records_acked, records_failed, records_bad;
 	uint64_t batches_sent, batches_acked, batches_failed, retries;
 	uint64_t requests_sent, responses, bytes_raw, bytes_wire, bytes_tx;
-	uint64_t connects, disconnects, ring_full_waits, pool_empty, loops, sleeps;
+	uint64_t connects, disconnects, ring_full_waits, pool_empty, loops, sleeps, naps;
 	uint64_t quarantined, metadata_requests, epoch_bumps;
 	uint64_t restored_batches; /* batches taken over from the restart journal */
 	int64_t producer_id;
