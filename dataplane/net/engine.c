@@ -14,8 +14,28 @@
  *
  * Frame pointers stay valid until the next poll, so a receive buffer is
  * compacted (memmove to offset 0) only when no frame of it was handed out in
- * the current poll (rx_epoch != epoch); otherwise the recv is re-armed at the
- * tail when the rest of the frame fits, or deferred to the next poll.
+ * the current poll (rx_epoch != epoch); otherwise the compaction, and with it
+ * the copy of bytes that do not fit or (direct path) the re-arm of the recv,
+ * is deferred to the next poll through the pending FIFO.
+ *
+ * Receive, provided-buffer path (e->bufring, chosen once in fnl_engine_new):
+ * one multishot recv per connection (IOSQE_BUFFER_SELECT, group RX_BGID) picks
+ * a buffer of e->br per completion; it counts once in inflight and ends with
+ * the first CQE without IORING_CQE_F_MORE. Each data CQE's buffer is appended
+ * to the connection's held FIFO (pb_next links, in stream order) and copied
+ * from there into rx as room allows; a buffer goes back to the ring as soon as
+ * its last byte is copied. Held buffers mean rx is full: the multishot is
+ * cancelled (recv_stopping) and re-armed once the FIFO is empty and its last
+ * CQE came; the cancel is queued before any re-arm, so in SQ order it finds
+ * the multishot it was meant for or nothing (-ENOENT, ignored). A terminal
+ * error or EOF waits in rx_end until the bytes received before it are parsed.
+ * An -ENOBUFS end re-arms at once unless every buffer is held (pb_out ==
+ * rx_bufs); then the connection waits (rx_nobufs) for the next buffer given
+ * back. Every buffer a CQE names is given back exactly once: copied, dropped
+ * by a close, or carried by a stale or closing CQE.
+ *
+ * Receive, direct path (fallback): one plain recv into rx at rx_tail, sized to
+ * the free room, re-armed after each completion.
  */
 #include "dataplane/net/engine.h"
 
@@ -26,6 +46,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +63,10 @@ enum drain_res { D_DONE, D_DEFER, D_BLOCKED };
 #define SENDS_LIMIT      (1u << 16)
 #define RX_BYTES_LIMIT   (1u << 30)
 #define SQ_ENTRIES_LIMIT 32768u
+#define RX_BUFS_LIMIT    32768u /* buffer ids are 16 bits; the kernel takes < 65536 */
+#define RX_BUF_LIMIT     (1u << 24)
+#define RX_BGID          0 /* the engine's only buffer group */
+#define PB_NONE          0xffffu
 
 struct fnl_send {
 	struct iovec *iov; /* first unsent entry (advanced on partial writes) */
@@ -51,11 +76,13 @@ struct fnl_send {
 
 struct fnl_conn {
 	uint8_t state;
-	bool recv_armed;  /* an OP_RECV is in flight */
-	bool send_armed;  /* an OP_SEND for sendq[sq_head] is in flight */
-	bool on_pending;  /* queued in e->pending */
-	bool rx_parse;    /* rx may hold complete frames not yet delivered */
-	bool user_closed; /* fnl_conn_close was called */
+	bool recv_armed;    /* an OP_RECV is in flight */
+	bool send_armed;    /* an OP_SEND for sendq[sq_head] is in flight */
+	bool on_pending;    /* queued in e->pending */
+	bool rx_parse;      /* rx may hold complete frames not yet delivered */
+	bool user_closed;   /* fnl_conn_close was called */
+	bool recv_stopping; /* bufring: a cancel ends the multishot (held buffers) */
+	bool rx_nobufs;     /* bufring: ended by -ENOBUFS, waits for a buffer given back */
 	int fd;
 	int close_res;
 	uint32_t gen;
@@ -64,6 +91,10 @@ struct fnl_conn {
 	uint64_t rx_epoch; /* e->epoch when a frame of rx was last handed out */
 	uint8_t *rx;       /* e->rx_cap bytes, lazily allocated, kept */
 	uint32_t rx_head, rx_tail;
+	int rx_end;        /* bufring: recv end (-errno) applied once held bytes are parsed */
+	uint32_t held_n;   /* bufring: provided buffers received, not yet all copied to rx */
+	uint32_t held_off; /* bytes of held_head already copied */
+	uint16_t held_head, held_tail;
 	struct fnl_send *sendq; /* sends_max entries */
 	uint32_t sq_head, sq_count;
 	struct msghdr msg; /* of the in-flight sendmsg */
@@ -94,6 +125,15 @@ struct fnl_engine {
 	struct fnl_watch watches[FNL_ENGINE_WATCHES_MAX];
 	uint32_t watch_count;
 	struct fnl_engine_stats st;
+	/* provided buffer ring (bufring): rx_bufs buffers of rx_buf_bytes */
+	bool bufring;
+	struct io_uring_buf_ring *br; /* br_bytes, page aligned, registered as RX_BGID */
+	size_t br_bytes;
+	uint8_t *pb_mem;      /* the buffers, one block */
+	uint32_t *pb_len;     /* bytes received into each held buffer */
+	uint16_t *pb_next;    /* held FIFO links */
+	uint32_t pb_out;      /* buffers named by reaped CQEs and not yet given back */
+	uint32_t rx_waiters;  /* connections with rx_nobufs */
 	struct fnl_event *ev; /* output of the poll in progress */
 	int ev_n, ev_max;
 };
@@ -196,7 +236,9 @@ static int ring_init(struct fnl_engine *e)
 	uint32_t tries[4], cq, need;
 	int n = 0, r = -EINVAL;
 
-	need = 4 * e->cfg.conns_max + 2 * FNL_ENGINE_WATCHES_MAX + 16;
+	/* a multishot recv posts one CQE per buffer it fills, so the buffers count too */
+	need = 4 * e->cfg.conns_max + 2 * FNL_ENGINE_WATCHES_MAX + 16 +
+	       (e->cfg.rx_direct ? 0 : e->cfg.rx_bufs);
 	cq = pow2_up(need > 2 * e->cfg.sq_entries ? need : 2 * e->cfg.sq_entries);
 	if (e->cfg.sqpoll) {
 		tries[n++] =
@@ -234,10 +276,18 @@ static int arm_recv(struct fnl_engine *e, struct fnl_conn *c)
 	struct io_uring_sqe *s = sqe_get(e);
 	if (!s)
 		return -EBUSY;
-	io_uring_prep_recv(s, c->fd, c->rx + c->rx_tail, e->rx_cap - c->rx_tail, 0);
+	if (e->bufring) {
+		/* completes once per buffer filled, until a CQE without F_MORE */
+		io_uring_prep_recv_multishot(s, c->fd, NULL, 0, 0);
+		s->flags |= IOSQE_BUFFER_SELECT;
+		s->buf_group = RX_BGID;
+	} else {
+		io_uring_prep_recv(s, c->fd, c->rx + c->rx_tail, e->rx_cap - c->rx_tail, 0);
+	}
 	io_uring_sqe_set_data64(s, ud_make(OP_RECV, conn_idx(e, c), c->gen));
 	c->recv_armed = true;
 	c->inflight++;
+	e->st.recv_arms++;
 	return 0;
 }
 
@@ -271,6 +321,57 @@ static void arm_watch(struct fnl_engine *e, uint32_t i)
 	w->armed = true;
 }
 
+/* ---- provided buffers ------------------------------------------------ */
+
+/* Give buffer bid back to the ring; wake the connections waiting for one. */
+static void pb_give(struct fnl_engine *e, uint16_t bid)
+{
+	io_uring_buf_ring_add(e->br, e->pb_mem + (size_t)bid * e->cfg.rx_buf_bytes,
+	                      e->cfg.rx_buf_bytes, bid, io_uring_buf_ring_mask(e->cfg.rx_bufs), 0);
+	io_uring_buf_ring_advance(e->br, 1);
+	e->pb_out--;
+	if (e->rx_waiters == 0)
+		return;
+	for (uint32_t i = 0; i < e->cfg.conns_max; i++) {
+		struct fnl_conn *w = &e->conns[i];
+		if (w->rx_nobufs) {
+			w->rx_nobufs = false;
+			pending_add(e, w); /* conn_drain re-arms its recv */
+		}
+	}
+	e->rx_waiters = 0;
+}
+
+static void held_push(struct fnl_engine *e, struct fnl_conn *c, uint16_t bid, uint32_t len)
+{
+	e->pb_len[bid] = len;
+	e->pb_next[bid] = PB_NONE;
+	if (c->held_n == 0) {
+		c->held_head = bid;
+		c->held_off = 0;
+	} else {
+		e->pb_next[c->held_tail] = bid;
+	}
+	c->held_tail = bid;
+	c->held_n++;
+}
+
+static void held_pop(struct fnl_engine *e, struct fnl_conn *c)
+{
+	uint16_t bid = c->held_head;
+	c->held_head = e->pb_next[bid];
+	c->held_off = 0;
+	c->held_n--;
+	pb_give(e, bid);
+}
+
+/* Give back every buffer the connection holds, its bytes dropped. */
+static void held_drop(struct fnl_engine *e, struct fnl_conn *c)
+{
+	while (c->held_n > 0)
+		held_pop(e, c);
+}
+
 /* ---- close ------------------------------------------------------------ */
 
 static void slot_release(struct fnl_engine *e, struct fnl_conn *c)
@@ -298,13 +399,14 @@ static void finish_close(struct fnl_engine *e, struct fnl_conn *c)
 /* Cancel one in-flight op by its exact user_data: the generation in it means a
  * cancel executed late (SQPOLL) can never hit the slot's next connection, as a
  * cancel by fd number could once the fd is closed and its number reused. */
-static void cancel_op(struct fnl_engine *e, struct fnl_conn *c, unsigned op)
+static bool cancel_op(struct fnl_engine *e, struct fnl_conn *c, unsigned op)
 {
 	struct io_uring_sqe *s = sqe_get(e);
 	if (!s)
-		return; /* shutdown() still ends recv and send */
+		return false; /* shutdown() still ends recv and send */
 	io_uring_prep_cancel64(s, ud_make(op, conn_idx(e, c), c->gen), 0);
 	io_uring_sqe_set_data64(s, ud_make(OP_CANCEL, conn_idx(e, c), c->gen));
+	return true;
 }
 
 static void start_close(struct fnl_engine *e, struct fnl_conn *c, int res)
@@ -314,6 +416,10 @@ static void start_close(struct fnl_engine *e, struct fnl_conn *c, int res)
 		return;
 	c->state = S_CLOSING;
 	c->close_res = res;
+	if (c->rx_nobufs) {
+		c->rx_nobufs = false;
+		e->rx_waiters--;
+	}
 	if (c->inflight == 0) {
 		finish_close(e, c);
 		return;
@@ -343,6 +449,7 @@ static enum drain_res drain_closed(struct fnl_engine *e, struct fnl_conn *c)
 	if (!ev_room(e))
 		return D_BLOCKED;
 	ev_emit(e, FNL_EV_CLOSED, id, c->close_res, c->user, 0);
+	held_drop(e, c);
 	slot_release(e, c);
 	return D_DONE;
 }
@@ -373,6 +480,7 @@ static void rx_fail(struct fnl_engine *e, struct fnl_conn *c, int res)
 	e->st.recv_errors++;
 	c->rx_head = c->rx_tail = 0;
 	c->rx_parse = false;
+	held_drop(e, c);
 	start_close(e, c, res);
 }
 
@@ -405,41 +513,164 @@ static enum drain_res rx_parse(struct fnl_engine *e, struct fnl_conn *c)
 	return D_DONE;
 }
 
-/* Re-arm the recv, compacting first when allowed and useful. D_DEFER when the
- * buffer must move but holds a frame handed out in this poll. */
-static enum drain_res rx_arm(struct fnl_engine *e, struct fnl_conn *c)
+/* Room at rx_tail, compacting first when allowed and useful (the frames at
+ * rx_head are parsed). false when the buffer must or should move but holds a
+ * frame handed out in this poll: retry at the next poll. */
+static bool rx_room(struct fnl_engine *e, struct fnl_conn *c)
 {
 	uint32_t room_min = e->rx_cap / 2 < RX_ROOM_MIN ? e->rx_cap / 2 : RX_ROOM_MIN;
-	uint32_t room;
-	bool must, should;
+	uint32_t room = e->rx_cap - c->rx_tail;
+	bool must = room < rx_want(c);
+	bool should = c->rx_head > 0 && room < room_min;
+
+	if (c->rx_epoch != e->epoch) {
+		if (must || should || c->rx_head == c->rx_tail)
+			rx_compact(c);
+		return true;
+	}
+	return !must && !should;
+}
+
+/* Direct path: re-arm the recv at rx_tail. D_DEFER when the buffer must move
+ * but holds a frame handed out in this poll. */
+static enum drain_res rx_arm(struct fnl_engine *e, struct fnl_conn *c)
+{
 	int r;
 
 	if (c->recv_armed || c->rx_parse || c->state != S_CONNECTED)
 		return D_DONE;
-	room = e->rx_cap - c->rx_tail;
-	must = room < rx_want(c);
-	should = c->rx_head > 0 && room < room_min;
-	if (c->rx_epoch != e->epoch) {
-		if (must || should || c->rx_head == c->rx_tail)
-			rx_compact(c);
-	} else if (must || should) {
+	if (!rx_room(e, c))
 		return D_DEFER;
-	}
 	r = arm_recv(e, c);
 	if (r < 0)
 		rx_fail(e, c, r);
 	return D_DONE;
 }
 
+/* Buffer ring: copy held bytes to rx_tail, in order, as far as rx has room
+ * (compacting first when that makes room and is allowed). true if any moved. */
+static bool rx_fill(struct fnl_engine *e, struct fnl_conn *c)
+{
+	bool moved = false;
+	while (c->held_n > 0) {
+		uint16_t bid = c->held_head;
+		uint32_t avail = e->pb_len[bid] - c->held_off;
+		uint32_t room = e->rx_cap - c->rx_tail, n;
+		if (room < avail && c->rx_head > 0 && c->rx_epoch != e->epoch) {
+			rx_compact(c);
+			room = e->rx_cap - c->rx_tail;
+		}
+		if (room == 0)
+			break;
+		n = room < avail ? room : avail;
+		memcpy(c->rx + c->rx_tail,
+		       e->pb_mem + (size_t)bid * e->cfg.rx_buf_bytes + c->held_off, n);
+		c->rx_tail += n;
+		c->held_off += n;
+		c->rx_parse = true;
+		moved = true;
+		if (n < avail)
+			break; /* rx is full */
+		held_pop(e, c);
+	}
+	return moved;
+}
+
+/* Buffer ring: move held bytes into rx and hand out frames until nothing is
+ * held (D_DONE), the event room runs out (D_BLOCKED), or rx is full of bytes
+ * that cannot move in this poll (D_DEFER: compaction at the next poll). Also
+ * runs while closing, so frames received before an error close are delivered. */
+static enum drain_res rx_feed(struct fnl_engine *e, struct fnl_conn *c)
+{
+	for (;;) {
+		bool moved = rx_fill(e, c);
+		if (c->rx_parse && rx_parse(e, c) == D_BLOCKED)
+			return D_BLOCKED;
+		if (c->held_n == 0)
+			return D_DONE;
+		if (!moved)
+			return D_DEFER;
+	}
+}
+
+/* Buffer ring: feed, then stop the multishot while buffers stay held (rx is
+ * full: the consumer has not taken its frames), apply a recv end that waited
+ * for the held bytes, or (re-)arm the multishot. */
+static enum drain_res rx_step(struct fnl_engine *e, struct fnl_conn *c)
+{
+	enum drain_res r = rx_feed(e, c);
+	if (r != D_DONE) {
+		if (c->held_n > 0 && c->recv_armed && !c->recv_stopping &&
+		    c->state == S_CONNECTED && cancel_op(e, c, OP_RECV)) {
+			c->recv_stopping = true;
+			e->st.recv_stops++;
+		}
+		return r;
+	}
+	if (c->state != S_CONNECTED)
+		return D_DONE;
+	if (c->rx_end) {
+		int res = c->rx_end;
+		c->rx_end = 0;
+		rx_fail(e, c, res);
+		return D_DONE;
+	}
+	if (!rx_room(e, c))
+		return D_DEFER;
+	if (!c->recv_armed && !c->rx_nobufs) {
+		int ar = arm_recv(e, c);
+		if (ar < 0)
+			rx_fail(e, c, ar);
+	}
+	return D_DONE;
+}
+
 static void rx_rearm(struct fnl_engine *e, struct fnl_conn *c)
 {
-	if (rx_arm(e, c) != D_DONE)
+	if ((e->bufring ? rx_step(e, c) : rx_arm(e, c)) != D_DONE)
 		pending_add(e, c);
 }
 
 static bool retryable(int res)
 {
 	return res == -EAGAIN || res == -EINTR || res == -ENOBUFS || res == -ENOMEM;
+}
+
+/* Buffer ring: one CQE of the multishot recv; bid is the buffer it names or -1. */
+static void on_recv_ring(struct fnl_engine *e, struct fnl_conn *c, int res, bool more, int bid)
+{
+	bool stopped = !more && c->recv_stopping;
+
+	if (!more)
+		c->recv_armed = c->recv_stopping = false;
+	if (c->state != S_CONNECTED) {
+		if (bid >= 0)
+			pb_give(e, (uint16_t)bid); /* closing: whatever came is dropped */
+		return;
+	}
+	if (res > 0 && bid >= 0) {
+		e->st.bytes_rx += (uint64_t)res;
+		held_push(e, c, (uint16_t)bid, (uint32_t)res);
+	} else {
+		if (bid >= 0)
+			pb_give(e, (uint16_t)bid);
+		/* a CQE with F_MORE and no data changes nothing; after the last one
+		 * rx_step re-arms unless the connection ends or waits for a buffer.
+		 * -ECANCELED after recv_stopping is the stop rx_step asked for. */
+		if (!more && res > 0) {
+			c->rx_end = -EIO; /* data without a buffer: cannot happen */
+		} else if (!more && res == -ENOBUFS) {
+			e->st.recv_nobufs++;
+			if (e->pb_out >= e->cfg.rx_bufs) { /* all held: wait for one back */
+				c->rx_nobufs = true;
+				e->rx_waiters++;
+			} /* else some came back since the kernel found none: re-arm */
+		} else if (!more && !retryable(res) && !(res == -ECANCELED && stopped)) {
+			c->rx_end = res == 0 ? -ECONNRESET : res;
+		}
+	}
+	if (rx_step(e, c) != D_DONE)
+		pending_add(e, c);
 }
 
 static void on_recv(struct fnl_engine *e, struct fnl_conn *c, int res)
@@ -575,27 +806,40 @@ static void on_wake(struct fnl_engine *e, uint32_t i, int res)
 	}
 }
 
-static void on_cqe(struct fnl_engine *e, uint64_t ud, int res)
+static void on_cqe(struct fnl_engine *e, uint64_t ud, int res, uint32_t flags)
 {
 	unsigned op = (unsigned)(ud & ((1u << UD_OP_BITS) - 1));
 	uint32_t idx = (uint32_t)(ud >> UD_OP_BITS) & UD_IDX_MASK;
 	uint32_t gen = (uint32_t)(ud >> 32);
+	bool more = flags & IORING_CQE_F_MORE;
+	int bid = -1;
 	struct fnl_conn *c;
 
-	if (op == OP_CANCEL)
-		return;
-	if (op == OP_WAKE) {
-		on_wake(e, idx, res);
+	if ((flags & IORING_CQE_F_BUFFER) && e->bufring &&
+	    (flags >> IORING_CQE_BUFFER_SHIFT) < e->cfg.rx_bufs) {
+		bid = (int)(flags >> IORING_CQE_BUFFER_SHIFT); /* ours until pb_give */
+		e->pb_out++;
+	}
+	if (op == OP_CANCEL || op == OP_WAKE) {
+		if (bid >= 0)
+			pb_give(e, (uint16_t)bid);
+		if (op == OP_WAKE)
+			on_wake(e, idx, res);
 		return;
 	}
 	c = idx < e->cfg.conns_max ? &e->conns[idx] : NULL;
 	if (!c || c->state == S_FREE || c->gen != gen || c->inflight == 0) {
+		if (bid >= 0)
+			pb_give(e, (uint16_t)bid);
 		e->st.stale_cqes++;
 		return;
 	}
-	c->inflight--;
+	if (!more)
+		c->inflight--; /* a multishot recv counts once, until its last CQE */
 	if (op == OP_CONNECT)
 		on_connect(e, c, res);
+	else if (op == OP_RECV && e->bufring)
+		on_recv_ring(e, c, res, more, bid);
 	else if (op == OP_RECV)
 		on_recv(e, c, res);
 	else if (op == OP_SEND)
@@ -608,6 +852,12 @@ static void on_cqe(struct fnl_engine *e, uint64_t ud, int res)
 
 static enum drain_res conn_drain(struct fnl_engine *e, struct fnl_conn *c)
 {
+	if (e->bufring) {
+		enum drain_res r = rx_step(e, c);
+		if (r != D_DONE || c->state != S_DRAINING)
+			return r; /* CLOSING: finish_close queues it again */
+		return drain_closed(e, c);
+	}
 	if (c->rx_parse && rx_parse(e, c) == D_BLOCKED)
 		return D_BLOCKED;
 	if (c->state == S_CONNECTED)
@@ -636,8 +886,9 @@ static void reap(struct fnl_engine *e)
 	while (ev_room(e) && io_uring_peek_cqe(&e->ring, &cqe) == 0) {
 		uint64_t ud = cqe->user_data;
 		int res = cqe->res;
+		uint32_t flags = cqe->flags;
 		io_uring_cqe_seen(&e->ring, cqe);
-		on_cqe(e, ud, res);
+		on_cqe(e, ud, res, flags);
 	}
 }
 
@@ -723,6 +974,9 @@ static void conn_reset(struct fnl_conn *c, int fd, uint64_t user)
 {
 	c->state = S_CONNECTING;
 	c->recv_armed = c->send_armed = c->rx_parse = c->user_closed = false;
+	c->recv_stopping = c->rx_nobufs = false;
+	c->rx_end = 0;
+	c->held_n = c->held_off = 0;
 	c->fd = fd;
 	c->close_res = 0;
 	c->inflight = 0;
@@ -835,6 +1089,7 @@ void fnl_conn_close(struct fnl_engine *e, int conn)
 	c->user_closed = true;
 	c->rx_head = c->rx_tail = 0;
 	c->rx_parse = false;
+	held_drop(e, c);
 	start_close(e, c, 0);
 }
 
@@ -864,6 +1119,9 @@ void fnl_engine_cfg_default(struct fnl_engine_cfg *c)
 	    .sends_max = 16,
 	    .sqpoll = false,
 	    .sqpoll_cpu = -1,
+	    .rx_bufs = 64,
+	    .rx_buf_bytes = 16u << 10,
+	    .rx_direct = false,
 	};
 }
 
@@ -872,7 +1130,117 @@ static bool cfg_valid(const struct fnl_engine_cfg *c)
 	return c->sq_entries >= 8 && c->sq_entries <= SQ_ENTRIES_LIMIT && c->conns_max >= 1 &&
 	       c->conns_max <= CONNS_LIMIT && c->rx_bytes_max >= 1 &&
 	       c->rx_bytes_max <= RX_BYTES_LIMIT && c->sends_max >= 8 &&
-	       c->sends_max <= SENDS_LIMIT;
+	       c->sends_max <= SENDS_LIMIT &&
+	       (c->rx_direct || (c->rx_bufs >= 1 && c->rx_bufs <= RX_BUFS_LIMIT &&
+	                         (c->rx_bufs & (c->rx_bufs - 1)) == 0 && c->rx_buf_bytes >= 1 &&
+	                         c->rx_buf_bytes <= RX_BUF_LIMIT));
+}
+
+static void rxring_release(struct fnl_engine *e)
+{
+	if (e->br)
+		munmap(e->br, e->br_bytes);
+	free(e->pb_mem);
+	free(e->pb_len);
+	free(e->pb_next);
+	e->br = NULL;
+	e->pb_mem = NULL;
+	e->pb_len = NULL;
+	e->pb_next = NULL;
+}
+
+/* Does this kernel run a multishot recv on provided buffers (6.0+)? Tried on a
+ * throwaway ring (the engine's own is disabled until its thread submits): one
+ * byte through a socketpair must come back with a buffer and F_MORE. */
+static bool multishot_recv_works(void)
+{
+	static uint8_t buf[64];
+	struct io_uring r;
+	struct io_uring_buf_reg reg;
+	struct io_uring_buf_ring *br;
+	struct io_uring_sqe *s;
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts = {.tv_sec = 1, .tv_nsec = 0};
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	int sv[2] = {-1, -1};
+	bool ok = false;
+
+	if (io_uring_queue_init(4, &r, 0) < 0)
+		return false;
+	br = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (br == MAP_FAILED) {
+		io_uring_queue_exit(&r);
+		return false;
+	}
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)br;
+	reg.ring_entries = 1;
+	reg.bgid = RX_BGID;
+	if (io_uring_register_buf_ring(&r, &reg, 0) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		goto out;
+	io_uring_buf_ring_init(br);
+	io_uring_buf_ring_add(br, buf, sizeof(buf), 0, io_uring_buf_ring_mask(1), 0);
+	io_uring_buf_ring_advance(br, 1);
+	if (write(sv[1], "x", 1) != 1 || (s = io_uring_get_sqe(&r)) == NULL)
+		goto out;
+	io_uring_prep_recv_multishot(s, sv[0], NULL, 0, 0);
+	s->flags |= IOSQE_BUFFER_SELECT;
+	s->buf_group = RX_BGID;
+	if (io_uring_submit(&r) != 1 || io_uring_wait_cqe_timeout(&r, &cqe, &ts) < 0)
+		goto out;
+	ok =
+	    cqe->res == 1 && (cqe->flags & IORING_CQE_F_BUFFER) && (cqe->flags & IORING_CQE_F_MORE);
+out:
+	if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	io_uring_queue_exit(&r); /* no buffer is left in its ring: nothing can be written */
+	munmap(br, page);
+	return ok;
+}
+
+/* Allocate the provided buffers and register them as group RX_BGID. -ENOMEM,
+ * or another -errno when the kernel cannot receive this way (old kernel:
+ * fall back to the direct recv). */
+static int rxring_init(struct fnl_engine *e)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint32_t n = e->cfg.rx_bufs;
+	struct io_uring_buf_reg reg;
+	int r;
+
+	e->br_bytes = ((size_t)n * sizeof(struct io_uring_buf) + page - 1) / page * page;
+	e->br = mmap(NULL, e->br_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (e->br == MAP_FAILED) {
+		e->br = NULL;
+		return -ENOMEM;
+	}
+	e->pb_mem = malloc((size_t)n * e->cfg.rx_buf_bytes);
+	e->pb_len = calloc(n, sizeof(*e->pb_len));
+	e->pb_next = calloc(n, sizeof(*e->pb_next));
+	if (!e->pb_mem || !e->pb_len || !e->pb_next)
+		return -ENOMEM;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)e->br;
+	reg.ring_entries = n;
+	reg.bgid = RX_BGID;
+	r = io_uring_register_buf_ring(&e->ring, &reg, 0);
+	if (r < 0)
+		return r;
+	if (!multishot_recv_works()) {
+		io_uring_unregister_buf_ring(&e->ring, RX_BGID);
+		return -EOPNOTSUPP;
+	}
+	io_uring_buf_ring_init(e->br);
+	for (uint32_t i = 0; i < n; i++)
+		io_uring_buf_ring_add(e->br, e->pb_mem + (size_t)i * e->cfg.rx_buf_bytes,
+		                      e->cfg.rx_buf_bytes, (uint16_t)i, io_uring_buf_ring_mask(n),
+		                      (int)i);
+	io_uring_buf_ring_advance(e->br, (int)n);
+	e->bufring = true;
+	return 0;
 }
 
 static void engine_release(struct fnl_engine *e)
@@ -888,6 +1256,7 @@ static void engine_release(struct fnl_engine *e)
 	free(e->sendq);
 	free(e->free_stack);
 	free(e->pending);
+	rxring_release(e);
 	free(e);
 }
 
@@ -926,6 +1295,16 @@ int fnl_engine_new(const struct fnl_engine_cfg *cfg, struct fnl_engine **out)
 		engine_release(e);
 		return r;
 	}
+	/* decided once: provided buffers + multishot recv, or the direct recv */
+	r = cfg->rx_direct ? -EOPNOTSUPP : rxring_init(e);
+	if (r == -ENOMEM) {
+		io_uring_queue_exit(&e->ring);
+		engine_release(e);
+		return r;
+	}
+	if (r < 0)
+		rxring_release(e);
+	e->st.rx_bufring = e->bufring;
 	*out = e;
 	return 0;
 }
@@ -970,10 +1349,12 @@ static void engine_quiesce(struct fnl_engine *e)
 			uint64_t ud = cqe->user_data;
 			unsigned op = (unsigned)(ud & ((1u << UD_OP_BITS) - 1));
 			uint32_t idx = (uint32_t)(ud >> UD_OP_BITS) & UD_IDX_MASK;
+			bool more = cqe->flags & IORING_CQE_F_MORE;
 			io_uring_cqe_seen(&e->ring, cqe);
 			if (op == OP_WAKE && idx < e->watch_count)
 				e->watches[idx].armed = false;
-			else if (op != OP_CANCEL && op != OP_WAKE && idx < e->cfg.conns_max &&
+			else if (op != OP_CANCEL && op != OP_WAKE && !more &&
+			         idx < e->cfg.conns_max &&
 			         e->conns[idx].gen == (uint32_t)(ud >> 32) &&
 			         e->conns[idx].inflight > 0)
 				e->conns[idx].inflight--;
@@ -987,6 +1368,8 @@ void fnl_engine_free(struct fnl_engine *e)
 		return;
 	if (e->enabled)
 		engine_quiesce(e);
+	if (e->bufring) /* -EEXIST off the bound thread: the ring's exit drops it */
+		io_uring_unregister_buf_ring(&e->ring, RX_BGID);
 	io_uring_queue_exit(&e->ring);
 	engine_release(e);
 }

@@ -15,13 +15,47 @@
  *   | free[]    | LIFO stack of free slot ids (a closed slot is reused first) |
  *   | pending[] | FIFO of slots with output still owed to the caller          |
  *   | watches[] | FNL_ENGINE_WATCHES_MAX eventfd doorbells                    |
+ *   | br, pb    | provided buffer ring: rx_bufs buffers of rx_buf_bytes, one  |
+ *   |           | block shared by all connections, buffer group 0 (absent on  |
+ *   |           | the direct path)                                            |
  *   +-----------+-------------------------------------------------------------+
  *
  *   one slot's receive buffer (rx_bytes_max + 4 bytes, malloc'ed lazily the
- *   first time the slot is opened and kept until fnl_engine_free):
+ *   first time the slot is opened and kept until fnl_engine_free); the frames
+ *   are cut here on both paths:
  *
  *   0          rx_head                    rx_tail               rx_bytes_max + 4
- *   |  consumed  | unparsed bytes (< 1 frame) |  free: recv lands here   |
+ *   |  consumed  | unparsed bytes (< 1 frame) |  free: new bytes land here |
+ *
+ * Receive (decided once, in fnl_engine_new; stats.rx_bufring says which)
+ *
+ *   provided buffers (default, Linux 6.0+): the buffers are registered as a
+ *   buffer ring (IORING_REGISTER_PBUF_RING) and each connection has ONE
+ *   multishot recv (IORING_RECV_MULTISHOT + IOSQE_BUFFER_SELECT): the kernel
+ *   picks a buffer per completion and the recv stays armed while CQEs carry
+ *   IORING_CQE_F_MORE; it is re-armed after a CQE without it. The engine copies
+ *   each buffer's bytes (id = cqe->flags >> IORING_CQE_BUFFER_SHIFT) to rx_tail
+ *   and gives the buffer back to the ring once all its bytes are copied.
+ *   Bytes that do not fit stay in their buffer, queued on the connection in
+ *   stream order ("held"), until frames are handed out and rx is compacted at
+ *   a later poll. Flow control: while a connection holds buffers its multishot
+ *   is cancelled (stats.recv_stops), so the socket, then TCP, holds the rest
+ *   and one slow connection cannot drain the shared ring; it is re-armed when
+ *   nothing is held. An empty ring ends a multishot with -ENOBUFS
+ *   (stats.recv_nobufs): it is re-armed at once if buffers came back since,
+ *   else when the next buffer is given back. EOF or an error that completes
+ *   behind held bytes takes effect after their frames are delivered.
+ *   Sizing: 64 x 16 KiB (1 MiB per engine) by default. A data-plane
+ *   connection receives Produce and ApiVersions responses, mostly well under
+ *   16 KiB, so one buffer usually holds a whole response and 64 cover one
+ *   completion for each of the default 64 connections; buffers go back within
+ *   the reap that copies them, so the ring runs dry only when the caller stops
+ *   polling, when stopping is the point. Larger frames simply span buffers.
+ *
+ *   direct (cfg.rx_direct, or when registering the ring or the multishot
+ *   probe fails: kernel < 6.0): one plain recv into rx at rx_tail, sized to
+ *   the free room, re-armed after each completion (deferred while rx cannot
+ *   be compacted), as before the buffer ring existed.
  *
  * Connection states
  *
@@ -34,20 +68,27 @@
  *                                          CLOSED -> FREE (generation + 1)
  *
  * Invariants
- *   - A slot is reused only after every SQE issued for it has completed, so the
- *     kernel never writes a reused slot's buffer nor reads a caller's buffers
- *     after FNL_EV_SENT/FNL_EV_CLOSED. user_data also carries the slot's
+ *   - A slot is reused only after every SQE issued for it has completed (a
+ *     multishot recv: its CQE without F_MORE), so the kernel never writes a
+ *     reused slot's buffer nor reads a caller's buffers after
+ *     FNL_EV_SENT/FNL_EV_CLOSED. user_data also carries the slot's
  *     generation: a completion whose generation is not the slot's is dropped
  *     (counted in stale_cqes); this is a second guard, not the first.
- *   - At most one recv and one sendmsg are in flight per connection. Sends go
- *     out in submission order and never interleave.
+ *   - On the provided-buffer path the kernel writes only provided buffers,
+ *     never rx. Every buffer a completion names is given back to the ring
+ *     exactly once: when its bytes are copied, or dropped (close, bad frame,
+ *     a completion for a closing slot or a stale generation).
+ *   - At most one recv (plain or multishot) and one sendmsg are in flight per
+ *     connection. Received bytes are framed in stream order. Sends go out in
+ *     submission order and never interleave.
  *   - Every connection id returned by fnl_conn_open gets exactly one
  *     FNL_EV_CLOSED, the last event for that id; the id may be returned again
  *     by a later fnl_conn_open after that event.
  *   - Every fnl_conn_send that returned 0 gets exactly one FNL_EV_SENT, before
  *     the connection's FNL_EV_CLOSED.
- *   - Nothing is allocated after fnl_engine_new except the receive buffer of a
- *     slot opened for the first time (in fnl_conn_open, never in poll).
+ *   - Nothing is allocated after fnl_engine_new (which allocates the provided
+ *     buffers) except the receive buffer of a slot opened for the first time
+ *     (in fnl_conn_open, never in poll).
  *
  * Threading: single thread. The ring is created disabled and bound
  * (IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN) to the thread that first
@@ -77,11 +118,19 @@
  *   sendmsg    0 (nothing written)             treated as -EPIPE
  *   sendmsg    -EPIPE, -ECONNRESET, -ETIMEDOUT, SENT res same for that send, then
  *              -EHOSTUNREACH, any other        close: CLOSED res same (send_errors+1)
- *   recv       n > 0                           frames cut and delivered, re-armed
- *   recv       0 (peer closed)                 CLOSED res -ECONNRESET (recv_errors+1)
- *   recv       -EAGAIN, -EINTR, -ENOBUFS,      reissued
- *              -ENOMEM
- *   recv       -ECONNRESET, any other          CLOSED res same (recv_errors + 1)
+ *   recv       n > 0                           frames cut and delivered; direct:
+ *                                              re-armed; multishot: goes on while
+ *                                              F_MORE, else re-armed
+ *   recv       0 (peer closed)                 CLOSED res -ECONNRESET (recv_errors+1),
+ *                                              after the frames received before it
+ *   recv       -EAGAIN, -EINTR, -ENOMEM,       reissued
+ *              -ENOBUFS (direct path)
+ *   recv       -ENOBUFS (multishot: the ring   re-armed once a buffer is back
+ *              is empty)                       (recv_nobufs + 1)
+ *   recv       -ECANCELED after a flow-control re-armed when nothing is held
+ *              stop (rx full)
+ *   recv       -ECONNRESET, any other          CLOSED res same (recv_errors + 1),
+ *                                              after the frames received before it
  *   frame      size < 0                        CLOSED res -EBADMSG (recv_errors + 1)
  *   frame      size > rx_bytes_max             CLOSED res -EMSGSIZE (recv_errors + 1)
  *   any op     -ECANCELED during a close       part of the close, no own event
@@ -98,7 +147,7 @@
  *
  * Submission: SQEs prepared by fnl_conn_open/fnl_conn_send are submitted by the
  * next fnl_engine_poll (or at once when the SQ is full); poll also submits on
- * its way out what its own handlers queued (re-armed recvs, next sends).
+ * its way out what its own handlers queued (re-armed recvs, stops, next sends).
  */
 #ifndef FNL_NET_ENGINE_H
 #define FNL_NET_ENGINE_H
@@ -119,6 +168,12 @@ struct fnl_engine_cfg {
 	uint32_t sends_max;    /* queued sends per connection, >= 8; default 16 */
 	bool sqpoll;           /* funnel.uring.sqpoll: IORING_SETUP_SQPOLL (no DEFER_TASKRUN) */
 	int sqpoll_cpu;        /* SQPOLL thread cpu, -1 none */
+	/* additions, at the end: the receive path (see "Receive" above) */
+	uint32_t rx_bufs;      /* provided receive buffers shared by all connections, a power
+	                          of 2, 1..32768; default 64 */
+	uint32_t rx_buf_bytes; /* bytes per provided buffer, 1..16 MiB; default 16 KiB */
+	bool rx_direct;        /* force the fallback: no buffer ring, a plain recv straight
+	                          into each slot's buffer (rx_bufs/rx_buf_bytes unused) */
 };
 
 /* Fill *c with the defaults above. */
@@ -126,9 +181,13 @@ void fnl_engine_cfg_default(struct fnl_engine_cfg *c);
 
 struct fnl_engine;
 
-/* Allocate the engine and its ring (everything but receive buffers).
- * -EINVAL on a bad cfg (zero sizes, sends_max < 8, rx_bytes_max > 1 GiB),
- * -ENOMEM, or the -errno of io_uring_queue_init_params. */
+/* Allocate the engine, its ring and the provided buffers (everything but the
+ * slots' receive buffers), and choose the receive path: the buffer ring unless
+ * cfg.rx_direct, registering it fails or a multishot recv probe (on a
+ * throwaway ring and socketpair) fails; then the direct recv, silently.
+ * -EINVAL on a bad cfg (zero sizes, sends_max < 8, rx_bytes_max > 1 GiB,
+ * rx_bufs not a power of 2 in 1..32768 or rx_buf_bytes outside 1..16 MiB
+ * unless rx_direct), -ENOMEM, or the -errno of io_uring_queue_init_params. */
 int fnl_engine_new(const struct fnl_engine_cfg *cfg, struct fnl_engine **out);
 
 /* Cancel every operation, wait (bounded, 1 s) for the kernel to let go of the
@@ -197,6 +256,11 @@ struct fnl_engine_stats {
 	/* additions to the first contract, at the end: */
 	uint64_t send_partials; /* short writes continued by the engine */
 	uint64_t stale_cqes;    /* completions dropped by the generation check */
+	uint64_t rx_bufring;    /* 1: receive path is provided buffers + multishot recv;
+	                           0: the direct recv (cfg.rx_direct or an old kernel) */
+	uint64_t recv_arms;     /* recv SQEs issued (a multishot counts once) */
+	uint64_t recv_stops;    /* multishot recvs cancelled because rx was full (flow control) */
+	uint64_t recv_nobufs;   /* multishot recvs ended by an empty buffer ring (-ENOBUFS) */
 };
 void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out);
 

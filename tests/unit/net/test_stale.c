@@ -12,7 +12,7 @@ static void check_drop(struct fnl_engine *e, uint64_t ud, int res, uint64_t stal
 	e->ev = ev;
 	e->ev_n = 0;
 	e->ev_max = 4;
-	on_cqe(e, ud, res);
+	on_cqe(e, ud, res, 0);
 	CHECK_EQ(e->ev_n, 0);
 	fnl_engine_stats(e, &st);
 	CHECK_EQ(st.stale_cqes, stale_before + 1);
