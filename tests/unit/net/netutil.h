@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define NT_WAIT_NS (5LL * 1000000000LL)
@@ -69,15 +70,50 @@ static inline void nt_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+/* The defaults, with the receive path chosen by $FNL_NET_RX (meson runs each
+ * test once per value): unset = the default (provided buffer ring when the
+ * kernel has it), "direct" = the forced fallback (plain recv), "tiny" = a
+ * buffer ring of 4 x 512 bytes, so it runs dry and connections stop often. */
+static inline void nt_cfg(struct fnl_engine_cfg *cfg)
+{
+	const char *m = getenv("FNL_NET_RX");
+	fnl_engine_cfg_default(cfg);
+	if (m && strcmp(m, "direct") == 0) {
+		cfg->rx_direct = true;
+	} else if (m && strcmp(m, "tiny") == 0) {
+		cfg->rx_bufs = 4;
+		cfg->rx_buf_bytes = 512;
+	} else if (m && *m) {
+		fprintf(stderr, "FNL_NET_RX=%s: want direct or tiny\n", m);
+		exit(1);
+	}
+}
+
+/* The receive path the engine took, checked against $FNL_NET_RX: a forced
+ * fallback must be direct; otherwise the ring is expected on Linux 6.0+
+ * (multishot recv), where this project runs. */
+static inline void nt_check_rx_path(struct fnl_engine *e)
+{
+	struct fnl_engine_stats st;
+	const char *m = getenv("FNL_NET_RX");
+	struct utsname u;
+	fnl_engine_stats(e, &st);
+	if (m && strcmp(m, "direct") == 0)
+		CHECK_EQ(st.rx_bufring, 0);
+	else if (uname(&u) == 0 && atoi(u.release) >= 6)
+		CHECK_EQ(st.rx_bufring, 1);
+}
+
 static inline struct fnl_engine *nt_engine(uint32_t rx_bytes_max)
 {
 	struct fnl_engine_cfg cfg;
 	struct fnl_engine *e = NULL;
-	fnl_engine_cfg_default(&cfg);
+	nt_cfg(&cfg);
 	cfg.conns_max = 8;
 	if (rx_bytes_max)
 		cfg.rx_bytes_max = rx_bytes_max;
 	CHECK_EQ(fnl_engine_new(&cfg, &e), 0);
+	nt_check_rx_path(e);
 	return e;
 }
 

@@ -158,9 +158,10 @@ static void test_big_frames(bool sqpoll)
 	int id;
 	uint64_t bytes = 0;
 
-	fnl_engine_cfg_default(&cfg);
+	nt_cfg(&cfg);
 	cfg.sqpoll = sqpoll;
 	CHECK_EQ(fnl_engine_new(&cfg, &e), 0);
+	nt_check_rx_path(e);
 	id = echo_start(&p, e);
 
 	plan_make(&pl, sizes, sizeof(sizes) / sizeof(sizes[0]));
