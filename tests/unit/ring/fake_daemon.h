@@ -189,8 +189,10 @@ static inline void fake_drain(struct fake_daemon *f)
 			fnl_ring_wake_client(&f->d);
 		f->records++;
 		if (f->die_after && f->records >= f->die_after) {
+			/* gone for good: unlink first, or libfunnel may re-attach to
+			 * the still-listening socket between the two and get more */
+			unlink(f->path);
 			fake_drop(f);
-			unlink(f->path); /* gone for good: libfunnel cannot re-attach */
 			return;
 		}
 	}
