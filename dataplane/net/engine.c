@@ -556,6 +556,12 @@ static bool rx_fill(struct fnl_engine *e, struct fnl_conn *c)
 		uint16_t bid = c->held_head;
 		uint32_t avail = e->pb_len[bid] - c->held_off;
 		uint32_t room = e->rx_cap - c->rx_tail, n;
+		/* Everything parsed and no frame of this poll points into rx: start
+		 * again at 0, so a connection touches a few pages of its rx buffer
+		 * instead of walking all of it (RSS, page faults) before compacting. */
+		if (c->rx_head == c->rx_tail && c->rx_head > 0 && c->rx_epoch != e->epoch)
+			rx_compact(c);
+		room = e->rx_cap - c->rx_tail;
 		if (room < avail && c->rx_head > 0 && c->rx_epoch != e->epoch) {
 			rx_compact(c);
 			room = e->rx_cap - c->rx_tail;
