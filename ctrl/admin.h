@@ -16,9 +16,11 @@
  *             pool_empty quarantined metadata_requests epoch_bumps
  *   error     code name records
  *   broker    node state state_name inflight requests responses rtt_mean_us leads
- *   partition topic partition leader queued_batches open_records inflight
- *             batches_acked retries last_error last_error_name
- *   client    slot pid uid state appended delivered failed ring_bytes ring_used_bytes
+ *   partition topic partition leader queued_batches queued_bytes open_records
+ *             inflight batches_acked records_acked retries retries_by_code
+ *             (code:n,...) last_error last_error_name
+ *   client    slot pid uid state appended delivered failed appended_bytes
+ *             ring_full_waits ring_bytes ring_used_bytes
  *   config    key value
  *
  * Invariants: runs on the ctrl thread only; reads the core's counters like
