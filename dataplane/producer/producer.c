@@ -175,15 +175,13 @@ void fnl_ppart_enqueue_sent(struct fnl_producer *p, struct fnl_ppart *pp, struct
 	 * rewrite restamps batches before their send): never hand out a sequence
 	 * this batch already covers under the same identity */
 	int32_t end = fnl_seq_add(base_seq, b->record_count);
-	if (pp->seq_pid == pid && pp->seq_epoch == epoch &&
-	    (int32_t)(((uint32_t)end - (uint32_t)pp->next_seq) & 0x7fffffffu) < (1 << 30))
+	if (pp->seq_pid < 0) { /* no sequence state was kept: the batch's identity it is */
+		pp->seq_pid = pid;
+		pp->seq_epoch = epoch;
 		pp->next_seq = end;
-	else if (pp->seq_pid != pid || pp->seq_epoch != epoch) {
-		if (pp->seq_pid < 0) {
-			pp->seq_pid = pid;
-			pp->seq_epoch = epoch;
-			pp->next_seq = end;
-		}
+	} else if (pp->seq_pid == pid && pp->seq_epoch == epoch &&
+	           (((uint32_t)end - (uint32_t)pp->next_seq) & 0x7fffffffu) < (1u << 30)) {
+		pp->next_seq = end; /* end is at or after next_seq */
 	}
 }
 
