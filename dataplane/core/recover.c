@@ -247,7 +247,6 @@ void fnl_recover_adopt(struct fnl_core *c)
 		b->w.base_ts = d->base_ts;
 		b->w.max_ts = d->max_ts;
 		b->sealed = true;
-		b->created_ms = c->now_ms;
 		b->part = UINT32_MAX;
 		if (d->sequenced) {
 			b->hdr_pid = d->pid;
@@ -322,6 +321,7 @@ void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id)
 		struct part *p = &c->parts[t->part_base + (uint32_t)b->partition];
 		b->part = (uint32_t)(p - c->parts);
 		b->pb.record_count = b->count;
+		b->created_ms = c->now_ms; /* delivery.timeout.ms and latency count from here */
 		b->pb.created_ms = c->now_ms;
 		if (b->hdr_valid)
 			fnl_ppart_enqueue_sent(&c->prod, &p->pp, &b->pb, b->hdr_pid, b->hdr_epoch,
