@@ -260,12 +260,6 @@ static void cmd_topic(struct fnl_core *c, const struct fnl_cmd *m)
 	}
 	c->parts_used += (uint32_t)m->b;
 	fnl_recover_topic(c, (uint32_t)m->a);
-	/* batches the restart journal queued count as queued bytes too */
-	for (int32_t i = 0; i < m->b; i++) {
-		struct part *p = &c->parts[t->part_base + (uint32_t)i];
-		for (struct fnl_pbatch *pb = p->pp.head; pb; pb = pb->next)
-			p->queued_bytes += fnl_batch_of(pb)->wire_len;
-	}
 	t->used = true; /* last: ingest only sees complete topics */
 }
 

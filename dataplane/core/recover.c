@@ -330,6 +330,7 @@ void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id)
 			fnl_ppart_enqueue(&p->pp, &b->pb, c->now_ms);
 		if (p->broker >= 0)
 			c->brokers[p->broker].queued++;
+		p->queued_bytes += b->wire_len; /* as fnl_ingest_seal() counts a sealed batch */
 		r->enqueued[s] = 1;
 		r->nenqueued++;
 	}
@@ -392,16 +393,14 @@ int fnl_recover_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 	const struct fnl_jrec *jr = &r->recs[cl->jr];
 	struct fnl_batch *b = fnl_accum_slot(&c->acc, jr->batch);
 	struct fnl_rec_meta *m = &b->meta[jr->idx];
+	if (m->opaque != rv->h.opaque) {
+		cl->jr++; /* not the record the batch holds: take it as new */
+		return 0;
+	}
 	uint64_t got;
 	int rc = fnl_ring_cmp_reserve(&cl->v, rv->end, &got);
 	if (rc < 0)
 		return rc;
-	if (m->opaque != rv->h.opaque) {
-		/* not the record the batch holds: take it as new */
-		fnl_ring_cmp_unreserve(&cl->v);
-		cl->jr++;
-		return 0;
-	}
 	m->client_gen = cl->gen;
 	fnl_journal_fence();
 	m->client = slot;

@@ -104,7 +104,7 @@ void fnl_sender_pop_done(struct fnl_core *c, struct part *p)
 			(uint64_t)b->count;
 		if (p->broker >= 0 && c->brokers[p->broker].queued)
 			c->brokers[p->broker].queued--;
-		p->queued_bytes -= b->wire_len; /* added in fnl_ingest_seal() or at recovery */
+		p->queued_bytes -= b->wire_len; /* added in fnl_ingest_seal() or fnl_recover_topic() */
 		fnl_journal_on_release(c, b);
 		fnl_accum_release(&c->acc, b);
 	}
