@@ -10,6 +10,57 @@ static size_t align64(size_t n)
 	return (n + 63) & ~(size_t)63;
 }
 
+/* Java's MemoryRecordsBuilder / CompressionRatioEstimator constants */
+#define RATIO_ESTIMATION_FACTOR 1.05f
+#define RATIO_IMPROVING_STEP    0.005f
+#define RATIO_DETERIORATE_STEP  0.05f
+#define RAW_FACTOR_MAX          4u
+
+uint32_t fnl_accum_raw_cap(uint32_t batch_bytes, int codec, uint32_t request_max)
+{
+	if (codec == FNL_CODEC_NONE)
+		return batch_bytes;
+	uint64_t cap = (uint64_t)batch_bytes * RAW_FACTOR_MAX;
+	uint64_t lim = request_max / 2 > batch_bytes ? request_max / 2 : batch_bytes;
+	return (uint32_t)(cap < lim ? cap : lim);
+}
+
+float fnl_accum_ratio(const struct fnl_accum *a, uint32_t topic_id)
+{
+	if (a->nratio == 1)
+		return a->ratio[0];
+	return topic_id < a->nratio ? a->ratio[topic_id] : 1.0f;
+}
+
+/* Java's CompressionRatioEstimator.updateEstimation(): worse -> up at once,
+ * better -> down slowly. */
+static void ratio_update(struct fnl_accum *a, uint32_t topic_id, float seen)
+{
+	if (a->nratio == 0 || (a->nratio > 1 && topic_id >= a->nratio))
+		return;
+	float *r = &a->ratio[a->nratio == 1 ? 0 : topic_id];
+	if (seen > *r)
+		*r = seen > *r + RATIO_DETERIORATE_STEP ? seen : *r + RATIO_DETERIORATE_STEP;
+	else if (seen < *r)
+		*r = seen > *r - RATIO_IMPROVING_STEP ? seen : *r - RATIO_IMPROVING_STEP;
+}
+
+/* Raw bytes a new batch of this topic may take: header + raw x ratio x 1.05
+ * <= batch.size (Java's estimatedBytesWritten() against its write limit). */
+static size_t raw_limit(const struct fnl_accum *a, uint32_t topic_id)
+{
+	if (a->cfg.codec == FNL_CODEC_NONE)
+		return a->batch_bytes;
+	float est = fnl_accum_ratio(a, topic_id) * RATIO_ESTIMATION_FACTOR;
+	float room = (float)a->batch_bytes - (float)FNL_RB_HEADER_BYTES;
+	if (room < 1.0f)
+		room = 1.0f;
+	float raw = room / (est > 0.001f ? est : 0.001f);
+	if (raw >= (float)a->cfg.records_cap)
+		return a->cfg.records_cap;
+	return raw < 1.0f ? 1 : (size_t)raw;
+}
+
 int fnl_accum_geometry(const struct fnl_accum_cfg *cfg, size_t *slot_bytes, uint32_t *slots,
 			size_t *wire_cap)
 {
@@ -37,9 +88,19 @@ int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg)
 	int rc = fnl_accum_geometry(cfg, &a->slot_bytes, &a->slots, &a->wire_cap);
 	if (rc < 0)
 		return rc;
+	a->nratio = cfg->codec == FNL_CODEC_NONE ? 0 : cfg->topics_max ? cfg->topics_max : 1;
+	if (a->nratio) {
+		a->ratio = malloc(sizeof(*a->ratio) * a->nratio);
+		if (!a->ratio)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < a->nratio; i++)
+			a->ratio[i] = 1.0f;
+	}
 	a->zc = fnl_compressor_new();
-	if (!a->zc)
+	if (!a->zc) {
+		free(a->ratio);
 		return -ENOMEM;
+	}
 	a->mem = cfg->mem;
 	if (!a->mem) {
 		a->mem = aligned_alloc(64, a->slot_bytes * a->slots);
@@ -47,6 +108,7 @@ int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg)
 	}
 	if (!a->mem) {
 		fnl_compressor_free(a->zc);
+		free(a->ratio);
 		return -ENOMEM;
 	}
 	for (uint32_t i = a->slots; i-- > 0;) {
@@ -68,7 +130,8 @@ int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg)
 		a->free = b;
 		a->free_n++;
 	}
-	a->batch_bytes = cfg->records_cap;
+	a->batch_bytes = cfg->batch_bytes && cfg->batch_bytes <= cfg->records_cap ? cfg->batch_bytes
+										   : cfg->records_cap;
 	return 0;
 }
 
@@ -97,6 +160,7 @@ void fnl_accum_free(struct fnl_accum *a)
 		free(a->mem);
 	if (a->zc)
 		fnl_compressor_free(a->zc);
+	free(a->ratio);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -134,7 +198,7 @@ struct fnl_batch *fnl_accum_open(struct fnl_accum *a, uint32_t part, uint32_t to
 	b->partition = partition;
 	b->created_ms = now_ms;
 	b->pb.base_seq = -1;
-	fnl_rbw_init(&b->w, b->recs, a->batch_bytes, base_ts_ms);
+	fnl_rbw_init(&b->w, b->recs, raw_limit(a, topic_id), base_ts_ms);
 	/* linger list: append at the tail (creation order) */
 	b->lprev = a->linger_tail;
 	if (a->linger_tail)
@@ -153,10 +217,13 @@ int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, co
 		return -ENOSPC;
 	int rc = fnl_rbw_append(&b->w, ts_ms, key, key_len, value, value_len, h, nh);
 	if (rc == -ENOSPC && b->count == 0 && b->w.cap < a->cfg.records_cap) {
-		/* batch.size was lowered live: a record bigger than it gets a batch of
-		 * its own, as big as the slot (the Java client does the same) */
+		/* a record bigger than the batch's limit (batch.size over the ratio
+		 * estimate, or batch.size lowered live) gets a batch of its own, as
+		 * big as the slot (the Java client does the same) */
 		b->w.cap = a->cfg.records_cap;
 		rc = fnl_rbw_append(&b->w, ts_ms, key, key_len, value, value_len, h, nh);
+		if (rc == 0)
+			b->w.cap = b->w.len; /* full: nothing joins it */
 	}
 	if (rc < 0) {
 		if (b->count == 0)
@@ -183,6 +250,8 @@ int fnl_accum_seal(struct fnl_accum *a, struct fnl_batch *b)
 			return (int)n;
 	}
 	b->wire_len = FNL_RB_HEADER_BYTES + (size_t)n;
+	if (raw > 0 && a->cfg.codec != FNL_CODEC_NONE)
+		ratio_update(a, b->topic_id, (float)b->wire_len / (float)raw);
 	b->codec = (int16_t)a->cfg.codec;
 	b->sealed = true;
 	b->pb.record_count = b->count;

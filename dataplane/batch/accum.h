@@ -13,6 +13,15 @@
  *   free list ──▶ slot ──▶ slot ...        (LIFO, O(1), no malloc)
  *   linger list: open batches by creation time (oldest at head)
  *
+ * batch.size, as in the Java producer: with a codec, a batch is full when its
+ * ESTIMATED compressed size reaches batch.size (Java's MemoryRecordsBuilder:
+ * header + raw bytes x ratio estimate x 1.05). The estimate is kept per topic
+ * (Java's CompressionRatioEstimator): it starts at 1.0, moves up at once (by at
+ * least 0.05) when a batch compresses worse than estimated and down by 0.005 per
+ * batch when it compresses better. So a batch of compressible records holds
+ * several times batch.size of raw records; the slot's `recs` is sized for that
+ * (fnl_accum_raw_cap()). Without a codec a batch holds batch.size raw bytes.
+ *
  * Invariants:
  * - a slot is on exactly one of: the free list, a partition's open pointer
  *   (and the linger list), the producer's partition queue (sealed);
@@ -64,7 +73,9 @@ struct fnl_batch {
 };
 
 struct fnl_accum_cfg {
-	uint32_t records_cap; /* batch.size */
+	uint32_t records_cap; /* raw record bytes a slot holds: fnl_accum_raw_cap() */
+	uint32_t batch_bytes; /* batch.size (estimated wire bytes); 0: records_cap */
+	uint32_t topics_max;  /* topic ids with their own ratio estimate (0: one shared) */
 	uint32_t meta_cap;    /* records per batch at most */
 	uint64_t memory_bytes; /* buffer.memory */
 	int codec;            /* enum fnl_codec */
@@ -89,10 +100,22 @@ struct fnl_accum {
 	uint32_t slots, free_n;
 	bool own_mem;
 	uint32_t batch_bytes; /* current batch.size: <= records_cap, changeable live */
+	float *ratio;         /* per topic: estimated wire bytes / raw bytes (Java's estimator) */
+	uint32_t nratio;
 	struct fnl_batch *free;
 	struct fnl_batch *linger_head, *linger_tail;
 	struct fnl_accum_stats st;
 };
+
+/* Raw record bytes a slot must hold for batch.size = batch_bytes: batch_bytes
+ * without a codec; with one, up to 4 x batch_bytes (a ratio estimate of 1/4;
+ * each slot is carved at start-up, so more would cost buffer.memory slots),
+ * but no more than max(batch_bytes, request_max / 2) so that even a batch whose
+ * records stop compressing stays well inside max.request.size. */
+uint32_t fnl_accum_raw_cap(uint32_t batch_bytes, int codec, uint32_t request_max);
+
+/* The current ratio estimate for a topic id (1.0 for an unknown id). */
+float fnl_accum_ratio(const struct fnl_accum *a, uint32_t topic_id);
 
 /* Pool geometry for cfg: bytes per slot, slots, wire buffer bytes. -EINVAL for a bad cfg. */
 int fnl_accum_geometry(const struct fnl_accum_cfg *cfg, size_t *slot_bytes, uint32_t *slots,

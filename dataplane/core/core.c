@@ -74,15 +74,21 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 		if (!c->brokers[i].reqs)
 			goto fail;
 	}
-	/* records in a batch at most: one per 32 bytes of batch.size; smaller
-	 * records seal the batch early rather than cost metadata memory */
-	c->meta_cap = (uint32_t)(cfg->batch_size / 32 > 64 ? cfg->batch_size / 32 : 64);
+	/* raw bytes a batch may hold (batch.size counts estimated compressed
+	 * bytes, as in the Java client); records in a batch at most: one per 32
+	 * raw bytes; smaller records seal the batch early rather than cost
+	 * metadata memory */
+	c->records_cap = fnl_accum_raw_cap((uint32_t)cfg->batch_size, cfg->codec,
+					   (uint32_t)cfg->max_request_size);
+	c->meta_cap = c->records_cap / 32 > 64 ? c->records_cap / 32 : 64;
 	uint8_t *keep = NULL;
 	rc = fnl_recover_open(c, cfg->journal_path, &keep, &c->rec.note);
 	if (rc < 0)
 		goto fail;
 	struct fnl_accum_cfg acfg = {
-		.records_cap = (uint32_t)cfg->batch_size,
+		.records_cap = c->records_cap,
+		.batch_bytes = (uint32_t)cfg->batch_size,
+		.topics_max = (uint32_t)cfg->topics_max,
 		.meta_cap = c->meta_cap,
 		.memory_bytes = (uint64_t)cfg->buffer_memory,
 		.codec = cfg->codec,

@@ -148,7 +148,7 @@ static bool desc_sane(const struct fnl_core *c, const struct fnl_jdesc *d)
 int fnl_recover_open(struct fnl_core *c, const char *path, uint8_t **keep, const char **why)
 {
 	struct fnl_recovery *r = &c->rec;
-	struct fnl_accum_cfg probe = {.records_cap = (uint32_t)c->cfg.batch_size,
+	struct fnl_accum_cfg probe = {.records_cap = c->records_cap,
 				      .meta_cap = c->meta_cap,
 				      .memory_bytes = (uint64_t)c->cfg.buffer_memory,
 				      .codec = c->cfg.codec};
