@@ -416,34 +416,22 @@ static void ring_doorbell(struct fnl_client *c)
 	while (n < 0 && errno == EINTR);
 }
 
-/* Sleeps until the daemon releases space or publishes reports, or ms pass.
- * ready() re-checks the condition after client_waiting is visible. */
-static int wait_daemon(struct fnl_client *c, bool (*ready)(struct fnl_client *, void *), void *arg,
-                       int ms)
+/* Sleeps until rec_tail >= rec_mark and cmp_head >= cmp_mark (0: no condition),
+ * or ms pass. The daemon tests the same condition on the marks before it wakes
+ * us, and fnl_ring_client_wait_begin() re-checks it after client_waiting is
+ * visible, so no wake-up is lost (dataplane/ring/ring.h, "Wake-ups"). */
+static int wait_daemon(struct fnl_client *c, uint64_t rec_mark, uint64_t cmp_mark, int ms)
 {
-	struct fnl_ring_hdr *h = c->v.hdr;
-	/* acquire: a wake-up that bumped the futex published its data before */
-	uint32_t seen = atomic_load_explicit(&h->client_futex, memory_order_acquire);
+	uint32_t seen;
 	int rc = 0;
 
-	/* seq_cst store + fence: the daemon's fence-then-load of client_waiting
-	 * sees 1, or our re-check below sees its rec_tail/cmp_head store */
-	atomic_store_explicit(&h->client_waiting, 1, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!ready(c, arg))
+	if (!fnl_ring_client_wait_begin(&c->v, rec_mark, cmp_mark, &seen))
 		rc = fnl_ring_wait_client(&c->v, seen, ms);
-	atomic_store_explicit(&h->client_waiting, 0, memory_order_relaxed);
+	fnl_ring_client_wait_end(&c->v);
 	return rc == -EINTR || rc == -ETIMEDOUT ? 0 : rc;
 }
 
 /* ------------------------------------------------------------------ reports */
-
-static bool reports_ready(struct fnl_client *c, void *arg)
-{
-	(void)arg;
-	/* acquire: pairs with the daemon's release of cmp_head */
-	return atomic_load_explicit(&c->v.hdr->cmp_head, memory_order_acquire) != c->v.cmp_tail;
-}
 
 static int serve_reports(struct fnl_client *c)
 {
@@ -481,7 +469,8 @@ int fnl_poll(fnl_client_t *c, int timeout_ms)
 		int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
 		if (left <= 0)
 			return 0;
-		rc = wait_daemon(c, reports_ready, NULL,
+		/* any report: every published one was served above */
+		rc = wait_daemon(c, 0, c->v.cmp_tail + 1,
 		                 (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS));
 		if (rc < 0)
 			return rc;
@@ -518,22 +507,16 @@ int64_t fnl_outq_len(fnl_client_t *c)
 
 /* ------------------------------------------------------------------ produce */
 
-static bool space_ready(struct fnl_client *c, void *arg)
-{
-	uint32_t len = *(const uint32_t *)arg;
-	uint64_t off = c->v.head & c->v.rec_mask;
-	uint64_t need = len + (len > c->v.rec_bytes - off ? c->v.rec_bytes - off : 0);
-	/* acquire: pairs with the daemon's release of rec_tail */
-	uint64_t tail = atomic_load_explicit(&c->v.hdr->rec_tail, memory_order_acquire);
-
-	return (c->v.head + need - tail <= c->v.rec_bytes && fnl_ring_cmp_room(&c->v)) ||
-	       reports_ready(c, NULL);
-}
-
-/* Ring full: serve reports, spin, then sleep until max_block_ms. */
+/* Ring full: serve reports, spin, then sleep until max_block_ms. A sleep lasts
+ * until the record fits and half the ring is free, or half the report slots
+ * (fnl_ring_full_marks), not until the first released byte: woken for every
+ * acked batch, a fast client would block again at once, over and over. Every
+ * wake-up (and every WAIT_SLICE_MS) tries to reserve again, so space that frees
+ * up below the marks is still used before max_block_ms runs out. */
 static void *reserve_slow(struct fnl_client *c, uint32_t len, int *err)
 {
 	int64_t deadline = now_ms(CLOCK_MONOTONIC) + c->conf.max_block_ms;
+	uint64_t tail, rec_mark, cmp_mark;
 	void *p;
 	int i, rc;
 
@@ -560,7 +543,10 @@ static void *reserve_slow(struct fnl_client *c, uint32_t len, int *err)
 			*err = -EAGAIN;
 			return NULL;
 		}
-		rc = wait_daemon(c, space_ready, &len,
+		/* acquire: pairs with the daemon's release of rec_tail */
+		tail = atomic_load_explicit(&c->v.hdr->rec_tail, memory_order_acquire);
+		fnl_ring_full_marks(&c->v, len, tail, &rec_mark, &cmp_mark);
+		rc = wait_daemon(c, rec_mark, cmp_mark,
 		                 (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS));
 		if (rc < 0) {
 			*err = rc;

@@ -77,13 +77,15 @@ void fnl_ingest_flush_wakes(struct fnl_core *c)
 			continue;
 		cl->wake = false;
 		fnl_ring_cmp_publish(&cl->v); /* releases ring bytes, then shows reports */
-		if (fnl_ring_client_waiting(&cl->v)) {
-			/* a client slept: on a full ring (back-pressure), or in
-			 * fnl_poll/fnl_flush for reports; the ring does not say which */
+		if (fnl_ring_client_wants_wake(&cl->v)) {
+			/* a client slept and its wake marks are reached: on a full
+			 * ring (back-pressure: once half the ring or half its report
+			 * slots are free), or in fnl_poll/fnl_flush for any report;
+			 * the ring does not say which */
 			c->st.ring_full_waits++;
 			cl->ring_full_waits++;
 			/* relaxed add: the futex word only has to change; the seq_cst
-			 * fence in fnl_ring_client_waiting() ordered our releases */
+			 * fence in fnl_ring_client_wants_wake() ordered our releases */
 			atomic_fetch_add_explicit(&cl->v.hdr->client_futex, 1, memory_order_relaxed);
 			syscall(SYS_futex, &cl->v.hdr->client_futex, FUTEX_WAKE, INT32_MAX, NULL,
 				NULL, 0);

@@ -77,6 +77,8 @@ void fnl_ring_detach(struct fnl_ring_dview *v, bool clean)
 		return;
 	if (clean) /* seq_cst: a client blocked on space re-checks after its wake-up */
 		atomic_store_explicit(&v->hdr->daemon_alive, 0, memory_order_seq_cst);
+	/* whatever its wake marks (fnl_ring_client_wants_wake() is not asked): a
+	 * sleeping client must notice that this daemon goes */
 	fnl_ring_wake_client(v);
 	munmap(v->hdr, v->map_bytes);
 	v->hdr = NULL;

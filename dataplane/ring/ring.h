@@ -16,7 +16,8 @@
  *   | line 3  cmp_head        u64  daemon -> client  completions published|
  *   | line 4  cmp_tail        u64  client -> daemon  completions consumed |
  *   | line 5  daemon_sleeping u32, daemon_alive u32   daemon -> client    |
- *   | line 6  client_waiting  u32, client_futex u32   (see "wake-ups")    |
+ *   | line 6  client_waiting  u32, client_futex u32, wake_rec_tail u64,   |
+ *   |         wake_cmp_head u64  client's wake marks  (see "Wake-ups")    |
  *   | line 7  daemon_ring_id  u64  daemon only: names the ring in the     |
  *   |         daemon's restart journal (0 until a daemon attached)        |
  *   | ...     zero up to 4096                                             |
@@ -48,9 +49,10 @@
  *       whose completion it has already published (no loss).
  *   I5  a record is at most FNL_RING_REC_MAX(rec_bytes) = rec_bytes / 2 bytes, so a
  *       record always fits in an empty ring whatever the current offset.
- *   I6  only the client stores rec_head, cmp_tail, client_waiting; only the daemon
- *       stores rec_tail, cmp_head, daemon_alive, daemon_ring_id; client_futex is incremented by the
- *       daemon only. daemon_sleeping is set to 1 by the daemon and cleared by the
+ *   I6  only the client stores rec_head, cmp_tail, client_waiting, wake_rec_tail,
+ *       wake_cmp_head; only the daemon stores rec_tail, cmp_head, daemon_alive,
+ *       daemon_ring_id; client_futex is incremented by the daemon only.
+ *       daemon_sleeping is set to 1 by the daemon and cleared by the
  *       daemon on waking or by the client when it rings the doorbell (exchange
  *       1 -> 0), so a client rings at most once per daemon sleep.
  *
@@ -79,10 +81,30 @@
  *     its eventfd. Client after publishing: store-release rec_head; fence; if
  *     daemon_sleeping == 1 and exchanging it to 0 returned 1, write (uint64_t)1
  *     to the eventfd (doorbell).
- *   client sleep: v = load client_futex; store client_waiting=1; fence; re-check
- *     rec_tail / cmp_head; FUTEX_WAIT(client_futex, v) (shared futex, not PRIVATE).
- *     Daemon after storing rec_tail or cmp_head: fence; if client_waiting == 1,
- *     fetch_add client_futex and FUTEX_WAKE (fnl_ring_wake_client()).
+ *   client sleep: v = load client_futex; store (relaxed) the marks wake_rec_tail,
+ *     wake_cmp_head; store client_waiting=1 (seq_cst, so also a release of the
+ *     marks); fence; re-check fnl_ring_wake_due(rec_tail, cmp_head, marks);
+ *     FUTEX_WAIT(client_futex, v) (shared futex, not PRIVATE); store
+ *     client_waiting=0. (fnl_ring_client_wait_begin() / _end().)
+ *     Daemon after storing rec_tail or cmp_head: fence; load-acquire
+ *     client_waiting; if 1, load the marks and, only if fnl_ring_wake_due(its
+ *     private tail, its private cmp_head, marks), fetch_add client_futex and
+ *     FUTEX_WAKE (fnl_ring_client_wants_wake(), fnl_ring_wake_client()). Both
+ *     sides test the same condition, so no wake-up is lost: either the daemon
+ *     sees client_waiting=1 (and, through the acquire, these marks or newer
+ *     ones) or the client's re-check sees the daemon's stores.
+ *   The marks are hysteresis: "wake me only once rec_tail >= wake_rec_tail AND
+ *     cmp_head >= wake_cmp_head"; 0 means no condition, so a client that never
+ *     writes them (older libfunnel: the header starts zeroed) is woken on any
+ *     release. A client blocked on a full ring asks to sleep until its record
+ *     fits and half the ring is free, or until half the completion slots are
+ *     free once it consumes the reports (fnl_ring_full_marks()); woken on every
+ *     acked batch instead, it would append just that batch's worth and block
+ *     again. fnl_poll asks for any report (cmp_tail + 1). The daemon trusts
+ *     nothing here: the marks only decide whether THIS client is woken, so a
+ *     client that lies about them only delays (or hastens) its own wake-ups;
+ *     its timed waits still re-check.
+ *   fnl_ring_detach() wakes the client whatever its marks (the daemon goes).
  *
  * Byte order: host order everywhere (both sides run on the same machine).
  * Positions are never expected to wrap (2^64 bytes); a client that jumps near
@@ -141,9 +163,14 @@ struct fnl_ring_hdr {
 	 * exchanges 1 -> 0 when it rings the doorbell. */
 	alignas(64) _Atomic uint32_t daemon_sleeping;
 	_Atomic uint32_t daemon_alive; /* 1 after attach, 0 on clean detach */
-	/* line 6: client_waiting: client stores (seq_cst); client_futex: daemon adds. */
+	/* line 6: client_waiting: client stores (seq_cst), daemon loads (acquire after a
+	 * seq_cst fence); client_futex: daemon adds. The wake marks: client stores
+	 * (relaxed) before its store of client_waiting=1; daemon loads (relaxed) after
+	 * its acquire load of client_waiting read 1. 0 = no condition ("Wake-ups"). */
 	alignas(64) _Atomic uint32_t client_waiting;
 	_Atomic uint32_t client_futex;
+	_Atomic uint64_t wake_rec_tail; /* wake once rec_tail >= this ... */
+	_Atomic uint64_t wake_cmp_head; /* ... and cmp_head >= this */
 	/* line 7: daemon stores (relaxed, before any report of the ring exists) and
 	 * loads on re-attach; the client never touches it. Together with the memfd's
 	 * inode it finds the ring's records in the restart journal (a client cannot
@@ -158,6 +185,8 @@ _Static_assert(offsetof(struct fnl_ring_hdr, cmp_head) == 192, "line 3");
 _Static_assert(offsetof(struct fnl_ring_hdr, cmp_tail) == 256, "line 4");
 _Static_assert(offsetof(struct fnl_ring_hdr, daemon_sleeping) == 320, "line 5");
 _Static_assert(offsetof(struct fnl_ring_hdr, client_waiting) == 384, "line 6");
+_Static_assert(offsetof(struct fnl_ring_hdr, wake_rec_tail) == 392, "line 6");
+_Static_assert(offsetof(struct fnl_ring_hdr, wake_cmp_head) == 400, "line 6");
 _Static_assert(offsetof(struct fnl_ring_hdr, daemon_ring_id) == 448, "line 7");
 
 struct fnl_rec_hdr {                 /* 48 bytes, then key, value, headers; total len padded to 8 */
@@ -337,6 +366,15 @@ static inline void fnl_ring_init(void *base, uint64_t rec_bytes, uint32_t cmp_en
 	atomic_store_explicit(&h->cmp_tail, 0, memory_order_relaxed);
 }
 
+/* The wake-up condition ("Wake-ups"), the same test on both sides: a client
+ * asleep with the marks rec_mark / cmp_mark wants a wake-up once rec_tail has
+ * reached rec_mark AND cmp_head has reached cmp_mark. A 0 mark always holds. */
+static inline bool fnl_ring_wake_due(uint64_t rec_tail, uint64_t cmp_head, uint64_t rec_mark,
+                                     uint64_t cmp_mark)
+{
+	return rec_tail >= rec_mark && cmp_head >= cmp_mark;
+}
+
 /* ------------------------------------------------------------------ client */
 
 /* Client: view over a mapping the client initialised itself (trusted sizes). */
@@ -450,6 +488,77 @@ static inline void fnl_ring_cmp_commit(struct fnl_ring_cview *v)
 static inline uint64_t fnl_ring_outstanding(const struct fnl_ring_cview *v)
 {
 	return v->recs - v->cmp_tail;
+}
+
+/* Client, ring full: the wake-up marks for a record of len bytes that
+ * fnl_ring_reserve() refused, given tail (a rec_tail loaded just now). Call it
+ * with every reservation published and every published report consumed and
+ * committed. Hysteresis: a client woken at the first released byte would append
+ * one acked batch and block again.
+ *   *rec_mark: 0 if the record fits; else the rec_tail at which it fits (with
+ *              its PAD, as fnl_ring_reserve() places it) AND half the ring is free.
+ *   *cmp_mark: 0 if a completion slot is free; else the cmp_head at which half
+ *              the completion slots are free once the client consumed the reports.
+ * Both marks are reachable: they lie below what is already published, which
+ * the daemon releases and reports without waiting for this client. */
+static inline void fnl_ring_full_marks(const struct fnl_ring_cview *v, uint32_t len, uint64_t tail,
+                                       uint64_t *rec_mark, uint64_t *cmp_mark)
+{
+	uint64_t to_end = v->rec_bytes - (v->head & v->rec_mask);
+	uint64_t need = len + (len > to_end ? to_end : 0); /* the PAD, as in fnl_ring_reserve() */
+	uint64_t half = v->rec_bytes / 2, hc = v->cmp_entries / 2;
+
+	*rec_mark = 0;
+	if (v->head + need - tail > v->rec_bytes) {
+		/* both differences guarded: head may be below rec_bytes / 2, and a
+		 * bogus tail above head would make the record look too big */
+		uint64_t fits = v->head + need > v->rec_bytes ? v->head + need - v->rec_bytes : 0;
+		uint64_t halfway = v->head > half ? v->head - half : 0;
+		*rec_mark = fits > halfway ? fits : halfway;
+	}
+	*cmp_mark = 0;
+	if (!fnl_ring_cmp_room(v)) /* then recs - cmp_tail == cmp_entries > hc */
+		*cmp_mark = v->recs > hc ? v->recs - hc : 0;
+}
+
+/* Client: does the condition of a sleep with these marks hold now? The same test
+ * as the daemon's (fnl_ring_wake_due), on the values it stored. */
+static inline bool fnl_ring_client_wake_due(const struct fnl_ring_cview *v, uint64_t rec_mark,
+                                            uint64_t cmp_mark)
+{
+	/* acquire: pairs with the daemon's releases of rec_tail and cmp_head */
+	uint64_t tail = atomic_load_explicit(&v->hdr->rec_tail, memory_order_acquire);
+	uint64_t ch = atomic_load_explicit(&v->hdr->cmp_head, memory_order_acquire);
+
+	return fnl_ring_wake_due(tail, ch, rec_mark, cmp_mark);
+}
+
+/* Client, before sleeping: publishes the marks and client_waiting=1, then
+ * re-checks. Returns true when the condition already holds (do not sleep);
+ * else sleep with fnl_ring_wait_client(v, *seen, ...). Either way end with
+ * fnl_ring_client_wait_end(). */
+static inline bool fnl_ring_client_wait_begin(struct fnl_ring_cview *v, uint64_t rec_mark,
+                                              uint64_t cmp_mark, uint32_t *seen)
+{
+	struct fnl_ring_hdr *h = v->hdr;
+
+	/* acquire: a wake-up that bumped the futex published its data before */
+	*seen = atomic_load_explicit(&h->client_futex, memory_order_acquire);
+	/* relaxed: the seq_cst store of client_waiting below is also a release, so
+	 * a daemon whose acquire load reads that 1 reads these marks (or newer) */
+	atomic_store_explicit(&h->wake_rec_tail, rec_mark, memory_order_relaxed);
+	atomic_store_explicit(&h->wake_cmp_head, cmp_mark, memory_order_relaxed);
+	/* seq_cst store + fence: the daemon's fence-then-load of client_waiting
+	 * sees 1, or our re-check below sees its rec_tail / cmp_head stores */
+	atomic_store_explicit(&h->client_waiting, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+	return fnl_ring_client_wake_due(v, rec_mark, cmp_mark);
+}
+
+static inline void fnl_ring_client_wait_end(struct fnl_ring_cview *v)
+{
+	/* relaxed: at worst the daemon wakes us once more for nothing */
+	atomic_store_explicit(&v->hdr->client_waiting, 0, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------ daemon */
@@ -758,13 +867,24 @@ static inline uint64_t fnl_ring_cmp_publish(struct fnl_ring_dview *v)
 }
 
 /* Daemon: after storing rec_tail / cmp_head, does the client want a wake-up?
- * If so call fnl_ring_wake_client(). */
-static inline bool fnl_ring_client_waiting(const struct fnl_ring_dview *v)
+ * Only if it sleeps and our private tail and cmp_head reach the marks it set
+ * (fnl_ring_wake_due; 0 marks: any release). The marks are untrusted but only
+ * steer this client's own wake-ups. If so call fnl_ring_wake_client(). */
+static inline bool fnl_ring_client_wants_wake(const struct fnl_ring_dview *v)
 {
+	struct fnl_ring_hdr *h = v->hdr;
+
 	/* seq_cst fence: orders our rec_tail/cmp_head stores before this load
 	 * (pairs with the client's store waiting=1; fence; re-check) */
 	atomic_thread_fence(memory_order_seq_cst);
-	return atomic_load_explicit(&v->hdr->client_waiting, memory_order_relaxed) == 1;
+	/* acquire: pairs with the release in the client's seq_cst store of
+	 * client_waiting=1, so the marks it stored before are visible below */
+	if (atomic_load_explicit(&h->client_waiting, memory_order_acquire) != 1)
+		return false;
+	/* relaxed: ordered after the acquire load above */
+	uint64_t rec_mark = atomic_load_explicit(&h->wake_rec_tail, memory_order_relaxed);
+	uint64_t cmp_mark = atomic_load_explicit(&h->wake_cmp_head, memory_order_relaxed);
+	return fnl_ring_wake_due(v->tail, v->cmp_head, rec_mark, cmp_mark);
 }
 
 /* Daemon: before blocking, announce sleep on every ring, then re-check each

@@ -4,7 +4,9 @@
  *   offset = FNV-1a hash of (flags, key, value, headers) so the client can check
  *   the bytes arrived intact, err = 10 when the value starts with "FAIL",
  *   err = 3 for an unknown topic id, partition = the record's or 0.
- * It captures the first FAKE_CAPTURE records for assertions. */
+ * Each record is released and reported on its own, then the client is woken if
+ * it wants (fnl_ring_client_wants_wake). It captures the first FAKE_CAPTURE
+ * records for assertions; hold, limit and pace_every/pace_us slow it down. */
 #ifndef FNL_TEST_FAKE_DAEMON_H
 #define FNL_TEST_FAKE_DAEMON_H
 
@@ -37,12 +39,17 @@ struct fake_daemon {
 	int lfd, efd, cfd;
 	pthread_t th;
 	_Atomic int stop;
-	int refuse;         /* HELLO answered with ERROR status = refuse (when < 0) */
-	uint64_t die_after; /* drop the client after this many records (0 = never) */
-	_Atomic int hold;   /* 1: do not complete records (ring fills up) */
+	int refuse;             /* HELLO answered with ERROR status = refuse (when < 0) */
+	uint64_t die_after;     /* drop the client after this many records (0 = never) */
+	_Atomic int hold;       /* 1: do not complete records (ring fills up) */
+	_Atomic uint64_t limit; /* if not 0: complete records only while records < limit */
+	_Atomic uint32_t pace_every, pace_us; /* sleep pace_us after every pace_every records */
 	_Atomic uint64_t records, bad, hellos, doorbells;
+	_Atomic uint64_t wakes, last_wake_tail; /* client wake-ups sent; rec_tail at the last */
+	_Atomic uint64_t sleeps_woken; /* wake-ups for marks other than the last woken ones */
+	uint64_t woken_marks[2];
 	struct fnl_ring_dview d;
-	bool attached;
+	_Atomic bool attached;
 	uint64_t cursor;
 	uint32_t ntopics;
 	char topics[FAKE_TOPICS][FNL_CTL_NAME_BYTES];
@@ -153,12 +160,29 @@ static inline void fake_capture(struct fake_daemon *f, const struct fnl_rec_view
 	memcpy(c->headers, r->headers, r->h.headers_len < 128 ? r->h.headers_len : 128);
 }
 
+/* Held (f->hold) or the record limit reached: complete nothing for now. */
+static inline bool fake_paused(struct fake_daemon *f)
+{
+	uint64_t limit = f->limit;
+
+	return f->hold || (limit && f->records >= limit);
+}
+
+/* Test thread: wakes the daemon thread out of its poll (after changing hold or
+ * limit), as a doorbell does. */
+static inline void fake_kick(struct fake_daemon *f)
+{
+	uint64_t one = 1;
+
+	CHECK_EQ(write(f->efd, &one, sizeof(one)), sizeof(one));
+}
+
 static inline void fake_drain(struct fake_daemon *f)
 {
 	struct fnl_rec_view r = {0};
 	int rc;
 
-	while (f->attached && !f->hold && (rc = fnl_ring_next(&f->d, &f->cursor, &r)) != 0) {
+	while (f->attached && !fake_paused(f) && (rc = fnl_ring_next(&f->d, &f->cursor, &r)) != 0) {
 		struct fnl_rec_kv kv;
 		struct fnl_cmp c = {.opaque = 0};
 		uint32_t hp = 0;
@@ -185,9 +209,27 @@ static inline void fake_drain(struct fake_daemon *f)
 			c.err = 10;
 		CHECK_EQ(fnl_ring_cmp_push(&f->d, &c), 0);
 		CHECK_EQ(fnl_ring_release(&f->d, r.end), 0);
-		if (fnl_ring_client_waiting(&f->d))
+		if (fnl_ring_client_wants_wake(&f->d)) {
+			/* relaxed: read after the acquire in fnl_ring_client_wants_wake */
+			uint64_t m0 =
+			    atomic_load_explicit(&f->d.hdr->wake_rec_tail, memory_order_relaxed);
+			uint64_t m1 =
+			    atomic_load_explicit(&f->d.hdr->wake_cmp_head, memory_order_relaxed);
+
 			fnl_ring_wake_client(&f->d);
+			f->last_wake_tail = f->d.tail;
+			/* a client still asleep is woken again after the next record:
+			 * one sleep (one pair of marks) counts once */
+			if (m0 != f->woken_marks[0] || m1 != f->woken_marks[1])
+				f->sleeps_woken++;
+			f->woken_marks[0] = m0;
+			f->woken_marks[1] = m1;
+			f->wakes++;
+		}
 		f->records++;
+		uint32_t every = f->pace_every;
+		if (every && f->records % every == 0)
+			usleep(f->pace_us);
 		if (f->die_after && f->records >= f->die_after) {
 			/* gone for good: unlink first, or libfunnel may re-attach to
 			 * the still-listening socket between the two and get more */
@@ -211,7 +253,7 @@ static inline void *fake_main(void *arg)
 		fake_drain(f);
 		if (f->attached) {
 			fnl_ring_set_sleeping(&f->d, true);
-			if (fnl_ring_pending(&f->d, f->cursor) && !f->hold) {
+			if (fnl_ring_pending(&f->d, f->cursor) && !fake_paused(f)) {
 				fnl_ring_set_sleeping(&f->d, false);
 				continue;
 			}

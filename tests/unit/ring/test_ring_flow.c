@@ -1,5 +1,6 @@
 /* Single process: reserve/publish/next across the wrap with PADs, full ring,
- * completion-ring flow control, release in order, doorbell/wake flags. */
+ * completion-ring flow control, release in order, doorbell/wake flags, and the
+ * client's wake marks (hysteresis) as both sides test them. */
 #include "ring_testutil.h"
 #include "ring_recgen.h"
 
@@ -175,14 +176,174 @@ static void test_flags(void)
 	recgen_write(p, 64, 7, 2);
 	CHECK(!fnl_ring_publish(&t.c)); /* at most one doorbell per daemon sleep */
 	fnl_ring_set_sleeping(&t.d, false);
-	CHECK(!fnl_ring_client_waiting(&t.d));
+	CHECK(!fnl_ring_client_wants_wake(&t.d));
 	atomic_store(&t.c.hdr->client_waiting, 1);
-	CHECK(fnl_ring_client_waiting(&t.d));
+	CHECK(fnl_ring_client_wants_wake(&t.d)); /* marks never written (0): any release */
 	uint32_t seen = atomic_load(&t.c.hdr->client_futex);
 	fnl_ring_wake_client(&t.d);
 	CHECK_EQ(atomic_load(&t.c.hdr->client_futex), seen + 1);
 	CHECK_EQ(fnl_ring_wait_client(&t.c, seen, 1000), 0); /* value moved: returns at once */
 	CHECK_EQ(fnl_ring_wait_client(&t.c, seen + 1, 10), -ETIMEDOUT);
+	test_ring_close(&t);
+}
+
+/* The daemon takes, reports and releases the next record and says whether the
+ * client wants a wake-up; while the client sleeps, its own re-check agrees. */
+static bool release_one(struct test_ring *t, uint64_t *cursor, uint64_t rec_mark, uint64_t cmp_mark)
+{
+	struct fnl_rec_view r;
+	struct fnl_cmp c = {0};
+	bool wake;
+
+	CHECK_EQ(fnl_ring_next(&t->d, cursor, &r), 1);
+	c.opaque = r.h.opaque;
+	CHECK_EQ(fnl_ring_cmp_push(&t->d, &c), 0);
+	CHECK_EQ(fnl_ring_release(&t->d, r.end), 0);
+	wake = fnl_ring_client_wants_wake(&t->d);
+	if (atomic_load(&t->c.hdr->client_waiting))
+		CHECK_EQ(wake, fnl_ring_client_wake_due(&t->c, rec_mark, cmp_mark));
+	return wake;
+}
+
+static void pop_all(struct test_ring *t, uint64_t *reported)
+{
+	struct fnl_cmp c;
+
+	while (fnl_ring_cmp_pop(&t->c, &c) == 1)
+		CHECK_EQ(c.opaque, (*reported)++);
+	fnl_ring_cmp_commit(&t->c);
+}
+
+/* Record area full: the client sleeps until its record fits AND half the ring
+ * is free; releases short of that wake nothing. */
+static void test_wake_marks_rec(void)
+{
+	struct test_ring t;
+	uint64_t cursor = 0, n = 0, reported = 0, rec_mark, cmp_mark, i;
+	uint32_t seen;
+	void *p;
+
+	test_ring_open(&t, REC_BYTES, 4096);
+	/* an older client never writes marks (0): woken on anything, as before */
+	CHECK(!fnl_ring_client_wants_wake(&t.d)); /* not waiting */
+	atomic_store(&t.c.hdr->client_waiting, 1);
+	CHECK_EQ(atomic_load(&t.c.hdr->wake_rec_tail), 0);
+	CHECK_EQ(atomic_load(&t.c.hdr->wake_cmp_head), 0);
+	CHECK(fnl_ring_client_wants_wake(&t.d));
+	atomic_store(&t.c.hdr->client_waiting, 0);
+
+	while ((p = fnl_ring_reserve(&t.c, 1024)) != NULL)
+		recgen_write(p, 1024, 7, n++);
+	CHECK_EQ(n, 64);
+	fnl_ring_publish(&t.c);
+	fnl_ring_full_marks(&t.c, 1024, atomic_load(&t.c.hdr->rec_tail), &rec_mark, &cmp_mark);
+	CHECK_EQ(rec_mark, REC_BYTES / 2); /* half the ring, more than the record needs */
+	CHECK_EQ(cmp_mark, 0);             /* completion slots are not what lacks */
+	CHECK(!fnl_ring_client_wait_begin(&t.c, rec_mark, cmp_mark, &seen));
+	CHECK_EQ(atomic_load(&t.c.hdr->wake_rec_tail), rec_mark);
+	CHECK_EQ(atomic_load(&t.c.hdr->wake_cmp_head), 0);
+	CHECK_EQ(atomic_load(&t.c.hdr->client_waiting), 1);
+	CHECK_EQ(atomic_load(&t.c.hdr->client_futex), seen);
+	for (i = 0; i < 32; i++) /* 31 records free 31 KiB: not yet; the 32nd: 32 KiB */
+		CHECK_EQ(release_one(&t, &cursor, rec_mark, cmp_mark), i == 31);
+	/* a client that lies about its marks only loses its own wake-ups */
+	atomic_store(&t.c.hdr->wake_rec_tail, UINT64_MAX);
+	CHECK(!fnl_ring_client_wants_wake(&t.d));
+	atomic_store(&t.c.hdr->wake_rec_tail, rec_mark);
+	CHECK(fnl_ring_client_wants_wake(&t.d));
+	fnl_ring_client_wait_end(&t.c);
+	CHECK(!fnl_ring_client_wants_wake(&t.d)); /* awake again */
+	p = fnl_ring_reserve(&t.c, 1024);         /* libfunnel's retry after the wake-up */
+	CHECK(p != NULL);
+	recgen_write(p, 1024, 7, n++);
+	fnl_ring_publish(&t.c);
+	while (cursor != atomic_load(&t.c.hdr->rec_head))
+		CHECK(!release_one(&t, &cursor, 0, 0)); /* nobody waits */
+	pop_all(&t, &reported);
+	CHECK_EQ(reported, n);
+
+	/* the record needs a PAD and nearly the whole ring: its fit decides.
+	 * head at area offset 32776: a 32768-byte record pads 32760 first */
+	CHECK_EQ(t.c.head & t.c.rec_mask, 1024);
+	p = fnl_ring_reserve(&t.c, 31704);
+	recgen_write(p, 31704, 7, n++);
+	p = fnl_ring_reserve(&t.c, 48);
+	recgen_write(p, 48, 7, n++);
+	fnl_ring_publish(&t.c);
+	CHECK_EQ(t.c.head & t.c.rec_mask, 32776);
+	CHECK(fnl_ring_reserve(&t.c, 32768) == NULL);
+	fnl_ring_full_marks(&t.c, 32768, atomic_load(&t.c.hdr->rec_tail), &rec_mark, &cmp_mark);
+	CHECK_EQ(rec_mark, t.c.head - 8); /* 32760 + 32768 of 65536: only 8 may stay used */
+	CHECK_EQ(cmp_mark, 0);
+	CHECK(!fnl_ring_client_wait_begin(&t.c, rec_mark, cmp_mark, &seen));
+	CHECK(!release_one(&t, &cursor, rec_mark, cmp_mark)); /* 8 short */
+	CHECK(release_one(&t, &cursor, rec_mark, cmp_mark));
+	fnl_ring_client_wait_end(&t.c);
+	p = fnl_ring_reserve(&t.c, 32768);
+	CHECK(p == t.c.rec); /* after the PAD, at offset 0 */
+	recgen_write(p, 32768, 7, n++);
+	fnl_ring_publish(&t.c);
+	CHECK_EQ(fnl_ring_next(&t.d, &cursor, &(struct fnl_rec_view){0}), 1);
+	test_ring_close(&t);
+}
+
+/* Completion slots exhausted: the client sleeps until half of them are free
+ * once it consumes the reports; fnl_poll's mark (cmp_tail + 1) wakes on one. */
+static void test_wake_marks_cmp(void)
+{
+	struct test_ring t;
+	uint64_t cursor = 0, n = 0, reported = 0, rec_mark, cmp_mark, i;
+	uint32_t seen;
+	void *p;
+
+	test_ring_open(&t, REC_BYTES, 64);
+	while ((p = fnl_ring_reserve(&t.c, 64)) != NULL)
+		recgen_write(p, 64, 7, n++);
+	CHECK_EQ(n, 64); /* bytes left, slots not */
+	fnl_ring_publish(&t.c);
+	fnl_ring_full_marks(&t.c, 64, atomic_load(&t.c.hdr->rec_tail), &rec_mark, &cmp_mark);
+	CHECK_EQ(rec_mark, 0);  /* the record fits */
+	CHECK_EQ(cmp_mark, 32); /* 64 outstanding: half the slots free once 32 are reported */
+	CHECK(!fnl_ring_client_wait_begin(&t.c, rec_mark, cmp_mark, &seen));
+	for (i = 0; i < 64; i++)
+		CHECK_EQ(release_one(&t, &cursor, rec_mark, cmp_mark), i >= 31);
+	fnl_ring_client_wait_end(&t.c);
+	pop_all(&t, &reported);
+	CHECK_EQ(reported, 64);
+
+	/* both lacking: both marks must hold */
+	while ((p = fnl_ring_reserve(&t.c, 1024)) != NULL)
+		recgen_write(p, 1024, 7, n++);
+	fnl_ring_publish(&t.c);
+	CHECK_EQ(n, 128); /* both run out together: 64 slots, 64 KiB */
+	fnl_ring_full_marks(&t.c, 1024, atomic_load(&t.c.hdr->rec_tail), &rec_mark, &cmp_mark);
+	CHECK_EQ(rec_mark, 4096 + REC_BYTES / 2);
+	CHECK_EQ(cmp_mark, 128 - 32);
+	CHECK(!fnl_ring_client_wait_begin(&t.c, rec_mark, cmp_mark, &seen));
+	for (i = 0; i < 64; i++) /* half the bytes and half the slots, both at record 32 */
+		CHECK_EQ(release_one(&t, &cursor, rec_mark, cmp_mark), i >= 31);
+	/* one mark reached is not enough: tail 69632, cmp_head 128 */
+	CHECK(fnl_ring_client_wants_wake(&t.d));
+	atomic_store(&t.c.hdr->wake_cmp_head, 129);
+	CHECK(!fnl_ring_client_wants_wake(&t.d));
+	atomic_store(&t.c.hdr->wake_cmp_head, 128);
+	atomic_store(&t.c.hdr->wake_rec_tail, 69640);
+	CHECK(!fnl_ring_client_wants_wake(&t.d));
+	atomic_store(&t.c.hdr->wake_rec_tail, 69632);
+	CHECK(fnl_ring_client_wants_wake(&t.d));
+	fnl_ring_client_wait_end(&t.c);
+	pop_all(&t, &reported);
+
+	/* fnl_poll: any report */
+	p = fnl_ring_reserve(&t.c, 64);
+	recgen_write(p, 64, 7, n++);
+	fnl_ring_publish(&t.c);
+	CHECK(!fnl_ring_client_wait_begin(&t.c, 0, t.c.cmp_tail + 1, &seen));
+	CHECK(!fnl_ring_client_wants_wake(&t.d));
+	CHECK(release_one(&t, &cursor, 0, t.c.cmp_tail + 1));
+	fnl_ring_client_wait_end(&t.c);
+	pop_all(&t, &reported);
+	CHECK_EQ(reported, n);
 	test_ring_close(&t);
 }
 
@@ -192,5 +353,7 @@ int main(void)
 	test_full_ring();
 	test_cmp_flow_control();
 	test_flags();
+	test_wake_marks_rec();
+	test_wake_marks_cmp();
 	return 0;
 }

@@ -2,7 +2,9 @@
  * through a sealed memfd ring; the parent (daemon role) consumes them with
  * fnl_ring_next, checks every byte, completes them in small delayed groups,
  * releases rec_tail in order and wakes the client; the client checks every
- * report. Both sides sleep with the real protocol (eventfd doorbell, futex). */
+ * report. Both sides sleep with the real protocol (eventfd doorbell, futex),
+ * the client with the wake marks libfunnel uses (half the ring free on a full
+ * ring, any report when draining): a lost wake-up shows as a timed-out sleep. */
 #include "ring_testutil.h"
 #include "ring_recgen.h"
 
@@ -40,22 +42,30 @@ static uint64_t client_reports(struct fnl_ring_cview *v, uint64_t reported)
 	return reported;
 }
 
-static void client_wait(struct fnl_ring_cview *v, uint64_t reported)
-{
-	struct fnl_ring_hdr *h = v->hdr;
-	uint32_t seen = atomic_load_explicit(&h->client_futex, memory_order_acquire);
+struct waits {
+	uint64_t sleeps, timeouts, early; /* early: woken before the marks held */
+};
 
-	atomic_store_explicit(&h->client_waiting, 1, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&h->cmp_head, memory_order_acquire) == reported)
-		fnl_ring_wait_client(v, seen, 50);
-	atomic_store_explicit(&h->client_waiting, 0, memory_order_relaxed);
+static void client_wait(struct fnl_ring_cview *v, uint64_t rec_mark, uint64_t cmp_mark,
+                        struct waits *w)
+{
+	uint32_t seen;
+
+	if (!fnl_ring_client_wait_begin(v, rec_mark, cmp_mark, &seen)) {
+		w->sleeps++;
+		if (fnl_ring_wait_client(v, seen, 50) == -ETIMEDOUT)
+			w->timeouts++;
+		else if (!fnl_ring_client_wake_due(v, rec_mark, cmp_mark))
+			w->early++; /* a wake-up meant for an earlier sleep */
+	}
+	fnl_ring_client_wait_end(v);
 }
 
 static int client(void *base, int efd)
 {
 	struct fnl_ring_cview v;
-	uint64_t seed = 12345, reported = 0, i, bells = 0;
+	uint64_t seed = 12345, reported = 0, i, bells = 0, rec_mark, cmp_mark;
+	struct waits w = {0};
 
 	fnl_ring_cview_init(&v, base, REC_BYTES, CMP);
 	for (i = 0; i < RECORDS; i++) {
@@ -65,8 +75,13 @@ static int client(void *base, int efd)
 		while ((p = fnl_ring_reserve(&v, len)) == NULL) {
 			uint64_t before = reported;
 			reported = client_reports(&v, reported);
-			if (reported == before)
-				client_wait(&v, reported);
+			if (reported != before)
+				continue;
+			/* acquire: pairs with the daemon's release of rec_tail */
+			uint64_t tail =
+			    atomic_load_explicit(&v.hdr->rec_tail, memory_order_acquire);
+			fnl_ring_full_marks(&v, len, tail, &rec_mark, &cmp_mark);
+			client_wait(&v, rec_mark, cmp_mark, &w);
 		}
 		recgen_write(p, len, TOPIC, i);
 		if (fnl_ring_publish(&v)) {
@@ -81,10 +96,17 @@ static int client(void *base, int efd)
 		uint64_t before = reported;
 		reported = client_reports(&v, reported);
 		if (reported == before)
-			client_wait(&v, reported);
+			client_wait(&v, 0, reported + 1, &w); /* any report */
 	}
 	CHECK_EQ(fnl_ring_outstanding(&v), 0);
-	fprintf(stderr, "client: %" PRIu64 " records, %" PRIu64 " doorbells\n", i, bells);
+	fprintf(stderr,
+	        "client: %" PRIu64 " records, %" PRIu64 " doorbells, %" PRIu64 " sleeps (%" PRIu64
+	        " timed out, %" PRIu64 " woken early)\n",
+	        i, bells, w.sleeps, w.timeouts, w.early);
+	/* the daemon never waits for anything but records: a sleep ends with its
+	 * wake-up, and one that times out (50 ms) is a lost wake-up, or a very
+	 * loaded machine */
+	CHECK(w.timeouts <= w.sleeps / 10 + 5);
 	return 0;
 }
 
@@ -109,7 +131,7 @@ static void complete(struct fnl_ring_dview *d, struct held *h, uint32_t n)
 	}
 	CHECK_EQ(fnl_ring_cmp_push_burst(d, c, n), n);
 	CHECK_EQ(fnl_ring_release(d, h[n - 1].end), 0);
-	if (fnl_ring_client_waiting(d))
+	if (fnl_ring_client_wants_wake(d))
 		fnl_ring_wake_client(d);
 }
 
