@@ -52,6 +52,7 @@ struct bench_opts {
 	bool sweep;
 	bool rawfetch; /* read the batches back to measure the compression ratio */
 	bool pin;
+	bool sched_batch; /* clients run SCHED_BATCH: a waking client does not preempt another */
 	const char *bootstrap; /* external broker, NULL = start fnl-mockbroker */
 	const char *funneld, *mockbroker, *rawfetch_path;
 	const char *json, *plot;
@@ -125,6 +126,8 @@ size_t bench_record(char *buf, size_t len, long i, int client);
 uint64_t bench_now_ns(void);
 double bench_tsc_calibrate(void);
 int bench_pin(int cpu);
+/* SCHED_BATCH for the calling process (and threads it starts later) if on. */
+int bench_sched_batch(bool on);
 /* sockets of pid (0 = self) connected to one of the ports; 0 or -errno */
 int bench_sockets(int pid, const int *ports, int nports, struct bench_sock *out);
 /* utime+stime of a live process, seconds; -1 on error */

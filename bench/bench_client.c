@@ -184,6 +184,7 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 	g_slot = s;
 	g_tsc_ns = o->tsc_ns;
 	bench_pin(o->client_cpu);
+	bench_sched_batch(o->sched_batch);
 	struct pool pool;
 	if (pool_init(&pool, o, idx) < 0) {
 		fail(s, 2, "pool", "out of memory");
@@ -321,6 +322,7 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 	g_slot = s;
 	g_tsc_ns = o->tsc_ns;
 	bench_pin(o->client_cpu);
+	bench_sched_batch(o->sched_batch);
 	struct pool pool;
 	rd_kafka_t *rk = NULL;
 	rd_kafka_topic_t *rkt = NULL;

@@ -53,6 +53,14 @@ int bench_pin(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
 }
 
+int bench_sched_batch(bool on)
+{
+	struct sched_param sp = {.sched_priority = 0};
+	if (!on)
+		return 0;
+	return sched_setscheduler(0, SCHED_BATCH, &sp) < 0 ? -errno : 0;
+}
+
 double bench_proc_cpu_s(int pid)
 {
 	char path[64], buf[2048];

@@ -292,11 +292,12 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 	    ",\n  \"machine\": {\"cpus\": %ld, \"kernel\": \"%s\"},\n"
 	    "  \"config\": {\"clients\": %d, \"records_per_client\": %ld, \"value_bytes\": %d, "
 	    "\"keys\": %d, \"rate\": %ld, \"partitions\": %d, \"brokers\": %d, \"batch_size\": %d, "
-	    "\"linger_ms\": %d, \"rounds\": %d, \"sweep\": %s, \"pinned\": %s},\n"
+	    "\"linger_ms\": %d, \"rounds\": %d, \"sweep\": %s, \"pinned\": %s, \"sched_batch\": %s},\n"
 	    "  \"tsc_ns_per_tick\": %.6f,\n  \"timer_overhead_ns\": %.1f,\n  \"runs\": [",
 	    sysconf(_SC_NPROCESSORS_ONLN), u.release, o->clients, o->records, o->value_bytes,
 	    o->keys, o->rate, o->partitions, o->brokers, o->batch_size, o->linger_ms, o->rounds,
-	    o->sweep ? "true" : "false", o->pin ? "true" : "false", o->tsc_ns, timer_ns);
+	    o->sweep ? "true" : "false", o->pin ? "true" : "false",
+	    o->sched_batch ? "true" : "false", o->tsc_ns, timer_ns);
 	for (int i = 0; i < rs->n; i++) {
 		const struct bench_result *r = &rs->r[i];
 		fprintf(f,

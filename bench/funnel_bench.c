@@ -3,7 +3,7 @@
  *   funnel-bench [--clients M] [--records R] [--value-bytes S] [--keys K] [--rate N]
  *                [--partitions P] [--brokers B] [--batch-size N] [--linger-ms N]
  *                [--rounds N] [--modes funnel,librdkafka,librdkafka-single] [--sweep]
- *                [--bootstrap H:P,...] [--no-rawfetch] [--no-pin] [--json FILE]
+ *                [--bootstrap H:P,...] [--no-rawfetch] [--no-pin] [--sched-batch] [--json FILE]
  *                [--plot FILE.png] [--funneld PATH] [--mockbroker PATH] [--rawfetch PATH]
  *
  * One invocation starts one broker (fnl-mockbroker, unless --bootstrap), then
@@ -67,6 +67,7 @@ static void usage(FILE *f)
 	    "  --bootstrap LIST     use this broker instead of starting fnl-mockbroker\n"
 	    "  --no-rawfetch        skip reading batches back (compression ratio from TCP only)\n"
 	    "  --no-pin             do not pin funneld to CPU 0 and funnel clients to CPU 1\n"
+	    "  --sched-batch        clients (every mode) run SCHED_BATCH: no wake-up preemption\n"
 	    "  --json FILE          write every run and the medians as JSON\n"
 	    "  --plot FILE.png      gnuplot: throughput, CPU/record, latency CDFs (or sweep)\n"
 	    "  --funneld/--mockbroker/--rawfetch PATH   tools (default: from the build dir)\n"
@@ -114,6 +115,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                                   {"bootstrap", 1, 0, 'x'},
 	                                   {"no-rawfetch", 0, 0, 'F'},
 	                                   {"no-pin", 0, 0, 'P'},
+	                                   {"sched-batch", 0, 0, 4},
 	                                   {"json", 1, 0, 'j'},
 	                                   {"plot", 1, 0, 'g'},
 	                                   {"funneld", 1, 0, 1},
@@ -196,6 +198,9 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 3:
 			o->rawfetch_path = optarg;
+			break;
+		case 4:
+			o->sched_batch = true;
 			break;
 		case 'q':
 			o->quiet = 1;

@@ -395,7 +395,7 @@ static void corrupt(struct ring *r, enum corruption k)
 static void scribble_header(struct ring *r)
 {
 	struct fnl_ring_hdr *h = r->v.hdr;
-	switch (rnd() % 6) {
+	switch (rnd() % 8) {
 	case 0:
 		atomic_store(&h->rec_tail, rnd());
 		break;
@@ -410,6 +410,14 @@ static void scribble_header(struct ring *r)
 		break;
 	case 4:
 		atomic_store(&h->daemon_sleeping, (uint32_t)rnd());
+		break;
+	case 5: /* wake marks: only decide whether this client is woken */
+		atomic_store(&h->wake_rec_tail, rnd() | (1ull << 63));
+		atomic_store(&h->client_waiting, 1);
+		break;
+	case 6:
+		atomic_store(&h->wake_cmp_head, rnd());
+		atomic_store(&h->client_waiting, 1);
 		break;
 	default:
 		atomic_store(&h->client_waiting, 1);
