@@ -25,20 +25,28 @@ uint32_t fnl_accum_raw_cap(uint32_t batch_bytes, int codec, uint32_t request_max
 	return (uint32_t)(cap < lim ? cap : lim);
 }
 
-float fnl_accum_ratio(const struct fnl_accum *a, uint32_t topic_id)
+/* A topic's estimate: its own (nratio = topics_max), the shared one (nratio =
+ * 1), or none (no codec, or an id beyond the table: 1.0, never updated). */
+static float *ratio_of(const struct fnl_accum *a, uint32_t topic_id)
 {
 	if (a->nratio == 1)
-		return a->ratio[0];
-	return topic_id < a->nratio ? a->ratio[topic_id] : 1.0f;
+		return &a->ratio[0];
+	return topic_id < a->nratio ? &a->ratio[topic_id] : NULL;
+}
+
+float fnl_accum_ratio(const struct fnl_accum *a, uint32_t topic_id)
+{
+	const float *r = ratio_of(a, topic_id);
+	return r ? *r : 1.0f;
 }
 
 /* Java's CompressionRatioEstimator.updateEstimation(): worse -> up at once,
  * better -> down slowly. */
 static void ratio_update(struct fnl_accum *a, uint32_t topic_id, float seen)
 {
-	if (a->nratio == 0 || (a->nratio > 1 && topic_id >= a->nratio))
+	float *r = ratio_of(a, topic_id);
+	if (!r)
 		return;
-	float *r = &a->ratio[a->nratio == 1 ? 0 : topic_id];
 	if (seen > *r)
 		*r = seen > *r + RATIO_DETERIORATE_STEP ? seen : *r + RATIO_DETERIORATE_STEP;
 	else if (seen < *r)
@@ -250,7 +258,7 @@ int fnl_accum_seal(struct fnl_accum *a, struct fnl_batch *b)
 			return (int)n;
 	}
 	b->wire_len = FNL_RB_HEADER_BYTES + (size_t)n;
-	if (raw > 0 && a->cfg.codec != FNL_CODEC_NONE)
+	if (raw > 0) /* no codec: no estimate to update */
 		ratio_update(a, b->topic_id, (float)b->wire_len / (float)raw);
 	b->codec = (int16_t)a->cfg.codec;
 	b->sealed = true;
