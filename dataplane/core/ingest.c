@@ -266,7 +266,7 @@ static int drain_client(struct fnl_core *c, uint32_t slot)
 		}
 		int t = 0;
 		if (cl->resumed) {
-			t = fnl_recover_record(c, cl, slot, &r);
+			t = fnl_recover_record(c, cl, &r);
 			if (t == -ENOBUFS)
 				break; /* the client has not read its reports yet */
 			if (t < 0) {

@@ -338,6 +338,29 @@ void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id)
 
 /* ------------------------------------------------------------ clients */
 
+/* Bind every kept record of ring k to the client that brought it back: reports
+ * of its kept batches go to the slots the previous daemon reserved. A record
+ * whose slot is DONE already (reported before the kill) or outside the window
+ * stays unbound; the walk skips the first kind and takes the second as new. A
+ * client that rewrote its published records only confuses its own reports. */
+static void bind_key(struct fnl_core *c, struct client *cl, uint32_t slot, const struct fnl_jkey *k)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	for (uint32_t i = k->lo; i < k->hi; i++) {
+		struct fnl_jrec *jr = &r->recs[i];
+		if (!fnl_ring_cmp_slot_open(&cl->v, jr->cmp_slot))
+			continue;
+		struct fnl_rec_meta *m = &fnl_accum_slot(&c->acc, jr->batch)->meta[jr->idx];
+		m->client_gen = cl->gen;
+		fnl_journal_fence(); /* never (new slot, old gen) in the journal */
+		m->client = slot;
+		jr->bound = 1;
+		cl->appended++;
+		r->bound_records++;
+	}
+}
+
 void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, uint64_t ino)
 {
 	struct fnl_recovery *r = &c->rec;
@@ -369,44 +392,33 @@ void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, ui
 		r->keys_back++;
 		cl->jk = i;
 		cl->jr = k->lo;
+		bind_key(c, cl, slot, k);
 		break;
 	}
 }
 
-int fnl_recover_record(struct fnl_core *c, struct client *cl, uint32_t slot,
-		       const struct fnl_rec_view *rv)
+int fnl_recover_record(struct fnl_core *c, struct client *cl, const struct fnl_rec_view *rv)
 {
 	struct fnl_recovery *r = &c->rec;
 
 	if (fnl_ring_cmp_take_done(&cl->v, rv->end)) {
-		r->done_skipped++;
+		r->done_skipped++; /* reported before the kill, or by its kept batch since */
 		return 1;
 	}
-	if (cl->jk == UINT32_MAX || !r->active)
+	if (cl->jk == UINT32_MAX)
 		return 0;
+	/* only the index: the kept batch may be acked and its slot reused by now */
 	const struct fnl_jkey *k = &r->keys[cl->jk];
 	uint64_t want = cl->v.cmp_resv;
 	while (cl->jr < k->hi && r->recs[cl->jr].cmp_slot < want)
 		cl->jr++;
-	if (cl->jr >= k->hi || r->recs[cl->jr].cmp_slot != want)
+	if (cl->jr >= k->hi || r->recs[cl->jr].cmp_slot != want || !r->recs[cl->jr].bound)
 		return 0;
-	const struct fnl_jrec *jr = &r->recs[cl->jr];
-	struct fnl_batch *b = fnl_accum_slot(&c->acc, jr->batch);
-	struct fnl_rec_meta *m = &b->meta[jr->idx];
-	if (m->opaque != rv->h.opaque) {
-		cl->jr++; /* not the record the batch holds: take it as new */
-		return 0;
-	}
 	uint64_t got;
 	int rc = fnl_ring_cmp_reserve(&cl->v, rv->end, &got);
 	if (rc < 0)
 		return rc;
-	m->client_gen = cl->gen;
-	fnl_journal_fence();
-	m->client = slot;
-	cl->jr++;
-	cl->appended++;
-	r->bound_records++;
+	cl->jr++; /* its kept batch fills the slot when acked */
 	return 1;
 }
 

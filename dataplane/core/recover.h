@@ -14,15 +14,25 @@
  *      state and its kept batches, in seal order, as already sent (same pid,
  *      epoch, base sequence and bytes);
  *   3. when a client re-attaches its ring (memfd inode + the id the daemon wrote
- *      in its header), the records past rec_tail are matched in ring order: a
- *      record whose report slot is already DONE was finished before the kill
- *      (skipped), one in a kept batch is bound to it (not taken again), any
- *      other is taken as new;
- *   4. nothing is sent until every ring named by a kept batch is back or
+ *      in its header), every kept record of that ring is bound to it at once:
+ *      its report goes to the completion slot the previous daemon reserved
+ *      for it (recorded in the batch), unless that slot is already DONE or
+ *      out of the client's window. Binding needs no walk of the ring, so a
+ *      kept batch may be acked before ingest reaches its records: the report
+ *      waits, filled, in its slot.
+ *   4. ingest then walks the ring from rec_tail in ring order, reserving the
+ *      same slots the previous daemon did: a record whose slot is DONE was
+ *      finished (before the kill, or since, by an ack of its kept batch) and
+ *      is skipped; a bound record is skipped (its batch reports it); any other
+ *      is taken as new. The walk goes on after recovery ends and uses only the
+ *      index (recs), never the kept batches, whose slots may be reused by then.
+ *   5. nothing is sent until every ring named by a kept batch is back or
  *      funnel.restart.wait.ms passed (then reports for the missing rings are
  *      dropped: their records are still sent). Kept batches of topics that
  *      did not come back fail with UNKNOWN_TOPIC_OR_PARTITION.
- * A broker that stored a kept batch answers its resend as a duplicate.
+ * A broker that stored a kept batch answers its resend as a duplicate. A
+ * daemon killed again while a walk is under way leaves the filled slots in
+ * the ring: its successor skips those records as finished.
  */
 #ifndef FNL_CORE_RECOVER_H
 #define FNL_CORE_RECOVER_H
@@ -42,7 +52,8 @@ struct fnl_jrec {       /* one record of a kept batch */
 	uint64_t cmp_slot; /* its report slot in its ring */
 	uint32_t key;      /* index into recovery.keys */
 	uint32_t batch;    /* pool slot */
-	uint32_t idx;      /* record index in the batch */
+	uint32_t idx : 31; /* record index in the batch */
+	uint32_t bound : 1; /* bound to its re-attached ring: the walk skips it */
 };
 
 struct fnl_jkey { /* a ring named by kept batches */
@@ -82,11 +93,10 @@ void fnl_recover_close(struct fnl_core *c);
 void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id);
 /* A client attached (ino: its memfd's inode). */
 void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, uint64_t ino);
-/* For a resumed client: 1 if the record was dealt with (finished before the
- * restart, or bound to a kept batch), 0 to take it as new, -ENOBUFS to wait
- * for report room, -EPROTO to quarantine. */
-int fnl_recover_record(struct fnl_core *c, struct client *cl, uint32_t slot,
-		       const struct fnl_rec_view *rv);
+/* For a resumed client, the record at the walk's position: 1 if it was dealt
+ * with (finished, or bound to a kept batch), 0 to take it as new, -ENOBUFS to
+ * wait for report room, -EPROTO to quarantine. */
+int fnl_recover_record(struct fnl_core *c, struct client *cl, const struct fnl_rec_view *rv);
 /* 1 and the journal's producer id and epoch if they are to be reused, else 0. */
 int fnl_recover_pid(const struct fnl_core *c, int64_t *pid, int16_t *epoch);
 /* Called before each send pass: true when sending may go on. */

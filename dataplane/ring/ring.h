@@ -823,6 +823,21 @@ static inline bool fnl_ring_cmp_take_done(struct fnl_ring_dview *v, uint64_t rec
 	return true;
 }
 
+/* Daemon, on a re-attached ring only: may a report still be filled into slot,
+ * one a previous daemon reserved (at or past cmp_resv, inside the client's
+ * window, not DONE this lap)? Filled before the walk reaches it, the slot is
+ * DONE when it does, and fnl_ring_cmp_take_done() passes over its record. */
+static inline bool fnl_ring_cmp_slot_open(const struct fnl_ring_dview *v, uint64_t slot)
+{
+	/* acquire: as in fnl_ring_cmp_reserve */
+	uint64_t tail = atomic_load_explicit(&v->hdr->cmp_tail, memory_order_acquire);
+	const struct fnl_cmp *e = &v->cmp[slot & v->cmp_mask];
+
+	if (slot < v->cmp_resv || tail > v->cmp_head || slot - tail >= v->cmp_entries)
+		return false;
+	return (e->flags & (FNL_CMP_F_DONE | 0xff00u)) != (FNL_CMP_F_DONE | fnl_cmp_lap(v, slot));
+}
+
 /* Undo the last reservation (the record could not be taken after all). */
 static inline void fnl_ring_cmp_unreserve(struct fnl_ring_dview *v)
 {

@@ -10,7 +10,10 @@
 # batch's sequence, or is an exact repeat of an earlier batch (same identity,
 # base sequence and count: see the mock's quirk below), and duplicates read
 # back are exactly those repeats; every restart reused the producer id, and
-# journaled batches were resent (the log says how many).
+# journaled batches were resent (the log says how many). Each broker answers
+# after 30 ms while the kills happen, so every kill finds batches in flight: on
+# a fast loopback a sealed batch is acked within a millisecond and a random
+# kill would seldom catch one, which left the resend path unexercised.
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 240
@@ -19,6 +22,7 @@ source "$(dirname "$0")/funnel_lib.sh"
 fnl_broker_start -b 3 -t rs:6
 OPTS=(-X max.block.ms=30000 -X funnel.metrics.listen= -X funnel.test.transactional.id=rs)
 fnl_funneld_start "${OPTS[@]}"
+for b in 1 2 3; do fnl_broker_cmd "rtt $b 30" >/dev/null; done
 KILLS=${FNL_RESTART_KILLS:-20}
 N=${FNL_RESTART_RECORDS:-40000}
 for c in a b c; do
@@ -40,6 +44,7 @@ for i in $(seq 1 "$KILLS"); do
 	fnl_wait_for 20 restarted || fnl_fail "funneld did not restart ($i)"
 done
 echo "funneld killed and restarted $KILLS times"
+for b in 1 2 3; do fnl_broker_cmd "rtt $b 0" >/dev/null; done
 for c in a b c; do
 	eval "p=\$pid_$c"
 	wait "$p" || fnl_fail "client r$c did not get a successful report for every record"
