@@ -52,7 +52,9 @@ struct fnl_conf {
 	const char *socket_path; /* NULL: $FUNNEL_SOCKET, else /run/funnel/funnel.sock */
 	size_t ring_bytes;       /* record area, rounded up to a power of two >= 64 KiB;
 	                          * default 4 MiB; a record may use at most half of it */
-	int max_block_ms;        /* fnl_produce() wait on a full ring; default 60000, 0 = never */
+	int max_block_ms;        /* the longest any call blocks: fnl_produce() on a full ring,
+	                          * fnl_open()/fnl_topic() while funneld is absent or
+	                          * restarting; default 60000, 0 = never */
 	fnl_report_cb on_report; /* may be NULL: reports are counted and dropped */
 	void *ctx;               /* passed to on_report */
 };
@@ -60,14 +62,18 @@ struct fnl_conf {
 /* Fills the defaults. */
 void fnl_conf_init(struct fnl_conf *c);
 
-/* Connects to funneld and attaches a new ring. 0 or -errno: -ENOENT /
- * -ECONNREFUSED (no daemon), -EPROTO (protocol mismatch), -EINVAL (bad conf),
- * or the -errno the daemon refused with. */
+/* Connects to funneld and attaches a new ring. While no daemon accepts it
+ * (socket absent or stale, daemon gone mid-handshake or shutting down) it
+ * retries until max_block_ms passed, so a client started during a restart of
+ * funneld waits for the successor. 0 or -errno: -ENOENT / -ECONNREFUSED (no
+ * daemon by then), -EPROTO (protocol mismatch), -EINVAL (bad conf), or the
+ * -errno the daemon refused with (-ESHUTDOWN if it was still stopping). */
 int fnl_open(const struct fnl_conf *c, fnl_client_t **out);
 
 /* Looks a topic up (a round trip to the daemon the first time; cached after).
- * The handle lives until fnl_close(). 0 or -errno (-ENOENT unknown topic,
- * -EINVAL bad name, -EPIPE daemon gone). */
+ * If funneld is gone, waits up to max_block_ms for its successor. The handle
+ * lives until fnl_close(). 0 or -errno (-ENOENT unknown topic, -EINVAL bad
+ * name, -EPIPE daemon still gone after max_block_ms). */
 int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out);
 
 /* Partition count the daemon reported for a topic, or -1 if unknown. */

@@ -28,6 +28,7 @@
 #define CTL_TIMEOUT_MS       30000
 #define SPIN_ROUNDS          256
 #define WAIT_SLICE_MS        100 /* re-check daemon liveness this often while blocked */
+#define ATTACH_RETRY_MS      20  /* while the daemon is absent (reattach() keeps its own 100 ms) */
 
 struct fnl_topic {
 	uint32_t id;
@@ -170,6 +171,44 @@ static int ctl_hello(struct fnl_client *c, int ring_fd)
 	return 0;
 }
 
+/* A daemon that is not there right now but may be soon: none listening yet
+ * (socket file absent or stale), one that went away mid-handshake, or one
+ * shutting down for a successor. */
+static bool daemon_absent(int rc)
+{
+	return rc == -ENOENT || rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -EPIPE ||
+	       rc == -ESHUTDOWN;
+}
+
+static void nap_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/* Connects and says HELLO with the ring, retrying every ATTACH_RETRY_MS while
+ * the daemon is absent (daemon_absent) until max_block_ms passed: a client
+ * started while funneld restarts waits for it, as a Kafka producer waits up
+ * to max.block.ms for its first metadata. */
+static int attach_first(struct fnl_client *c, const char *path, int ring_fd)
+{
+	int64_t deadline = now_ms(CLOCK_MONOTONIC) + c->conf.max_block_ms;
+
+	for (;;) {
+		c->sock = ctl_connect(path);
+		int rc = c->sock < 0 ? c->sock : ctl_hello(c, ring_fd);
+		if (rc >= 0)
+			return 0;
+		if (c->sock >= 0)
+			close(c->sock);
+		c->sock = -1;
+		int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
+		if (!daemon_absent(rc) || left <= 0)
+			return rc;
+		nap_ms(left < ATTACH_RETRY_MS ? left : ATTACH_RETRY_MS);
+	}
+}
+
 int fnl_open(const struct fnl_conf *conf, fnl_client_t **out)
 {
 	struct fnl_conf def;
@@ -188,38 +227,33 @@ int fnl_open(const struct fnl_conf *conf, fnl_client_t **out)
 	path = conf->socket_path ? conf->socket_path : getenv(FNL_CTL_SOCKET_ENV);
 	if (!path || !*path)
 		path = FNL_CTL_SOCKET_DEFAULT;
+	if (strlen(path) >= sizeof(c->path))
+		return -ENAMETOOLONG;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->conf = *conf;
 	c->doorbell = -1;
-	c->sock = ctl_connect(path);
-	if (c->sock < 0) {
-		rc = c->sock;
-		free(c);
-		return rc;
-	}
+	c->sock = -1;
 	rec_bytes = ring_size(conf->ring_bytes ? conf->ring_bytes : RING_BYTES_DEFAULT);
 	cmp_entries = cmp_size(rec_bytes);
 	rc = fnl_ring_create(rec_bytes, cmp_entries, &ring_fd, &c->base, &c->map_bytes);
-	if (rc < 0)
-		goto fail;
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
 	fnl_ring_cview_init(&c->v, c->base, rec_bytes, cmp_entries);
-	rc = ctl_hello(c, ring_fd);
+	rc = attach_first(c, path, ring_fd);
 	if (rc < 0) {
 		close(ring_fd);
-		goto fail;
+		munmap(c->base, c->map_bytes);
+		free(c);
+		return rc;
 	}
 	c->ring_fd = ring_fd; /* a restarted daemon gets the same ring */
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	*out = c;
 	return 0;
-fail:
-	if (c->base)
-		munmap(c->base, c->map_bytes);
-	close(c->sock);
-	free(c);
-	return rc;
 }
 
 void fnl_close(fnl_client_t *c)
@@ -263,21 +297,30 @@ static int topic_add(struct fnl_client *c, struct fnl_topic *t)
 
 static bool reattach(struct fnl_client *c);
 
-/* Reads replies until the one for our request; the daemon sends nothing else. */
+/* One request, one reply (the daemon sends nothing else). The request must be
+ * safe to repeat: while the daemon is gone (or goes mid-call) it is sent again
+ * to its successor, until max_block_ms passed; then -EPIPE. */
 static int ctl_call(struct fnl_client *c, struct fnl_ctl_msg *m)
 {
+	int64_t deadline = now_ms(CLOCK_MONOTONIC) + c->conf.max_block_ms;
+	struct fnl_ctl_msg req = *m;
 	int rc;
 
-	if (c->dead && !reattach(c))
-		return -EPIPE;
-	rc = fnl_ctl_send(c->sock, m, -1);
-	if (rc == 0)
-		rc = fnl_ctl_recv(c->sock, m, NULL);
-	if (rc == -ECONNRESET || rc == -EPIPE) {
-		c->dead = true;
-		return -EPIPE;
+	for (;;) {
+		if (!c->dead || reattach(c)) {
+			*m = req;
+			rc = fnl_ctl_send(c->sock, m, -1);
+			if (rc == 0)
+				rc = fnl_ctl_recv(c->sock, m, NULL);
+			if (rc != -ECONNRESET && rc != -EPIPE)
+				return rc;
+			c->dead = true;
+		}
+		int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
+		if (c->broken || left <= 0)
+			return -EPIPE;
+		nap_ms(left < ATTACH_RETRY_MS ? left : ATTACH_RETRY_MS);
 	}
-	return rc;
 }
 
 int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out)

@@ -22,7 +22,8 @@ source "$(dirname "$0")/funnel_lib.sh"
 fnl_broker_start -b 3 -t rs:6
 OPTS=(-X max.block.ms=30000 -X funnel.metrics.listen= -X funnel.test.transactional.id=rs)
 fnl_funneld_start "${OPTS[@]}"
-for b in 1 2 3; do fnl_broker_cmd "rtt $b 30" >/dev/null; done
+RTT_MS=${FNL_RESTART_RTT_MS:-30}
+for b in 1 2 3; do fnl_broker_cmd "rtt $b $RTT_MS" >/dev/null; done
 KILLS=${FNL_RESTART_KILLS:-20}
 N=${FNL_RESTART_RECORDS:-40000}
 for c in a b c; do
@@ -34,7 +35,7 @@ done
 ready_count() { grep -c "funneld ready" "$FNL_TMP/funneld.err" || true; }
 restarted() { [[ $(ready_count) -gt $before ]]; }
 for i in $(seq 1 "$KILLS"); do
-	sleep "0.$(( RANDOM % 5 + 2 ))"
+	sleep "${FNL_RESTART_GAP:-0.$(( RANDOM % 5 + 2 ))}"
 	kill -KILL "$FNL_FUNNELD_PID" 2>/dev/null || true
 	wait "$FNL_FUNNELD_PID" 2>/dev/null || true
 	before=$(ready_count)

@@ -77,6 +77,7 @@ static void test_attach_errors(void)
 	fnl_conf_init(&conf);
 	CHECK_EQ(conf.ring_bytes, 4u << 20);
 	CHECK_EQ(conf.max_block_ms, 60000);
+	conf.max_block_ms = 0; /* fail at once: no daemon to wait for */
 	conf.socket_path = "/tmp/fnl-no-such-dir/x.sock";
 	CHECK_EQ(fnl_open(&conf, &c), -ENOENT);
 	/* env var used when socket_path is NULL */
@@ -311,6 +312,58 @@ static void test_daemon_gone(void)
 	free(e);
 }
 
+static void *start_later(void *arg)
+{
+	struct timespec ts = {.tv_nsec = 300 * 1000000};
+	nanosleep(&ts, NULL);
+	fake_start(arg);
+	return NULL;
+}
+
+/* funneld restarting: fnl_open() and fnl_topic() wait for it up to
+ * max_block_ms (as a Kafka producer waits for its first metadata), then give
+ * the error they last saw. */
+static void test_wait_for_daemon(void)
+{
+	struct fake_daemon *f = calloc(1, sizeof(*f));
+	struct fnl_conf conf;
+	struct timespec t0;
+	fnl_client_t *c;
+	fnl_topic_t *t;
+	pthread_t th;
+
+	fnl_conf_init(&conf);
+	conf.max_block_ms = 200;
+	conf.socket_path = "/tmp/fnl-no-such-dir/x.sock";
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ(fnl_open(&conf, &c), -ENOENT);
+	CHECK(ms_since(&t0) >= 190); /* it waited (no upper bound: a slow machine) */
+
+	/* the daemon comes up 300 ms after the client started */
+	snprintf(f->path, sizeof(f->path), "/tmp/fnl-fake-%d-%p.sock", (int)getpid(), (void *)f);
+	unlink(f->path);
+	CHECK_EQ(pthread_create(&th, NULL, start_later, f), 0);
+	conf.max_block_ms = 30000;
+	conf.socket_path = f->path;
+	CHECK_EQ(fnl_open(&conf, &c), 0);
+	pthread_join(th, NULL);
+	CHECK_EQ(fnl_topic(c, "w1", &t), 0);
+
+	/* it goes away and comes back: a topic lookup meanwhile waits for it */
+	fake_stop(f);
+	f->stop = 0;
+	f->attached = false;
+	CHECK_EQ(pthread_create(&th, NULL, start_later, f), 0);
+	CHECK_EQ(fnl_topic(c, "w2", &t), 0);
+	pthread_join(th, NULL);
+	CHECK_EQ(fnl_produce(c, t, -1, NULL, 0, "v", 1, NULL, 0, 0, 1), 0);
+	CHECK_EQ(fnl_flush(c, 5000), 0);
+	fnl_close(c);
+	fake_stop(f);
+	free(f);
+	puts("libfunnel waits for a restarting funneld: ok");
+}
+
 int main(void)
 {
 	test_attach_errors();
@@ -318,5 +371,6 @@ int main(void)
 	test_backpressure();
 	test_no_poll();
 	test_daemon_gone();
+	test_wait_for_daemon();
 	return 0;
 }
