@@ -29,7 +29,10 @@
  *   its wire header carries, stored before the batch's first send;
  * - jseq[i] is stored before a batch with a sequence from it is sent;
  * - a jring entry is written when a client attaches and never cleared while
- *   batches may name its slot (meta records client slot and gen).
+ *   batches may name its slot (meta records client slot and gen); a
+ *   restarted daemon that gives the slot to another ring first moves the
+ *   entry to a free one for the kept records that still name it
+ *   (dataplane/core/recover.c, relocate()).
  * The file is reused only if its geometry equals the running one; otherwise
  * it is started afresh (batches in flight then are lost to the journal and
  * their records are taken again from the rings: at-least-once).

@@ -231,7 +231,8 @@ void fnl_recover_adopt(struct fnl_core *c)
 		nrec += (uint64_t)r->j.descs[r->kept[i]].count;
 	r->recs = calloc(nrec ? nrec : 1, sizeof(*r->recs));
 	r->keys = calloc(r->j.geom.clients_max, sizeof(*r->keys));
-	if (!r->recs || !r->keys) {
+	r->needed = calloc(r->j.geom.clients_max, sizeof(*r->needed));
+	if (!r->recs || !r->keys || !r->needed) {
 		r->nkept = 0; /* no memory to recover: the rings resend (at-least-once) */
 		return;
 	}
@@ -261,8 +262,12 @@ void fnl_recover_adopt(struct fnl_core *c)
 			uint32_t key = key_of(r, m->client, m->client_gen);
 			if (key == UINT32_MAX)
 				continue;
-			r->recs[r->nrecs++] = (struct fnl_jrec){
-			    .cmp_slot = m->cmp_slot, .key = key, .batch = s, .idx = (uint32_t)x};
+			r->recs[r->nrecs++] = (struct fnl_jrec){.cmp_slot = m->cmp_slot,
+			                                        .key = key,
+			                                        .batch = s,
+			                                        .idx = (uint32_t)x,
+			                                        .jring = m->client};
+			r->needed[m->client]++;
 		}
 		r->restored_batches++;
 		r->restored_records += (uint64_t)d->count;
@@ -285,6 +290,7 @@ void fnl_recover_close(struct fnl_core *c)
 	free(r->enqueued);
 	free(r->recs);
 	free(r->keys);
+	free(r->needed);
 	if (r->enabled)
 		fnl_journal_close(&r->j);
 	memset(r, 0, sizeof(*r));
@@ -349,6 +355,7 @@ static void bind_key(struct fnl_core *c, struct client *cl, uint32_t slot, const
 
 	for (uint32_t i = k->lo; i < k->hi; i++) {
 		struct fnl_jrec *jr = &r->recs[i];
+		r->needed[jr->jring]--; /* its ring is back: the entry may go */
 		if (!fnl_ring_cmp_slot_open(&cl->v, jr->cmp_slot))
 			continue;
 		struct fnl_rec_meta *m = &fnl_accum_slot(&c->acc, jr->batch)->meta[jr->idx];
@@ -359,6 +366,44 @@ static void bind_key(struct fnl_core *c, struct client *cl, uint32_t slot, const
 		cl->appended++;
 		r->bound_records++;
 	}
+}
+
+/* Journal ring entry `from` is about to be overwritten for a new client while
+ * records of a ring not back yet name it: copy it to an entry no client holds
+ * and no such record names, then point those records there. Each record's
+ * (client, gen) resolves through one entry or the other at every moment, so a
+ * kill midway loses nothing. Without a free entry the records keep naming
+ * `from`; a successor would take them again (duplicates, never loss). */
+static void relocate(struct fnl_core *c, uint32_t from)
+{
+	struct fnl_recovery *r = &c->rec;
+	uint32_t to = 0, n = r->j.geom.clients_max;
+
+	while (to < n && (to == from || r->needed[to] || c->clients[to].state != CL_FREE))
+		to++;
+	if (to == n) {
+		r->relocate_failed++;
+		return;
+	}
+	struct fnl_jring *src = &r->j.rings[from], *dst = &r->j.rings[to];
+	dst->used = 0;
+	fnl_journal_fence();
+	dst->ino = src->ino;
+	dst->nonce = src->nonce;
+	dst->gen = src->gen;
+	fnl_journal_fence();
+	dst->used = 1;
+	fnl_journal_fence(); /* the copy is complete before a record names it */
+	for (uint32_t i = 0; i < r->nrecs; i++) {
+		struct fnl_jrec *jr = &r->recs[i];
+		if (jr->jring != from || r->keys[jr->key].attached)
+			continue;
+		fnl_accum_slot(&c->acc, jr->batch)->meta[jr->idx].client = to;
+		jr->jring = to;
+		r->needed[from]--;
+		r->needed[to]++;
+	}
+	r->relocated++;
 }
 
 void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, uint64_t ino)
@@ -376,6 +421,10 @@ void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, ui
 		nonce |= 1;
 		atomic_store_explicit(&cl->v.hdr->daemon_ring_id, nonce, memory_order_relaxed);
 	}
+	/* records of rings not back name this entry (even this ring's own, until
+	 * bind_key() below rewrites them): keep it for them */
+	if (r->active && r->needed[slot])
+		relocate(c, slot);
 	struct fnl_jring *jr = &r->j.rings[slot];
 	jr->used = 0;
 	fnl_journal_fence();

@@ -26,6 +26,10 @@
  *      is skipped; a bound record is skipped (its batch reports it); any other
  *      is taken as new. The walk goes on after recovery ends and uses only the
  *      index (recs), never the kept batches, whose slots may be reused by then.
+ *      A client slot given to another ring meanwhile would overwrite the
+ *      journal ring entry that records of a ring not back yet still name;
+ *      that entry is moved first to a free one (relocate()), so a daemon
+ *      killed again during recovery leaves its successor every ring entry.
  *   5. nothing is sent until every ring named by a kept batch is back or
  *      funnel.restart.wait.ms passed (then reports for the missing rings are
  *      dropped: their records are still sent). Kept batches of topics that
@@ -54,6 +58,7 @@ struct fnl_jrec {       /* one record of a kept batch */
 	uint32_t batch;    /* pool slot */
 	uint32_t idx : 31; /* record index in the batch */
 	uint32_t bound : 1; /* bound to its re-attached ring: the walk skips it */
+	uint32_t jring;     /* the journal ring entry its meta names (meta.client) */
 };
 
 struct fnl_jkey { /* a ring named by kept batches */
@@ -75,9 +80,10 @@ struct fnl_recovery {
 	uint32_t nrecs;
 	struct fnl_jkey *keys;
 	uint32_t nkeys, keys_back;
+	uint32_t *needed;      /* per journal ring entry: records of rings not back name it */
 	const char *note;      /* why a journal file was not reused, or NULL */
-	uint64_t restored_batches, restored_records, bound_records, done_skipped,
-	    dropped_reports, kept_failed;
+	uint64_t restored_batches, restored_records, bound_records, done_skipped, dropped_reports,
+	    kept_failed, relocated, relocate_failed;
 };
 
 /* Opens the journal at path for this geometry (before fnl_accum_init) and, if

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# funneld killed with SIGKILL at random moments, 20 times, while three clients
+# funneld killed with SIGKILL at random moments, 20 (+6) times, while three clients
 # produce; a new funneld is started each time. Clients keep their rings and
 # re-attach; the new daemon continues each ring where the reports stopped and
 # resends the batches its journal holds exactly as they were (same bytes,
@@ -13,7 +13,13 @@
 # journaled batches were resent (the log says how many). Each broker answers
 # after 30 ms while the kills happen, so every kill finds batches in flight: on
 # a fast loopback a sealed batch is acked within a millisecond and a random
-# kill would seldom catch one, which left the resend path unexercised.
+# kill would seldom catch one, which left the resend path unexercised. Every
+# fourth kill hits a daemon still recovering (clients not all back), whose
+# successor must still find every kept record's ring in the journal; then,
+# for each client in turn, the client is stopped across two quick restarts
+# (6 more kills), so another client may take its slot meanwhile.
+# FNL_RESTART_{KILLS,RECORDS,RTT_MS,GAP} change the shape (GAP: seconds
+# between a restart and the next kill, for every kill).
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 240
@@ -34,15 +40,35 @@ done
 
 ready_count() { grep -c "funneld ready" "$FNL_TMP/funneld.err" || true; }
 restarted() { [[ $(ready_count) -gt $before ]]; }
-for i in $(seq 1 "$KILLS"); do
-	sleep "${FNL_RESTART_GAP:-0.$(( RANDOM % 5 + 2 ))}"
+kill_restart() { # kill -9 funneld, start the next one, wait until it is ready
 	kill -KILL "$FNL_FUNNELD_PID" 2>/dev/null || true
 	wait "$FNL_FUNNELD_PID" 2>/dev/null || true
 	before=$(ready_count)
 	"$FNL_FUNNELD" -c "$FNL_TMP/funnel.properties" "${OPTS[@]}" 2>>"$FNL_TMP/funneld.err" &
 	FNL_FUNNELD_PID=$!
 	fnl_track "$FNL_FUNNELD_PID"
-	fnl_wait_for 20 restarted || fnl_fail "funneld did not restart ($i)"
+	fnl_wait_for 20 restarted || fnl_fail "funneld did not restart ($1)"
+}
+for i in $(seq 1 "$KILLS"); do
+	# every fourth kill comes 10 ms after the previous daemon said ready:
+	# killed again while recovering, before every client re-attached
+	gap=0.$(( RANDOM % 5 + 2 ))
+	(( i % 4 == 0 )) && gap=0.01
+	sleep "${FNL_RESTART_GAP:-$gap}"
+	kill_restart "$i"
+done
+# Killed again while one client is not back: that client is stopped across
+# the first restart, so the others may take its client slot, whose journal
+# entry its kept records still name. Its successor must still find it.
+for c in a b c; do
+	eval "p=\$pid_$c"
+	sleep 0.3
+	kill -STOP "$p"
+	kill_restart "stop-$c"
+	sleep 0.3
+	kill_restart "again-$c"
+	kill -CONT "$p"
+	KILLS=$((KILLS + 2))
 done
 echo "funneld killed and restarted $KILLS times"
 for b in 1 2 3; do fnl_broker_cmd "rtt $b 0" >/dev/null; done
