@@ -66,6 +66,12 @@ static const struct key keys[] = {
 	{"funnel.allowed.uids", K_IDS, F(allowed_uids), 0, 0, "", "comma-separated uids"},
 	{"funnel.allowed.gids", K_IDS, F(allowed_gids), 0, 0, "", "comma-separated gids"},
 	{"funnel.uring.sqpoll", K_BOOL, F(uring_sqpoll), 0, 0, "false", "true or false"},
+	{"funnel.uring.rx.buffers", K_INT, F(uring_rx_buffers), 1, 32768, "64",
+	 "a power of two: receive buffers the broker connections share"},
+	{"funnel.uring.rx.buffer.bytes", K_INT, F(uring_rx_buffer_bytes), 1024, 16 << 20, "16384",
+	 NULL},
+	{"funnel.uring.rx.direct", K_BOOL, F(uring_rx_direct), 0, 0, "false",
+	 "true or false (true: plain recv per connection, no provided-buffer ring)"},
 	{"funnel.log.level", K_LOGLEVEL, F(log_level), 0, 0, "info", "error, warn, info or debug"},
 	{"funnel.shutdown.timeout.ms", K_INT, F(shutdown_timeout_ms), 0, INT_MAX, "30000", NULL},
 	{"funnel.idle.nap.us", K_INT, F(idle_nap_us), 0, 100000, "0", NULL},
@@ -396,6 +402,9 @@ int fnl_config_finish(struct fnl_config *c, char *msg, size_t len)
 	if (c->max_request_size < c->batch_size)
 		return say(msg, len, "max.request.size (%d) must be >= batch.size (%d)",
 			   c->max_request_size, c->batch_size);
+	if (c->uring_rx_buffers & (c->uring_rx_buffers - 1))
+		return say(msg, len, "funnel.uring.rx.buffers (%d) must be a power of two, e.g. %d",
+			   c->uring_rx_buffers, 1 << (32 - __builtin_clz((unsigned)c->uring_rx_buffers)));
 	return 0;
 }
 

@@ -65,6 +65,9 @@ struct fnl_config {
 	uint32_t allowed_gids[FNL_CONFIG_IDS_MAX];
 	int allowed_gids_n;
 	bool uring_sqpoll;
+	int uring_rx_buffers;      /* provided receive buffers (a power of two) */
+	int uring_rx_buffer_bytes; /* bytes each */
+	bool uring_rx_direct;      /* plain recv per connection instead */
 	int log_level; /* 0 error .. 3 debug */
 	int shutdown_timeout_ms;
 	int idle_nap_us; /* light load: wait this long in io_uring instead of spinning; 0 = spin */

@@ -119,6 +119,9 @@ static void core_cfg(const struct fnl_config *s, struct fnl_core_cfg *c)
 	c->round_robin = s->round_robin;
 	c->ignore_keys = s->partitioner_ignore_keys;
 	c->sqpoll = s->uring_sqpoll;
+	c->rx_bufs = (uint32_t)s->uring_rx_buffers;
+	c->rx_buf_bytes = (uint32_t)s->uring_rx_buffer_bytes;
+	c->rx_direct = s->uring_rx_direct;
 	c->idle_nap_us = s->idle_nap_us;
 	snprintf(c->client_id, sizeof(c->client_id), "%s", s->client_id);
 	if (s->journal)
@@ -261,9 +264,10 @@ static int setup(struct fnl_daemon *d)
 		return -rc;
 	d->core_running = true;
 	fnl_info("funneld ready socket=%s brokers=%d producer_id=%lld epoch=%d codec=%d "
-		 "linger_ms=%d batch_size=%d",
+		 "linger_ms=%d batch_size=%d rx=%s",
 		 d->cfg.socket_path, d->brokers_known, (long long)d->pid, d->epoch,
-		 d->cfg.compression_type, d->cfg.linger_ms, d->cfg.batch_size);
+		 d->cfg.compression_type, d->cfg.linger_ms, d->cfg.batch_size,
+		 fnl_core_stats(d->core)->rx_bufring ? "bufring" : "direct");
 	return 0;
 }
 

@@ -187,6 +187,17 @@ static const struct gstat gstats[] = {
     GS("funnel_batch_wire_bytes_total", "counter", bytes_wire,
        "Record bytes in sealed batches after compression."),
     GS("funnel_tx_bytes_total", "counter", bytes_tx, "Bytes written to broker sockets."),
+    GS("funnel_rx_bytes_total", "counter", bytes_rx, "Bytes read from broker sockets."),
+    GS("funnel_rx_bufring", "gauge", rx_bufring,
+       "1: broker responses are received into a provided-buffer ring with multishot recv; 0: "
+       "plain recv per connection (funnel.uring.rx.direct or an older kernel)."),
+    GS("funnel_recv_arms_total", "counter", recv_arms,
+       "Receive operations armed (a multishot recv counts once)."),
+    GS("funnel_recv_stops_total", "counter", recv_stops,
+       "Multishot receives stopped because a connection's receive buffer was full."),
+    GS("funnel_recv_nobufs_total", "counter", recv_nobufs,
+       "Multishot receives ended because every provided buffer was in use; if it grows, raise "
+       "funnel.uring.rx.buffers."),
     GS("funnel_broker_connects_total", "counter", connects, "Broker connections made."),
     GS("funnel_broker_disconnects_total", "counter", disconnects,
        "Broker connections lost or closed."),

@@ -48,6 +48,18 @@ static void *zalloc(size_t n)
 	return p;
 }
 
+/* The engine's receive-path counters into the stats ctrl reads (every tick). */
+static void copy_engine_stats(struct fnl_core *c)
+{
+	struct fnl_engine_stats es;
+	fnl_engine_stats(c->eng, &es);
+	c->st.bytes_rx = es.bytes_rx;
+	c->st.rx_bufring = es.rx_bufring;
+	c->st.recv_arms = es.recv_arms;
+	c->st.recv_stops = es.recv_stops;
+	c->st.recv_nobufs = es.recv_nobufs;
+}
+
 int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fnl_cmdq *evt,
 		 int doorbell_efd, int evt_efd, struct fnl_core **out)
 {
@@ -117,12 +129,18 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 	fnl_engine_cfg_default(&ecfg);
 	ecfg.conns_max = (uint32_t)cfg->brokers_max;
 	ecfg.sqpoll = cfg->sqpoll;
+	if (cfg->rx_bufs)
+		ecfg.rx_bufs = cfg->rx_bufs;
+	if (cfg->rx_buf_bytes)
+		ecfg.rx_buf_bytes = cfg->rx_buf_bytes;
+	ecfg.rx_direct = cfg->rx_direct;
 	rc = fnl_engine_new(&ecfg, &c->eng);
 	if (rc < 0)
 		goto fail;
 	rc = fnl_engine_watch_eventfd(c->eng, doorbell_efd, FNL_DOORBELL_USER);
 	if (rc < 0)
 		goto fail;
+	copy_engine_stats(c); /* the receive path chosen is known from here */
 	c->st.producer_id = -1;
 	*out = c;
 	return 0;
@@ -427,6 +445,7 @@ int fnl_core_run(struct fnl_core *c)
 			fnl_sender_expire(c);
 			fnl_ingest_reap_clients(c);
 			fnl_ingest_flush_wakes(c);
+			copy_engine_stats(c);
 		}
 		if (c->stopping && stop_progress(c))
 			break;

@@ -45,6 +45,8 @@ struct fnl_core_cfg {
 	int clients_max, topics_max, partitions_max, brokers_max;
 	bool round_robin, ignore_keys;
 	bool sqpoll;
+	uint32_t rx_bufs, rx_buf_bytes; /* the engine's provided receive buffers; 0: default */
+	bool rx_direct;                 /* plain recv per connection instead */
 	int idle_nap_us; /* 0: spin while records trickle in; else wait up to this in io_uring */
 	char client_id[256];
 	char journal_path[4096]; /* "" = no restart journal */
@@ -61,6 +63,8 @@ struct fnl_core_stats {
 	uint64_t connects, disconnects, ring_full_waits, pool_empty, loops, sleeps, naps;
 	uint64_t quarantined, metadata_requests, epoch_bumps;
 	uint64_t restored_batches; /* batches taken over from the restart journal */
+	/* the engine's receive path, copied from fnl_engine_stats every tick */
+	uint64_t bytes_rx, rx_bufring, recv_arms, recv_stops, recv_nobufs;
 	int64_t producer_id;
 	int32_t producer_epoch;
 	int32_t clients_active;

@@ -84,6 +84,9 @@ failed=$(m funnel_records_failed_total)
 [[ $failed == 0 ]] || fnl_fail "$failed records failed"
 [[ $(m funnel_ready) == 1 ]] || fnl_fail "funnel_ready is not 1"
 [[ $(m funnel_producer_id) -ge 0 ]] || fnl_fail "no producer id in the metrics"
+[[ $(m funnel_rx_bytes_total) -gt 0 ]] || fnl_fail "funnel_rx_bytes_total is $(m funnel_rx_bytes_total)"
+[[ $(m funnel_recv_arms_total) -gt 0 ]] || fnl_fail "funnel_recv_arms_total is $(m funnel_recv_arms_total)"
+[[ $(m funnel_rx_bufring) == [01] ]] || fnl_fail "funnel_rx_bufring is '$(m funnel_rx_bufring)'"
 hist=$(m funnel_delivery_latency_seconds_count)
 [[ $hist == $((acked + failed)) ]] || fnl_fail "latency histogram counts $hist records, reports $((acked + failed))"
 [[ $(m funnel_delivery_latency_seconds_bucket 'le="+Inf"') == "$hist" ]] || fnl_fail "+Inf bucket != _count"

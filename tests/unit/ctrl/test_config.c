@@ -107,6 +107,22 @@ static void test_errors(void)
 	CHECK_EQ(fnl_config_set(&c, "max.in.flight.requests.per.connection", "6", msg, sizeof(msg)), 0);
 	CHECK(fnl_config_finish(&c, msg, sizeof(msg)) < 0);
 	CHECK(strstr(msg, "max.in.flight.requests.per.connection <= 5"));
+	/* the engine's receive buffers */
+	fnl_config_defaults(&c);
+	CHECK_EQ(c.uring_rx_buffers, 64);
+	CHECK_EQ(c.uring_rx_buffer_bytes, 16384);
+	CHECK(!c.uring_rx_direct);
+	CHECK_EQ(fnl_config_set(&c, "bootstrap.servers", "h:1", msg, sizeof(msg)), 0);
+	CHECK_EQ(fnl_config_set(&c, "funnel.uring.rx.buffers", "100", msg, sizeof(msg)), 0);
+	CHECK(fnl_config_finish(&c, msg, sizeof(msg)) < 0);
+	CHECK(strstr(msg, "funnel.uring.rx.buffers (100) must be a power of two, e.g. 128"));
+	CHECK_EQ(fnl_config_set(&c, "funnel.uring.rx.buffers", "128", msg, sizeof(msg)), 0);
+	CHECK_EQ(fnl_config_finish(&c, msg, sizeof(msg)), 0);
+	CHECK_EQ(fnl_config_set(&c, "funnel.uring.rx.buffers", "65536", msg, sizeof(msg)), -EINVAL);
+	CHECK_EQ(fnl_config_set(&c, "funnel.uring.rx.buffer.bytes", "512", msg, sizeof(msg)),
+		 -EINVAL);
+	CHECK_EQ(fnl_config_set(&c, "funnel.uring.rx.direct", "true", msg, sizeof(msg)), 0);
+	CHECK(c.uring_rx_direct);
 	/* a file error names the file and line */
 	char path[] = "/tmp/fnl-config-XXXXXX";
 	int fd = mkstemp(path);
