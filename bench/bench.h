@@ -53,6 +53,8 @@ struct bench_opts {
 	bool rawfetch; /* read the batches back to measure the compression ratio */
 	bool pin;
 	bool sched_batch; /* clients run SCHED_BATCH: a waking client does not preempt another */
+	uint64_t slow_ns; /* > 0: for append calls at least this long, measure the thread's CPU
+	                     time during the call (off CPU = descheduled, not working) */
 	const char *bootstrap; /* external broker, NULL = start fnl-mockbroker */
 	const char *funneld, *mockbroker, *rawfetch_path;
 	const char *json, *plot;
@@ -74,6 +76,17 @@ struct bench_sock {
 	uint64_t bytes_recv;
 };
 
+/* Append calls of at least opts.slow_ns: their wall time, and what the calling
+ * thread's getrusage(RUSAGE_THREAD) says happened during them (read outside the
+ * timed window): CPU time (user + system), and how many of the calls took a
+ * page fault, were preempted (involuntary switch) or blocked (voluntary
+ * switch). A call whose CPU time is under a fifth of its wall time spent it
+ * mostly off CPU (offcpu). */
+struct bench_slow {
+	uint64_t calls, offcpu, wall_ns, cpu_ns;
+	uint64_t faulted, preempted, blocked;
+};
+
 struct bench_slot {
 	_Atomic uint64_t produced, acked, failed; /* relaxed: progress only */
 	_Atomic int done;                         /* release by the child, acquire by the parent */
@@ -85,6 +98,7 @@ struct bench_slot {
 	uint64_t rdk_connects;         /* librdkafka stats: connects */
 	struct bench_sock sock;
 	struct bench_hist append_ns, e2e_ns;
+	struct bench_slow slow;
 };
 
 struct bench_shm {

@@ -118,6 +118,34 @@ static void note_report(uint64_t t_append_tsc, int err)
 	}
 }
 
+/* The calling thread's usage (a syscall: only with --slow-ns). */
+static void thread_usage(bool on, struct rusage *u)
+{
+	if (on)
+		getrusage(RUSAGE_THREAD, u);
+}
+
+static uint64_t tv_ns(const struct timeval *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_usec * 1000u;
+}
+
+static void slow_note(struct bench_slot *s, uint64_t slow_ns, uint64_t wall_ns,
+                      const struct rusage *a, const struct rusage *b)
+{
+	if (wall_ns < slow_ns)
+		return;
+	uint64_t cpu_ns = tv_ns(&b->ru_utime) + tv_ns(&b->ru_stime) - tv_ns(&a->ru_utime) -
+	                  tv_ns(&a->ru_stime);
+	s->slow.calls++;
+	s->slow.wall_ns += wall_ns;
+	s->slow.cpu_ns += cpu_ns;
+	s->slow.offcpu += cpu_ns * 5 < wall_ns;
+	s->slow.faulted += b->ru_minflt + b->ru_majflt > a->ru_minflt + a->ru_majflt;
+	s->slow.preempted += b->ru_nivcsw > a->ru_nivcsw;
+	s->slow.blocked += b->ru_nvcsw > a->ru_nvcsw;
+}
+
 static void fail(struct bench_slot *s, int code, const char *what, const char *why)
 {
 	s->status = code;
@@ -218,6 +246,8 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 		const char *val = pool.vals + pool.vlen * (size_t)k;
 		if (rate)
 			pace(s->t_start_ns, i, rate, fnl_poll0, c);
+		struct rusage u0, u1;
+		thread_usage(o->slow_ns, &u0);
 		uint64_t t0 = __rdtsc();
 		rc = fnl_produce(c, t, -1, key, pool.klen[k], val, pool.vlen, NULL, 0, 0, t0);
 		uint64_t t1 = __rdtsc();
@@ -225,7 +255,12 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 			fail(s, 3, "fnl_produce", fnl_strerror(rc));
 			break;
 		}
-		bench_hist_add(&s->append_ns, (uint64_t)((double)(t1 - t0) * g_tsc_ns));
+		uint64_t wall = (uint64_t)((double)(t1 - t0) * g_tsc_ns);
+		bench_hist_add(&s->append_ns, wall);
+		if (o->slow_ns) {
+			thread_usage(true, &u1);
+			slow_note(s, o->slow_ns, wall, &u0, &u1);
+		}
 		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
 			fnl_poll(c, 0);
 		if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
@@ -352,6 +387,8 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 		if (rate)
 			pace(s->t_start_ns, i, rate, rdk_poll0, rk);
 		rd_kafka_resp_err_t e;
+		struct rusage u0, u1;
+		thread_usage(o->slow_ns, &u0);
 		uint64_t t0 = __rdtsc();
 		for (;;) {
 			/* like a Java send() that blocks on a full buffer: retry until queued */
@@ -370,7 +407,12 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 			fail(s, 3, "producev", rd_kafka_err2str(e));
 			break;
 		}
-		bench_hist_add(&s->append_ns, (uint64_t)((double)(t1 - t0) * g_tsc_ns));
+		uint64_t wall = (uint64_t)((double)(t1 - t0) * g_tsc_ns);
+		bench_hist_add(&s->append_ns, wall);
+		if (o->slow_ns) {
+			thread_usage(true, &u1);
+			slow_note(s, o->slow_ns, wall, &u0, &u1);
+		}
 		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
 			rd_kafka_poll(rk, 0);
 		if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)

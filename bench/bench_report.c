@@ -128,6 +128,46 @@ static int runs_of(const struct bench_results *rs, enum bench_mode m, int client
 	return n;
 }
 
+/* --slow-ns: the append calls of at least slow_ns, summed over every round of
+ * a mode: how many, how many spent most of their time off CPU, mean wall and
+ * mean CPU time of the calling thread. */
+static void report_slow(const struct bench_opts *o, const struct bench_results *rs, const int *cl,
+                        int ncl)
+{
+	printf("\nappend calls >= %.1f us, all rounds: off CPU = the thread ran < 1/5 of the call\n",
+	       (double)o->slow_ns / 1e3);
+	printf("%-18s %4s %10s %12s %8s %12s %12s %8s %9s %8s\n", "mode", "cli", "calls",
+	       "per_M_recs", "off_cpu", "mean_wall_us", "mean_cpu_us", "faulted", "preempted",
+	       "blocked");
+	for (int c = 0; c < ncl; c++)
+		for (int m = 0; m < MODE_N; m++) {
+			struct bench_slow s = {0};
+			uint64_t recs = 0;
+			for (int i = 0; i < rs->n; i++) {
+				const struct bench_result *r = &rs->r[i];
+				if ((int)r->mode != m || r->clients != cl[c] || !r->ok)
+					continue;
+				s.calls += r->slow.calls;
+				s.offcpu += r->slow.offcpu;
+				s.wall_ns += r->slow.wall_ns;
+				s.cpu_ns += r->slow.cpu_ns;
+				s.faulted += r->slow.faulted;
+				s.preempted += r->slow.preempted;
+				s.blocked += r->slow.blocked;
+				recs += r->acked;
+			}
+			if (!recs)
+				continue;
+			double n = s.calls ? (double)s.calls : 1;
+			printf("%-18s %4d %10llu %12.1f %7.1f%% %12.1f %12.1f %7.1f%% %8.1f%% %7.1f%%\n",
+			       bench_mode_names[m], cl[c], (unsigned long long)s.calls,
+			       (double)s.calls * 1e6 / (double)recs, 100.0 * (double)s.offcpu / n,
+			       (double)s.wall_ns / n / 1e3, (double)s.cpu_ns / n / 1e3,
+			       100.0 * (double)s.faulted / n, 100.0 * (double)s.preempted / n,
+			       100.0 * (double)s.blocked / n);
+		}
+}
+
 void bench_report_table(const struct bench_opts *o, const struct bench_results *rs)
 {
 	int cl[16], ncl = clients_list(rs, cl, 16);
@@ -158,6 +198,8 @@ void bench_report_table(const struct bench_opts *o, const struct bench_results *
 			    v[6], v[7] / 1e3, v[8] / 1e3, v[9] / 1e3, v[10], v[11], v[13], v[14],
 			    v[12]);
 		}
+	if (o->slow_ns)
+		report_slow(o, rs, cl, ncl);
 }
 
 struct target {
@@ -292,12 +334,13 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 	    ",\n  \"machine\": {\"cpus\": %ld, \"kernel\": \"%s\"},\n"
 	    "  \"config\": {\"clients\": %d, \"records_per_client\": %ld, \"value_bytes\": %d, "
 	    "\"keys\": %d, \"rate\": %ld, \"partitions\": %d, \"brokers\": %d, \"batch_size\": %d, "
-	    "\"linger_ms\": %d, \"rounds\": %d, \"sweep\": %s, \"pinned\": %s, \"sched_batch\": %s},\n"
+	    "\"linger_ms\": %d, \"rounds\": %d, \"sweep\": %s, \"pinned\": %s, \"sched_batch\": %s, "
+	    "\"slow_ns\": %llu},\n"
 	    "  \"tsc_ns_per_tick\": %.6f,\n  \"timer_overhead_ns\": %.1f,\n  \"runs\": [",
 	    sysconf(_SC_NPROCESSORS_ONLN), u.release, o->clients, o->records, o->value_bytes,
 	    o->keys, o->rate, o->partitions, o->brokers, o->batch_size, o->linger_ms, o->rounds,
 	    o->sweep ? "true" : "false", o->pin ? "true" : "false",
-	    o->sched_batch ? "true" : "false", o->tsc_ns, timer_ns);
+	    o->sched_batch ? "true" : "false", (unsigned long long)o->slow_ns, o->tsc_ns, timer_ns);
 	for (int i = 0; i < rs->n; i++) {
 		const struct bench_result *r = &rs->r[i];
 		fprintf(f,
@@ -312,6 +355,15 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 		json_num(f, "cpu_funneld_s", r->cpu_daemon_s, true);
 		fprintf(f, "\"queue_full_retries\": %llu, \"batches_read\": %llu, ",
 		        (unsigned long long)r->eagain, (unsigned long long)r->batches_read);
+		if (o->slow_ns)
+			fprintf(f,
+			        "\"slow_calls\": %llu, \"slow_offcpu_calls\": %llu, "
+			        "\"slow_wall_ns\": %llu, \"slow_cpu_ns\": %llu, \"slow_faulted_calls\": "
+			        "%llu, \"slow_preempted_calls\": %llu, \"slow_blocked_calls\": %llu, ",
+			        (unsigned long long)r->slow.calls, (unsigned long long)r->slow.offcpu,
+			        (unsigned long long)r->slow.wall_ns, (unsigned long long)r->slow.cpu_ns,
+			        (unsigned long long)r->slow.faulted, (unsigned long long)r->slow.preempted,
+			        (unsigned long long)r->slow.blocked);
 		for (size_t k = 0; k < NMETRICS; k++)
 			json_num(f, metrics[k].json, metrics[k].get(r), k + 1 < NMETRICS);
 		fputc('}', f);

@@ -25,6 +25,7 @@ struct bench_result {
 	double ratio_tcp;     /* raw value bytes / TCP bytes sent to brokers */
 	double ratio_batches; /* raw value bytes / RecordBatch bytes read back, 0 = not measured */
 	uint64_t batches_read;
+	struct bench_slow slow; /* summed over the clients (--slow-ns) */
 	struct bench_hist *append, *e2e;
 };
 

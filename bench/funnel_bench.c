@@ -3,7 +3,7 @@
  *   funnel-bench [--clients M] [--records R] [--value-bytes S] [--keys K] [--rate N]
  *                [--partitions P] [--brokers B] [--batch-size N] [--linger-ms N]
  *                [--rounds N] [--modes funnel,librdkafka,librdkafka-single] [--sweep]
- *                [--bootstrap H:P,...] [--no-rawfetch] [--no-pin] [--sched-batch] [--json FILE]
+ *                [--bootstrap H:P,...] [--no-rawfetch] [--no-pin] [--sched-batch] [--slow-ns NS] [--json FILE]
  *                [--plot FILE.png] [--funneld PATH] [--mockbroker PATH] [--rawfetch PATH]
  *
  * One invocation starts one broker (fnl-mockbroker, unless --bootstrap), then
@@ -68,6 +68,9 @@ static void usage(FILE *f)
 	    "  --no-rawfetch        skip reading batches back (compression ratio from TCP only)\n"
 	    "  --no-pin             do not pin funneld to CPU 0 and funnel clients to CPU 1\n"
 	    "  --sched-batch        clients (every mode) run SCHED_BATCH: no wake-up preemption\n"
+	    "  --slow-ns NS         diagnose append calls >= NS: the thread's CPU time, page\n"
+	    "                       faults, preemptions, blocking (getrusage before and after\n"
+	    "                       each call, outside the timed window; summary and JSON)\n"
 	    "  --json FILE          write every run and the medians as JSON\n"
 	    "  --plot FILE.png      gnuplot: throughput, CPU/record, latency CDFs (or sweep)\n"
 	    "  --funneld/--mockbroker/--rawfetch PATH   tools (default: from the build dir)\n"
@@ -116,6 +119,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                                   {"no-rawfetch", 0, 0, 'F'},
 	                                   {"no-pin", 0, 0, 'P'},
 	                                   {"sched-batch", 0, 0, 4},
+	                                   {"slow-ns", 1, 0, 5},
 	                                   {"json", 1, 0, 'j'},
 	                                   {"plot", 1, 0, 'g'},
 	                                   {"funneld", 1, 0, 1},
@@ -201,6 +205,9 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 4:
 			o->sched_batch = true;
+			break;
+		case 5:
+			o->slow_ns = strtoull(optarg, NULL, 10);
 			break;
 		case 'q':
 			o->quiet = 1;
@@ -486,6 +493,13 @@ static void collect(const struct bench_opts *o, struct bench_shm *shm, int n,
 		r->acked += s->acked;
 		r->failed += s->failed;
 		r->eagain += s->eagain;
+		r->slow.calls += s->slow.calls;
+		r->slow.offcpu += s->slow.offcpu;
+		r->slow.wall_ns += s->slow.wall_ns;
+		r->slow.cpu_ns += s->slow.cpu_ns;
+		r->slow.faulted += s->slow.faulted;
+		r->slow.preempted += s->slow.preempted;
+		r->slow.blocked += s->slow.blocked;
 		if (s->status && r->ok) {
 			r->ok = false;
 			snprintf(r->err, sizeof(r->err), "client %d: %s", i, s->err);
