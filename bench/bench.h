@@ -99,6 +99,10 @@ struct bench_slot {
 	struct bench_sock sock;
 	struct bench_hist append_ns, e2e_ns;
 	struct bench_slow slow;
+	/* --slow-ns: a control timed like the append, under the same load: a copy
+	 * of the same record bytes into a private 4 MiB buffer */
+	struct bench_hist control_ns;
+	struct bench_slow control_slow;
 };
 
 struct bench_shm {
@@ -123,6 +127,16 @@ static inline void bench_hist_add(struct bench_hist *h, uint64_t v)
 	h->n++;
 }
 void bench_hist_merge(struct bench_hist *dst, const struct bench_hist *src);
+static inline void bench_slow_add(struct bench_slow *d, const struct bench_slow *s)
+{
+	d->calls += s->calls;
+	d->offcpu += s->offcpu;
+	d->wall_ns += s->wall_ns;
+	d->cpu_ns += s->cpu_ns;
+	d->faulted += s->faulted;
+	d->preempted += s->preempted;
+	d->blocked += s->blocked;
+}
 /* value at quantile q (0..1): the bucket's midpoint, in the histogram's unit */
 double bench_hist_quantile(const struct bench_hist *h, double q);
 /* lower bound of bucket i */

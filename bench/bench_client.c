@@ -130,20 +130,58 @@ static uint64_t tv_ns(const struct timeval *t)
 	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_usec * 1000u;
 }
 
-static void slow_note(struct bench_slot *s, uint64_t slow_ns, uint64_t wall_ns,
+static void slow_note(struct bench_slow *st, uint64_t slow_ns, uint64_t wall_ns,
                       const struct rusage *a, const struct rusage *b)
 {
 	if (wall_ns < slow_ns)
 		return;
 	uint64_t cpu_ns = tv_ns(&b->ru_utime) + tv_ns(&b->ru_stime) - tv_ns(&a->ru_utime) -
 	                  tv_ns(&a->ru_stime);
-	s->slow.calls++;
-	s->slow.wall_ns += wall_ns;
-	s->slow.cpu_ns += cpu_ns;
-	s->slow.offcpu += cpu_ns * 5 < wall_ns;
-	s->slow.faulted += b->ru_minflt + b->ru_majflt > a->ru_minflt + a->ru_majflt;
-	s->slow.preempted += b->ru_nivcsw > a->ru_nivcsw;
-	s->slow.blocked += b->ru_nvcsw > a->ru_nvcsw;
+	st->calls++;
+	st->wall_ns += wall_ns;
+	st->cpu_ns += cpu_ns;
+	st->offcpu += cpu_ns * 5 < wall_ns;
+	st->faulted += b->ru_minflt + b->ru_majflt > a->ru_minflt + a->ru_majflt;
+	st->preempted += b->ru_nivcsw > a->ru_nivcsw;
+	st->blocked += b->ru_nvcsw > a->ru_nvcsw;
+}
+
+/* --slow-ns: time a plain copy of the record into a private buffer next to
+ * each append: the same thread, load and pacing, without funnel or librdkafka.
+ * What the control's tail shows, the machine does to any code. It goes before
+ * or after the append by a hash of the record number, so both get the first
+ * moments after the pacing sleep equally often (that is when a paced thread
+ * is most often interrupted: other threads' timers fire then). */
+#define CONTROL_BYTES (4u << 20)
+static uint8_t *g_control;
+static uint32_t g_control_off;
+
+static void control_init(const struct bench_opts *o)
+{
+	if (o->slow_ns && (g_control = malloc(CONTROL_BYTES)))
+		memset(g_control, 1, CONTROL_BYTES); /* no first-touch faults in the timing */
+}
+
+static bool control_first(long i)
+{
+	return ((uint64_t)i * 0x9e3779b97f4a7c15ull) >> 63;
+}
+
+static void control_copy(struct bench_slot *s, uint64_t slow_ns, const void *val, size_t len)
+{
+	if (!g_control || len > 4096)
+		return;
+	struct rusage u0, u1;
+	getrusage(RUSAGE_THREAD, &u0);
+	uint64_t t0 = __rdtsc();
+	memcpy(g_control + g_control_off, val, len);
+	__asm__ volatile("" ::: "memory");
+	uint64_t t1 = __rdtsc();
+	getrusage(RUSAGE_THREAD, &u1);
+	g_control_off = (g_control_off + (uint32_t)((len + 63) & ~63u)) & (CONTROL_BYTES - 8192);
+	uint64_t wall = (uint64_t)((double)(t1 - t0) * g_tsc_ns);
+	bench_hist_add(&s->control_ns, wall);
+	slow_note(&s->control_slow, slow_ns, wall, &u0, &u1);
 }
 
 static void fail(struct bench_slot *s, int code, const char *what, const char *why)
@@ -211,6 +249,7 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 	struct bench_slot *s = &shm->slots[idx];
 	g_slot = s;
 	g_tsc_ns = o->tsc_ns;
+	control_init(o);
 	bench_pin(o->client_cpu);
 	bench_sched_batch(o->sched_batch);
 	struct pool pool;
@@ -246,6 +285,8 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 		const char *val = pool.vals + pool.vlen * (size_t)k;
 		if (rate)
 			pace(s->t_start_ns, i, rate, fnl_poll0, c);
+		if (o->slow_ns && control_first(i))
+			control_copy(s, o->slow_ns, val, pool.vlen);
 		struct rusage u0, u1;
 		thread_usage(o->slow_ns, &u0);
 		uint64_t t0 = __rdtsc();
@@ -259,7 +300,9 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 		bench_hist_add(&s->append_ns, wall);
 		if (o->slow_ns) {
 			thread_usage(true, &u1);
-			slow_note(s, o->slow_ns, wall, &u0, &u1);
+			slow_note(&s->slow, o->slow_ns, wall, &u0, &u1);
+			if (!control_first(i))
+				control_copy(s, o->slow_ns, val, pool.vlen);
 		}
 		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
 			fnl_poll(c, 0);
@@ -356,6 +399,7 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 	struct bench_slot *s = &shm->slots[idx];
 	g_slot = s;
 	g_tsc_ns = o->tsc_ns;
+	control_init(o);
 	bench_pin(o->client_cpu);
 	bench_sched_batch(o->sched_batch);
 	struct pool pool;
@@ -387,6 +431,8 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 		if (rate)
 			pace(s->t_start_ns, i, rate, rdk_poll0, rk);
 		rd_kafka_resp_err_t e;
+		if (o->slow_ns && control_first(i))
+			control_copy(s, o->slow_ns, val, pool.vlen);
 		struct rusage u0, u1;
 		thread_usage(o->slow_ns, &u0);
 		uint64_t t0 = __rdtsc();
@@ -411,7 +457,9 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 		bench_hist_add(&s->append_ns, wall);
 		if (o->slow_ns) {
 			thread_usage(true, &u1);
-			slow_note(s, o->slow_ns, wall, &u0, &u1);
+			slow_note(&s->slow, o->slow_ns, wall, &u0, &u1);
+			if (!control_first(i))
+				control_copy(s, o->slow_ns, val, pool.vlen);
 		}
 		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
 			rd_kafka_poll(rk, 0);

@@ -128,43 +128,56 @@ static int runs_of(const struct bench_results *rs, enum bench_mode m, int client
 	return n;
 }
 
-/* --slow-ns: the append calls of at least slow_ns, summed over every round of
- * a mode: how many, how many spent most of their time off CPU, mean wall and
- * mean CPU time of the calling thread. */
+GETTER(c99, r->control_ns[1])
+GETTER(c999, r->control_ns[2])
+
+static void slow_row(const char *what, int clients, const struct bench_slow *s, uint64_t recs,
+                     double p99, double p999)
+{
+	double n = s->calls ? (double)s->calls : 1;
+	printf("%-26s %4d %8.0f %9.0f %9llu %10.1f %7.1f%% %9.1f %8.1f %7.1f%% %8.1f%% %7.1f%%\n",
+	       what, clients, p99, p999, (unsigned long long)s->calls,
+	       (double)s->calls * 1e6 / (double)recs, 100.0 * (double)s->offcpu / n,
+	       (double)s->wall_ns / n / 1e3, (double)s->cpu_ns / n / 1e3,
+	       100.0 * (double)s->faulted / n, 100.0 * (double)s->preempted / n,
+	       100.0 * (double)s->blocked / n);
+}
+
+/* --slow-ns: per mode, the append call next to the control (a plain copy of the
+ * same bytes timed right after it): p99/p99.9 (medians over rounds), then the
+ * calls of at least slow_ns summed over every round: how many, per million
+ * records, how many spent most of their time off CPU, mean wall and CPU time
+ * of the thread, and how many took a page fault / were preempted / blocked. */
 static void report_slow(const struct bench_opts *o, const struct bench_results *rs, const int *cl,
                         int ncl)
 {
-	printf("\nappend calls >= %.1f us, all rounds: off CPU = the thread ran < 1/5 of the call\n",
+	printf("\nslow calls (>= %.1f us), all rounds; control = a copy of the same record into "
+	       "a private buffer, timed next to each append (before or after it, half each)\n",
 	       (double)o->slow_ns / 1e3);
-	printf("%-18s %4s %10s %12s %8s %12s %12s %8s %9s %8s\n", "mode", "cli", "calls",
-	       "per_M_recs", "off_cpu", "mean_wall_us", "mean_cpu_us", "faulted", "preempted",
+	printf("%-26s %4s %8s %9s %9s %10s %8s %9s %8s %8s %9s %8s\n", "call", "cli", "p99_ns",
+	       "p999_ns", "slow", "per_M", "off_cpu", "wall_us", "cpu_us", "faulted", "preempted",
 	       "blocked");
 	for (int c = 0; c < ncl; c++)
 		for (int m = 0; m < MODE_N; m++) {
-			struct bench_slow s = {0};
+			struct bench_slow s = {0}, k = {0};
 			uint64_t recs = 0;
 			for (int i = 0; i < rs->n; i++) {
 				const struct bench_result *r = &rs->r[i];
 				if ((int)r->mode != m || r->clients != cl[c] || !r->ok)
 					continue;
-				s.calls += r->slow.calls;
-				s.offcpu += r->slow.offcpu;
-				s.wall_ns += r->slow.wall_ns;
-				s.cpu_ns += r->slow.cpu_ns;
-				s.faulted += r->slow.faulted;
-				s.preempted += r->slow.preempted;
-				s.blocked += r->slow.blocked;
+				bench_slow_add(&s, &r->slow);
+				bench_slow_add(&k, &r->control_slow);
 				recs += r->acked;
 			}
 			if (!recs)
 				continue;
-			double n = s.calls ? (double)s.calls : 1;
-			printf("%-18s %4d %10llu %12.1f %7.1f%% %12.1f %12.1f %7.1f%% %8.1f%% %7.1f%%\n",
-			       bench_mode_names[m], cl[c], (unsigned long long)s.calls,
-			       (double)s.calls * 1e6 / (double)recs, 100.0 * (double)s.offcpu / n,
-			       (double)s.wall_ns / n / 1e3, (double)s.cpu_ns / n / 1e3,
-			       100.0 * (double)s.faulted / n, 100.0 * (double)s.preempted / n,
-			       100.0 * (double)s.blocked / n);
+			char name[40];
+			enum bench_mode bm = (enum bench_mode)m;
+			slow_row(bench_mode_names[m], cl[c], &s, recs, bench_median(rs, bm, cl[c], get_a99),
+			         bench_median(rs, bm, cl[c], get_a999));
+			snprintf(name, sizeof(name), "  control (%s)", bench_mode_names[m]);
+			slow_row(name, cl[c], &k, recs, bench_median(rs, bm, cl[c], get_c99),
+			         bench_median(rs, bm, cl[c], get_c999));
 		}
 }
 
@@ -364,6 +377,12 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 			        (unsigned long long)r->slow.wall_ns, (unsigned long long)r->slow.cpu_ns,
 			        (unsigned long long)r->slow.faulted, (unsigned long long)r->slow.preempted,
 			        (unsigned long long)r->slow.blocked);
+		if (o->slow_ns) {
+			json_num(f, "control_p99_ns", r->control_ns[1], true);
+			json_num(f, "control_p999_ns", r->control_ns[2], true);
+			fprintf(f, "\"control_slow_calls\": %llu, ",
+			        (unsigned long long)r->control_slow.calls);
+		}
 		for (size_t k = 0; k < NMETRICS; k++)
 			json_num(f, metrics[k].json, metrics[k].get(r), k + 1 < NMETRICS);
 		fputc('}', f);

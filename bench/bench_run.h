@@ -26,6 +26,8 @@ struct bench_result {
 	double ratio_batches; /* raw value bytes / RecordBatch bytes read back, 0 = not measured */
 	uint64_t batches_read;
 	struct bench_slow slow; /* summed over the clients (--slow-ns) */
+	struct bench_slow control_slow;
+	double control_ns[3]; /* p50, p99, p99.9 of the control copy (--slow-ns) */
 	struct bench_hist *append, *e2e;
 };
 

@@ -483,6 +483,8 @@ static void collect(const struct bench_opts *o, struct bench_shm *shm, int n,
                     struct bench_result *r)
 {
 	uint64_t t_start = UINT64_MAX, t_end = 0;
+	static struct bench_hist control; /* only the quantiles are kept */
+	memset(&control, 0, sizeof(control));
 	for (int i = 0; i < n; i++) {
 		struct bench_slot *s = &shm->slots[i];
 		if (!atomic_load_explicit(&s->done, memory_order_acquire)) {
@@ -493,13 +495,9 @@ static void collect(const struct bench_opts *o, struct bench_shm *shm, int n,
 		r->acked += s->acked;
 		r->failed += s->failed;
 		r->eagain += s->eagain;
-		r->slow.calls += s->slow.calls;
-		r->slow.offcpu += s->slow.offcpu;
-		r->slow.wall_ns += s->slow.wall_ns;
-		r->slow.cpu_ns += s->slow.cpu_ns;
-		r->slow.faulted += s->slow.faulted;
-		r->slow.preempted += s->slow.preempted;
-		r->slow.blocked += s->slow.blocked;
+		bench_slow_add(&r->slow, &s->slow);
+		bench_slow_add(&r->control_slow, &s->control_slow);
+		bench_hist_merge(&control, &s->control_ns);
 		if (s->status && r->ok) {
 			r->ok = false;
 			snprintf(r->err, sizeof(r->err), "client %d: %s", i, s->err);
@@ -525,6 +523,7 @@ static void collect(const struct bench_opts *o, struct bench_shm *shm, int n,
 	for (int k = 0; k < 3; k++) {
 		r->append_ns[k] = bench_hist_quantile(r->append, q[k]);
 		r->e2e_ns[k] = bench_hist_quantile(r->e2e, q[k]);
+		r->control_ns[k] = control.n ? bench_hist_quantile(&control, q[k]) : NAN;
 	}
 	if (r->acked < (uint64_t)r->records && r->ok) {
 		r->ok = false;
