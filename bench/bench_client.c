@@ -118,13 +118,6 @@ static void note_report(uint64_t t_append_tsc, int err)
 	}
 }
 
-/* The calling thread's usage (a syscall: only with --slow-ns). */
-static void thread_usage(bool on, struct rusage *u)
-{
-	if (on)
-		getrusage(RUSAGE_THREAD, u);
-}
-
 static uint64_t tv_ns(const struct timeval *t)
 {
 	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_usec * 1000u;
@@ -182,6 +175,33 @@ static void control_copy(struct bench_slot *s, uint64_t slow_ns, const void *val
 	uint64_t wall = (uint64_t)((double)(t1 - t0) * g_tsc_ns);
 	bench_hist_add(&s->control_ns, wall);
 	slow_note(&s->control_slow, slow_ns, wall, &u0, &u1);
+}
+
+/* Around each timed append: the control (when it goes first) and the usage
+ * before it; after it, the histogram, the slow-call note and the control
+ * (when it goes second). */
+static void call_begin(struct bench_slot *s, const struct bench_opts *o, long i, const void *val,
+                       size_t len, struct rusage *u0)
+{
+	if (!o->slow_ns)
+		return;
+	if (control_first(i))
+		control_copy(s, o->slow_ns, val, len);
+	getrusage(RUSAGE_THREAD, u0);
+}
+
+static void call_end(struct bench_slot *s, const struct bench_opts *o, long i, const void *val,
+                     size_t len, uint64_t t0, uint64_t t1, const struct rusage *u0)
+{
+	uint64_t wall = (uint64_t)((double)(t1 - t0) * g_tsc_ns);
+	bench_hist_add(&s->append_ns, wall);
+	if (!o->slow_ns)
+		return;
+	struct rusage u1;
+	getrusage(RUSAGE_THREAD, &u1);
+	slow_note(&s->slow, o->slow_ns, wall, u0, &u1);
+	if (!control_first(i))
+		control_copy(s, o->slow_ns, val, len);
 }
 
 static void fail(struct bench_slot *s, int code, const char *what, const char *why)
@@ -285,10 +305,8 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 		const char *val = pool.vals + pool.vlen * (size_t)k;
 		if (rate)
 			pace(s->t_start_ns, i, rate, fnl_poll0, c);
-		if (o->slow_ns && control_first(i))
-			control_copy(s, o->slow_ns, val, pool.vlen);
-		struct rusage u0, u1;
-		thread_usage(o->slow_ns, &u0);
+		struct rusage u0;
+		call_begin(s, o, i, val, pool.vlen, &u0);
 		uint64_t t0 = __rdtsc();
 		rc = fnl_produce(c, t, -1, key, pool.klen[k], val, pool.vlen, NULL, 0, 0, t0);
 		uint64_t t1 = __rdtsc();
@@ -296,14 +314,7 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 			fail(s, 3, "fnl_produce", fnl_strerror(rc));
 			break;
 		}
-		uint64_t wall = (uint64_t)((double)(t1 - t0) * g_tsc_ns);
-		bench_hist_add(&s->append_ns, wall);
-		if (o->slow_ns) {
-			thread_usage(true, &u1);
-			slow_note(&s->slow, o->slow_ns, wall, &u0, &u1);
-			if (!control_first(i))
-				control_copy(s, o->slow_ns, val, pool.vlen);
-		}
+		call_end(s, o, i, val, pool.vlen, t0, t1, &u0);
 		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
 			fnl_poll(c, 0);
 		if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
@@ -431,10 +442,8 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 		if (rate)
 			pace(s->t_start_ns, i, rate, rdk_poll0, rk);
 		rd_kafka_resp_err_t e;
-		if (o->slow_ns && control_first(i))
-			control_copy(s, o->slow_ns, val, pool.vlen);
-		struct rusage u0, u1;
-		thread_usage(o->slow_ns, &u0);
+		struct rusage u0;
+		call_begin(s, o, i, val, pool.vlen, &u0);
 		uint64_t t0 = __rdtsc();
 		for (;;) {
 			/* like a Java send() that blocks on a full buffer: retry until queued */
@@ -453,14 +462,7 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 			fail(s, 3, "producev", rd_kafka_err2str(e));
 			break;
 		}
-		uint64_t wall = (uint64_t)((double)(t1 - t0) * g_tsc_ns);
-		bench_hist_add(&s->append_ns, wall);
-		if (o->slow_ns) {
-			thread_usage(true, &u1);
-			slow_note(&s->slow, o->slow_ns, wall, &u0, &u1);
-			if (!control_first(i))
-				control_copy(s, o->slow_ns, val, pool.vlen);
-		}
+		call_end(s, o, i, val, pool.vlen, t0, t1, &u0);
 		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
 			rd_kafka_poll(rk, 0);
 		if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
