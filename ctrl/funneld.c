@@ -300,8 +300,21 @@ static void on_core_events(struct fnl_daemon *d)
 			d->stopped = true;
 			break;
 		case FNL_EVT_RECOVERED:
-			fnl_info("restart recovery done batches=%d records_rebound=%lld",
-				 e.a, (long long)e.i64);
+			fnl_info("restart recovery done batches=%d records_rebound=%lld "
+				 "ring_entries_moved=%llu",
+				 e.a, (long long)e.i64, (unsigned long long)e.u64);
+			if (e.b)
+				fnl_warn("restart journal: no free ring entry was left to keep %d "
+					 "missing clients' records; if funneld is killed again before "
+					 "they re-attach, those records are sent twice (raise "
+					 "funnel.clients.max)",
+					 e.b);
+			if (e.c)
+				fnl_warn("restart: %d reports of journaled records were dropped: their "
+					 "clients did not re-attach within funnel.restart.wait.ms; the "
+					 "records are still sent, and a client that comes back later "
+					 "sends them again",
+					 e.c);
 			break;
 		case FNL_EVT_LOG:
 			fnl_log(e.a == 0 ? FNL_LOG_ERROR : FNL_LOG_WARN, "%s node=%lld", e.name,

@@ -30,16 +30,21 @@
 #define FNL_EVENTS_MAX    64
 #define FNL_DOORBELL_USER (~(uint64_t)0)
 
+void fnl_core_evt_full(struct fnl_core *c, const struct fnl_cmd *e)
+{
+	if (!fnl_cmdq_push(c->evt, e))
+		return; /* ctrl is behind: an event is advice, dropping one is safe */
+	uint64_t one = 1;
+	ssize_t w = write(c->evt_efd, &one, sizeof(one));
+	(void)w;
+}
+
 void fnl_core_evt(struct fnl_core *c, uint32_t type, int32_t a, int64_t i64, const char *name)
 {
 	struct fnl_cmd e = {.type = type, .a = a, .i64 = i64};
 	if (name)
 		snprintf(e.name, sizeof(e.name), "%s", name);
-	if (!fnl_cmdq_push(c->evt, &e))
-		return; /* ctrl is behind: an event is advice, dropping one is safe */
-	uint64_t one = 1;
-	ssize_t w = write(c->evt_efd, &one, sizeof(one));
-	(void)w;
+	fnl_core_evt_full(c, &e);
 }
 
 static void *zalloc(size_t n)

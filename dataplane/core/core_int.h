@@ -142,6 +142,7 @@ struct fnl_core {
 /* core.c */
 int fnl_core_run_commands(struct fnl_core *c);
 void fnl_core_evt(struct fnl_core *c, uint32_t type, int32_t a, int64_t i64, const char *name);
+void fnl_core_evt_full(struct fnl_core *c, const struct fnl_cmd *e);
 /* ingest.c */
 int fnl_ingest_pass(struct fnl_core *c);
 void fnl_ingest_seal(struct fnl_core *c, struct part *p);

@@ -508,8 +508,14 @@ static void finish(struct fnl_core *c)
 		fnl_accum_release(&c->acc, b);
 	}
 	r->active = false;
-	fnl_core_evt(c, FNL_EVT_RECOVERED, (int32_t)r->restored_batches,
-		     (int64_t)r->bound_records, NULL);
+	struct fnl_cmd e = {
+	    .type = FNL_EVT_RECOVERED,
+	    .a = (int32_t)r->restored_batches,
+	    .b = (int32_t)(r->relocate_failed > INT32_MAX ? INT32_MAX : r->relocate_failed),
+	    .c = (int32_t)(r->dropped_reports > INT32_MAX ? INT32_MAX : r->dropped_reports),
+	    .i64 = (int64_t)r->bound_records,
+	    .u64 = r->relocated};
+	fnl_core_evt_full(c, &e);
 }
 
 bool fnl_recover_poll(struct fnl_core *c)
