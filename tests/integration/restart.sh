@@ -15,11 +15,11 @@
 # a fast loopback a sealed batch is acked within a millisecond and a random
 # kill would seldom catch one, which left the resend path unexercised. Every
 # fourth kill hits a daemon still recovering (clients not all back), whose
-# successor must still find every kept record's ring in the journal; then,
-# for each client in turn, the client is stopped across two quick restarts
-# (6 more kills), so another client may take its slot meanwhile.
-# FNL_RESTART_{KILLS,RECORDS,RTT_MS,GAP} change the shape (GAP: seconds
-# between a restart and the next kill, for every kill).
+# successor must still find every kept record's ring in the journal. Before
+# those, each client in turn is stopped across two quick restarts (6 more
+# kills), so another client may take its slot meanwhile.
+# FNL_RESTART_{KILLS,RECORDS,RTT_MS,GAP} change the shape (KILLS: the random
+# ones; GAP: seconds between a restart and the next kill, for every kill).
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 240
@@ -49,6 +49,18 @@ kill_restart() { # kill -9 funneld, start the next one, wait until it is ready
 	fnl_track "$FNL_FUNNELD_PID"
 	fnl_wait_for 20 restarted || fnl_fail "funneld did not restart ($1)"
 }
+# First, killed again while one client is not back: that client is stopped across
+# the first restart, so the others may take its client slot, whose journal
+# entry its kept records still name. Its successor must still find it.
+for c in a b c; do
+	eval "p=\$pid_$c"
+	sleep 0.3
+	kill -STOP "$p" 2>/dev/null || true # (a client may have finished)
+	kill_restart "stop-$c"
+	sleep 0.3
+	kill_restart "again-$c"
+	kill -CONT "$p" 2>/dev/null || true
+done
 for i in $(seq 1 "$KILLS"); do
 	# every fourth kill comes 10 ms after the previous daemon said ready:
 	# killed again while recovering, before every client re-attached
@@ -57,19 +69,7 @@ for i in $(seq 1 "$KILLS"); do
 	sleep "${FNL_RESTART_GAP:-$gap}"
 	kill_restart "$i"
 done
-# Killed again while one client is not back: that client is stopped across
-# the first restart, so the others may take its client slot, whose journal
-# entry its kept records still name. Its successor must still find it.
-for c in a b c; do
-	eval "p=\$pid_$c"
-	sleep 0.3
-	kill -STOP "$p"
-	kill_restart "stop-$c"
-	sleep 0.3
-	kill_restart "again-$c"
-	kill -CONT "$p"
-	KILLS=$((KILLS + 2))
-done
+KILLS=$((KILLS + 6)) # with the three rounds above
 echo "funneld killed and restarted $KILLS times"
 for b in 1 2 3; do fnl_broker_cmd "rtt $b 0" >/dev/null; done
 for c in a b c; do
