@@ -53,8 +53,9 @@ struct bench_opts {
 	bool rawfetch; /* read the batches back to measure the compression ratio */
 	bool pin;
 	bool sched_batch; /* clients run SCHED_BATCH: a waking client does not preempt another */
-	uint64_t slow_ns; /* > 0: for append calls at least this long, measure the thread's CPU
-	                     time during the call (off CPU = descheduled, not working) */
+	uint64_t slow_ns; /* > 0: for append calls at least this long, say what the thread's
+	                     getrusage saw during them, next to a control copy (struct
+	                     bench_slow) */
 	const char *bootstrap; /* external broker, NULL = start fnl-mockbroker */
 	const char *funneld, *mockbroker, *rawfetch_path;
 	const char *json, *plot;

@@ -104,10 +104,16 @@ static struct bench_slot *g_slot;
 static double g_tsc_ns;
 static uint64_t g_acked, g_failed;
 
+/* TSC ticks from t0 to t1 in nanoseconds */
+static uint64_t tsc_ns(uint64_t t0, uint64_t t1)
+{
+	return (uint64_t)((double)(t1 - t0) * g_tsc_ns);
+}
+
 static void note_report(uint64_t t_append_tsc, int err)
 {
 	uint64_t now = __rdtsc();
-	bench_hist_add(&g_slot->e2e_ns, (uint64_t)((double)(now - t_append_tsc) * g_tsc_ns));
+	bench_hist_add(&g_slot->e2e_ns, tsc_ns(t_append_tsc, now));
 	if (err)
 		g_failed++;
 	else
@@ -172,7 +178,7 @@ static void control_copy(struct bench_slot *s, uint64_t slow_ns, const void *val
 	uint64_t t1 = __rdtsc();
 	getrusage(RUSAGE_THREAD, &u1);
 	g_control_off = (g_control_off + (uint32_t)((len + 63) & ~63u)) & (CONTROL_BYTES - 8192);
-	uint64_t wall = (uint64_t)((double)(t1 - t0) * g_tsc_ns);
+	uint64_t wall = tsc_ns(t0, t1);
 	bench_hist_add(&s->control_ns, wall);
 	slow_note(&s->control_slow, slow_ns, wall, &u0, &u1);
 }
@@ -193,7 +199,7 @@ static void call_begin(struct bench_slot *s, const struct bench_opts *o, long i,
 static void call_end(struct bench_slot *s, const struct bench_opts *o, long i, const void *val,
                      size_t len, uint64_t t0, uint64_t t1, const struct rusage *u0)
 {
-	uint64_t wall = (uint64_t)((double)(t1 - t0) * g_tsc_ns);
+	uint64_t wall = tsc_ns(t0, t1);
 	bench_hist_add(&s->append_ns, wall);
 	if (!o->slow_ns)
 		return;

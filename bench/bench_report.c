@@ -144,8 +144,8 @@ static void slow_row(const char *what, int clients, const struct bench_slow *s, 
 }
 
 /* --slow-ns: per mode, the append call next to the control (a plain copy of the
- * same bytes timed right after it): p99/p99.9 (medians over rounds), then the
- * calls of at least slow_ns summed over every round: how many, per million
+ * same bytes timed next to it, before or after it half the time each): p99/p99.9 (medians over
+ * rounds), then the calls of at least slow_ns summed over every round: how many, per million
  * records, how many spent most of their time off CPU, mean wall and CPU time
  * of the thread, and how many took a page fault / were preempted / blocked. */
 static void report_slow(const struct bench_opts *o, const struct bench_results *rs, const int *cl,
@@ -368,16 +368,18 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 		json_num(f, "cpu_funneld_s", r->cpu_daemon_s, true);
 		fprintf(f, "\"queue_full_retries\": %llu, \"batches_read\": %llu, ",
 		        (unsigned long long)r->eagain, (unsigned long long)r->batches_read);
-		if (o->slow_ns)
-			fprintf(f,
-			        "\"slow_calls\": %llu, \"slow_offcpu_calls\": %llu, "
-			        "\"slow_wall_ns\": %llu, \"slow_cpu_ns\": %llu, \"slow_faulted_calls\": "
-			        "%llu, \"slow_preempted_calls\": %llu, \"slow_blocked_calls\": %llu, ",
-			        (unsigned long long)r->slow.calls, (unsigned long long)r->slow.offcpu,
-			        (unsigned long long)r->slow.wall_ns, (unsigned long long)r->slow.cpu_ns,
-			        (unsigned long long)r->slow.faulted, (unsigned long long)r->slow.preempted,
-			        (unsigned long long)r->slow.blocked);
 		if (o->slow_ns) {
+			fprintf(
+			    f,
+			    "\"slow_calls\": %llu, \"slow_offcpu_calls\": %llu, "
+			    "\"slow_wall_ns\": %llu, \"slow_cpu_ns\": %llu, "
+			    "\"slow_faulted_calls\": "
+			    "%llu, \"slow_preempted_calls\": %llu, \"slow_blocked_calls\": %llu, ",
+			    (unsigned long long)r->slow.calls, (unsigned long long)r->slow.offcpu,
+			    (unsigned long long)r->slow.wall_ns, (unsigned long long)r->slow.cpu_ns,
+			    (unsigned long long)r->slow.faulted,
+			    (unsigned long long)r->slow.preempted,
+			    (unsigned long long)r->slow.blocked);
 			json_num(f, "control_p99_ns", r->control_ns[1], true);
 			json_num(f, "control_p999_ns", r->control_ns[2], true);
 			fprintf(f, "\"control_slow_calls\": %llu, ",

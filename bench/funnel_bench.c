@@ -3,8 +3,9 @@
  *   funnel-bench [--clients M] [--records R] [--value-bytes S] [--keys K] [--rate N]
  *                [--partitions P] [--brokers B] [--batch-size N] [--linger-ms N]
  *                [--rounds N] [--modes funnel,librdkafka,librdkafka-single] [--sweep]
- *                [--bootstrap H:P,...] [--no-rawfetch] [--no-pin] [--sched-batch] [--slow-ns NS] [--json FILE]
- *                [--plot FILE.png] [--funneld PATH] [--mockbroker PATH] [--rawfetch PATH]
+ *                [--bootstrap H:P,...] [--no-rawfetch] [--no-pin] [--sched-batch]
+ *                [--slow-ns NS] [--json FILE] [--plot FILE.png] [--funneld PATH] [--mockbroker
+ * PATH] [--rawfetch PATH]
  *
  * One invocation starts one broker (fnl-mockbroker, unless --bootstrap), then
  * for each round runs every selected mode in turn (A B C A B C ...), each on
