@@ -204,12 +204,13 @@ static void on_api_versions(struct fnl_core *c, struct broker *br, int16_t ver,
 	if (pv < 0) {
 		fnl_core_evt(c, FNL_EVT_LOG, 0, br->node_id,
 			     rc < 0 ? "ApiVersions answer unusable: closing connection"
-				    : "broker supports no Produce version funnel speaks (v3..v11)");
+				    : "broker supports no Produce version funnel speaks (v3..v12)");
 		fnl_conn_close(c->eng, br->conn);
 		return;
 	}
 	br->produce_ver = pv;
 	br->state = BR_READY; /* backoff resets on a good Produce answer, not here */
+	fnl_core_evt(c, FNL_EVT_BROKER_READY, br->node_id, pv, "");
 }
 
 struct presp_ctx {
@@ -344,7 +345,7 @@ void fnl_sender_on_event(struct fnl_core *c, const struct fnl_event *ev)
 	case FNL_EV_CONNECTED:
 		c->st.connects++;
 		br->state = BR_VERSIONS;
-		if (send_api_versions(c, br, 3) < 0)
+		if (send_api_versions(c, br, fnl_apiver_first()) < 0)
 			fnl_conn_close(c->eng, br->conn);
 		break;
 	case FNL_EV_SENT:
