@@ -44,6 +44,7 @@ struct fnl_client {
 	uint32_t client_id;
 	bool dead;      /* no daemon attached right now (records still go into the ring) */
 	bool broken;    /* a new daemon gave other topic ids: this client cannot go on */
+	uint32_t replies_owed; /* control replies that timed out and will still come */
 	int ring_fd;    /* kept to attach the same ring to a restarted daemon */
 	int64_t next_reattach_ms;
 	char path[108];
@@ -297,9 +298,27 @@ static int topic_add(struct fnl_client *c, struct fnl_topic *t)
 
 static bool reattach(struct fnl_client *c);
 
+/* A reply that did not come within the socket's time-out is still owed: the next
+ * call reads it first, so replies never answer the wrong request. */
+static int ctl_drain_owed(struct fnl_client *c)
+{
+	struct fnl_ctl_msg stale;
+
+	while (c->replies_owed > 0) {
+		int rc = fnl_ctl_recv(c->sock, &stale, NULL);
+
+		if (rc < 0)
+			return rc == -EAGAIN ? -ETIMEDOUT : rc;
+		c->replies_owed--;
+	}
+	return 0;
+}
+
 /* One request, one reply (the daemon sends nothing else). The request must be
  * safe to repeat: while the daemon is gone (or goes mid-call) it is sent again
- * to its successor, until max_block_ms passed; then -EPIPE. */
+ * to its successor, until max_block_ms passed; then -EPIPE. The daemon answers
+ * a topic lookup by max_block_ms (it is told it); a reply later than that plus
+ * CTL_TIMEOUT_MS gives -ETIMEDOUT. */
 static int ctl_call(struct fnl_client *c, struct fnl_ctl_msg *m)
 {
 	int64_t deadline = now_ms(CLOCK_MONOTONIC) + c->conf.max_block_ms;
@@ -309,9 +328,20 @@ static int ctl_call(struct fnl_client *c, struct fnl_ctl_msg *m)
 	for (;;) {
 		if (!c->dead || reattach(c)) {
 			*m = req;
-			rc = fnl_ctl_send(c->sock, m, -1);
+			rc = ctl_drain_owed(c);
 			if (rc == 0)
+				rc = fnl_ctl_send(c->sock, m, -1);
+			if (rc == 0) {
 				rc = fnl_ctl_recv(c->sock, m, NULL);
+				/* SO_RCVTIMEO (CTL_TIMEOUT_MS) ran out: wait on while allowed */
+				while (rc == -EAGAIN &&
+				       now_ms(CLOCK_MONOTONIC) < deadline + CTL_TIMEOUT_MS)
+					rc = fnl_ctl_recv(c->sock, m, NULL);
+				if (rc == -EAGAIN) {
+					c->replies_owed++;
+					return -ETIMEDOUT;
+				}
+			}
 			if (rc != -ECONNRESET && rc != -EPIPE)
 				return rc;
 			c->dead = true;
@@ -344,6 +374,7 @@ int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out)
 	}
 	fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
 	memcpy(m.name, name, len + 1);
+	m.arg = c->conf.max_block_ms > 0 ? (uint32_t)c->conf.max_block_ms : 1;
 	rc = ctl_call(c, &m);
 	if (rc < 0)
 		return rc;
@@ -422,6 +453,7 @@ static bool reattach(struct fnl_client *c)
 		return false;
 	close(c->sock);
 	c->sock = s;
+	c->replies_owed = 0; /* owed on the old connection only */
 	if (c->doorbell >= 0)
 		close(c->doorbell);
 	c->doorbell = -1;
@@ -717,6 +749,8 @@ const char *fnl_strerror(int err)
 		return "funneld is not listening on the socket";
 	case ENOENT:
 		return "no such socket or topic";
+	case ETIMEDOUT:
+		return "timed out (max_block_ms elapsed)";
 	case EPROTO:
 		return "control protocol mismatch";
 	default:
