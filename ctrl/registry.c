@@ -303,8 +303,14 @@ static void topic_abandon(struct fnl_daemon *d, struct dclient *c)
 	struct dtopic *t = &d->topics[c->pend_topic];
 	c->pending = false;
 	d->topics_pending--;
-	if (--t->waiters == 0 && t->tentative)
+	if (--t->waiters > 0 || !t->tentative)
+		return;
+	if (t->in_core) { /* the core has it under this id now: keep it */
+		t->tentative = false;
+		fnl_daemon_topics_save(d);
+	} else {
 		*t = (struct dtopic){0};
+	}
 }
 
 void fnl_registry_serve(struct fnl_daemon *d, int slot)
