@@ -87,12 +87,12 @@ static void on_report(const struct fnl_report *r, void *ctx)
 		pc->qcap = cap;
 	}
 	pc->q[pc->qlen++] = (struct fph_report){
-		.owner = owner,
-		.slot = slot,
-		.partition = r->partition,
-		.err = r->err,
-		.offset = r->offset,
-		.topic = topic_by_name(pc, r->topic),
+	    .owner = owner,
+	    .slot = slot,
+	    .partition = r->partition,
+	    .err = r->err,
+	    .offset = r->offset,
+	    .topic = topic_by_name(pc, r->topic),
 	};
 }
 

@@ -61,19 +61,21 @@ static int parse_conf(fph_producer *p, HashTable *conf)
 	ZEND_HASH_FOREACH_STR_KEY_VAL(conf, k, v)
 	{
 		if (!k) {
-			zend_throw_exception(fph_exception_ce,
-			                     "configuration keys must be strings (e.g. 'max.block.ms')",
-			                     EINVAL);
+			zend_throw_exception(
+			    fph_exception_ce,
+			    "configuration keys must be strings (e.g. 'max.block.ms')", EINVAL);
 			goto fail;
 		}
 		if (zend_string_equals_literal(k, "funnel.socket.path")) {
 			zend_string *s = zval_get_string(v);
 
-			if (!ZSTR_LEN(s) || ZSTR_LEN(s) >= 108 || memchr(ZSTR_VAL(s), 0, ZSTR_LEN(s))) {
-				zend_throw_exception_ex(fph_exception_ce, EINVAL,
-				                        "funnel.socket.path: '%s' is not a socket path "
-				                        "(1 to 107 bytes)",
-				                        ZSTR_VAL(s));
+			if (!ZSTR_LEN(s) || ZSTR_LEN(s) >= 108 ||
+			    memchr(ZSTR_VAL(s), 0, ZSTR_LEN(s))) {
+				zend_throw_exception_ex(
+				    fph_exception_ce, EINVAL,
+				    "funnel.socket.path: '%s' is not a socket path "
+				    "(1 to 107 bytes)",
+				    ZSTR_VAL(s));
 				zend_string_release(s);
 				goto fail;
 			}
@@ -83,19 +85,21 @@ static int parse_conf(fph_producer *p, HashTable *conf)
 		} else if (zend_string_equals_literal(k, "funnel.ring.bytes") ||
 		           zend_string_equals_literal(k, "max.block.ms")) {
 			zend_long n;
-			zend_uchar t = Z_TYPE_P(v) == IS_LONG ? IS_LONG
-			               : Z_TYPE_P(v) == IS_STRING
-			                   ? is_numeric_string(Z_STRVAL_P(v), Z_STRLEN_P(v), &n, NULL, 0)
-			                   : 0;
+			zend_uchar t =
+			    Z_TYPE_P(v) == IS_LONG ? IS_LONG
+			    : Z_TYPE_P(v) == IS_STRING
+			        ? is_numeric_string(Z_STRVAL_P(v), Z_STRLEN_P(v), &n, NULL, 0)
+			        : 0;
 
 			if (t == IS_LONG && Z_TYPE_P(v) == IS_LONG)
 				n = Z_LVAL_P(v);
-			if (t != IS_LONG || n < 0 || n > (ZSTR_VAL(k)[0] == 'm' ? INT32_MAX : (1L << 32))) {
-				zend_throw_exception_ex(fph_exception_ce, EINVAL,
-				                        "%s: want a whole number of %s (0 to %ld)",
-				                        ZSTR_VAL(k),
-				                        ZSTR_VAL(k)[0] == 'm' ? "milliseconds" : "bytes",
-				                        ZSTR_VAL(k)[0] == 'm' ? (long)INT32_MAX : 1L << 32);
+			if (t != IS_LONG || n < 0 ||
+			    n > (ZSTR_VAL(k)[0] == 'm' ? INT32_MAX : (1L << 32))) {
+				zend_throw_exception_ex(
+				    fph_exception_ce, EINVAL,
+				    "%s: want a whole number of %s (0 to %ld)", ZSTR_VAL(k),
+				    ZSTR_VAL(k)[0] == 'm' ? "milliseconds" : "bytes",
+				    ZSTR_VAL(k)[0] == 'm' ? (long)INT32_MAX : 1L << 32);
 				goto fail;
 			}
 			if (ZSTR_VAL(k)[0] == 'm')
@@ -106,7 +110,8 @@ static int parse_conf(fph_producer *p, HashTable *conf)
 			zend_throw_exception_ex(
 			    fph_exception_ce, EINVAL,
 			    "unknown configuration key '%s': the client takes funnel.socket.path, "
-			    "funnel.ring.bytes and max.block.ms (Kafka settings belong in funneld's "
+			    "funnel.ring.bytes and max.block.ms (Kafka settings belong in "
+			    "funneld's "
 			    "configuration)",
 			    ZSTR_VAL(k));
 			goto fail;
@@ -183,16 +188,19 @@ static void dispatch(struct fph_client *pc)
 		zend_object *m = Z_OBJ(args[1]);
 		zend_update_property_long(fph_message_ce, m, ZEND_STRL("err"), r.err);
 		if (r.topic)
-			zend_update_property_str(fph_message_ce, m, ZEND_STRL("topic_name"), r.topic->name);
+			zend_update_property_str(fph_message_ce, m, ZEND_STRL("topic_name"),
+			                         r.topic->name);
 		else
 			zend_update_property_string(fph_message_ce, m, ZEND_STRL("topic_name"), "");
 		zend_update_property_long(fph_message_ce, m, ZEND_STRL("partition"), r.partition);
 		zend_update_property_long(fph_message_ce, m, ZEND_STRL("offset"), r.offset);
 		if (s) {
 			if (s->key)
-				zend_update_property_str(fph_message_ce, m, ZEND_STRL("key"), s->key);
+				zend_update_property_str(fph_message_ce, m, ZEND_STRL("key"),
+				                         s->key);
 			if (s->payload) {
-				zend_update_property_str(fph_message_ce, m, ZEND_STRL("payload"), s->payload);
+				zend_update_property_str(fph_message_ce, m, ZEND_STRL("payload"),
+				                         s->payload);
 				zend_update_property_long(fph_message_ce, m, ZEND_STRL("len"),
 				                          (zend_long)ZSTR_LEN(s->payload));
 			}
@@ -307,9 +315,10 @@ static int build_headers(HashTable *ht, struct fnl_header *h, zend_string **tmp,
 			tmp[(*ntmp)++] = name;
 		}
 		if (memchr(ZSTR_VAL(name), 0, ZSTR_LEN(name)) || ZSTR_LEN(name) > UINT16_MAX) {
-			zend_throw_exception_ex(fph_exception_ce, EINVAL,
-			                        "header name '%s' has a NUL byte or is longer than 65535",
-			                        ZSTR_VAL(name));
+			zend_throw_exception_ex(
+			    fph_exception_ce, EINVAL,
+			    "header name '%s' has a NUL byte or is longer than 65535",
+			    ZSTR_VAL(name));
 			return -1;
 		}
 		h[n].name = ZSTR_VAL(name);
@@ -322,8 +331,8 @@ static int build_headers(HashTable *ht, struct fnl_header *h, zend_string **tmp,
 
 			tmp[(*ntmp)++] = s;
 			if (ZSTR_LEN(s) > INT32_MAX) {
-				zend_throw_exception_ex(fph_exception_ce, EINVAL, "header '%s' is too long",
-				                        h[n].name);
+				zend_throw_exception_ex(fph_exception_ce, EINVAL,
+				                        "header '%s' is too long", h[n].name);
 				return -1;
 			}
 			h[n].value = ZSTR_VAL(s);
@@ -565,12 +574,12 @@ ZEND_END_ARG_INFO()
 
 static const zend_function_entry producer_methods[] = {
     PHP_ME(Funnel_Producer, __construct, arginfo_producer_construct, ZEND_ACC_PUBLIC)
-    PHP_ME(Funnel_Producer, produce, arginfo_producer_produce, ZEND_ACC_PUBLIC)
-    PHP_ME(Funnel_Producer, poll, arginfo_producer_poll, ZEND_ACC_PUBLIC)
-    PHP_ME(Funnel_Producer, flush, arginfo_producer_flush, ZEND_ACC_PUBLIC)
-    PHP_ME(Funnel_Producer, getOutQLen, arginfo_producer_outq, ZEND_ACC_PUBLIC)
-    PHP_ME(Funnel_Producer, setDrMsgCb, arginfo_producer_drcb, ZEND_ACC_PUBLIC)
-    PHP_FE_END};
+        PHP_ME(Funnel_Producer, produce, arginfo_producer_produce, ZEND_ACC_PUBLIC)
+            PHP_ME(Funnel_Producer, poll, arginfo_producer_poll, ZEND_ACC_PUBLIC)
+                PHP_ME(Funnel_Producer, flush, arginfo_producer_flush, ZEND_ACC_PUBLIC)
+                    PHP_ME(Funnel_Producer, getOutQLen, arginfo_producer_outq, ZEND_ACC_PUBLIC)
+                        PHP_ME(Funnel_Producer, setDrMsgCb, arginfo_producer_drcb, ZEND_ACC_PUBLIC)
+                            PHP_FE_END};
 
 static const zend_function_entry message_methods[] = {
     PHP_ME(Funnel_Message, errstr, arginfo_message_errstr, ZEND_ACC_PUBLIC) PHP_FE_END};
@@ -592,8 +601,8 @@ PHP_MINIT_FUNCTION(funnel)
 
 	INIT_NS_CLASS_ENTRY(ce, "Funnel", "Message", message_methods);
 	fph_message_ce = zend_register_internal_class(&ce);
-	static const char *const props[] = {"err",   "topic_name", "timestamp", "partition",
-	                                    "payload", "len",      "key",       "offset",
+	static const char *const props[] = {"err",     "topic_name", "timestamp", "partition",
+	                                    "payload", "len",        "key",       "offset",
 	                                    "headers", "opaque"};
 	for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
 		declare_null(fph_message_ce, props[i]);
@@ -634,17 +643,16 @@ PHP_MINFO_FUNCTION(funnel)
 	php_info_print_table_end();
 }
 
-zend_module_entry funnel_module_entry = {
-    STANDARD_MODULE_HEADER,
-    "funnel",
-    NULL,
-    PHP_MINIT(funnel),
-    PHP_MSHUTDOWN(funnel),
-    NULL,
-    NULL,
-    PHP_MINFO(funnel),
-    PHP_FUNNEL_VERSION,
-    STANDARD_MODULE_PROPERTIES};
+zend_module_entry funnel_module_entry = {STANDARD_MODULE_HEADER,
+                                         "funnel",
+                                         NULL,
+                                         PHP_MINIT(funnel),
+                                         PHP_MSHUTDOWN(funnel),
+                                         NULL,
+                                         NULL,
+                                         PHP_MINFO(funnel),
+                                         PHP_FUNNEL_VERSION,
+                                         STANDARD_MODULE_PROPERTIES};
 
 #ifdef ZTS
 #error "the funnel extension keeps one client per process: build it for NTS PHP"

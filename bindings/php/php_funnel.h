@@ -71,8 +71,8 @@ struct fph_prod_ref {
 
 struct fph_client {
 	struct fph_client *next;
-	char *key; /* canonical configuration text: the lookup key */
-	pid_t pid; /* the process that opened c */
+	char *key;      /* canonical configuration text: the lookup key */
+	pid_t pid;      /* the process that opened c */
 	bool inherited; /* set in a forked child: never call libfunnel on it again */
 	bool failed;    /* the daemon stayed away: re-open on the next acquire */
 	fnl_client_t *c;
@@ -89,13 +89,13 @@ struct fph_client {
 };
 
 typedef struct {
-	char *key;              /* configuration text (persistent copy) */
-	struct fnl_conf conf;   /* parsed; socket_path points into sock */
-	char *sock;             /* persistent copy of funnel.socket.path, or NULL */
-	struct fph_client *pc;  /* NULL until the first call that needs it */
+	char *key;             /* configuration text (persistent copy) */
+	struct fnl_conf conf;  /* parsed; socket_path points into sock */
+	char *sock;            /* persistent copy of funnel.socket.path, or NULL */
+	struct fph_client *pc; /* NULL until the first call that needs it */
 	uint32_t id;
-	uint32_t nslots;        /* slots this producer owns */
-	zval dr_cb;             /* IS_UNDEF when none */
+	uint32_t nslots; /* slots this producer owns */
+	zval dr_cb;      /* IS_UNDEF when none */
 	zend_object std;
 } fph_producer;
 
