@@ -283,6 +283,16 @@ static int client_open(const fph_producer *p, struct fph_client **out)
 	return 0;
 }
 
+/* A client that failed with -EPIPE (funneld stayed away for max.block.ms, or
+ * a successor gave other topic ids) is replaced by a new one only when nothing
+ * can be lost: no producer uses it, no record waits in its ring (libfunnel
+ * re-attaches a ring to a restarted funneld by itself; closing it would lose
+ * what it holds). */
+bool fph_client_replaceable(struct fph_client *pc)
+{
+	return pc->failed && pc->nprods == 0 && pc->slots_used == 0 && fnl_outq_len(pc->c) == 0;
+}
+
 /* Finds or opens this process's client for p's configuration and registers p
  * with it. 0 or -errno (from fnl_open). */
 int fph_client_acquire(fph_producer *p)
@@ -295,9 +305,9 @@ int fph_client_acquire(fph_producer *p)
 	for (pp = &clients; (pc = *pp); pp = &pc->next) {
 		if (strcmp(pc->key, p->key))
 			continue;
-		if (!pc->failed || pc->nprods)
+		if (!fph_client_replaceable(pc))
 			break;
-		*pp = pc->next; /* the daemon stayed away: start again */
+		*pp = pc->next; /* the daemon stayed away and nothing waits in the ring */
 		client_free(pc, true);
 		pc = NULL;
 		break;

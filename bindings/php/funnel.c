@@ -143,8 +143,13 @@ fail:
  * forked child). NULL with an exception thrown. */
 static struct fph_client *client_of(fph_producer *p)
 {
-	if (p->pc && !p->pc->inherited && !p->pc->failed)
-		return p->pc;
+	struct fph_client *pc = p->pc;
+
+	if (pc && !pc->inherited) {
+		/* a failed client is replaced only if p is its last user and it holds nothing */
+		if (!pc->failed || pc->nprods > 1 || pc->slots_used || fnl_outq_len(pc->c) > 0)
+			return pc;
+	}
 	if (!p->key) {
 		zend_throw_error(NULL, "Funnel\\Producer was not constructed");
 		return NULL;
@@ -434,6 +439,7 @@ PHP_METHOD(Funnel_Producer, produce)
 		fph_throw(rc, "produce", NULL);
 		goto out;
 	}
+	pc->failed = false;
 	if (pc->qlen) /* a produce that waited for room served reports */
 		dispatch(pc);
 out:

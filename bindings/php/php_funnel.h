@@ -74,7 +74,7 @@ struct fph_client {
 	char *key;      /* canonical configuration text: the lookup key */
 	pid_t pid;      /* the process that opened c */
 	bool inherited; /* set in a forked child: never call libfunnel on it again */
-	bool failed;    /* the daemon stayed away: re-open on the next acquire */
+	bool failed;    /* -EPIPE: replaced once fph_client_replaceable() */
 	fnl_client_t *c;
 	struct fnl_conf conf;
 	char *socket_path;
@@ -108,6 +108,7 @@ static inline fph_producer *fph_producer_from(zend_object *o)
 void fph_clients_init(void);
 void fph_clients_shutdown(void);
 int fph_client_acquire(fph_producer *p);
+bool fph_client_replaceable(struct fph_client *pc);
 void fph_client_release_producer(fph_producer *p);
 int fph_client_topic(struct fph_client *pc, zend_string *name, struct fph_topic **out);
 int fph_slot_take(struct fph_client *pc, fph_producer *p, zval *opaque, zend_string *key,

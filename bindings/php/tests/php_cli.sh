@@ -25,9 +25,22 @@ run_api() { # KIND TOPIC PARTS
 	return 0
 }
 
-fnl_broker_start -b 3 -t phpmock:4
+fnl_broker_start -b 3 -t phpmock:4 -t phprestart:3
 fnl_funneld_start
 run_api mock phpmock 4
+
+# a Producer across a funneld restart (records produced meanwhile wait in the ring)
+mkdir -p "$FNL_TMP/restart"
+fnl_php "$here/restart.php" phprestart "$FNL_TMP/ex-restart" "$FNL_TMP/restart" &
+rp=$!
+fnl_track "$rp"
+fnl_wait_for 60 test -e "$FNL_TMP/restart/phase1" || fnl_fail "restart.php did not get to phase 1"
+fnl_funneld_stop
+touch "$FNL_TMP/restart/stopped"
+fnl_wait_for 60 test -e "$FNL_TMP/restart/phase2" || fnl_fail "restart.php did not get to phase 2"
+fnl_funneld_start
+wait "$rp" || fnl_fail "restart.php failed"
+fnl_php_verify phprestart 3 "$FNL_TMP/ex-restart"
 fnl_funneld_stop
 fnl_broker_stop
 
