@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # fpm_rig.sh - nginx + php-fpm as processes of the caller, configs in a temp dir,
 # listening on 127.0.0.1 (a free port). Source it (bash); uses no system service.
 #   fpm_rig_start DIR WWW -- PHP_D_ARGS...   start both; sets FPM_RIG_PORT, FPM_RIG_FPM_PID,
@@ -15,7 +16,6 @@ fpm__free_port() {
 fpm_rig_start() {
 	local dir=$1 www=$2 user_fpm="" user_nginx="" e
 	shift 3 # DIR WWW --
-	FPM_RIG_DIR=$dir
 	FPM_RIG_PORT=$(fpm__free_port)
 	mkdir -p "$dir/nginx-tmp"
 	if [[ $(id -u) == 0 ]]; then
@@ -75,7 +75,9 @@ CONF
 	for ((i = 0; i < 200; i++)); do
 		[[ -S $dir/fpm.sock ]] && [[ -s $dir/nginx.pid ]] &&
 			(exec 3<>"/dev/tcp/127.0.0.1/$FPM_RIG_PORT") 2>/dev/null && return 0
-		kill -0 "$FPM_RIG_FPM_PID" 2>/dev/null && kill -0 "$FPM_RIG_NGINX_PID" 2>/dev/null || break
+		if ! kill -0 "$FPM_RIG_FPM_PID" 2>/dev/null || ! kill -0 "$FPM_RIG_NGINX_PID" 2>/dev/null; then
+			break
+		fi
 		sleep 0.1
 	done
 	echo "fpm_rig: nginx or php-fpm did not come up" >&2

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # php_lib.sh - helpers for the PHP extension's tests (source after funnel_lib.sh).
 #   fnl_php ARGS...                      php with only the funnel extension loaded
 #   fnl_kfake_start -topic NAME:PARTS... start kfake-broker (3 brokers); sets FNL_BOOTSTRAP
