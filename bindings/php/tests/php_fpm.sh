@@ -24,7 +24,8 @@ KEYS=32
 PER=$((N / KEYS))
 
 fnl_kfake_start -topic phpfpm:6
-fnl_funneld_start
+mport=$(fpm__free_port)
+fnl_funneld_start -X funnel.metrics.listen="127.0.0.1:$mport"
 mkdir -p "$FNL_TMP/seq"
 FPM_RIG_CHILDREN=8 FPM_RIG_MAX_REQUESTS=300 \
 	FPM_RIG_ENV="FUNNEL_SOCKET=$FNL_SOCKET FNL_PHP_SEQDIR=$FNL_TMP/seq FNL_PHP_TOPIC=phpfpm" \
@@ -86,6 +87,24 @@ with open(d + "/expect", "w") as ex:
             sys.exit("ab-%d did not finish" % k)
 print("php_fpm: %d requests answered 200 with a record, %d others" % (ok, bad))
 open(d + "/ok_count", "w").write("%d %d\n" % (ok, bad))
+PY
+# One client per worker process, kept across requests: funneld's per-client
+# series (labelled with the client's pid) show each live worker once, and
+# workers that served many requests with as many records in one client.
+python3 - "$mport" $(fpm_rig_workers) <<'PY' || fnl_fail "clients are not one per worker, kept across requests"
+import re, sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=10).read().decode()
+per_pid = {}
+for m in re.finditer(r'^funnel_client_records_appended_total\{client="\d+",pid="(\d+)"\} (\d+)', text, re.M):
+    per_pid.setdefault(m.group(1), []).append(int(m.group(2)))
+workers = sys.argv[2:]
+counts = {w: per_pid.get(w, []) for w in workers}
+print("php_fpm: records appended per live worker's client:", " ".join(
+    "%s=%s" % (w, ",".join(map(str, c)) or "none") for w, c in counts.items()))
+if any(len(c) > 1 for c in counts.values()):
+    sys.exit("a worker has more than one client attached")
+if max((max(c) for c in counts.values() if c), default=0) < 50:
+    sys.exit("no worker's client holds more than 50 requests' records")
 PY
 read -r ok bad <"$FNL_TMP/ok_count"
 ((ok >= N * 9 / 10)) || fnl_fail "only $ok of $N requests got 200"
