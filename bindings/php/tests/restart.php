@@ -26,6 +26,21 @@ $p->flush(20000);
 touch("$dir/phase1");
 wait_for("$dir/stopped");
 $batch(200); // no funneld now: into the ring
+if ($p->poll(0) !== 0 || $p->getOutQLen() !== 200) {
+    fwrite(STDERR, "FAIL: with no funneld poll() should give 0 and 200 wait\n");
+    exit(1);
+}
+try {
+    $p->flush(300);
+    fwrite(STDERR, "FAIL: flush(300) with no funneld returned\n");
+    exit(1);
+} catch (Funnel\Exception $e) {
+    // EPIPE: funneld is gone (ETIMEDOUT if it were there and slow)
+    if ($e->getCode() !== 32 || !str_contains($e->getMessage(), '200 records still wait')) {
+        fwrite(STDERR, "FAIL: flush(300) threw {$e->getCode()} {$e->getMessage()}\n");
+        exit(1);
+    }
+}
 touch("$dir/phase2");
 $p->flush(30000);
 $batch(100);
