@@ -5,6 +5,9 @@
 # (20000) requests, 32 at a time (one ab per key, so each key's requests are
 # sequential and its records have a defined order), pm.max_requests low so
 # workers are recycled during the run, and one worker SIGKILLed mid-run.
+# Keys k0, k4, ... also set a delivery callback with an opaque object and
+# flush() (500 unless their report came back good); k1, k5, ... set them and
+# only poll(0), so reports come back after their request ended.
 # Every record whose request got 200 must be read back exactly once, in
 # per-key order within each worker (funnel keeps one client's order per
 # partition; two workers are two clients), via kfake-broker, kcat, verify.py;
@@ -80,6 +83,8 @@ with open(d + "/expect", "w") as ex:
                 ex.write("%s.%s\t%s\tphpfpm\t*\t%s\t\t*\n"
                          % (m.group(1), m.group(2), m.group(3), m.group(1)))
                 ok += 1
+            elif st and st.group(1) == "500":
+                sys.exit("ab-%d: a request answered 500 (flush() without a good report?)" % k)
             else:
                 bad += 1
         done = re.search(r"^Complete requests:\s+(\d+)", text, re.M)
