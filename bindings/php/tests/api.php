@@ -125,6 +125,14 @@ throws(fn() => $q->produce('', 'x'), 22, "topic ''", 'empty topic');
 if ($kind === 'kfake') { // the mock cluster creates unknown topics on Metadata
     throws(fn() => $q->produce('no-such-topic', 'x'), 2, 'no-such-topic', 'unknown topic');
 }
+// a second configuration is a second client of this process: its 64 KiB ring
+// takes records up to 32 KiB
+$small = new Funnel\Producer(['funnel.ring.bytes' => 65536, 'max.block.ms' => 0]);
+throws(fn() => $small->produce($topic, str_repeat('x', 40000)), 90, 'produce', 'record over half the ring');
+$small->produce($topic, 'c=small s=0', 'ks');
+expect('small', 0, $topic, '*', 'ks', '', '*');
+$small->flush(10000);
+check($small->getOutQLen() === 0 && $q->getOutQLen() === 0, 'two clients flushed');
 // a partition the topic does not have: reported, not thrown
 $q->setDrMsgCb(function ($prod, $msg) use (&$seen) { $seen = $msg; });
 $seen = null;
