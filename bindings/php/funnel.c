@@ -168,6 +168,32 @@ static struct fph_client *client_of(fph_producer *p)
 	return p->pc;
 }
 
+/* A Funnel\Message for report r (s: its slot, or NULL) in *out. */
+static void message_init(zval *out, const struct fph_report *r, const struct fph_slot *s)
+{
+	zend_class_entry *ce = fph_message_ce;
+	zend_object *m;
+
+	object_init_ex(out, ce);
+	m = Z_OBJ_P(out);
+	zend_update_property_long(ce, m, ZEND_STRL("err"), r->err);
+	if (r->topic)
+		zend_update_property_str(ce, m, ZEND_STRL("topic_name"), r->topic->name);
+	else
+		zend_update_property_string(ce, m, ZEND_STRL("topic_name"), "");
+	zend_update_property_long(ce, m, ZEND_STRL("partition"), r->partition);
+	zend_update_property_long(ce, m, ZEND_STRL("offset"), r->offset);
+	if (!s)
+		return;
+	if (s->key)
+		zend_update_property_str(ce, m, ZEND_STRL("key"), s->key);
+	if (s->payload) {
+		zend_update_property_str(ce, m, ZEND_STRL("payload"), s->payload);
+		zend_update_property_long(ce, m, ZEND_STRL("len"), (zend_long)ZSTR_LEN(s->payload));
+	}
+	zend_update_property(ce, m, ZEND_STRL("opaque"), (zval *)&s->opaque);
+}
+
 /* Calls the delivery callbacks of the reports libfunnel served. Stops at the
  * first exception (the rest wait for the next poll). */
 static void dispatch(struct fph_client *pc)
@@ -175,44 +201,22 @@ static void dispatch(struct fph_client *pc)
 	while (pc->qhead < pc->qlen && !EG(exception)) {
 		struct fph_report r = pc->q[pc->qhead++];
 		zend_object *obj = fph_client_producer(pc, r.owner);
-		struct fph_slot *s = r.slot ? &pc->slots[r.slot - 1] : NULL;
-		zval args[2], ret;
+		struct fph_slot *s = NULL;
+		zval args[2], ret, cb;
 
 		if (!obj) /* freed meanwhile: its slots went with it */
 			continue;
+		if (r.slot && r.slot <= pc->slots_cap && pc->slots[r.slot - 1].owner == r.owner)
+			s = &pc->slots[r.slot - 1];
 		fph_producer *p = fph_producer_from(obj);
-		if (s && s->owner != r.owner)
-			s = NULL;
-		if (Z_TYPE(p->dr_cb) == IS_UNDEF) {
-			if (s)
-				fph_slot_release(pc, r.slot);
-			continue;
+		if (Z_TYPE(p->dr_cb) != IS_UNDEF) {
+			ZVAL_OBJ_COPY(&args[0], obj);
+			message_init(&args[1], &r, s);
 		}
-		ZVAL_OBJ_COPY(&args[0], obj);
-		object_init_ex(&args[1], fph_message_ce);
-		zend_object *m = Z_OBJ(args[1]);
-		zend_update_property_long(fph_message_ce, m, ZEND_STRL("err"), r.err);
-		if (r.topic)
-			zend_update_property_str(fph_message_ce, m, ZEND_STRL("topic_name"),
-			                         r.topic->name);
-		else
-			zend_update_property_string(fph_message_ce, m, ZEND_STRL("topic_name"), "");
-		zend_update_property_long(fph_message_ce, m, ZEND_STRL("partition"), r.partition);
-		zend_update_property_long(fph_message_ce, m, ZEND_STRL("offset"), r.offset);
-		if (s) {
-			if (s->key)
-				zend_update_property_str(fph_message_ce, m, ZEND_STRL("key"),
-				                         s->key);
-			if (s->payload) {
-				zend_update_property_str(fph_message_ce, m, ZEND_STRL("payload"),
-				                         s->payload);
-				zend_update_property_long(fph_message_ce, m, ZEND_STRL("len"),
-				                          (zend_long)ZSTR_LEN(s->payload));
-			}
-			zend_update_property(fph_message_ce, m, ZEND_STRL("opaque"), &s->opaque);
+		if (s) /* the message holds its own references now */
 			fph_slot_release(pc, r.slot);
-		}
-		zval cb;
+		if (Z_TYPE(p->dr_cb) == IS_UNDEF)
+			continue;
 		ZVAL_COPY(&cb, &p->dr_cb); /* the callback may replace itself */
 		ZVAL_UNDEF(&ret);
 		call_user_function(NULL, NULL, &cb, &ret, 2, args);
@@ -349,6 +353,55 @@ static int build_headers(HashTable *ht, struct fnl_header *h, zend_string **tmp,
 	return n;
 }
 
+/* The topic's handle (looked up through funneld the first time in this
+ * process); NULL with an exception thrown. */
+static struct fph_topic *topic_of(struct fph_client *pc, zend_string *name)
+{
+	struct fph_topic *t = zend_hash_find_ptr(&pc->topics, name);
+	char before[256], what[300];
+	int rc;
+
+	if (t)
+		return t;
+	snprintf(before, sizeof(before), "%s", fnl_last_error());
+	rc = fph_client_topic(pc, name, &t);
+	if (rc >= 0)
+		return t;
+	if (rc == -EPIPE)
+		pc->failed = true;
+	snprintf(what, sizeof(what), "topic '%.250s'", ZSTR_VAL(name));
+	fph_throw(rc, what, fresh_detail(before, ZSTR_VAL(name)));
+	return NULL;
+}
+
+/* A slot for a record whose report a callback will see. When the table is
+ * full, serves the reports that came back and tries once more. 0, or -1
+ * with an exception thrown. */
+static int slot_for(struct fph_client *pc, fph_producer *p, zval *opaque, zend_string *key,
+                    zend_string *value, uint32_t *slot)
+{
+	zval null_zv;
+	int rc;
+
+	ZVAL_NULL(&null_zv);
+	if (!opaque)
+		opaque = &null_zv;
+	rc = fph_slot_take(pc, p, opaque, key, value, slot);
+	if (rc == -ENOBUFS) {
+		fnl_poll(pc->c, 0);
+		dispatch(pc);
+		if (EG(exception))
+			return -1;
+		rc = fph_slot_take(pc, p, opaque, key, value, slot);
+	}
+	if (rc < 0) {
+		fph_throw(rc, "produce",
+		          "too many records wait for their delivery report: call poll()");
+		return -1;
+	}
+	return 0;
+}
+
 PHP_METHOD(Funnel_Producer, produce)
 {
 	zend_string *topic, *value = NULL, *key = NULL;
@@ -362,7 +415,6 @@ PHP_METHOD(Funnel_Producer, produce)
 	zend_string *tstack[2 * HDRS_ON_STACK], **tmp = tstack;
 	int nh = 0, ntmp = 0, rc;
 	uint32_t slot = 0;
-	char before[256];
 
 	ZEND_PARSE_PARAMETERS_START(2, 7)
 	Z_PARAM_STR(topic)
@@ -384,16 +436,9 @@ PHP_METHOD(Funnel_Producer, produce)
 	pc = client_of(p);
 	if (!pc)
 		RETURN_THROWS();
-	snprintf(before, sizeof(before), "%s", fnl_last_error());
-	rc = fph_client_topic(pc, topic, &t);
-	if (rc < 0) {
-		if (rc == -EPIPE)
-			pc->failed = true;
-		char what[300];
-		snprintf(what, sizeof(what), "topic '%.250s'", ZSTR_VAL(topic));
-		fph_throw(rc, what, fresh_detail(before, ZSTR_VAL(topic)));
+	t = topic_of(pc, topic);
+	if (!t)
 		RETURN_THROWS();
-	}
 	if (headers && zend_hash_num_elements(headers) > 0) {
 		uint32_t n = zend_hash_num_elements(headers);
 
@@ -410,22 +455,8 @@ PHP_METHOD(Funnel_Producer, produce)
 			goto out;
 	}
 	if (Z_TYPE(p->dr_cb) != IS_UNDEF || (opaque && Z_TYPE_P(opaque) != IS_NULL)) {
-		zval null_zv;
-
-		ZVAL_NULL(&null_zv);
-		rc = fph_slot_take(pc, p, opaque ? opaque : &null_zv, key, value, &slot);
-		if (rc == -ENOBUFS) { /* serve what has come back, then try once more */
-			fnl_poll(pc->c, 0);
-			dispatch(pc);
-			if (EG(exception))
-				goto out;
-			rc = fph_slot_take(pc, p, opaque ? opaque : &null_zv, key, value, &slot);
-		}
-		if (rc < 0) {
-			fph_throw(rc, "produce",
-			          "too many records wait for their delivery report: call poll()");
+		if (slot_for(pc, p, opaque, key, value, &slot) < 0)
 			goto out;
-		}
 	}
 	rc = fnl_produce(pc->c, t->t, (int32_t)partition, key ? ZSTR_VAL(key) : NULL,
 	                 key ? ZSTR_LEN(key) : 0, value ? ZSTR_VAL(value) : NULL,
