@@ -96,7 +96,8 @@ PY
 # One client per worker process, kept across requests: funneld's per-client
 # series (labelled with the client's pid) show each live worker once, and
 # workers that served many requests with as many records in one client.
-python3 - "$mport" $(fpm_rig_workers) <<'PY' || fnl_fail "clients are not one per worker, kept across requests"
+mapfile -t workers < <(fpm_rig_workers)
+python3 - "$mport" "${workers[@]}" <<'PY' || fnl_fail "clients are not one per worker, kept across requests"
 import re, sys, urllib.request
 text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=10).read().decode()
 per_pid = {}
