@@ -337,6 +337,6 @@ void fph_clients_shutdown(void)
 		/* a client of another process (fork without atfork) is only forgotten */
 		client_free(pc, pc->pid == me && !pc->inherited);
 	}
-	/* inherited clients stay mapped: freeing them would need the parent's libfunnel state */
-	inherited = NULL;
+	/* inherited clients (a parent's) stay as they are, still listed: closing
+	 * them would detach the parent's ring, and the process is ending */
 }
