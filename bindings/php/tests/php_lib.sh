@@ -1,37 +1,23 @@
 # shellcheck shell=bash
 # php_lib.sh - helpers for the PHP extension's tests (source after funnel_lib.sh).
 #   fnl_php ARGS...                      php with only the funnel extension loaded
-#   fnl_kfake_start -topic NAME:PARTS... start kfake-broker (3 brokers); sets FNL_BOOTSTRAP
-#   fnl_kfake_stop                       SIGTERM, wait; fail unless it exited 0
+#   fnl_kfake_start -topic NAME:PARTS... kfake-broker (3 brokers) via lib.sh; sets FNL_BOOTSTRAP
+#   fnl_kfake_stop                       fnl_broker_stop for it
 #   fnl_php_verify TOPIC PARTS EXPECT    read back with kcat, verify.py check (murmur2 too)
 : "${FNL_PHP_EXT:=$FNL_BUILD_DIR/bindings/php/funnel.so}"
-: "${FNL_KFAKE:=$FNL_HARNESS_DIR/../../../shared/brokers/kfake-broker}"
-[[ -x $FNL_KFAKE ]] || FNL_KFAKE=/work/shared/brokers/kfake-broker
 
 fnl_php() {
 	FUNNEL_SOCKET=${FNL_SOCKET:-} php -n -d extension="$FNL_PHP_EXT" "$@"
 }
 
+# kfake through lib.sh's broker start (FNL_KFAKE says where it is), the mock before it
+# stays the mock's: FNL_BROKER is switched for this start and stop only.
 fnl_kfake_start() {
-	[[ -x $FNL_KFAKE ]] || fnl_fail "kfake-broker not found (set FNL_KFAKE)"
-	rm -f "$FNL_TMP/kfake.boot"
-	"$FNL_KFAKE" -brokers 3 -bootfile "$FNL_TMP/kfake.boot" "$@" \
-		>"$FNL_TMP/kfake.out" 2>"$FNL_TMP/kfake.err" &
-	FNL_KFAKE_PID=$!
-	fnl_track "$FNL_KFAKE_PID"
-	fnl_wait_for 20 test -s "$FNL_TMP/kfake.boot" || {
-		cat "$FNL_TMP/kfake.err" >&2
-		fnl_fail "kfake-broker did not write its bootstrap file"
-	}
-	FNL_BOOTSTRAP=$(cat "$FNL_TMP/kfake.boot")
-	export FNL_BOOTSTRAP
+	FNL_BROKER=kfake fnl_broker_start -- "$@"
 }
 
 fnl_kfake_stop() {
-	kill -TERM "$FNL_KFAKE_PID"
-	local st=0
-	wait "$FNL_KFAKE_PID" || st=$?
-	[[ $st -eq 0 ]] || fnl_fail "kfake-broker exited $st after SIGTERM"
+	FNL_BROKER=kfake fnl_broker_stop
 }
 
 fnl_php_verify() {
