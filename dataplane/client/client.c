@@ -591,6 +591,8 @@ static int fork_attach(struct fnl_client *c)
 	c->next_reattach_ms = 0;
 	c->replies_owed = 0; /* owed on the parent's connection only */
 	rc = attach_first(c, c->path, ring_fd);
+	if (daemon_absent(rc))
+		rc = -EPIPE; /* as for a daemon that went away after fnl_open() */
 	for (uint32_t i = 0; rc >= 0 && i < c->ntopics; i++) {
 		fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
 		memcpy(m.name, c->topics[i]->name, sizeof(m.name));
@@ -601,6 +603,8 @@ static int fork_attach(struct fnl_client *c)
 			rc = refused(&m);
 		else if (rc == 0 && m.type != FNL_CTL_TOPIC_OK)
 			rc = -EPROTO;
+		if (rc == -ECONNRESET)
+			rc = -EPIPE;
 		if (rc == 0) {
 			c->topics[i]->id = m.arg;
 			c->topics[i]->partitions = m.arg2;
@@ -611,7 +615,7 @@ static int fork_attach(struct fnl_client *c)
 		close_fd(&c->doorbell);
 		close(ring_fd);
 		munmap(base, map_bytes);
-		return rc == -ECONNRESET ? -EPIPE : rc;
+		return rc;
 	}
 	c->base = base;
 	c->map_bytes = map_bytes;
