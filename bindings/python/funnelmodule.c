@@ -32,9 +32,7 @@
  * differs drops the slots it inherited (their reports go to the parent) on
  * its next call.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <structmember.h>
+#include "funnelpy.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -51,21 +49,7 @@
 #define WAIT_SLICE_MS     100 /* signals (Ctrl-C) are checked this often while waiting */
 #define NAP_MS            20
 
-/* librdkafka's local error codes, so that code written for confluent_kafka
- * that compares codes keeps working. */
-enum {
-	ERR__FAIL = -196,
-	ERR__TRANSPORT = -195,
-	ERR__MSG_TIMED_OUT = -192,
-	ERR__UNKNOWN_TOPIC = -188,
-	ERR__INVALID_ARG = -186,
-	ERR__TIMED_OUT = -185,
-	ERR__QUEUE_FULL = -184,
-	ERR_MSG_SIZE_TOO_LARGE = 10,
-};
-
-static PyObject *KafkaException;
-static PyTypeObject KafkaErrorType, MessageType, ProducerType;
+static PyTypeObject ProducerType;
 static unsigned fork_gen; /* bumped in the child of every fork() */
 
 static void atfork_child(void)
@@ -86,399 +70,6 @@ static void nap(int ms)
 	struct timespec ts = {0, (long)ms * 1000000};
 	nanosleep(&ts, NULL);
 }
-
-/* ------------------------------------------------------------------ KafkaError */
-
-typedef struct {
-	PyObject_HEAD int code;
-	PyObject *reason; /* str or NULL */
-} KafkaError;
-
-static const char *err_name(int code)
-{
-	switch (code) {
-	case ERR__FAIL:
-		return "_FAIL";
-	case ERR__TRANSPORT:
-		return "_TRANSPORT";
-	case ERR__MSG_TIMED_OUT:
-		return "_MSG_TIMED_OUT";
-	case ERR__UNKNOWN_TOPIC:
-		return "_UNKNOWN_TOPIC";
-	case ERR__INVALID_ARG:
-		return "_INVALID_ARG";
-	case ERR__TIMED_OUT:
-		return "_TIMED_OUT";
-	case ERR__QUEUE_FULL:
-		return "_QUEUE_FULL";
-	default:
-		break;
-	}
-	if (code >= -1 && code <= INT16_MAX)
-		return fnl_kafka_err_name((int16_t)code);
-	return "UNKNOWN";
-}
-
-static PyObject *kafka_error_new(int code, PyObject *reason)
-{
-	KafkaError *e = PyObject_New(KafkaError, &KafkaErrorType);
-
-	if (!e)
-		return NULL;
-	e->code = code;
-	Py_XINCREF(reason);
-	e->reason = reason;
-	return (PyObject *)e;
-}
-
-static PyObject *KafkaError_tp_new(PyTypeObject *type, PyObject *args, PyObject *kw)
-{
-	static char *kwl[] = {"error", "reason", "fatal", NULL};
-	int code, fatal = 0;
-	PyObject *reason = NULL;
-
-	(void)type;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "i|Op", kwl, &code, &reason, &fatal))
-		return NULL;
-	if (reason == Py_None)
-		reason = NULL;
-	if (reason && !PyUnicode_Check(reason)) {
-		PyErr_SetString(PyExc_TypeError, "KafkaError reason must be a str");
-		return NULL;
-	}
-	return kafka_error_new(code, reason);
-}
-
-static void KafkaError_dealloc(KafkaError *e)
-{
-	Py_XDECREF(e->reason);
-	PyObject_Free(e);
-}
-
-static PyObject *KafkaError_code(KafkaError *e, PyObject *unused)
-{
-	(void)unused;
-	return PyLong_FromLong(e->code);
-}
-
-static PyObject *KafkaError_name(KafkaError *e, PyObject *unused)
-{
-	(void)unused;
-	return PyUnicode_FromString(err_name(e->code));
-}
-
-static PyObject *KafkaError_str(KafkaError *e)
-{
-	if (e->reason) {
-		Py_INCREF(e->reason);
-		return e->reason;
-	}
-	if (e->code > 0)
-		return PyUnicode_FromFormat("Broker: %s", err_name(e->code));
-	return PyUnicode_FromFormat("Local: %s", err_name(e->code));
-}
-
-static PyObject *KafkaError_strm(KafkaError *e, PyObject *unused)
-{
-	(void)unused;
-	return KafkaError_str(e);
-}
-
-static PyObject *KafkaError_false(KafkaError *e, PyObject *unused)
-{
-	(void)e, (void)unused;
-	Py_RETURN_FALSE;
-}
-
-static PyObject *KafkaError_retriable(KafkaError *e, PyObject *unused)
-{
-	(void)unused;
-	switch (e->code) {
-	case ERR__TRANSPORT:
-	case ERR__MSG_TIMED_OUT:
-	case ERR__TIMED_OUT:
-	case ERR__QUEUE_FULL:
-	case 5:  /* LEADER_NOT_AVAILABLE */
-	case 6:  /* NOT_LEADER_OR_FOLLOWER */
-	case 7:  /* REQUEST_TIMED_OUT */
-	case 13: /* NETWORK_EXCEPTION */
-	case 19: /* NOT_ENOUGH_REPLICAS */
-	case 20: /* NOT_ENOUGH_REPLICAS_AFTER_APPEND */
-		Py_RETURN_TRUE;
-	default:
-		Py_RETURN_FALSE;
-	}
-}
-
-static PyObject *KafkaError_repr(KafkaError *e)
-{
-	PyObject *s = KafkaError_str(e), *r;
-
-	if (!s)
-		return NULL;
-	r = PyUnicode_FromFormat("KafkaError{code=%s,val=%d,str=\"%U\"}", err_name(e->code),
-	                         e->code, s);
-	Py_DECREF(s);
-	return r;
-}
-
-static PyObject *KafkaError_richcompare(PyObject *a, PyObject *b, int op)
-{
-	long x, y;
-
-	if (op != Py_EQ && op != Py_NE)
-		Py_RETURN_NOTIMPLEMENTED;
-	if (PyObject_TypeCheck(a, &KafkaErrorType))
-		x = ((KafkaError *)a)->code;
-	else if (PyLong_Check(a))
-		x = PyLong_AsLong(a);
-	else
-		Py_RETURN_NOTIMPLEMENTED;
-	if (PyObject_TypeCheck(b, &KafkaErrorType))
-		y = ((KafkaError *)b)->code;
-	else if (PyLong_Check(b))
-		y = PyLong_AsLong(b);
-	else
-		Py_RETURN_NOTIMPLEMENTED;
-	return PyBool_FromLong(op == Py_EQ ? x == y : x != y);
-}
-
-static Py_hash_t KafkaError_hash(KafkaError *e)
-{
-	return e->code == -1 ? -2 : e->code;
-}
-
-static PyMethodDef KafkaError_methods[] = {
-    {"code", (PyCFunction)KafkaError_code, METH_NOARGS, "The error code (int)."},
-    {"name", (PyCFunction)KafkaError_name, METH_NOARGS, "The error's name."},
-    {"str", (PyCFunction)KafkaError_strm, METH_NOARGS, "A description a person can act on."},
-    {"fatal", (PyCFunction)KafkaError_false, METH_NOARGS,
-     "Always False (funneld is the producer)."},
-    {"retriable", (PyCFunction)KafkaError_retriable, METH_NOARGS, "True if trying again may work."},
-    {"txn_requires_abort", (PyCFunction)KafkaError_false, METH_NOARGS, "Always False."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyTypeObject KafkaErrorType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "funnel.KafkaError",
-    .tp_basicsize = sizeof(KafkaError),
-    .tp_dealloc = (destructor)KafkaError_dealloc,
-    .tp_repr = (reprfunc)KafkaError_repr,
-    .tp_str = (reprfunc)KafkaError_str,
-    .tp_hash = (hashfunc)KafkaError_hash,
-    .tp_richcompare = KafkaError_richcompare,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "KafkaError(error, reason=None): a Kafka error code (>0: the broker's, <0: local, "
-              "as librdkafka numbers them) and its description.",
-    .tp_methods = KafkaError_methods,
-    .tp_new = KafkaError_tp_new,
-};
-
-/* Raises KafkaException(KafkaError(code, text)); returns NULL. */
-static PyObject *raise_kafka(int code, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	PyObject *reason, *err;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	reason = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
-	if (!reason)
-		return NULL;
-	err = kafka_error_new(code, reason);
-	Py_DECREF(reason);
-	if (!err)
-		return NULL;
-	PyErr_SetObject(KafkaException, err);
-	Py_DECREF(err);
-	return NULL;
-}
-
-/* A libfunnel -errno as the exception confluent_kafka would raise. */
-static PyObject *raise_errno(int rc, const char *what, int max_block_ms)
-{
-	const char *why = fnl_last_error();
-	const char *sep = *why ? ": " : "";
-
-	switch (-rc) {
-	case EAGAIN:
-		PyErr_Format(
-		    PyExc_BufferError,
-		    "Local: Queue full (%s: funnel ring full for max.block.ms=%d; call poll())",
-		    what, max_block_ms);
-		return NULL;
-	case EMSGSIZE:
-		return raise_kafka(ERR_MSG_SIZE_TOO_LARGE,
-		                   "%s: record larger than half the ring "
-		                   "(raise funnel.ring.bytes)",
-		                   what);
-	case EINVAL:
-		return raise_kafka(ERR__INVALID_ARG, "%s: %s%s%s", what, fnl_strerror(rc), sep,
-		                   why);
-	case EPIPE:
-	case ENOENT:
-	case ECONNREFUSED:
-	case ECONNRESET:
-	case ESHUTDOWN:
-		return raise_kafka(ERR__TRANSPORT, "%s: %s%s%s", what, fnl_strerror(rc), sep, why);
-	default:
-		return raise_kafka(ERR__FAIL, "%s: %s%s%s", what, fnl_strerror(rc), sep, why);
-	}
-}
-
-/* ------------------------------------------------------------------ Message */
-
-typedef struct {
-	PyObject_HEAD PyObject *topic, *key, *value, *headers, *error;
-	int32_t partition;
-	int64_t offset, timestamp;
-} Message;
-
-static void Message_dealloc(Message *m)
-{
-	Py_XDECREF(m->topic);
-	Py_XDECREF(m->key);
-	Py_XDECREF(m->value);
-	Py_XDECREF(m->headers);
-	Py_XDECREF(m->error);
-	PyObject_Free(m);
-}
-
-/* bytes of a key/value/header value as produced (str -> UTF-8), or None */
-static PyObject *as_bytes_obj(PyObject *o)
-{
-	if (!o || o == Py_None)
-		Py_RETURN_NONE;
-	if (PyBytes_CheckExact(o)) {
-		Py_INCREF(o);
-		return o;
-	}
-	if (PyUnicode_Check(o))
-		return PyUnicode_AsUTF8String(o);
-	return PyBytes_FromObject(o);
-}
-
-static PyObject *Message_topic(Message *m, PyObject *u)
-{
-	(void)u;
-	if (!m->topic)
-		Py_RETURN_NONE;
-	Py_INCREF(m->topic);
-	return m->topic;
-}
-
-static PyObject *Message_key(Message *m, PyObject *u)
-{
-	(void)u;
-	return as_bytes_obj(m->key);
-}
-
-static PyObject *Message_value(Message *m, PyObject *u)
-{
-	(void)u;
-	return as_bytes_obj(m->value);
-}
-
-static PyObject *Message_partition(Message *m, PyObject *u)
-{
-	(void)u;
-	return PyLong_FromLong(m->partition);
-}
-
-static PyObject *Message_offset(Message *m, PyObject *u)
-{
-	(void)u;
-	return PyLong_FromLongLong(m->offset);
-}
-
-static PyObject *Message_timestamp(Message *m, PyObject *u)
-{
-	(void)u;
-	if (m->timestamp <= 0)
-		return Py_BuildValue("(iL)", 0, (long long)-1);
-	return Py_BuildValue("(iL)", 1, (long long)m->timestamp); /* TIMESTAMP_CREATE_TIME */
-}
-
-static PyObject *Message_error(Message *m, PyObject *u)
-{
-	(void)u;
-	if (!m->error)
-		Py_RETURN_NONE;
-	Py_INCREF(m->error);
-	return m->error;
-}
-
-/* [(name, bytes or None), ...] as confluent_kafka gives them, or None */
-static PyObject *Message_headers(Message *m, PyObject *u)
-{
-	PyObject *seq, *out, *it;
-
-	(void)u;
-	if (!m->headers)
-		Py_RETURN_NONE;
-	seq = PyDict_Check(m->headers) ? PyDict_Items(m->headers) : PySequence_Fast(m->headers, "");
-	if (!seq)
-		return NULL;
-	out = PyList_New(0);
-	for (Py_ssize_t i = 0; out && i < PySequence_Fast_GET_SIZE(seq); i++) {
-		PyObject *t = PySequence_Fast_GET_ITEM(seq, i), *v;
-		v = as_bytes_obj(PyTuple_GET_ITEM(t, 1));
-		it = v ? PyTuple_Pack(2, PyTuple_GET_ITEM(t, 0), v) : NULL;
-		Py_XDECREF(v);
-		if (!it || PyList_Append(out, it) < 0)
-			Py_CLEAR(out);
-		Py_XDECREF(it);
-	}
-	Py_DECREF(seq);
-	return out;
-}
-
-static Py_ssize_t Message_len(Message *m)
-{
-	PyObject *v = as_bytes_obj(m->value);
-	Py_ssize_t n;
-
-	if (!v)
-		return -1;
-	n = v == Py_None ? 0 : PyBytes_GET_SIZE(v);
-	Py_DECREF(v);
-	return n;
-}
-
-static PyObject *Message_latency(Message *m, PyObject *u)
-{
-	(void)m, (void)u;
-	Py_RETURN_NONE;
-}
-
-static PyMethodDef Message_methods[] = {
-    {"topic", (PyCFunction)Message_topic, METH_NOARGS, "The topic (str)."},
-    {"partition", (PyCFunction)Message_partition, METH_NOARGS, "The partition, -1 if none."},
-    {"offset", (PyCFunction)Message_offset, METH_NOARGS, "The offset, -1 unless delivered."},
-    {"key", (PyCFunction)Message_key, METH_NOARGS, "The key as bytes, or None."},
-    {"value", (PyCFunction)Message_value, METH_NOARGS, "The value as bytes, or None."},
-    {"headers", (PyCFunction)Message_headers, METH_NOARGS, "[(name, bytes), ...] or None."},
-    {"timestamp", (PyCFunction)Message_timestamp, METH_NOARGS,
-     "(TIMESTAMP_CREATE_TIME, ms) as produced."},
-    {"error", (PyCFunction)Message_error, METH_NOARGS, "KafkaError, or None if delivered."},
-    {"latency", (PyCFunction)Message_latency, METH_NOARGS, "None (not measured)."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PySequenceMethods Message_seq = {.sq_length = (lenfunc)Message_len};
-
-static PyTypeObject MessageType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "funnel.Message",
-    .tp_basicsize = sizeof(Message),
-    .tp_dealloc = (destructor)Message_dealloc,
-    .tp_as_sequence = &Message_seq,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A produced record and its delivery report (passed to on_delivery).",
-    .tp_methods = Message_methods,
-};
-
 /* ------------------------------------------------------------------ Producer */
 
 struct slot {
@@ -505,8 +96,8 @@ typedef struct {
 	struct slot *slots;
 	uint32_t *free_stack;
 	uint32_t cap, max, nfree;
-	struct rep *rep;
-	uint32_t nrep;
+	struct rep *rep; /* FIFO of cap entries: rep_n from rep_head (mod cap) */
+	uint32_t rep_head, rep_n;
 	struct fnl_header *hdrs;
 	int hdrs_cap;
 	PyThread_type_lock lock;
@@ -526,7 +117,8 @@ static void on_report(const struct fnl_report *r, void *ctx)
 		p->plain_failed += r->err != 0;
 		return;
 	}
-	p->rep[p->nrep++] = (struct rep){
+	/* never full: each entry holds a slot, freed only when it is popped */
+	p->rep[(p->rep_head + p->rep_n++) % p->cap] = (struct rep){
 	    .opaque = r->opaque, .offset = r->offset, .partition = r->partition, .err = r->err};
 }
 
@@ -549,7 +141,7 @@ static void after_fork(Producer *p)
 		slot_clear(&p->slots[i]);
 		p->free_stack[p->nfree++] = i;
 	}
-	p->nrep = 0;
+	p->rep_head = p->rep_n = 0;
 	p->busy = p->dispatching = 0;
 	p->lock = PyThread_allocate_lock(); /* the old one may have been held by a thread */
 	p->gen = fork_gen;
@@ -593,10 +185,14 @@ static int slots_grow(Producer *p)
 	if (!fs)
 		return -1;
 	p->free_stack = fs;
-	struct rep *r = PyMem_Realloc(p->rep, ncap * sizeof(*r));
+	struct rep *r = PyMem_Malloc(ncap * sizeof(*r));
 	if (!r)
 		return -1;
+	for (i = 0; i < p->rep_n; i++) /* the FIFO, from its head, to the front */
+		r[i] = p->rep[(p->rep_head + i) % p->cap];
+	PyMem_Free(p->rep);
 	p->rep = r;
+	p->rep_head = 0;
 	memset(&s[p->cap], 0, (ncap - p->cap) * sizeof(*s));
 	for (i = ncap; i-- > p->cap;)
 		p->free_stack[p->nfree++] = i;
@@ -613,9 +209,13 @@ static int dispatch(Producer *p, long *served)
 	if (p->busy || p->dispatching)
 		return 0;
 	p->dispatching = 1;
-	for (uint32_t i = 0; i < p->nrep; i++) {
-		struct rep e = p->rep[i];
+	while (p->rep_n > 0) {
+		struct rep e = p->rep[p->rep_head];
 		uint32_t idx = (uint32_t)(e.opaque - 1);
+
+		/* popped before the callback, which may serve reports again */
+		p->rep_head = (p->rep_head + 1) % p->cap;
+		p->rep_n--;
 		struct slot *s = &p->slots[idx];
 		PyObject *cb = s->cb, *res;
 		Message *m;
@@ -655,7 +255,6 @@ static int dispatch(Producer *p, long *served)
 		else
 			PyErr_WriteUnraisable(cb);
 	}
-	p->nrep = 0;
 	p->dispatching = 0;
 	if (et) {
 		PyErr_Restore(et, ev, tb);
@@ -1227,7 +826,7 @@ static int produce_slow(Producer *p, struct rec *r)
 				break;
 			if (fnl_poll(p->c, (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS)) < 0)
 				nap(NAP_MS); /* funneld away: it may come back */
-			if (p->nrep && p->nrep * 2 >= p->cap)
+			if (p->rep_n * 2 >= p->cap)
 				break; /* let callbacks run and free their slots */
 		}
 		Py_END_ALLOW_THREADS client_release(p);
@@ -1387,7 +986,7 @@ static long serve(Producer *p, int64_t ms, bool all)
 		uint64_t plain = p->plain_reported;
 		int rc;
 
-		if (all && fnl_outq_len(p->c) == 0 && p->nrep == 0)
+		if (all && fnl_outq_len(p->c) == 0 && p->rep_n == 0)
 			break;
 		client_acquire(p);
 		Py_BEGIN_ALLOW_THREADS rc = fnl_poll(p->c, slice);
@@ -1431,7 +1030,7 @@ static Py_ssize_t Producer_len(Producer *p)
 	if (!p->c)
 		return 0;
 	check_fork(p);
-	return (Py_ssize_t)fnl_outq_len(p->c) + p->nrep;
+	return (Py_ssize_t)fnl_outq_len(p->c) + p->rep_n;
 }
 
 static PyObject *Producer_flush(Producer *p, PyObject *args, PyObject *kw)
@@ -1549,39 +1148,6 @@ static struct PyModuleDef funnel_module = {
     .m_size = -1,
     .m_methods = mod_methods,
 };
-
-static int add_error_consts(void)
-{
-	static const struct {
-		const char *name;
-		int code;
-	} c[] = {
-	    {"_FAIL", ERR__FAIL},
-	    {"_TRANSPORT", ERR__TRANSPORT},
-	    {"_MSG_TIMED_OUT", ERR__MSG_TIMED_OUT},
-	    {"_UNKNOWN_TOPIC", ERR__UNKNOWN_TOPIC},
-	    {"_INVALID_ARG", ERR__INVALID_ARG},
-	    {"_TIMED_OUT", ERR__TIMED_OUT},
-	    {"_QUEUE_FULL", ERR__QUEUE_FULL},
-	    {"NO_ERROR", 0},
-	    {"UNKNOWN_TOPIC_OR_PART", 3},
-	    {"LEADER_NOT_AVAILABLE", 5},
-	    {"NOT_LEADER_FOR_PARTITION", 6},
-	    {"REQUEST_TIMED_OUT", 7},
-	    {"MSG_SIZE_TOO_LARGE", 10},
-	    {"NETWORK_EXCEPTION", 13},
-	    {"TOPIC_AUTHORIZATION_FAILED", 29},
-	    {"INVALID_RECORD", 87},
-	};
-	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		PyObject *v = PyLong_FromLong(c[i].code);
-		if (!v || PyDict_SetItemString(KafkaErrorType.tp_dict, c[i].name, v) < 0)
-			return -1;
-		Py_DECREF(v);
-	}
-	PyType_Modified(&KafkaErrorType);
-	return 0;
-}
 
 PyMODINIT_FUNC PyInit_funnel(void)
 {

@@ -179,6 +179,36 @@ def test_bounded_table():
     print("bounded table: 5000 records with a callback through 64 slots")
 
 
+def test_reentrant():
+    """callbacks that poll() and produce() again, through 64 slots: nothing is
+    lost or called twice while reports are served inside a callback."""
+    p = funnel.Producer(dict(CONF, **{"queue.buffering.max.messages": 64}))
+    ex, ex2 = Expect("reent"), Expect("reent2")
+    first, second = [], []
+
+    def again(err, msg):
+        second.append(msg.value())
+
+    def cb(err, msg):
+        assert err is None
+        first.append(msg.value())
+        s, val = ex2.next()
+        p.produce(TOPIC, val, on_delivery=again)
+        p.poll(0)
+
+    for _ in range(500):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=cb)
+    for _ in range(100):
+        if p.flush(30) == 0 and len(second) == 500:
+            break
+    ex.f.close()
+    ex2.f.close()
+    assert len(first) == 500 and len(set(first)) == 500, len(first)
+    assert len(second) == 500 and len(set(second)) == 500, len(second)
+    print("reentrant: 500 callbacks that produce and poll, 500 more callbacks, each once")
+
+
 def test_gil_released():
     """poll() waits without the GIL: another thread runs meanwhile."""
     p = funnel.Producer(CONF)
@@ -283,6 +313,7 @@ p = test_records()
 test_arguments(p)
 test_callback_exception()
 test_bounded_table()
+test_reentrant()
 test_gil_released()
 test_threads()
 test_fork()
