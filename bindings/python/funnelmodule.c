@@ -674,7 +674,7 @@ static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
 	}
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *t = PySequence_Fast_GET_ITEM(seq, i), *name, *val;
-		Py_ssize_t nl, vl;
+		Py_ssize_t nl, vl = 0;
 		const char *ns;
 
 		if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) {

@@ -8,7 +8,7 @@ PY_TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 fnl_py() {
 	if [[ -n ${FNL_PY_PRELOAD:-} ]]; then
-		LD_PRELOAD=$FNL_PY_PRELOAD ASAN_OPTIONS=detect_leaks=0:${ASAN_OPTIONS:-} "$FNL_PYTHON" "$@"
+		LD_PRELOAD=$FNL_PY_PRELOAD ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 "$FNL_PYTHON" "$@"
 	else
 		"$FNL_PYTHON" "$@"
 	fi
