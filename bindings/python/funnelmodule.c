@@ -14,11 +14,14 @@
  *   topic, key, value and headers objects of each, held until its report was
  *   dispatched; bounded by queue.buffering.max.messages (grows by doubling up
  *   to it). A record without a callback takes no slot (opaque 0);
- * - a report array: libfunnel's report callback (C, no Python, possibly
+ * - a report FIFO: libfunnel's report callback (C, no Python, possibly
  *   without the GIL) appends {opaque, partition, offset, err} to it; Python
- *   callbacks run later, with the GIL, in dispatch(). It never holds more
- *   entries than slots in use, so it is sized with the table and never grows
- *   inside the report callback.
+ *   callbacks run later, with the GIL, in dispatch(), which pops each entry
+ *   and frees its slot before calling the callback (that may poll and
+ *   produce again). Each entry holds a slot, so the FIFO never holds more
+ *   entries than the table has slots: it is sized with the table and never
+ *   grows inside the report callback. Reports of records without a slot are
+ *   only counted.
  *
  * Threads: libfunnel wants one thread per client at a time. Calls made with the
  * GIL held (the produce fast path) need nothing more; a call made without it
