@@ -10,7 +10,10 @@
  * fnl_poll, fnl_topic) and child 3 forks a grandchild "g3" of its own. Even
  * children fnl_flush() and check their reports; odd ones _exit() right after
  * their last fnl_produce() without flushing (funneld must still deliver their
- * records). Meanwhile the parent keeps producing, then flushes.
+ * records). After the first child, one more child only calls fnl_outq_len(),
+ * fnl_flush() (both 0: the records are the parent's) and fnl_close() on the
+ * inherited client, and exits, while the parent waits for it and then goes on
+ * producing into its ring. Meanwhile the parent keeps producing, then flushes.
  *
  * Every process checks that it gets exactly one report for each record it
  * produced and none for another process's records (the opaque holds the
@@ -248,6 +251,21 @@ int main(int argc, char **argv)
 				_exit(child(c, t, forked, name, n / 2));
 			}
 			pids[forked++] = pid;
+			if (forked == 1) {
+				/* a child that only closes the inherited client: the
+				 * parent's ring and socket must not notice */
+				pid = fork();
+				if (pid < 0)
+					die("fork", -errno);
+				if (pid == 0) {
+					fclose(ex);
+					int left = (int)fnl_outq_len(c) + fnl_flush(c, 0);
+					fnl_close(c);
+					_exit(left != 0);
+				}
+				if (wait_child(pid))
+					bad = 1;
+			}
 		} else if (s % 500 == 499 && fnl_poll(c, 0) < 0) {
 			die("fnl_poll", -EPIPE);
 		}

@@ -4,7 +4,8 @@
 # the bounded callback table, the GIL, threads and fork(); a record sent to a
 # partition the topic does not have gets its error in the callback; a topic
 # the cluster does not have raises KafkaException. Everything produced is read
-# back with kcat exactly once, in order.
+# back with kcat exactly once, in order. basic.py runs again against
+# kfake-broker.
 set -euo pipefail
 source "$(dirname "$0")/../../../tests/harness/lib.sh"
 fnl_test_init 300
@@ -40,4 +41,22 @@ except funnel.KafkaException as ex:
 PY
 fnl_funneld_stop
 fnl_readback_verify pyb 3 "$FNL_TMP"/ex/ex-*
+fnl_broker_stop
+
+echo "== again against kfake-broker (CRCs and idempotent sequences checked)"
+: "${FNL_KFAKE:=$(cd "$(dirname "$0")/../../.." && pwd)/../shared/brokers/kfake-broker}"
+[[ -x $FNL_KFAKE ]] || FNL_KFAKE=/work/shared/brokers/kfake-broker
+"$FNL_KFAKE" -brokers 3 -topic pyk:3 -bootfile "$FNL_TMP/kfake.boot" >"$FNL_TMP/kfake.out" 2>&1 &
+KFAKE_PID=$!
+fnl_track "$KFAKE_PID"
+fnl_wait_for 20 test -s "$FNL_TMP/kfake.boot" || fnl_fail "kfake-broker did not write its bootfile"
+FNL_BOOTSTRAP=$(cat "$FNL_TMP/kfake.boot")
+mv "$FNL_TMP/funneld.err" "$FNL_TMP/funneld-mock.err"
+fnl_funneld_start -X funnel.metrics.listen=
+mkdir -p "$FNL_TMP/exk"
+fnl_py "$PY_TESTS/basic.py" "$FNL_SOCKET" pyk 3 "$FNL_TMP/exk" || fnl_fail "basic.py on kfake-broker"
+fnl_funneld_stop
+fnl_readback_verify pyk 3 "$FNL_TMP"/exk/ex-*
+kill -TERM "$KFAKE_PID"
+wait "$KFAKE_PID" || true
 echo "py_basic: ok"
