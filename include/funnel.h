@@ -120,6 +120,12 @@ int fnl_flush(fnl_client_t *c, int timeout_ms);
 /* Records produced and not yet reported. */
 int64_t fnl_outq_len(fnl_client_t *c);
 
+/* Sets max_block_ms (struct fnl_conf) for the calls that follow on this client.
+ * For a caller that must not block inside fnl_produce() (a language binding
+ * holding a global lock: it sets 0 and waits in its own loop) yet lets
+ * fnl_topic() wait for the daemon's metadata. 0, or -EINVAL (negative). */
+int fnl_set_max_block_ms(fnl_client_t *c, int max_block_ms);
+
 /* Says BYE and frees everything; does not wait: call fnl_flush() first (what
  * was not flushed is still produced; its reports are lost). In a forked child
  * it frees the child's part only (see fork() above). */

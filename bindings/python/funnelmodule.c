@@ -6,10 +6,11 @@
  *   p.poll(0); p.flush(10)
  *
  * Layout of a Producer:
- * - one libfunnel client, opened with max_block_ms = 0 so that no libfunnel
- *   call ever blocks while this module holds the GIL; every wait (ring full,
- *   funneld restarting, poll, flush) is a loop here that releases the GIL
- *   around libfunnel calls and honours max.block.ms itself;
+ * - one libfunnel client, set to max_block_ms = 0 once open (fnl_set_max_block_ms)
+ *   so that no libfunnel call blocks while this module holds the GIL; every
+ *   wait (ring full, funneld restarting, poll, flush) is a loop here that
+ *   releases the GIL around libfunnel calls and honours max.block.ms itself;
+ *   fnl_open() and fnl_topic() wait inside libfunnel, without the GIL;
  * - a slot table for the records that need a delivery callback: the callback,
  *   topic, key, value and headers objects of each, held until its report was
  *   dispatched; bounded by queue.buffering.max.messages (grows by doubling up
@@ -462,17 +463,14 @@ static int Producer_init(Producer *p, PyObject *args, PyObject *kw)
 	conf.socket_path = p->socket_path;
 	if (p->ring_bytes)
 		conf.ring_bytes = p->ring_bytes;
-	conf.max_block_ms = 0; /* the waits are ours, without the GIL */
+	conf.max_block_ms = p->max_block_ms; /* fnl_open() waits without the GIL */
 	conf.on_report = on_report;
 	conf.ctx = p;
-	int64_t deadline = now_ms(CLOCK_MONOTONIC) + p->max_block_ms;
-	Py_BEGIN_ALLOW_THREADS for (;;)
-	{
-		rc = fnl_open(&conf, &p->c);
-		if (rc >= 0 || !is_absent(rc) || now_ms(CLOCK_MONOTONIC) >= deadline)
-			break;
-		nap(NAP_MS);
-	}
+	Py_BEGIN_ALLOW_THREADS rc = fnl_open(&conf, &p->c);
+	/* from now on libfunnel never blocks (fnl_produce() runs with the GIL):
+	 * the waits are this module's loops, without the GIL */
+	if (rc >= 0)
+		fnl_set_max_block_ms(p->c, 0);
 	Py_END_ALLOW_THREADS if (rc < 0)
 	{
 		char what[300];
@@ -534,16 +532,11 @@ static fnl_topic_t *topic_lookup_slow(Producer *p, PyObject *topic)
 		PyErr_SetString(PyExc_ValueError, "topic name contains a NUL character");
 		return NULL;
 	}
-	int64_t deadline = now_ms(CLOCK_MONOTONIC) + p->max_block_ms;
 	client_acquire(p);
-	Py_BEGIN_ALLOW_THREADS for (;;)
-	{
-		rc = fnl_topic(p->c, name, &t);
-		if (rc >= 0 || !(rc == -EPIPE || (rc != -ENOENT && is_absent(rc))) ||
-		    now_ms(CLOCK_MONOTONIC) >= deadline)
-			break;
-		nap(NAP_MS);
-	}
+	/* a lookup waits up to max.block.ms for funneld (and its metadata) */
+	Py_BEGIN_ALLOW_THREADS fnl_set_max_block_ms(p->c, p->max_block_ms);
+	rc = fnl_topic(p->c, name, &t);
+	fnl_set_max_block_ms(p->c, 0);
 	Py_END_ALLOW_THREADS client_release(p);
 	if (rc < 0) {
 		const char *why = fnl_last_error();

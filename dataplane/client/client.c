@@ -731,6 +731,14 @@ int64_t fnl_outq_len(fnl_client_t *c)
 	return (int64_t)fnl_ring_outstanding(&c->v);
 }
 
+int fnl_set_max_block_ms(fnl_client_t *c, int max_block_ms)
+{
+	if (!c || max_block_ms < 0)
+		return -EINVAL;
+	c->conf.max_block_ms = max_block_ms;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ produce */
 
 /* Ring full: serve reports, spin, then sleep until max_block_ms. A sleep lasts

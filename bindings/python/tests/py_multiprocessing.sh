@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A multiprocessing.Pool of forked workers producing through the Producer the
-# parent created (tests/mp.py), against the mock harness: every record read
+# parent created (tests/mp.py), on the broker FNL_BROKER names: every record read
 # back exactly once, in order per stream and key.
 set -euo pipefail
 source "$(dirname "$0")/../../../tests/harness/lib.sh"
