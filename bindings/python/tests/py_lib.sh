@@ -4,6 +4,7 @@
 : "${FNL_PYTHON:=/usr/bin/python3}"
 : "${PYTHONPATH:=$FNL_BUILD_DIR/bindings/python}"
 export PYTHONPATH
+export PYTHONDONTWRITEBYTECODE=1 # nothing written into the source tree
 PY_TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 fnl_py() {
