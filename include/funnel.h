@@ -137,10 +137,10 @@ const char *fnl_strerror(int err);
 /* Short name for a Kafka error code ("NONE", "MESSAGE_TOO_LARGE", ...). */
 const char *fnl_kafka_err_name(int16_t err);
 
-/* The daemon's own explanation of the last refusal of fnl_open() or fnl_topic()
- * on this thread (e.g. "topic 'x' is not available (Kafka error 3) after
- * max.block.ms=2000"), or "" if it gave none. Valid until the next call on this
- * thread. */
+/* The daemon's own explanation of the refusal of the last fnl_open() or fnl_topic()
+ * on this thread (e.g. "topic 'x' does not exist (UNKNOWN_TOPIC_OR_PARTITION; waited
+ * max.block.ms=2000)"), or "" if it gave none (each of those calls clears it first).
+ * Valid until the next call on this thread. */
 const char *fnl_last_error(void);
 
 #ifdef __cplusplus

@@ -297,6 +297,7 @@ int fnl_open(const struct fnl_conf *conf, fnl_client_t **out)
 	uint32_t cmp_entries;
 	int ring_fd, rc;
 
+	last_error[0] = '\0'; /* an earlier refusal's text must not describe this call */
 	if (!conf) {
 		fnl_conf_init(&def);
 		conf = &def;
@@ -444,6 +445,7 @@ int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out)
 	uint32_t i;
 	int rc;
 
+	last_error[0] = '\0';
 	if (!c || !name || !out)
 		return -EINVAL;
 	len = strlen(name);
