@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# The transaction codec and state machine against real brokers, with fnl-txn-driver (plain
+# sockets, no funneld; see txn_driver.c). FNL_BROKER picks the broker:
+#
+# kfake (transactions with control records):
+#   1. plan C A W C with consumer offsets: while each transaction is open, a read_committed
+#      kcat sees only the earlier committed transactions and the group's committed offsets are
+#      the earlier committed ones; afterwards read_committed sees exactly transactions 0 and 3
+#      (in order, per partition), read_uncommitted all four; the group's offsets are those of
+#      transaction 3 (the aborted transaction's offsets never became visible). Transaction 2
+#      (W) passes its local deadline and is aborted by the state machine; the commit then
+#      answers ABORTABLE and the client's abort completes at once.
+#   2. fencing: while a transaction of one producer is open, a second producer initializes
+#      the same transactional id (InitProducerId aborts the open transaction) and commits; the
+#      first producer's EndTxn is refused as fenced and its state machine ends in FATAL_ERROR;
+#      read_committed holds only the second producer's records.
+# mock (librdkafka's mock: no markers, so protocol order and injected errors only):
+#   3. the exact request order of a committed and an aborted transaction with offsets, at
+#      the versions the mock speaks (FindCoordinator v2, AddPartitionsToTxn v1, EndTxn v1);
+#   4. CONCURRENT_TRANSACTIONS on AddPartitionsToTxn retried, NOT_COORDINATOR on EndTxn ->
+#      FindCoordinator again, COORDINATOR_LOAD_IN_PROGRESS on InitProducerId retried;
+#   5. PRODUCER_FENCED -> FATAL_ERROR; TOPIC_AUTHORIZATION_FAILED -> ABORTABLE_ERROR.
+set -euo pipefail
+source "$(dirname "$0")/../harness/lib.sh"
+fnl_test_init 180
+DRV=$FNL_BUILD_DIR/tests/integration/fnl-txn-driver
+[[ -x $DRV ]] || fnl_fail "fnl-txn-driver not built"
+R=4     # records per partition per transaction
+P=3     # partitions
+
+# consume TOPIC ISOLATION: "partition value" lines, sorted by partition then offset
+consume() {
+	timeout 30 kcat -C -b "$FNL_BOOTSTRAP" -t "$1" -o beginning -e -q \
+		-X isolation.level="$2" -X check.crcs=true -X fetch.wait.max.ms=50 \
+		-f '%p %o %s\n' | sort -n -k1,1 -k2,2 | awk '{print $1, $3}'
+}
+
+# expected TXN_ID "k:kind ..." -> the records those transactions wrote, as consume prints them
+expected() {
+	local id=$1 p i t
+	shift
+	for ((p = 0; p < P; p++)); do
+		for t in "$@"; do
+			for ((i = 0; i < R; i++)); do
+				echo "$p $id:${t%%:*}-${t##*:}-$p-$i"
+			done
+		done
+	done
+}
+
+# committed GROUP TOPIC: the group's committed offsets of partitions 0..P-1 (python3-kafka)
+committed() {
+	timeout 30 /usr/bin/python3 - "$FNL_BOOTSTRAP" "$1" "$2" "$P" <<'PY'
+import sys
+from kafka import KafkaConsumer, TopicPartition
+c = KafkaConsumer(bootstrap_servers=sys.argv[1].split(","), group_id=sys.argv[2],
+                  enable_auto_commit=False, api_version=(2, 5, 0))
+print(" ".join(str(c.committed(TopicPartition(sys.argv[3], p))) for p in range(int(sys.argv[4]))))
+c.close()
+PY
+}
+
+same() { # same FILE_GOT FILE_WANT WHAT
+	if ! diff -u "$2" "$1" >"$FNL_TMP/diff"; then
+		head -40 "$FNL_TMP/diff" >&2
+		fnl_fail "$3 differs from what was expected"
+	fi
+}
+
+if ! fnl_broker_is_mock; then
+	fnl_broker_start -b 3 -t txn:$P -t fence:$P
+
+	echo "== 1. commit, abort, deadline abort, commit; offsets with each"
+	# while each transaction is open: what read_committed sees, and the group's offsets
+	# (system(3) runs /bin/sh, which drops exported functions: the script carries them)
+	{
+		echo "P=$P"
+		declare -f consume committed
+		cat <<'SH'
+consume txn read_committed >"$FNL_TMP/open.$FNL_TXN_INDEX" &&
+	committed grp txn >"$FNL_TMP/offs.$FNL_TXN_INDEX"
+SH
+	} >"$FNL_TMP/open.sh"
+	open_cmd="bash $FNL_TMP/open.sh"
+	"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x tA -p CAWC -r $R -g grp -T 60000 -D 1500 \
+		-w 2000 -s "$open_cmd" >"$FNL_TMP/drv1.out" 2>&1 || {
+		cat "$FNL_TMP/drv1.out"
+		fnl_fail "the driver failed on kfake"
+	}
+	grep -q 'deadline abort: commit answered ABORTABLE, abort OK' "$FNL_TMP/drv1.out" ||
+		fnl_fail "the deadline abort did not run"
+	: >"$FNL_TMP/empty"
+	same "$FNL_TMP/open.0" "$FNL_TMP/empty" "read_committed during open transaction 0"
+	expected tA 0:C >"$FNL_TMP/want.c0"
+	same "$FNL_TMP/open.1" "$FNL_TMP/want.c0" "read_committed during open transaction 1"
+	same "$FNL_TMP/open.3" "$FNL_TMP/want.c0" "read_committed during open transaction 3"
+	[[ $(cat "$FNL_TMP/offs.0") == "None None None" ]] ||
+		fnl_fail "offsets visible before any commit: $(cat "$FNL_TMP/offs.0")"
+	[[ $(cat "$FNL_TMP/offs.1") == "10 11 12" ]] ||
+		fnl_fail "offsets during transaction 1: $(cat "$FNL_TMP/offs.1"), want those of 0"
+	[[ $(cat "$FNL_TMP/offs.3") == "10 11 12" ]] ||
+		fnl_fail "offsets during transaction 3: $(cat "$FNL_TMP/offs.3") (the abort leaked?)"
+	consume txn read_committed >"$FNL_TMP/rc"
+	expected tA 0:C 3:C >"$FNL_TMP/want.rc"
+	same "$FNL_TMP/rc" "$FNL_TMP/want.rc" "read_committed"
+	consume txn read_uncommitted >"$FNL_TMP/ru"
+	expected tA 0:C 1:A 2:W 3:C >"$FNL_TMP/want.ru"
+	same "$FNL_TMP/ru" "$FNL_TMP/want.ru" "read_uncommitted"
+	[[ $(committed grp txn) == "40 41 42" ]] ||
+		fnl_fail "final offsets $(committed grp txn), want transaction 3's (40 41 42)"
+	echo "read_committed $(wc -l <"$FNL_TMP/rc") records, read_uncommitted $(wc -l <"$FNL_TMP/ru")"
+
+	echo "== 2. a second producer with the same transactional id fences the first"
+	second="$DRV -b $FNL_BOOTSTRAP -t fence -n $P -x tF -p C -r $R >$FNL_TMP/drv2b.out 2>&1"
+	st=0
+	"$DRV" -b "$FNL_BOOTSTRAP" -t fence -n $P -x tF -p C -r $R -s "$second" \
+		>"$FNL_TMP/drv2a.out" 2>&1 || st=$?
+	cat "$FNL_TMP/drv2a.out"
+	[[ $st -eq 1 ]] || fnl_fail "the fenced producer's driver exited $st, want 1"
+	grep -q 'state FATAL_ERROR' "$FNL_TMP/drv2a.out" || fnl_fail "the first producer is not fatal"
+	grep -Eq '^<- EndTxn err (PRODUCER_FENCED|INVALID_PRODUCER_EPOCH)$' "$FNL_TMP/drv2a.out" ||
+		fnl_fail "the first producer's EndTxn was not refused as fenced"
+	grep -q '^== done: 1 transaction' "$FNL_TMP/drv2b.out" || {
+		cat "$FNL_TMP/drv2b.out"
+		fnl_fail "the second producer did not commit"
+	}
+	consume fence read_committed >"$FNL_TMP/rc2"
+	expected tF 0:C | sort -n -k1,1 -s >"$FNL_TMP/want.rc2"
+	# both producers wrote "tF:0-C-..." values: read_committed must hold them once, not twice
+	same "$FNL_TMP/rc2" "$FNL_TMP/want.rc2" "read_committed after fencing"
+	consume fence read_uncommitted >"$FNL_TMP/ru2"
+	[[ $(wc -l <"$FNL_TMP/ru2") -eq $((2 * P * R)) ]] ||
+		fnl_fail "read_uncommitted holds $(wc -l <"$FNL_TMP/ru2") records, want both producers' $((2 * P * R))"
+	echo "fenced producer: FATAL_ERROR; read_committed $(wc -l <"$FNL_TMP/rc2") records"
+	fnl_broker_stop
+	echo "PASS txn_wire (kfake)"
+	exit 0
+fi
+
+fnl_broker_start -b 3 -t txn:$P
+
+# order FILE: the driver's requests and answers, without the produce lines
+order() {
+	grep -E '^(->|<-)' "$1" | grep -v -E ' Produce( |$)'
+}
+
+echo "== 3. protocol order of a committed and an aborted transaction with offsets"
+"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x m1 -p CA -r 2 -g grp >"$FNL_TMP/m1.out" 2>&1 || {
+	cat "$FNL_TMP/m1.out"
+	fnl_fail "the driver failed on the mock"
+}
+order "$FNL_TMP/m1.out" | grep '^->' >"$FNL_TMP/m1.order"
+one_txn() { # kind
+	printf '%s\n' '-> AddPartitionsToTxn v1' '-> AddOffsetsToTxn v1' \
+		'-> FindCoordinator v2 group' '-> TxnOffsetCommit v2' "-> EndTxn v1 $1"
+}
+{
+	printf '%s\n' '-> FindCoordinator v2 txn' '-> InitProducerId v4'
+	one_txn commit
+	one_txn abort
+} >"$FNL_TMP/m1.want"
+same "$FNL_TMP/m1.order" "$FNL_TMP/m1.want" "the request order"
+[[ $(grep -c '^-> Produce v7 ' "$FNL_TMP/m1.out") -eq $((2 * P)) ]] ||
+	fnl_fail "want $((2 * P)) transactional Produce v7 requests"
+grep -q '^-> Produce v7 partition 0 seq 2$' "$FNL_TMP/m1.out" ||
+	fnl_fail "the second transaction did not continue the sequence"
+
+echo "== 4. retried errors"
+fnl_broker_cmd "push InitProducerId COORDINATOR_LOAD_IN_PROGRESS" >/dev/null
+fnl_broker_cmd "push AddPartitionsToTxn CONCURRENT_TRANSACTIONS CONCURRENT_TRANSACTIONS" >/dev/null
+fnl_broker_cmd "push EndTxn NOT_COORDINATOR" >/dev/null
+"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x m2 -p C -r 1 >"$FNL_TMP/m2.out" 2>&1 || {
+	cat "$FNL_TMP/m2.out"
+	fnl_fail "the driver did not get through the retriable errors"
+}
+order "$FNL_TMP/m2.out" >"$FNL_TMP/m2.order"
+printf '%s\n' '-> FindCoordinator v2 txn' '<- FindCoordinator err NONE' \
+	'-> InitProducerId v4' '<- InitProducerId err COORDINATOR_LOAD_IN_PROGRESS' \
+	'-> InitProducerId v4' '<- InitProducerId err NONE' \
+	'-> AddPartitionsToTxn v1' '<- AddPartitionsToTxn err CONCURRENT_TRANSACTIONS' \
+	'-> AddPartitionsToTxn v1' '<- AddPartitionsToTxn err CONCURRENT_TRANSACTIONS' \
+	'-> AddPartitionsToTxn v1' '<- AddPartitionsToTxn err NONE' \
+	'-> EndTxn v1 commit' '<- EndTxn err NOT_COORDINATOR' \
+	'-> FindCoordinator v2 txn' '<- FindCoordinator err NONE' \
+	'-> EndTxn v1 commit' '<- EndTxn err NONE' >"$FNL_TMP/m2.want"
+same "$FNL_TMP/m2.order" "$FNL_TMP/m2.want" "the retry order"
+
+echo "== 5. fatal and abortable errors"
+fnl_broker_cmd "push AddPartitionsToTxn PRODUCER_FENCED" >/dev/null
+st=0
+"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x m3 -p C -r 1 >"$FNL_TMP/m3.out" 2>&1 || st=$?
+[[ $st -eq 1 ]] && grep -q 'state FATAL_ERROR.*PRODUCER_FENCED in AddPartitionsToTxn' "$FNL_TMP/m3.out" || {
+	cat "$FNL_TMP/m3.out"
+	fnl_fail "PRODUCER_FENCED did not end in FATAL_ERROR"
+}
+fnl_broker_cmd "push AddPartitionsToTxn TOPIC_AUTHORIZATION_FAILED" >/dev/null
+st=0
+"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x m4 -p C -r 1 >"$FNL_TMP/m4.out" 2>&1 || st=$?
+[[ $st -eq 1 ]] && grep -q 'state ABORTABLE_ERROR.*TOPIC_AUTHORIZATION_FAILED' "$FNL_TMP/m4.out" || {
+	cat "$FNL_TMP/m4.out"
+	fnl_fail "TOPIC_AUTHORIZATION_FAILED did not end in ABORTABLE_ERROR"
+}
+fnl_broker_stop
+echo "PASS txn_wire (mock)"
