@@ -14,6 +14,9 @@
 #      the same transactional id (InitProducerId aborts the open transaction) and commits; the
 #      first producer's EndTxn is refused as fenced and its state machine ends in FATAL_ERROR;
 #      read_committed holds only the second producer's records.
+#   2b. the versions of Kafka 2.5 (kfake -as-version 2.5: FindCoordinator v3, InitProducerId
+#      v3, AddPartitionsToTxn/AddOffsetsToTxn/EndTxn v1, TxnOffsetCommit v3, Produce v8):
+#      abort, commit, abort with offsets; visibility and offsets as in 1.
 # mock (librdkafka's mock: no markers, so protocol order and injected errors only):
 #   3. the exact request order of a committed and an aborted transaction with offsets, at
 #      the versions the mock speaks (FindCoordinator v2, AddPartitionsToTxn v1, EndTxn v1);
@@ -132,6 +135,27 @@ SH
 	[[ $(wc -l <"$FNL_TMP/ru2") -eq $((2 * P * R)) ]] ||
 		fnl_fail "read_uncommitted holds $(wc -l <"$FNL_TMP/ru2") records, want both producers' $((2 * P * R))"
 	echo "fenced producer: FATAL_ERROR; read_committed $(wc -l <"$FNL_TMP/rc2") records"
+	fnl_broker_stop
+
+	echo "== 2b. Kafka 2.5's versions (kfake -as-version 2.5): commit, abort, with offsets"
+	fnl_broker_start -b 3 -t txn:$P -- -as-version 2.5
+	"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x t25 -p ACA -r $R -g grp >"$FNL_TMP/drv25.out" 2>&1 || {
+		cat "$FNL_TMP/drv25.out"
+		fnl_fail "the driver failed on kfake -as-version 2.5"
+	}
+	grep -E '^-> ' "$FNL_TMP/drv25.out" | grep -v ' Produce ' | sort -u | tr '\n' ' '
+	echo
+	grep -q '^-> EndTxn v1 commit$' "$FNL_TMP/drv25.out" || fnl_fail "want EndTxn v1 at Kafka 2.5"
+	grep -q '^-> TxnOffsetCommit v3$' "$FNL_TMP/drv25.out" || fnl_fail "want TxnOffsetCommit v3"
+	grep -q '^-> Produce v8 ' "$FNL_TMP/drv25.out" || fnl_fail "want Produce v8 at Kafka 2.5"
+	consume txn read_committed >"$FNL_TMP/rc25"
+	expected t25 1:C >"$FNL_TMP/want.rc25"
+	same "$FNL_TMP/rc25" "$FNL_TMP/want.rc25" "read_committed (2.5)"
+	consume txn read_uncommitted >"$FNL_TMP/ru25"
+	expected t25 0:A 1:C 2:A >"$FNL_TMP/want.ru25"
+	same "$FNL_TMP/ru25" "$FNL_TMP/want.ru25" "read_uncommitted (2.5)"
+	[[ $(committed grp txn) == "20 21 22" ]] ||
+		fnl_fail "offsets $(committed grp txn) at 2.5, want transaction 1's (20 21 22)"
 	fnl_broker_stop
 	echo "PASS txn_wire (kfake)"
 	exit 0
