@@ -11,10 +11,10 @@
  * the local deadline -D (default: -T, the transaction.timeout.ms sent to the broker), and
  * let the machine abort it). With -s, CMD runs (system(3), FNL_TXN_INDEX in its
  * environment) after a C or A transaction's records and offsets went out and before its
- * EndTxn, to look at what is visible while it is open; a failing CMD fails the driver. Transaction k (0-based) writes
- * RECORDS records to every partition, values "<txn id>:<k>-<C|A|W>-<partition>-<i>", keys
- * "k<k>".
- * With -g, committed and aborted transactions also send offsets for GROUP (offset 10*(k+1)
+ * EndTxn, to look at what is visible while it is open; a failing CMD fails the driver. Transaction
+ * k (0-based) writes RECORDS records to every partition, values "<txn
+ * id>:<k>-<C|A|W>-<partition>-<i>", keys "k<k>". With -g, committed and aborted transactions also
+ * send offsets for GROUP (offset 10*(k+1)
  * + partition on every partition of TOPIC), through AddOffsetsToTxn, FindCoordinator(group)
  * and TxnOffsetCommit with KIP-447 group metadata (generation -1, member "", no instance).
  *
@@ -129,8 +129,8 @@ static void io_all(int fd, void *p, size_t n, int wr)
 }
 
 /* Sends one frame (iovecs), reads the answer, checks the header; returns the body. */
-static const uint8_t *roundtrip_iov(int fd, struct iovec *iov, int niov, int16_t key,
-                                    int16_t ver, size_t *body_len)
+static const uint8_t *roundtrip_iov(int fd, struct iovec *iov, int niov, int16_t key, int16_t ver,
+                                    size_t *body_len)
 {
 	int32_t want = (int32_t)fnl_get_be32((const uint8_t *)iov[0].iov_base + 8);
 	for (int i = 0; i < niov; i++)
@@ -148,8 +148,7 @@ static const uint8_t *roundtrip_iov(int fd, struct iovec *iov, int niov, int16_t
 	return resp + hl;
 }
 
-static const uint8_t *roundtrip(int fd, void *frame, int len, int16_t key, int16_t ver,
-                                size_t *bl)
+static const uint8_t *roundtrip(int fd, void *frame, int len, int16_t key, int16_t ver, size_t *bl)
 {
 	NEED(len > 0);
 	struct iovec iov = {frame, (size_t)len};
@@ -338,8 +337,8 @@ static void do_add_partitions(void)
 	int n = fnl_enc_add_partitions_req(buf, sizeof(buf), v, corr++, CLIENT, txn_id,
 	                                   txn.producer_id, txn.epoch, &tp, 1);
 	printf("-> AddPartitionsToTxn v%d\n", v);
-	const uint8_t *b = roundtrip(node_fd(txn_coord), buf, n, FNL_API_ADD_PARTITIONS_TO_TXN, v,
-	                             &bl);
+	const uint8_t *b =
+	    roundtrip(node_fd(txn_coord), buf, n, FNL_API_ADD_PARTITIONS_TO_TXN, v, &bl);
 	struct parts_seen s = {FNL_TXN_OP_ADD_PARTITIONS, 0, 0};
 	NEED(fnl_dec_add_partitions(b, bl, v, on_part, &s, NULL) == 0);
 	NEED(s.n == nparts);
@@ -355,8 +354,8 @@ static void do_add_offsets(void)
 	int n = fnl_enc_add_offsets_req(buf, sizeof(buf), v, corr++, CLIENT, txn_id,
 	                                txn.producer_id, txn.epoch, group);
 	printf("-> AddOffsetsToTxn v%d\n", v);
-	const uint8_t *b = roundtrip(node_fd(txn_coord), buf, n, FNL_API_ADD_OFFSETS_TO_TXN, v,
-	                             &bl);
+	const uint8_t *b =
+	    roundtrip(node_fd(txn_coord), buf, n, FNL_API_ADD_OFFSETS_TO_TXN, v, &bl);
 	NEED(fnl_dec_add_offsets(b, bl, v, &err, NULL) == 0);
 	trace_err("AddOffsetsToTxn", err);
 	fnl_txn_on_result(&txn, FNL_TXN_OP_ADD_OFFSETS, err, now_ms());
@@ -375,8 +374,8 @@ static void do_offset_commit(void)
 	int n = fnl_enc_txn_offset_commit_req(buf, sizeof(buf), v, corr++, CLIENT, txn_id,
 	                                      txn.producer_id, txn.epoch, &g, &to, 1);
 	printf("-> TxnOffsetCommit v%d\n", v);
-	const uint8_t *b = roundtrip(node_fd(group_coord), buf, n, FNL_API_TXN_OFFSET_COMMIT, v,
-	                             &bl);
+	const uint8_t *b =
+	    roundtrip(node_fd(group_coord), buf, n, FNL_API_TXN_OFFSET_COMMIT, v, &bl);
 	struct parts_seen s = {FNL_TXN_OP_TXN_OFFSET_COMMIT, 0, 0};
 	NEED(fnl_dec_txn_offset_commit(b, bl, v, on_part, &s, NULL) == 0);
 	NEED(s.n == nparts);
@@ -593,19 +592,44 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt(argc, argv, "b:t:n:x:p:r:g:T:D:V:w:s:")) != -1) {
 		switch (c) {
-		case 'b': boot = optarg; break;
-		case 't': topic = optarg; break;
-		case 'n': nparts = atoi(optarg); break;
-		case 'x': txn_id = optarg; break;
-		case 'p': plan = optarg; break;
-		case 'r': nrec = atoi(optarg); break;
-		case 'g': group = optarg; break;
-		case 'T': txn_timeout_ms = atoi(optarg); break;
-		case 'V': cap_version(optarg); break;
-		case 'w': wait_ms = atoll(optarg); break;
-		case 'D': deadline_ms = atoi(optarg); break;
-		case 's': open_cmd = optarg; break;
-		default: usage();
+		case 'b':
+			boot = optarg;
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		case 'n':
+			nparts = atoi(optarg);
+			break;
+		case 'x':
+			txn_id = optarg;
+			break;
+		case 'p':
+			plan = optarg;
+			break;
+		case 'r':
+			nrec = atoi(optarg);
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'T':
+			txn_timeout_ms = atoi(optarg);
+			break;
+		case 'V':
+			cap_version(optarg);
+			break;
+		case 'w':
+			wait_ms = atoll(optarg);
+			break;
+		case 'D':
+			deadline_ms = atoi(optarg);
+			break;
+		case 's':
+			open_cmd = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!boot || !topic || !txn_id || !plan || nparts <= 0 || nparts > MAX_PARTS || nrec <= 0 ||
