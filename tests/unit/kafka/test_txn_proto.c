@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "dataplane/kafka/recbatch.h"
 #include "dataplane/kafka/txn_proto.h"
 
 #define ENC_CHECK(rc, buf, want)                                                                   \
@@ -370,8 +371,39 @@ static void test_versions(void)
 	CHECK_EQ(fnl_dec_resp_header(hdr, sizeof(hdr), FNL_API_END_TXN, 2, &corr), 4);
 }
 
+/* fnl_rb_set_transactional: bit 4 of the attributes set, codec kept, CRC still valid. */
+static void test_rb_transactional(void)
+{
+	static uint8_t raw[256], batch[256 + FNL_RB_HEADER_BYTES];
+	struct fnl_rbw w;
+	fnl_rbw_init(&w, raw, sizeof(raw), 1000);
+	CHECK_EQ(fnl_rbw_append(&w, 1000, "k", 1, "v", 1, NULL, 0), 0);
+	memcpy(batch + FNL_RB_HEADER_BYTES, raw, w.len);
+	struct fnl_rb_meta m = {.codec = FNL_CODEC_NONE,
+	                        .producer_id = 5,
+	                        .producer_epoch = 1,
+	                        .base_sequence = 3,
+	                        .record_count = w.count,
+	                        .base_ts = w.base_ts,
+	                        .max_ts = w.max_ts};
+	fnl_rb_write_header(batch, w.len, &m);
+	size_t len = FNL_RB_HEADER_BYTES + w.len;
+	struct fnl_rb_meta got;
+	CHECK_EQ(fnl_rb_decode(batch, len, NULL, NULL, 0, &got, NULL, NULL), (long)len);
+	CHECK_EQ(got.attributes & FNL_RB_ATTR_TXN, 0);
+	fnl_rb_set_transactional(batch, len);
+	CHECK_EQ(fnl_rb_decode(batch, len, NULL, NULL, 0, &got, NULL, NULL), (long)len);
+	CHECK_EQ(got.attributes, FNL_RB_ATTR_TXN);
+	CHECK_EQ(got.codec, FNL_CODEC_NONE);
+	CHECK_EQ(got.producer_id, 5);
+	CHECK_EQ(got.base_sequence, 3);
+	batch[len - 1] ^= 1; /* the CRC covers the records */
+	CHECK_EQ(fnl_rb_decode(batch, len, NULL, NULL, 0, &got, NULL, NULL), -EPROTO);
+}
+
 int main(void)
 {
+	test_rb_transactional();
 	test_find_coordinator_req();
 	test_add_partitions_req();
 	test_add_offsets_end_txn_req();
