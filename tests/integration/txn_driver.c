@@ -22,7 +22,15 @@
  * InitProducerId(txn id), and per transaction AddPartitionsToTxn, Produce (transactional
  * batches, sequences continued per partition), [AddOffsetsToTxn, FindCoordinator(group),
  * TxnOffsetCommit], EndTxn. Every request is printed on stdout as "-> Api vN" and every
- * answer's error as "<- Api err NAME", so tests can check the protocol order. Exit 0 when the
+ * answer's error as "<- Api err NAME", so tests can check the protocol order.
+ *
+ * Versions: the highest both sides speak, capped by -V api=max (names: produce,
+ * findcoordinator, initproducerid, addpartitionstotxn, addoffsetstotxn, endtxn,
+ * txnoffsetcommit). By default Produce <= 11, EndTxn <= 4 and TxnOffsetCommit <= 4: the
+ * transaction protocol of KIP-98 (TV1), which is what the Java client speaks unless the
+ * cluster has finalized transaction.version 2 (KIP-890 part 2: Produce 12, EndTxn 5 answering
+ * a bumped epoch per transaction, TxnOffsetCommit 5, no AddPartitionsToTxn). -V raises them
+ * (the driver still sends AddPartitionsToTxn; kfake accepts that mix). Exit 0 when the
  * plan ran as asked (W must end in the abortable error a commit then reports), 1 otherwise.
  */
 #include <errno.h>
@@ -165,13 +173,13 @@ struct cap {
 	int16_t key, max;
 };
 static struct cap caps[] = {
-    {"produce", FNL_API_PRODUCE, 99},
+    {"produce", FNL_API_PRODUCE, 11},
     {"findcoordinator", FNL_API_FIND_COORDINATOR, 99},
     {"initproducerid", FNL_API_INIT_PRODUCER_ID, 99},
     {"addpartitionstotxn", FNL_API_ADD_PARTITIONS_TO_TXN, 99},
     {"addoffsetstotxn", FNL_API_ADD_OFFSETS_TO_TXN, 99},
-    {"endtxn", FNL_API_END_TXN, 99},
-    {"txnoffsetcommit", FNL_API_TXN_OFFSET_COMMIT, 99},
+    {"endtxn", FNL_API_END_TXN, 4},
+    {"txnoffsetcommit", FNL_API_TXN_OFFSET_COMMIT, 4},
 };
 
 static int16_t ver_of(int16_t key)

@@ -10,8 +10,9 @@
 #      transaction 3 (the aborted transaction's offsets never became visible). Transaction 2
 #      (W) passes its local deadline and is aborted by the state machine; the commit then
 #      answers ABORTABLE and the client's abort completes at once.
-#   2. fencing: while a transaction of one producer is open, a second producer initializes
-#      the same transactional id (InitProducerId aborts the open transaction) and commits; the
+#   2. fencing, at the KIP-890 versions (EndTxn v5, Produce v12): while a transaction of one
+#      producer is open, a second producer initializes the same transactional id
+#      (InitProducerId aborts the open transaction) and commits two; the
 #      first producer's EndTxn is refused as fenced and its state machine ends in FATAL_ERROR;
 #      read_committed holds only the second producer's records.
 #   2b. the versions of Kafka 2.5 (kfake -as-version 2.5: FindCoordinator v3, InitProducerId
@@ -114,26 +115,38 @@ SH
 	echo "read_committed $(wc -l <"$FNL_TMP/rc") records, read_uncommitted $(wc -l <"$FNL_TMP/ru")"
 
 	echo "== 2. a second producer with the same transactional id fences the first"
-	second="$DRV -b $FNL_BOOTSTRAP -t fence -n $P -x tF -p C -r $R >$FNL_TMP/drv2b.out 2>&1"
+	# (at the KIP-890 versions: EndTxn v5 answers the next epoch, Produce v12)
+	v2="-V endtxn=5 -V produce=12 -V txnoffsetcommit=5"
+	second="$DRV -b $FNL_BOOTSTRAP -t fence -n $P -x tF -p CC -r $R $v2 >$FNL_TMP/drv2b.out 2>&1"
 	st=0
-	"$DRV" -b "$FNL_BOOTSTRAP" -t fence -n $P -x tF -p C -r $R -s "$second" \
+	# shellcheck disable=SC2086 # $v2 is several words
+	"$DRV" -b "$FNL_BOOTSTRAP" -t fence -n $P -x tF -p C -r $R $v2 -s "$second" \
 		>"$FNL_TMP/drv2a.out" 2>&1 || st=$?
 	cat "$FNL_TMP/drv2a.out"
 	[[ $st -eq 1 ]] || fnl_fail "the fenced producer's driver exited $st, want 1"
 	grep -q 'state FATAL_ERROR' "$FNL_TMP/drv2a.out" || fnl_fail "the first producer is not fatal"
 	grep -Eq '^<- EndTxn err (PRODUCER_FENCED|INVALID_PRODUCER_EPOCH)$' "$FNL_TMP/drv2a.out" ||
 		fnl_fail "the first producer's EndTxn was not refused as fenced"
-	grep -q '^== done: 1 transaction' "$FNL_TMP/drv2b.out" || {
+	grep -q '^== done: 2 transaction' "$FNL_TMP/drv2b.out" || {
 		cat "$FNL_TMP/drv2b.out"
 		fnl_fail "the second producer did not commit"
 	}
 	consume fence read_committed >"$FNL_TMP/rc2"
-	expected tF 0:C | sort -n -k1,1 -s >"$FNL_TMP/want.rc2"
+	expected tF 0:C 1:C >"$FNL_TMP/want.rc2"
 	# both producers wrote "tF:0-C-..." values: read_committed must hold them once, not twice
 	same "$FNL_TMP/rc2" "$FNL_TMP/want.rc2" "read_committed after fencing"
 	consume fence read_uncommitted >"$FNL_TMP/ru2"
-	[[ $(wc -l <"$FNL_TMP/ru2") -eq $((2 * P * R)) ]] ||
-		fnl_fail "read_uncommitted holds $(wc -l <"$FNL_TMP/ru2") records, want both producers' $((2 * P * R))"
+	[[ $(wc -l <"$FNL_TMP/ru2") -eq $((3 * P * R)) ]] ||
+		fnl_fail "read_uncommitted holds $(wc -l <"$FNL_TMP/ru2") records, want both producers' $((3 * P * R))"
+	# EndTxn v5: each transaction ends with the next epoch; the second transaction's
+	# sequences start again at 0 under it
+	epochs=$(awk '/^   (next )?producer id/ {printf "%s ", $NF}' "$FNL_TMP/drv2b.out")
+	read -r e0 e1 e2 <<<"$epochs"
+	[[ -n $e2 && $e1 -eq $((e0 + 1)) && $e2 -eq $((e0 + 2)) ]] ||
+		fnl_fail "EndTxn v5 did not hand out the next epochs (InitProducerId, EndTxn, EndTxn: $epochs)"
+	echo "epochs of the second producer: $epochs"
+	[[ $(grep -c '^-> Produce v12 partition 0 seq 0$' "$FNL_TMP/drv2b.out") -eq 2 ]] ||
+		fnl_fail "the second transaction did not restart its sequence under the new epoch"
 	echo "fenced producer: FATAL_ERROR; read_committed $(wc -l <"$FNL_TMP/rc2") records"
 	fnl_broker_stop
 
