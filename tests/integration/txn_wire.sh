@@ -226,16 +226,16 @@ echo "== 5. fatal and abortable errors"
 fnl_broker_cmd "push AddPartitionsToTxn PRODUCER_FENCED" >/dev/null
 st=0
 "$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x m3 -p C -r 1 >"$FNL_TMP/m3.out" 2>&1 || st=$?
-[[ $st -eq 1 ]] && grep -q 'state FATAL_ERROR.*PRODUCER_FENCED in AddPartitionsToTxn' "$FNL_TMP/m3.out" || {
+if [[ $st -ne 1 ]] || ! grep -q 'state FATAL_ERROR.*PRODUCER_FENCED in AddPartitionsToTxn' "$FNL_TMP/m3.out"; then
 	cat "$FNL_TMP/m3.out"
 	fnl_fail "PRODUCER_FENCED did not end in FATAL_ERROR"
-}
+fi
 fnl_broker_cmd "push AddPartitionsToTxn TOPIC_AUTHORIZATION_FAILED" >/dev/null
 st=0
 "$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x m4 -p C -r 1 >"$FNL_TMP/m4.out" 2>&1 || st=$?
-[[ $st -eq 1 ]] && grep -q 'state ABORTABLE_ERROR.*TOPIC_AUTHORIZATION_FAILED' "$FNL_TMP/m4.out" || {
+if [[ $st -ne 1 ]] || ! grep -q 'state ABORTABLE_ERROR.*TOPIC_AUTHORIZATION_FAILED' "$FNL_TMP/m4.out"; then
 	cat "$FNL_TMP/m4.out"
 	fnl_fail "TOPIC_AUTHORIZATION_FAILED did not end in ABORTABLE_ERROR"
-}
+fi
 fnl_broker_stop
 echo "PASS txn_wire (mock)"
