@@ -304,7 +304,8 @@ static int coord_walk(const uint8_t *p, size_t n, int16_t ver, fnl_coord_cb cb, 
 	if (ver <= 3) {
 		coord_one(&r, ver, flex, cb, ctx);
 	} else {
-		int32_t cnt = r_count(&r, flex, 16);
+		int32_t cnt = r_count(&r, flex, 14); /* smallest entry: "", node, "", port, err,
+		                                         null message, tags */
 		for (int32_t i = 0; i < cnt && !r.err; i++)
 			coord_one(&r, ver, flex, cb, ctx);
 	}

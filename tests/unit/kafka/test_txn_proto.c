@@ -256,6 +256,16 @@ static void test_find_coordinator_resp(void)
 	CHECK_EQ(s.node, 1);
 	CHECK_EQ(s.port, 9000);
 	trunc_coord(v4, sizeof(v4), 4);
+	/* two smallest entries (empty key and host, null message): 14 bytes each */
+	const uint8_t v4min[] = {0,    0, 0, 0, 0x03, 0x01, 0,    0,    0,    1,   0x01, 0,
+	                         0,    0, 1, 0, 0,    0x00, 0x00, 0x01, 0,    0,   0,    2,
+	                         0x01, 0, 0, 0, 2,    0,    0,    0x00, 0x00, 0x00};
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ(fnl_dec_find_coordinator(v4min, sizeof(v4min), 4, on_coord, &s, NULL), 0);
+	CHECK_EQ(s.calls, 2);
+	CHECK_EQ(s.node, 2);
+	CHECK_EQ(s.key_len, 0);
+	trunc_coord(v4min, sizeof(v4min), 4);
 	/* a null host is malformed; a hostile count is rejected before any loop */
 	uint8_t bad[sizeof(v4)];
 	memcpy(bad, v4, sizeof(v4));
