@@ -9,10 +9,12 @@
  *
  * PLAN is a string of C (commit), A (abort) and W (begin, produce, then wait -w ms, past
  * the local deadline -D (default: -T, the transaction.timeout.ms sent to the broker), and
- * let the machine abort it). With -s, CMD runs (system(3), FNL_TXN_INDEX in its
- * environment) after a C or A transaction's records and offsets went out and before its
- * EndTxn, to look at what is visible while it is open; a failing CMD fails the driver. Transaction
- * k (0-based) writes RECORDS records to every partition, values "<txn
+ * let the machine abort it) and G (a batch with a sequence gap on partition 0: the broker's
+ * OUT_OF_ORDER_SEQUENCE_NUMBER makes the transaction abortable with a KIP-360 epoch bump:
+ * abort, then InitProducerId with the current producer id and epoch). With -s, CMD runs (system(3),
+ * FNL_TXN_INDEX in its environment) after a C or A transaction's records and offsets went out and
+ * before its EndTxn, to look at what is visible while it is open; a failing CMD fails the driver.
+ * Transaction k (0-based) writes RECORDS records to every partition, values "<txn
  * id>:<k>-<C|A|W>-<partition>-<i>", keys "k<k>". With -g, committed and aborted transactions also
  * send offsets for GROUP (offset 10*(k+1)
  * + partition on every partition of TOPIC), through AddOffsetsToTxn, FindCoordinator(group)
@@ -486,7 +488,7 @@ static void on_presp(void *ctx, const char *t, int tl, int32_t p, int16_t err, i
 		produce_err = err;
 }
 
-static void produce_partition(int32_t p, char kind)
+static void produce_partition(int32_t p, char kind, int32_t seq_skew)
 {
 	static uint8_t raw[1 << 19], batch[(1 << 19) + FNL_RB_HEADER_BYTES];
 	uint8_t scratch[512];
@@ -506,7 +508,7 @@ static void produce_partition(int32_t p, char kind)
 	struct fnl_rb_meta m = {.codec = FNL_CODEC_NONE,
 	                        .producer_id = txn.producer_id,
 	                        .producer_epoch = txn.epoch,
-	                        .base_sequence = seq[p],
+	                        .base_sequence = seq[p] + seq_skew,
 	                        .record_count = w.count,
 	                        .base_ts = w.base_ts,
 	                        .max_ts = w.max_ts};
@@ -521,7 +523,7 @@ static void produce_partition(int32_t p, char kind)
 	NEED(fnl_preq_partition(&q, p, batch, (uint32_t)len) == 0);
 	int niov = fnl_preq_end(&q);
 	NEED(niov > 0);
-	printf("-> Produce v%d partition %d seq %d\n", ver, p, seq[p]);
+	printf("-> Produce v%d partition %d seq %d\n", ver, p, seq[p] + seq_skew);
 	size_t bl;
 	const uint8_t *b = roundtrip_iov(node_fd(leaders[p]), iov, niov, FNL_API_PRODUCE, ver, &bl);
 	produce_err = 0;
@@ -553,8 +555,24 @@ static void run_txn(char kind, int64_t wait_ms)
 	NEED(fnl_txn_add_partitions(&txn) == FNL_TXN_OK);
 	drive();
 	expect_state(FNL_TXN_IN_TXN, "after AddPartitionsToTxn");
+	if (kind == 'G') {
+		/* a sequence gap: OUT_OF_ORDER_SEQUENCE_NUMBER, abortable with an epoch bump
+		 * (KIP-360): abort, InitProducerId(pid, epoch), READY under the next epoch */
+		int16_t epoch = txn.epoch;
+		produce_partition(0, kind, 1000);
+		expect_state(FNL_TXN_ABORTABLE_ERROR, "after a produce with a sequence gap");
+		NEED(txn.need_bump);
+		NEED(fnl_txn_commit(&txn) == FNL_TXN_ABORTABLE);
+		NEED(fnl_txn_abort(&txn) == FNL_TXN_PENDING);
+		drive();
+		expect_state(FNL_TXN_READY, "after the abort and epoch bump");
+		NEED(txn.epoch > epoch);
+		printf("   epoch bumped %d -> %d\n", epoch, txn.epoch);
+		txn_index++;
+		return;
+	}
 	for (int p = 0; p < nparts; p++)
-		produce_partition(p, kind);
+		produce_partition(p, kind, 0);
 	expect_state(FNL_TXN_IN_TXN, "after Produce");
 	if (group && kind != 'W') {
 		NEED(fnl_txn_send_offsets(&txn) == FNL_TXN_PENDING);
@@ -690,7 +708,7 @@ int main(int argc, char **argv)
 	drive();
 	expect_state(FNL_TXN_READY, "after InitProducerId");
 	for (const char *k = plan; *k; k++) {
-		if (*k != 'C' && *k != 'A' && *k != 'W')
+		if (!strchr("CAWG", *k))
 			usage();
 		run_txn(*k, wait_ms);
 	}

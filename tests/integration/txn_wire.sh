@@ -15,6 +15,10 @@
 #      (InitProducerId aborts the open transaction) and commits two; the
 #      first producer's EndTxn is refused as fenced and its state machine ends in FATAL_ERROR;
 #      read_committed holds only the second producer's records.
+#   2a. KIP-360: a batch with a sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, the
+#      transaction is abortable with an epoch bump: EndTxn(abort), InitProducerId with the
+#      current producer id and epoch (epoch 0 -> 1), and the next transaction commits from
+#      sequence 0; read_committed holds transactions 0 and 2.
 #   2b. the versions of Kafka 2.5 (kfake -as-version 2.5: FindCoordinator v3, InitProducerId
 #      v3, AddPartitionsToTxn/AddOffsetsToTxn/EndTxn v1, TxnOffsetCommit v3, Produce v8):
 #      abort, commit, abort with offsets; visibility and offsets as in 1.
@@ -23,7 +27,8 @@
 #      the versions the mock speaks (FindCoordinator v2, AddPartitionsToTxn v1, EndTxn v1);
 #   4. CONCURRENT_TRANSACTIONS on AddPartitionsToTxn retried, NOT_COORDINATOR on EndTxn ->
 #      FindCoordinator again, COORDINATOR_LOAD_IN_PROGRESS on InitProducerId retried;
-#   5. PRODUCER_FENCED -> FATAL_ERROR; TOPIC_AUTHORIZATION_FAILED -> ABORTABLE_ERROR.
+#   5. PRODUCER_FENCED -> FATAL_ERROR; TOPIC_AUTHORIZATION_FAILED -> ABORTABLE_ERROR;
+#   6. as 2a below.
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 180
@@ -64,6 +69,19 @@ c.close()
 PY
 }
 
+# bump_order FILE INIT_PID_LINE END_TXN_ABORT_LINE: the gap was refused, the transaction
+# aborted, the epoch bumped with InitProducerId, and the next transaction began at seq 0
+bump_order() {
+	grep -E -A7 '^-> Produce v[0-9]+ partition 0 seq 1[0-9]{3}$' "$1" |
+		grep -E '^(->|<-)' | sed -n 1,6p >"$FNL_TMP/bump.got"
+	printf '%s\n' '-> Produce v_ partition 0 seq gap' \
+		'<- Produce err OUT_OF_ORDER_SEQUENCE_NUMBER' "$3" '<- EndTxn err NONE' "$2" \
+		'<- InitProducerId err NONE' >"$FNL_TMP/bump.want"
+	sed -i -E 's/^-> Produce v[0-9]+ (partition 0 seq) [0-9]+$/-> Produce v_ \1 gap/' "$FNL_TMP/bump.got"
+	same "$FNL_TMP/bump.got" "$FNL_TMP/bump.want" "the KIP-360 sequence"
+	grep -q '^   epoch bumped 0 -> 1$' "$1" || fnl_fail "the epoch was not bumped"
+}
+
 same() { # same FILE_GOT FILE_WANT WHAT
 	if ! diff -u "$2" "$1" >"$FNL_TMP/diff"; then
 		head -40 "$FNL_TMP/diff" >&2
@@ -72,7 +90,7 @@ same() { # same FILE_GOT FILE_WANT WHAT
 }
 
 if ! fnl_broker_is_mock; then
-	fnl_broker_start -b 3 -t txn:$P -t fence:$P
+	fnl_broker_start -b 3 -t txn:$P -t fence:$P -t bump:$P
 
 	echo "== 1. commit, abort, deadline abort, commit; offsets with each"
 	# while each transaction is open: what read_committed sees, and the group's offsets
@@ -148,6 +166,16 @@ SH
 	[[ $(grep -c '^-> Produce v12 partition 0 seq 0$' "$FNL_TMP/drv2b.out") -eq 2 ]] ||
 		fnl_fail "the second transaction did not restart its sequence under the new epoch"
 	echo "fenced producer: FATAL_ERROR; read_committed $(wc -l <"$FNL_TMP/rc2") records"
+
+	echo "== 2a. KIP-360: a sequence gap, abort, epoch bump, commit again"
+	"$DRV" -b "$FNL_BOOTSTRAP" -t bump -n $P -x tB -p CGC -r $R >"$FNL_TMP/drvb.out" 2>&1 || {
+		cat "$FNL_TMP/drvb.out"
+		fnl_fail "the driver failed through the epoch bump on kfake"
+	}
+	bump_order "$FNL_TMP/drvb.out" "-> InitProducerId v5" "-> EndTxn v4 abort"
+	consume bump read_committed >"$FNL_TMP/rcb"
+	expected tB 0:C 2:C >"$FNL_TMP/want.rcb"
+	same "$FNL_TMP/rcb" "$FNL_TMP/want.rcb" "read_committed after the epoch bump"
 	fnl_broker_stop
 
 	echo "== 2b. Kafka 2.5's versions (kfake -as-version 2.5): commit, abort, with offsets"
@@ -237,5 +265,12 @@ if [[ $st -ne 1 ]] || ! grep -q 'state ABORTABLE_ERROR.*TOPIC_AUTHORIZATION_FAIL
 	cat "$FNL_TMP/m4.out"
 	fnl_fail "TOPIC_AUTHORIZATION_FAILED did not end in ABORTABLE_ERROR"
 fi
+
+echo "== 6. KIP-360: a sequence gap, abort, epoch bump, commit again"
+"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x m5 -p CGC -r 1 >"$FNL_TMP/m5.out" 2>&1 || {
+	cat "$FNL_TMP/m5.out"
+	fnl_fail "the driver failed through the epoch bump on the mock"
+}
+bump_order "$FNL_TMP/m5.out" "-> InitProducerId v4" "-> EndTxn v1 abort"
 fnl_broker_stop
 echo "PASS txn_wire (mock)"
