@@ -433,3 +433,70 @@ int fnl_dec_end_txn(const uint8_t *p, size_t n, int16_t ver, int16_t *err, int64
 		*throttle_ms = throttle;
 	return 0;
 }
+
+/* ---- ApiVersions' finalized features ---- */
+
+struct feat_q {
+	const char *name;
+	size_t name_len;
+	int found;
+	int16_t max_level, min_level;
+};
+
+/* Tag 2's value: [name, max_version_level, min_version_level, tags] */
+static void feat_finalized(struct fnl_rbuf *r, struct feat_q *q)
+{
+	int32_t cnt = r_count(r, true, 6);
+	for (int32_t i = 0; i < cnt && !r->err; i++) {
+		const char *name;
+		int32_t len = r_str(r, true, &name);
+		int16_t max = fnl_r_i16(r), min = fnl_r_i16(r);
+		fnl_r_tags_skip(r);
+		if (!r->err && (size_t)len == q->name_len &&
+		    memcmp(name, q->name, q->name_len) == 0) {
+			q->found = 1;
+			q->max_level = max;
+			q->min_level = min;
+		}
+	}
+	if (!r->err && r->off != r->len)
+		fnl_r_fail(r); /* the tag's size and its content disagree */
+}
+
+int fnl_dec_api_versions_feature(const uint8_t *p, size_t n, int16_t ver, const char *name,
+                                 int16_t *max_level, int16_t *min_level)
+{
+	struct fnl_rbuf r;
+	struct feat_q q = {name, slen(name), 0, 0, 0};
+
+	if (ver < 3)
+		return ver >= 0 ? -ENOENT : -EBADMSG;
+	fnl_rbuf_init(&r, p, n);
+	(void)fnl_r_i16(&r); /* error_code */
+	int32_t cnt = r_count(&r, true, 7);
+	for (int32_t i = 0; i < cnt && !r.err; i++) {
+		fnl_r_skip(&r, 6); /* api_key, min_version, max_version */
+		fnl_r_tags_skip(&r);
+	}
+	(void)fnl_r_i32(&r); /* throttle_time_ms */
+	uint32_t ntags = fnl_r_uvarint(&r);
+	for (uint32_t i = 0; i < ntags && !r.err; i++) {
+		uint32_t tag = fnl_r_uvarint(&r);
+		uint32_t size = fnl_r_uvarint(&r);
+		const uint8_t *v = fnl_r_take(&r, size);
+		if (r.err || tag != 2)
+			continue;
+		struct fnl_rbuf sub;
+		fnl_rbuf_init(&sub, v, size);
+		feat_finalized(&sub, &q);
+		if (sub.err)
+			fnl_r_fail(&r);
+	}
+	if (r.err)
+		return r.err;
+	if (!q.found)
+		return -ENOENT;
+	*max_level = q.max_level;
+	*min_level = q.min_level;
+	return 0;
+}

@@ -130,4 +130,18 @@ int fnl_dec_add_offsets(const uint8_t *p, size_t n, int16_t ver, int16_t *err,
 int fnl_dec_end_txn(const uint8_t *p, size_t n, int16_t ver, int16_t *err, int64_t *producer_id,
                     int16_t *epoch, int32_t *throttle_ms);
 
+/* ---- which transaction protocol: ApiVersions' finalized features (KIP-584) ----
+ *
+ * ApiVersions v3+ ends with tagged fields: tag 0 SupportedFeatures, tag 1
+ * FinalizedFeaturesEpoch (int64), tag 2 FinalizedFeatures [name, max_version_level:int16,
+ * min_version_level:int16, tags], tag 3 ZkMigrationReady. A cluster that finalized
+ * "transaction.version" >= 2 speaks KIP-890's protocol (Produce 12, EndTxn 5 with an epoch
+ * bump per transaction, TxnOffsetCommit 5, partitions added by the broker); the Java client
+ * uses it only then. Validates the whole ApiVersions body (p after the response header);
+ * returns 0 and the levels when the feature is finalized, -ENOENT when it is not (or ver < 3),
+ * -EBADMSG when the body is malformed. */
+#define FNL_FEATURE_TXN_VERSION "transaction.version"
+int fnl_dec_api_versions_feature(const uint8_t *p, size_t n, int16_t ver, const char *name,
+                                 int16_t *max_level, int16_t *min_level);
+
 #endif

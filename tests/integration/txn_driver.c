@@ -216,15 +216,30 @@ static int16_t ver_of(int16_t key)
 	return v;
 }
 
+/* ApiVersions v3 (for the finalized features), v0 where the broker does not speak v3 (the
+ * mock answers v3 with UNSUPPORTED_VERSION). Prints the finalized transaction.version. */
 static void api_versions(void)
 {
 	uint8_t buf[256];
 	size_t bl;
-	int16_t err;
-	int n = fnl_enc_api_versions_req(buf, sizeof(buf), 0, corr++, CLIENT, NULL, NULL);
-	const uint8_t *b = roundtrip(boot_fd, buf, n, FNL_API_API_VERSIONS, 0, &bl);
+	int16_t err, max, min;
+	int n = fnl_enc_api_versions_req(buf, sizeof(buf), 3, corr++, CLIENT, NULL, NULL);
+	const uint8_t *b = roundtrip(boot_fd, buf, n, FNL_API_API_VERSIONS, 3, &bl);
+	int rc = fnl_dec_api_versions(b, bl, 3, ranges, 256, &nranges, &err);
+	if (rc == 0 && err == 0) {
+		rc = fnl_dec_api_versions_feature(b, bl, 3, FNL_FEATURE_TXN_VERSION, &max, &min);
+		NEED(rc == 0 || rc == -ENOENT);
+		if (rc == 0)
+			printf("   finalized transaction.version %d (min %d)\n", max, min);
+		else
+			printf("   finalized transaction.version none\n");
+		return;
+	}
+	n = fnl_enc_api_versions_req(buf, sizeof(buf), 0, corr++, CLIENT, NULL, NULL);
+	b = roundtrip(boot_fd, buf, n, FNL_API_API_VERSIONS, 0, &bl);
 	NEED(fnl_dec_api_versions(b, bl, 0, ranges, 256, &nranges, &err) == 0);
 	NEED(err == 0);
+	printf("   finalized transaction.version unknown (ApiVersions v0)\n");
 }
 
 /* ---- metadata ---- */

@@ -109,6 +109,9 @@ SH
 		cat "$FNL_TMP/drv1.out"
 		fnl_fail "the driver failed on kfake"
 	}
+	# ApiVersions v3's finalized features: kfake (Kafka 4.x) finalizes transaction.version 2
+	grep -q '^   finalized transaction.version 2 (min 0)$' "$FNL_TMP/drv1.out" ||
+		fnl_fail "kfake's finalized transaction.version 2 was not read"
 	grep -q 'deadline abort: commit answered ABORTABLE, abort OK' "$FNL_TMP/drv1.out" ||
 		fnl_fail "the deadline abort did not run"
 	: >"$FNL_TMP/empty"
@@ -187,6 +190,8 @@ SH
 	grep -E '^-> ' "$FNL_TMP/drv25.out" | grep -v ' Produce ' | sort -u | tr '\n' ' '
 	echo
 	grep -q '^-> EndTxn v1 commit$' "$FNL_TMP/drv25.out" || fnl_fail "want EndTxn v1 at Kafka 2.5"
+	grep -q '^   finalized transaction.version none$' "$FNL_TMP/drv25.out" ||
+		fnl_fail "Kafka 2.5 finalizes no transaction.version"
 	grep -q '^-> TxnOffsetCommit v3$' "$FNL_TMP/drv25.out" || fnl_fail "want TxnOffsetCommit v3"
 	grep -q '^-> Produce v8 ' "$FNL_TMP/drv25.out" || fnl_fail "want Produce v8 at Kafka 2.5"
 	consume txn read_committed >"$FNL_TMP/rc25"
@@ -227,6 +232,8 @@ one_txn() { # kind
 same "$FNL_TMP/m1.order" "$FNL_TMP/m1.want" "the request order"
 [[ $(grep -c '^-> Produce v7 ' "$FNL_TMP/m1.out") -eq $((2 * P)) ]] ||
 	fnl_fail "want $((2 * P)) transactional Produce v7 requests"
+grep -q '^   finalized transaction.version unknown (ApiVersions v0)$' "$FNL_TMP/m1.out" ||
+	fnl_fail "the mock (ApiVersions <= 2) should have been asked at v0"
 grep -q '^-> Produce v7 partition 0 seq 2$' "$FNL_TMP/m1.out" ||
 	fnl_fail "the second transaction did not continue the sequence"
 

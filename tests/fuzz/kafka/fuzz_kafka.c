@@ -27,6 +27,7 @@
 #define T_ADD_OFFSETS  10
 #define T_END_TXN      11
 #define T_TXN_OFFSETS  12
+#define T_FEATURES     13
 
 static volatile uint8_t sink;
 
@@ -328,6 +329,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case T_TXN_OFFSETS:
 		(void)fnl_dec_txn_offset_commit(p, n, ver % 6, txn_part, NULL, NULL);
 		break;
+	case T_FEATURES: {
+		int16_t max, min;
+		(void)fnl_dec_api_versions_feature(p, n, 3 + ver % 2, FNL_FEATURE_TXN_VERSION, &max,
+		                                   &min);
+		break;
+	}
 	case T_RECBATCH:
 		fuzz_recbatch(data, size);
 		break;

@@ -411,8 +411,61 @@ static void test_rb_transactional(void)
 	CHECK_EQ(fnl_rb_decode(batch, len, NULL, NULL, 0, &got, NULL, NULL), -EPROTO);
 }
 
+/* ApiVersions v3 with finalized features, laid out as kfake-broker sends them: tag 1 the
+ * features epoch, tag 2 [transaction.version 0-2, group.version 0-1]. */
+static void test_features(void)
+{
+	const uint8_t body[] = {
+	    0x00, 0x00,                                                 /* error_code */
+	    0x02, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x06, 0x00,             /* [FindCoordinator 0-6] */
+	    0x00, 0x00, 0x00, 0x00,                                     /* throttle_time_ms */
+	    0x02,                                                       /* 2 tagged fields */
+	    0x01, 0x08, 0,    0,    0,    0,    0,    0,    0,    0x01, /* tag 1: epoch 1 */
+	    0x02, 0x2d, 0x03, /* tag 2, 45 bytes: 2 features */
+	    0x14, 't',  'r',  'a',  'n',  's',  'a',  'c',  't',  'i',  'o',  'n',  '.',  'v', 'e',
+	    'r',  's',  'i',  'o',  'n',  0x00, 0x02, 0x00, 0x00, 0x00, 0x0e, 'g',  'r',  'o', 'u',
+	    'p',  '.',  'v',  'e',  'r',  's',  'i',  'o',  'n',  0x00, 0x01, 0x00, 0x00, 0x00};
+	int16_t max = -9, min = -9;
+	CHECK_EQ(fnl_dec_api_versions_feature(body, sizeof(body), 3, FNL_FEATURE_TXN_VERSION, &max,
+	                                      &min),
+	         0);
+	CHECK_EQ(max, 2);
+	CHECK_EQ(min, 0);
+	CHECK_EQ(fnl_dec_api_versions_feature(body, sizeof(body), 4, "group.version", &max, &min),
+	         0);
+	CHECK_EQ(max, 1);
+	CHECK_EQ(fnl_dec_api_versions_feature(body, sizeof(body), 3, "nosuch", &max, &min),
+	         -ENOENT);
+	CHECK_EQ(fnl_dec_api_versions_feature(body, sizeof(body), 2, FNL_FEATURE_TXN_VERSION, &max,
+	                                      &min),
+	         -ENOENT);
+	for (size_t i = 0; i < sizeof(body); i++)
+		CHECK_EQ(
+		    fnl_dec_api_versions_feature(body, i, 3, FNL_FEATURE_TXN_VERSION, &max, &min),
+		    -EBADMSG);
+	/* no tagged fields: not finalized */
+	uint8_t none[15];
+	memcpy(none, body, 14);
+	none[14] = 0x00;
+	CHECK_EQ(fnl_dec_api_versions_feature(none, 15, 3, FNL_FEATURE_TXN_VERSION, &max, &min),
+	         -ENOENT);
+	/* tag 2's size larger than its content, or content left over inside it */
+	uint8_t bad[sizeof(body) + 1];
+	memcpy(bad, body, sizeof(body));
+	bad[26] = 0x2c;
+	CHECK_EQ(
+	    fnl_dec_api_versions_feature(bad, sizeof(body), 3, FNL_FEATURE_TXN_VERSION, &max, &min),
+	    -EBADMSG);
+	bad[26] = 0x2e;
+	bad[sizeof(body)] = 0;
+	CHECK_EQ(
+	    fnl_dec_api_versions_feature(bad, sizeof(bad), 3, FNL_FEATURE_TXN_VERSION, &max, &min),
+	    -EBADMSG);
+}
+
 int main(void)
 {
+	test_features();
 	test_rb_transactional();
 	test_find_coordinator_req();
 	test_add_partitions_req();
