@@ -1,6 +1,9 @@
 /* txn.c - the transactional producer's state machine (see txn.h). */
 #include "dataplane/producer/txn.h"
 
+#include <errno.h>
+#include <stdio.h>
+
 #include "dataplane/producer/errtab.h"
 
 /* Kafka codes the transaction logic names (see errtab.c for all of them). */
@@ -513,6 +516,78 @@ enum fnl_txn_class fnl_txn_on_produce_error(struct fnl_txn *t, int16_t err)
 	if (t->state == FNL_TXN_IN_TXN || t->state == FNL_TXN_COMMITTING || c == FNL_TXN_C_FATAL)
 		to_error(t, FNL_TXN_OP_PRODUCE, err, c == FNL_TXN_C_FATAL);
 	return c;
+}
+
+/* ---- messages ---- */
+
+int fnl_txn_check_config(const char *txn_id, bool idempotence, int acks, int32_t txn_timeout_ms,
+                         char *msg, size_t cap)
+{
+	const char *why = NULL;
+	if (!txn_id)
+		return 0; /* not transactional: nothing to check here */
+	if (!txn_id[0])
+		why = "transactional.id is empty: give it a name or leave it unset";
+	else if (!idempotence)
+		why = "transactional.id is set but enable.idempotence=false: transactions need "
+		      "idempotence (set enable.idempotence=true or unset transactional.id)";
+	else if (acks != -1)
+		why = "transactional.id is set but acks is not all: transactions need acks=all";
+	else if (txn_timeout_ms <= 0)
+		why = "transaction.timeout.ms must be above 0";
+	if (!why)
+		return 0;
+	if (msg && cap)
+		snprintf(msg, cap, "%s", why);
+	return -EINVAL;
+}
+
+int fnl_txn_describe(const struct fnl_txn *t, const char *txn_id, char *buf, size_t cap)
+{
+	const char *id = txn_id ? txn_id : "?";
+	const char *op = fnl_txn_op_name(t->last_err_op);
+	const char *err = fnl_err_name(t->last_err);
+
+	if (t->state != FNL_TXN_ABORTABLE_ERROR && t->state != FNL_TXN_FATAL_ERROR)
+		return snprintf(buf, cap, "%s", "");
+	if (t->timed_out || (t->aborted && !t->last_err))
+		return snprintf(
+		    buf, cap,
+		    "transactional.id %s: the transaction was open longer than "
+		    "transaction.timeout.ms (%d ms) and was aborted; abort, then begin again",
+		    id, t->cfg.txn_timeout_ms);
+	switch (t->last_err) {
+	case E_INVALID_TXN_TIMEOUT:
+		return snprintf(
+		    buf, cap,
+		    "transactional.id %s: transaction.timeout.ms=%d is above the broker's "
+		    "transaction.max.timeout.ms (%s: %s)",
+		    id, t->cfg.txn_timeout_ms, op, err);
+	case E_TXN_ID_AUTH:
+		return snprintf(buf, cap,
+		                "transactional.id %s: not authorized (the principal needs Write on "
+		                "TransactionalId %s) (%s: %s)",
+		                id, id, op, err);
+	case E_PRODUCER_FENCED:
+	case E_INVALID_PRODUCER_EPOCH:
+	case E_TXN_COORD_FENCED:
+		return snprintf(
+		    buf, cap,
+		    "transactional.id %s: fenced, another producer initialized the same "
+		    "transactional.id (%s: %s)",
+		    id, op, err);
+	case E_INVALID_TXN_STATE:
+		return snprintf(buf, cap,
+		                "transactional.id %s: the coordinator's transaction state does not "
+		                "allow %s (%s: %s)",
+		                id, op, op, err);
+	default:
+		return snprintf(buf, cap, "transactional.id %s: %s (%s: %s)", id,
+		                t->state == FNL_TXN_FATAL_ERROR
+		                    ? "fatal error, transactions are over for this producer"
+		                    : "abortable error, abort then begin again",
+		                op, err);
+	}
 }
 
 /* ---- names ---- */

@@ -46,6 +46,7 @@
 #define FNL_PRODUCER_TXN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum fnl_txn_state {
@@ -152,6 +153,18 @@ enum fnl_txn_class fnl_txn_on_end_txn(struct fnl_txn *t, int16_t err, int64_t pr
 void fnl_txn_on_io_error(struct fnl_txn *t, int64_t now_ms);
 /* A produce of this transaction failed for good (after the sender's own retries). */
 enum fnl_txn_class fnl_txn_on_produce_error(struct fnl_txn *t, int16_t err);
+
+/* ---- messages a person can act on ---- */
+
+/* Settings check, as the Java producer refuses them at construction: a transactional id needs
+ * enable.idempotence=true and acks=all (-1), must not be empty, and transaction.timeout.ms
+ * must be positive. Returns 0, or -EINVAL with msg naming the keys. */
+int fnl_txn_check_config(const char *txn_id, bool idempotence, int acks, int32_t txn_timeout_ms,
+                         char *msg, size_t cap);
+/* Why the machine is in ABORTABLE_ERROR or FATAL_ERROR, naming the setting or the cause
+ * (e.g. INVALID_TRANSACTION_TIMEOUT names transaction.timeout.ms and the broker's
+ * transaction.max.timeout.ms). Returns snprintf's count; "" outside the error states. */
+int fnl_txn_describe(const struct fnl_txn *t, const char *txn_id, char *buf, size_t cap);
 
 /* ---- tables ---- */
 enum fnl_txn_class fnl_txn_classify(enum fnl_txn_op op, int16_t err);

@@ -556,9 +556,11 @@ static void expect_state(enum fnl_txn_state s, const char *when)
 {
 	if (txn.state == s)
 		return;
-	fprintf(stderr, "fnl-txn-driver: %s: state %s, want %s (last error %s in %s)\n", when,
+	char why[512];
+	fnl_txn_describe(&txn, txn_id, why, sizeof(why));
+	fprintf(stderr, "fnl-txn-driver: %s: state %s, want %s (last error %s in %s): %s\n", when,
 	        fnl_txn_state_name(txn.state), fnl_txn_state_name(s), fnl_err_name(txn.last_err),
-	        fnl_txn_op_name(txn.last_err_op));
+	        fnl_txn_op_name(txn.last_err_op), why);
 	exit(1);
 }
 

@@ -19,7 +19,9 @@
 #      transaction is abortable with an epoch bump: EndTxn(abort), InitProducerId with the
 #      current producer id and epoch (epoch 0 -> 1), and the next transaction commits from
 #      sequence 0; read_committed holds transactions 0 and 2.
-#   2b. the versions of Kafka 2.5 (kfake -as-version 2.5: FindCoordinator v3, InitProducerId
+#   2c. transaction.timeout.ms above the broker's transaction.max.timeout.ms: InitProducerId
+#      answers INVALID_TRANSACTION_TIMEOUT, fatal, with a message naming both settings.
+#   2d. the versions of Kafka 2.5 (kfake -as-version 2.5: FindCoordinator v3, InitProducerId
 #      v3, AddPartitionsToTxn/AddOffsetsToTxn/EndTxn v1, TxnOffsetCommit v3, Produce v8):
 #      abort, commit, abort with offsets; visibility and offsets as in 1.
 # mock (librdkafka's mock: no markers, so protocol order and injected errors only):
@@ -90,7 +92,9 @@ same() { # same FILE_GOT FILE_WANT WHAT
 }
 
 if ! fnl_broker_is_mock; then
-	fnl_broker_start -b 3 -t txn:$P -t fence:$P -t bump:$P
+	# transaction.max.timeout.ms 30 s (Kafka's default is 15 min): -T 20000 below, 60000 in 2c
+	fnl_broker_start -b 3 -t txn:$P -t fence:$P -t bump:$P -- \
+		-broker-config transaction.max.timeout.ms=30000
 
 	echo "== 1. commit, abort, deadline abort, commit; offsets with each"
 	# while each transaction is open: what read_committed sees, and the group's offsets
@@ -104,7 +108,7 @@ consume txn read_committed >"$FNL_TMP/open.$FNL_TXN_INDEX" &&
 SH
 	} >"$FNL_TMP/open.sh"
 	open_cmd="bash $FNL_TMP/open.sh"
-	"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x tA -p CAWC -r $R -g grp -T 60000 -D 1500 \
+	"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x tA -p CAWC -r $R -g grp -T 20000 -D 1500 \
 		-w 2000 -s "$open_cmd" >"$FNL_TMP/drv1.out" 2>&1 || {
 		cat "$FNL_TMP/drv1.out"
 		fnl_fail "the driver failed on kfake"
@@ -138,10 +142,10 @@ SH
 	echo "== 2. a second producer with the same transactional id fences the first"
 	# (at the KIP-890 versions: EndTxn v5 answers the next epoch, Produce v12)
 	v2="-V endtxn=5 -V produce=12 -V txnoffsetcommit=5"
-	second="$DRV -b $FNL_BOOTSTRAP -t fence -n $P -x tF -p CC -r $R $v2 >$FNL_TMP/drv2b.out 2>&1"
+	second="$DRV -b $FNL_BOOTSTRAP -t fence -n $P -x tF -p CC -r $R -T 20000 $v2 >$FNL_TMP/drv2b.out 2>&1"
 	st=0
 	# shellcheck disable=SC2086 # $v2 is several words
-	"$DRV" -b "$FNL_BOOTSTRAP" -t fence -n $P -x tF -p C -r $R $v2 -s "$second" \
+	"$DRV" -b "$FNL_BOOTSTRAP" -t fence -n $P -x tF -p C -r $R -T 20000 $v2 -s "$second" \
 		>"$FNL_TMP/drv2a.out" 2>&1 || st=$?
 	cat "$FNL_TMP/drv2a.out"
 	[[ $st -eq 1 ]] || fnl_fail "the fenced producer's driver exited $st, want 1"
@@ -171,7 +175,7 @@ SH
 	echo "fenced producer: FATAL_ERROR; read_committed $(wc -l <"$FNL_TMP/rc2") records"
 
 	echo "== 2a. KIP-360: a sequence gap, abort, epoch bump, commit again"
-	"$DRV" -b "$FNL_BOOTSTRAP" -t bump -n $P -x tB -p CGC -r $R >"$FNL_TMP/drvb.out" 2>&1 || {
+	"$DRV" -b "$FNL_BOOTSTRAP" -t bump -n $P -x tB -p CGC -r $R -T 20000 >"$FNL_TMP/drvb.out" 2>&1 || {
 		cat "$FNL_TMP/drvb.out"
 		fnl_fail "the driver failed through the epoch bump on kfake"
 	}
@@ -179,9 +183,17 @@ SH
 	consume bump read_committed >"$FNL_TMP/rcb"
 	expected tB 0:C 2:C >"$FNL_TMP/want.rcb"
 	same "$FNL_TMP/rcb" "$FNL_TMP/want.rcb" "read_committed after the epoch bump"
+
+	echo "== 2c. transaction.timeout.ms above the broker's transaction.max.timeout.ms"
+	st=0
+	"$DRV" -b "$FNL_BOOTSTRAP" -t bump -n $P -x tT -p C -T 60000 >"$FNL_TMP/drvt.out" 2>&1 || st=$?
+	cat "$FNL_TMP/drvt.out"
+	[[ $st -eq 1 ]] || fnl_fail "a transaction.timeout.ms above the broker's was accepted"
+	grep -qF 'transactional.id tT: transaction.timeout.ms=60000 is above the broker'"'"'s transaction.max.timeout.ms (InitProducerId: INVALID_TRANSACTION_TIMEOUT)' \
+		"$FNL_TMP/drvt.out" || fnl_fail "the timeout error does not name the settings"
 	fnl_broker_stop
 
-	echo "== 2b. Kafka 2.5's versions (kfake -as-version 2.5): commit, abort, with offsets"
+	echo "== 2d. Kafka 2.5's versions (kfake -as-version 2.5): commit, abort, with offsets"
 	fnl_broker_start -b 3 -t txn:$P -- -as-version 2.5
 	"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x t25 -p ACA -r $R -g grp >"$FNL_TMP/drv25.out" 2>&1 || {
 		cat "$FNL_TMP/drv25.out"

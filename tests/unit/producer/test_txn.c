@@ -2,6 +2,7 @@
  * state, every broker-answer class per request (retry with backoff, coordinator lookup,
  * abortable, KIP-360 bump, fatal), the transaction deadline, stale answers, and the error
  * classes a client sees (OK, PENDING, RETRIABLE, ABORTABLE, FATAL, USAGE). */
+#include <errno.h>
 #include <string.h>
 
 #include "check.h"
@@ -610,8 +611,84 @@ static void test_names(void)
 	CHECK_EQ(t.cfg.retry_backoff_max_ms, 1000);
 }
 
+static void test_messages(void)
+{
+	char msg[256];
+	CHECK_EQ(fnl_txn_check_config(NULL, false, 1, 0, msg, sizeof(msg)), 0);
+	CHECK_EQ(fnl_txn_check_config("t", true, -1, 60000, msg, sizeof(msg)), 0);
+	CHECK_EQ(fnl_txn_check_config("t", false, -1, 60000, msg, sizeof(msg)), -EINVAL);
+	CHECK(strstr(msg, "transactional.id") && strstr(msg, "enable.idempotence=false"));
+	CHECK_EQ(fnl_txn_check_config("t", true, 1, 60000, msg, sizeof(msg)), -EINVAL);
+	CHECK(strstr(msg, "transactional.id") && strstr(msg, "acks"));
+	CHECK_EQ(fnl_txn_check_config("", true, -1, 60000, msg, sizeof(msg)), -EINVAL);
+	CHECK(strstr(msg, "transactional.id is empty"));
+	CHECK_EQ(fnl_txn_check_config("t", true, -1, 0, msg, sizeof(msg)), -EINVAL);
+	CHECK(strstr(msg, "transaction.timeout.ms"));
+	CHECK_EQ(fnl_txn_check_config("t", true, 0, 1, NULL, 0), -EINVAL);
+
+	struct fnl_txn t;
+	ready(&t);
+	CHECK_EQ(fnl_txn_describe(&t, "app", msg, sizeof(msg)), 0);
+	CHECK_EQ(msg[0], 0);
+	/* InitProducerId refused the timeout: names both settings */
+	fnl_txn_init(&t, &cfg);
+	fnl_txn_init_transactions(&t);
+	next(&t, 0);
+	fnl_txn_on_result(&t, FNL_TXN_OP_FIND_TXN_COORD, NONE, 0);
+	next(&t, 0);
+	fnl_txn_on_init_pid(&t, INVALID_TXN_TIMEOUT, -1, -1, 0);
+	CHECK(fnl_txn_describe(&t, "app", msg, sizeof(msg)) > 0);
+	CHECK(strstr(msg,
+	             "transactional.id app: transaction.timeout.ms=1000 is above the broker's "
+	             "transaction.max.timeout.ms (InitProducerId: INVALID_TRANSACTION_TIMEOUT)"));
+	/* fenced */
+	started(&t, 0);
+	fnl_txn_commit(&t);
+	next(&t, 0);
+	fnl_txn_on_end_txn(&t, PRODUCER_FENCED, -1, -1, 0);
+	fnl_txn_describe(&t, "app", msg, sizeof(msg));
+	CHECK(strstr(msg, "fenced") && strstr(msg, "(EndTxn: PRODUCER_FENCED)"));
+	/* authorization */
+	started(&t, 0);
+	fnl_txn_add_partitions(&t);
+	next(&t, 0);
+	fnl_txn_on_result(&t, FNL_TXN_OP_ADD_PARTITIONS, TXN_ID_AUTH, 0);
+	fnl_txn_describe(&t, "app", msg, sizeof(msg));
+	CHECK(strstr(msg, "Write on TransactionalId app"));
+	/* invalid state */
+	started(&t, 0);
+	fnl_txn_commit(&t);
+	next(&t, 0);
+	fnl_txn_on_end_txn(&t, INVALID_TXN_STATE, -1, -1, 0);
+	fnl_txn_describe(&t, NULL, msg, sizeof(msg));
+	CHECK(strstr(msg, "transactional.id ?: the coordinator's transaction state does not allow "
+	                  "EndTxn (EndTxn: INVALID_TXN_STATE)"));
+	/* abortable, and the deadline */
+	started(&t, 0);
+	fnl_txn_on_produce_error(&t, MESSAGE_TOO_LARGE);
+	fnl_txn_describe(&t, "app", msg, sizeof(msg));
+	CHECK(strstr(msg, "abortable error, abort then begin again (Produce: MESSAGE_TOO_LARGE)"));
+	started(&t, 0);
+	next(&t, 1000);
+	fnl_txn_on_end_txn(&t, NONE, -1, -1, 1000);
+	fnl_txn_describe(&t, "app", msg, sizeof(msg));
+	CHECK(strstr(msg, "open longer than transaction.timeout.ms (1000 ms)"));
+	/* a fatal code without its own words */
+	started(&t, 0);
+	fnl_txn_commit(&t);
+	next(&t, 0);
+	fnl_txn_on_end_txn(&t, INVALID_RECORD, -1, -1, 0);
+	fnl_txn_describe(&t, "app", msg, sizeof(msg));
+	CHECK(strstr(msg, "fatal error, transactions are over for this producer (EndTxn: "));
+	/* a short buffer is cut, still terminated */
+	char small[8];
+	CHECK(fnl_txn_describe(&t, "app", small, sizeof(small)) > 8);
+	CHECK_EQ(strlen(small), 7);
+}
+
 int main(void)
 {
+	test_messages();
 	test_classify();
 	test_init();
 	test_commit();
