@@ -8,8 +8,8 @@
  *                  [-w MS] [-s CMD]
  *
  * PLAN is a string of C (commit), A (abort) and W (begin, produce, then wait -w ms, past
- * the local deadline -D (default: -T, the transaction.timeout.ms sent to the broker), and
- * let the machine abort it) and G (a batch with a sequence gap on partition 0: the broker's
+ * the local deadline -D (W transactions only; the others use -T, the transaction.timeout.ms
+ * sent to the broker), and let the machine abort it) and G (a batch with a sequence gap on partition 0: the broker's
  * OUT_OF_ORDER_SEQUENCE_NUMBER makes the transaction abortable with a KIP-360 epoch bump:
  * abort, then InitProducerId with the current producer id and epoch). With -s, CMD runs (system(3),
  * FNL_TXN_INDEX in its environment) after a C or A transaction's records and offsets went out and
@@ -568,6 +568,9 @@ static void run_txn(char kind, int64_t wait_ms)
 {
 	printf("== transaction %d: %c\n", txn_index, kind);
 	int64_t t0 = now_us();
+	/* the local deadline -D applies to W transactions only, so that a slow -s command on
+	 * a loaded machine cannot time out the others */
+	txn.cfg.txn_timeout_ms = kind == 'W' && deadline_ms > 0 ? deadline_ms : txn_timeout_ms;
 	NEED(fnl_txn_begin(&txn, now_ms()) == FNL_TXN_OK);
 	NEED(fnl_txn_add_partitions(&txn) == FNL_TXN_OK);
 	drive();

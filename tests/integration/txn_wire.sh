@@ -108,8 +108,8 @@ consume txn read_committed >"$FNL_TMP/open.$FNL_TXN_INDEX" &&
 SH
 	} >"$FNL_TMP/open.sh"
 	open_cmd="bash $FNL_TMP/open.sh"
-	"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x tA -p CAWC -r $R -g grp -T 20000 -D 1500 \
-		-w 2000 -s "$open_cmd" >"$FNL_TMP/drv1.out" 2>&1 || {
+	"$DRV" -b "$FNL_BOOTSTRAP" -t txn -n $P -x tA -p CAWC -r $R -g grp -T 20000 -D 3000 \
+		-w 3500 -s "$open_cmd" >"$FNL_TMP/drv1.out" 2>&1 || {
 		cat "$FNL_TMP/drv1.out"
 		fnl_fail "the driver failed on kfake"
 	}
