@@ -7,18 +7,18 @@
  *                  [-g GROUP] [-T TXN_TIMEOUT_MS] [-D DEADLINE_MS] [-V API=MAXVER]...
  *                  [-w MS] [-s CMD]
  *
- * PLAN is a string of C (commit), A (abort) and W (begin, produce, then wait -w ms, past
- * the local deadline -D (W transactions only; the others use -T, the transaction.timeout.ms
- * sent to the broker), and let the machine abort it) and G (a batch with a sequence gap on partition 0: the broker's
- * OUT_OF_ORDER_SEQUENCE_NUMBER makes the transaction abortable with a KIP-360 epoch bump:
- * abort, then InitProducerId with the current producer id and epoch). With -s, CMD runs (system(3),
- * FNL_TXN_INDEX in its environment) after a C or A transaction's records and offsets went out and
- * before its EndTxn, to look at what is visible while it is open; a failing CMD fails the driver.
- * Transaction k (0-based) writes RECORDS records to every partition, values "<txn
- * id>:<k>-<C|A|W>-<partition>-<i>", keys "k<k>". With -g, committed and aborted transactions also
- * send offsets for GROUP (offset 10*(k+1)
- * + partition on every partition of TOPIC), through AddOffsetsToTxn, FindCoordinator(group)
- * and TxnOffsetCommit with KIP-447 group metadata (generation -1, member "", no instance).
+ * PLAN is a string of C (commit), A (abort) and W (begin, produce, then wait -w ms, past the
+ * local deadline -D (W transactions only; the others use -T, the transaction.timeout.ms sent
+ * to the broker), and let the machine abort it) and G (a batch with a sequence gap on
+ * partition 0: the broker's OUT_OF_ORDER_SEQUENCE_NUMBER makes the transaction abortable with
+ * a KIP-360 epoch bump: abort, then InitProducerId with the current producer id and epoch).
+ * With -s, CMD runs (system(3), FNL_TXN_INDEX in its environment) after a C or A transaction's
+ * records and offsets went out and before its EndTxn, to look at what is visible while it is
+ * open; a failing CMD fails the driver. Transaction k (0-based) writes RECORDS records to
+ * every partition, values "<txn id>:<k>-<C|A|W>-<partition>-<i>", keys "k<k>". With -g,
+ * committed and aborted transactions also send offsets for GROUP (offset 10*(k+1) + partition
+ * on every partition of TOPIC), through AddOffsetsToTxn, FindCoordinator(group) and
+ * TxnOffsetCommit with KIP-447 group metadata (generation -1, member "", no instance).
  *
  * Flow: ApiVersions, Metadata, then what the state machine asks for: FindCoordinator(txn),
  * InitProducerId(txn id), and per transaction AddPartitionsToTxn, Produce (transactional
