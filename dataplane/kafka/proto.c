@@ -16,6 +16,13 @@ static const struct api_info api_table[] = {
     {FNL_API_METADATA, 1, 13, 9}, /* v13 = v12 + a top-level error code (KIP-1102) */
     {FNL_API_API_VERSIONS, 0, 4, 3}, /* v4 = v3 */
     {FNL_API_INIT_PRODUCER_ID, 0, 5, 2}, /* v5 = v4 (PRODUCER_FENCED may be answered) */
+    /* transactions: encoded and decoded in txn_proto.c; listed here so that version picking
+     * and response-header flexibility know them */
+    {10, 0, 6, 3}, /* FindCoordinator: v4+ batches keys (KIP-699), v6 share groups */
+    {24, 0, 3, 3}, /* AddPartitionsToTxn: v4+ is broker-to-broker only (KIP-890) */
+    {25, 0, 4, 3}, /* AddOffsetsToTxn: v4 = v3 (TRANSACTION_ABORTABLE) */
+    {26, 0, 5, 3}, /* EndTxn: v5 answers the bumped producer id/epoch (KIP-890) */
+    {28, 0, 5, 3}, /* TxnOffsetCommit: v3 adds KIP-447 group metadata; v4, v5 = v3 */
 };
 
 static const struct api_info *api_find(int16_t key)

@@ -164,6 +164,13 @@ static void rb_update_crc(uint8_t *batch, size_t batch_len)
 	fnl_put_be32(batch + FNL_RB_CRC_OFFSET, crc);
 }
 
+void fnl_rb_set_transactional(uint8_t *batch, size_t batch_len)
+{
+	uint16_t attr = fnl_get_be16(batch + FNL_RB_ATTR_OFFSET);
+	fnl_put_be16(batch + FNL_RB_ATTR_OFFSET, (uint16_t)(attr | FNL_RB_ATTR_TXN));
+	rb_update_crc(batch, batch_len);
+}
+
 void fnl_rb_write_header(uint8_t *batch, size_t records_len, const struct fnl_rb_meta *m)
 {
 	uint8_t *p = batch;

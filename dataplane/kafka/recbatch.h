@@ -94,6 +94,10 @@ struct fnl_rb_meta {
  * (compressed or not) that follows it in the same buffer, and computes the CRC. */
 void fnl_rb_write_header(uint8_t *batch, size_t records_len, const struct fnl_rb_meta *m);
 
+/* Sets the transactional attribute bit (FNL_RB_ATTR_TXN) of a finished batch and recomputes
+ * its CRC (KIP-98: every batch of a transactional producer carries it). */
+void fnl_rb_set_transactional(uint8_t *batch, size_t batch_len);
+
 /* Rewrites producer id/epoch/base sequence in a finished batch and recomputes its CRC. */
 void fnl_rb_set_producer(uint8_t *batch, size_t batch_len, int64_t pid, int16_t epoch,
                          int32_t base_seq);

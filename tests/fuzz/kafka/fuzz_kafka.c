@@ -1,6 +1,7 @@
 /* fuzz_kafka.c - libFuzzer targets for every Kafka response decoder and the RecordBatch
  * decoder. Built once per target with -DFUZZ_TARGET=<n> (see meson.build). For the response
- * decoders the first input byte picks the version and the rest is the body. Every byte a
+ * decoders (the transaction ones of txn_proto.h included) the first input byte picks the
+ * version and the rest is the body. Every byte a
  * decoder hands back (strings, keys, values, headers) is read, so ASan catches a span that
  * points outside the input. T_RB_ROUNDTRIP instead turns the input into records, encodes
  * them (fnl_rbw_append + compression + fnl_rb_write_header) and checks that fnl_rb_decode
@@ -12,6 +13,7 @@
 
 #include "dataplane/kafka/proto.h"
 #include "dataplane/kafka/recbatch.h"
+#include "dataplane/kafka/txn_proto.h"
 
 #define T_API_VERSIONS 1
 #define T_METADATA     2
@@ -20,6 +22,12 @@
 #define T_RESP_HEADER  5
 #define T_RECBATCH     6
 #define T_RB_ROUNDTRIP 7
+#define T_FIND_COORD   8
+#define T_ADD_PARTS    9
+#define T_ADD_OFFSETS  10
+#define T_END_TXN      11
+#define T_TXN_OFFSETS  12
+#define T_FEATURES     13
 
 static volatile uint8_t sink;
 
@@ -56,6 +64,30 @@ static void presp(void *ctx, const char *topic, int topic_len, int32_t partition
 	(void)base;
 	(void)lat;
 	(void)lso;
+	touch(topic, topic_len);
+}
+
+static void coord(void *ctx, const char *key, int key_len, int16_t err, int32_t node,
+                  const char *host, int host_len, int32_t port)
+{
+	(void)ctx;
+	(void)err;
+	(void)node;
+	(void)port;
+	if (key_len > 0)
+		touch(key, key_len);
+	else if (key_len < 0 && (key_len != -1 || key))
+		abort(); /* no key (before v4): exactly (NULL, -1); "" is a key */
+	touch(host, host_len);
+}
+
+static void txn_part(void *ctx, const char *topic, int topic_len, int32_t partition, int16_t err)
+{
+	(void)ctx;
+	(void)partition;
+	(void)err;
+	if (topic_len < 0)
+		abort(); /* a null topic name is malformed */
 	touch(topic, topic_len);
 }
 
@@ -273,6 +305,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int hl = fnl_dec_resp_header(p, n, keys[(ver >> 4) & 3], ver & 15, &corr);
 		if (hl > (int)n)
 			abort();
+		break;
+	}
+	case T_FIND_COORD: {
+		int32_t thr;
+		(void)fnl_dec_find_coordinator(p, n, ver % 7, coord, NULL, &thr);
+		break;
+	}
+	case T_ADD_PARTS:
+		(void)fnl_dec_add_partitions(p, n, ver % 4, txn_part, NULL, NULL);
+		break;
+	case T_ADD_OFFSETS: {
+		int16_t err;
+		(void)fnl_dec_add_offsets(p, n, ver % 5, &err, NULL);
+		break;
+	}
+	case T_END_TXN: {
+		int16_t err, epoch;
+		int64_t pid;
+		(void)fnl_dec_end_txn(p, n, ver % 6, &err, &pid, &epoch, NULL);
+		break;
+	}
+	case T_TXN_OFFSETS:
+		(void)fnl_dec_txn_offset_commit(p, n, ver % 6, txn_part, NULL, NULL);
+		break;
+	case T_FEATURES: {
+		int16_t max, min;
+		(void)fnl_dec_api_versions_feature(p, n, 3 + ver % 2, FNL_FEATURE_TXN_VERSION, &max,
+		                                   &min);
 		break;
 	}
 	case T_RECBATCH:
