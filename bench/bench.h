@@ -53,6 +53,8 @@ struct bench_opts {
 	int settings[8]; /* batch.size of each setting in turn (0: own defaults) */
 	int nsettings, setting;
 	int zstd_level;  /* -1: each producer's default (3 for both) */
+	int funnel_level; /* funneld's alone (--funnel-zstd-level); -1: as zstd_level */
+	bool calib_sweep; /* --calib-sweep: zstd alone on the corpus, levels x batch sizes */
 	const char *corpus_kind;
 	const struct bench_corpus *corpus;
 	int rounds;

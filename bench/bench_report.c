@@ -433,6 +433,12 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 		json_num(f, "cpu_funneld_s", r->cpu_daemon_s, true);
 		fprintf(f, "\"queue_full_retries\": %llu, \"batches_read\": %llu, ",
 		        (unsigned long long)r->eagain, (unsigned long long)r->batches_read);
+		if (r->mode == MODE_FUNNEL)
+			fprintf(f,
+			        "\"sealed_full\": %llu, \"sealed_linger\": %llu, "
+			        "\"sealed_pool_empty\": %llu, ",
+			        (unsigned long long)r->seals[0], (unsigned long long)r->seals[1],
+			        (unsigned long long)r->seals[2]);
 		if (o->slow_ns) {
 			fprintf(
 			    f,

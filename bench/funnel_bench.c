@@ -71,6 +71,9 @@ static void usage(FILE *f)
 	    "  --batch-size N       one setting: batch.size N for both (= --settings N)\n"
 	    "  --linger-ms N        linger.ms of numeric settings (default 5)\n"
 	    "  --zstd-level N       zstd level for both (default: each one's own, 3)\n"
+	    "  --funnel-zstd-level N  funneld's level alone (librdkafka keeps --zstd-level)\n"
+	    "  --calib-sweep        no runs: zstd alone on the corpus (3 rounds, medians) at\n"
+	    "                       levels 1-3 in batches of 16 KiB to 1 MB of records\n"
 	    "  --rounds N           rounds, modes alternate inside each (default 5)\n"
 	    "  --modes LIST         funnel,librdkafka,librdkafka-single (default all)\n"
 	    "  --sweep              clients 1,2,4,8,16,64 at the same total record count\n"
@@ -153,6 +156,8 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                                   {"corpus", 1, 0, 6},
 	                                   {"settings", 1, 0, 7},
 	                                   {"zstd-level", 1, 0, 8},
+	                                   {"funnel-zstd-level", 1, 0, 9},
+	                                   {"calib-sweep", 0, 0, 10},
 	                                   {"help", 0, 0, 'h'},
 	                                   {0, 0, 0, 0}};
 	*o = (struct bench_opts){.clients = 8,
@@ -163,6 +168,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                         .settings = {0, 16384, 1000000},
 	                         .nsettings = 3,
 	                         .zstd_level = -1,
+	                         .funnel_level = -1,
 	                         .corpus_kind = "json",
 	                         .linger_ms = 5,
 	                         .rounds = 5,
@@ -206,6 +212,12 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 8:
 			o->zstd_level = atoi(optarg);
+			break;
+		case 9:
+			o->funnel_level = atoi(optarg);
+			break;
+		case 10:
+			o->calib_sweep = true;
 			break;
 		case 'l':
 			o->linger_ms = atoi(optarg);
@@ -396,8 +408,9 @@ static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id
 		snprintf(a[na++], 600, "linger.ms=%d", o->linger_ms);
 		snprintf(a[na++], 600, "batch.size=%d", o->batch_size);
 	}
-	if (o->zstd_level >= 0)
-		snprintf(a[na++], 600, "compression.zstd.level=%d", o->zstd_level);
+	int level = o->funnel_level >= 0 ? o->funnel_level : o->zstd_level;
+	if (level >= 0)
+		snprintf(a[na++], 600, "compression.zstd.level=%d", level);
 	snprintf(a[na++], 600, "compression.type=zstd");
 	snprintf(a[na++], 600, "acks=all");
 	snprintf(a[na++], 600, "enable.idempotence=true");
@@ -453,6 +466,12 @@ static void daemon_stop(struct daemon *d, struct bench_result *r)
 		const char *p = strstr(line, "requests=");
 		if (p)
 			r->produce_requests = strtoull(p + 9, NULL, 10);
+		static const char *const sk[3] = {"seals_full=", "seals_linger=", "seals_pool="};
+		for (int k = 0; k < 3; k++) {
+			const char *q = strstr(line, sk[k]);
+			if (q)
+				r->seals[k] = strtoull(q + strlen(sk[k]), NULL, 10);
+		}
 		const char *ri = strstr(line, "records_in="), *bt = strstr(line, " batches=");
 		if (ri && bt && strtoull(bt + 9, NULL, 10))
 			r->recs_per_batch = (double)strtoull(ri + 11, NULL, 10) /
@@ -695,7 +714,9 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 		r->ratio_tcp = (double)r->value_bytes / (double)r->bytes_sent;
 	if (m == MODE_FUNNEL && r->ok && r->recs_per_batch > 0) {
 		/* zstd alone on the same records in batches of the same size */
-		int level = o->zstd_level >= 0 ? o->zstd_level : 3;
+		int level = o->funnel_level >= 0 ? o->funnel_level
+		            : o->zstd_level >= 0  ? o->zstd_level
+		                                  : 3;
 		if (bench_calibrate(o->corpus, n, (uint64_t)recs, r->recs_per_batch, level,
 		                    &r->calib) == 0 &&
 		    r->acked)
@@ -756,6 +777,41 @@ static int run_all(struct bench_opts *o, struct broker *b, struct bench_results 
 	return 0;
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* --calib-sweep: zstd alone on every record of the corpus, clients
+ * interleaved as funneld takes them, in batches of B bytes of records, at
+ * levels 1 to 3; CPU ns per record and ratio, medians of 3 rounds */
+static void calib_sweep(const struct bench_opts *o)
+{
+	static const int sizes[] = {16384, 65536, 262144, 1000000};
+	size_t len;
+	bench_corpus_rec(o->corpus, 0, &len);
+	double mean = (double)bench_corpus_bytes(o->corpus, 0, 1000) / 1000.0 + 10;
+	printf("zstd alone, corpus %s, %d x %ld records (%.0f B each with framing), medians of "
+	       "3 rounds\n%-8s %6s %10s %8s\n",
+	       o->corpus_kind, o->clients, o->records, mean, "batch", "level", "ns/rec", "ratio");
+	for (int s = 0; s < 4; s++)
+		for (int level = 1; level <= 3; level++) {
+			double ns[3], ratio = 0;
+			for (int r = 0; r < 3; r++) {
+				struct bench_calib c;
+				if (bench_calibrate(o->corpus, o->clients, (uint64_t)o->records,
+				                    sizes[s] / mean, level, &c) < 0)
+					return;
+				ns[r] = c.ns_per_rec;
+				ratio = c.ratio;
+			}
+			qsort(ns, 3, sizeof(ns[0]), cmp_dbl);
+			printf("%-8d %6d %10.1f %8.3f\n", sizes[s], level, ns[1], ratio);
+			fflush(stdout);
+		}
+}
+
 static void cleanup_tmp(const char *dir)
 {
 	char cmd[1400];
@@ -803,6 +859,12 @@ int main(int argc, char **argv)
 		        o.corpus_kind, (unsigned long long)corpus.distinct,
 		        (unsigned long long)ncorp);
 	o.corpus = &corpus;
+	if (o.calib_sweep) {
+		calib_sweep(&o);
+		bench_corpus_free(&corpus);
+		cleanup_tmp(tmpl);
+		return 0;
+	}
 	double timer_ns = timer_overhead_ns(o.tsc_ns);
 	struct broker b = {0};
 	if (!o.bootstrap) {

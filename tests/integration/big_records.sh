@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Records larger than batch.size (issue 17): at the defaults (batch.size 16384,
+# Records larger than batch.size (issue 17): at the defaults (batch.size 65536,
 # max.request.size 1 MiB, zstd) a record of 100 KB or 900 KB gets a batch of its own,
 # up to max.request.size, as in the Java producer, while small records of other
 # clients keep flowing into the same partitions; every record is read back in order
@@ -35,7 +35,7 @@ run() { # run TOPIC [funneld settings...]
 		fnl_fail "$t: batches on the wire are not all good"
 }
 
-echo "== defaults: batch.size 16384"
+echo "== defaults: batch.size 65536"
 run big_a
 echo "== batch.size 1000000"
 run big_b -X batch.size=1000000
