@@ -54,6 +54,7 @@ struct bench_opts {
 	int nsettings, setting;
 	int zstd_level;  /* -1: each producer's default (3 for both) */
 	int funnel_level; /* funneld's alone (--funnel-zstd-level); -1: as zstd_level */
+	int funneld_default_level; /* funneld --dump-config's compression.zstd.level */
 	bool calib_sweep; /* --calib-sweep: zstd alone on the corpus, levels x batch sizes */
 	const char *corpus_kind;
 	const struct bench_corpus *corpus;

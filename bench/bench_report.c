@@ -256,12 +256,16 @@ static void table_one(const struct bench_opts *o, const struct bench_results *rs
  * level; outside = funnel's CPU per record (clients + funneld) minus that. */
 void bench_report_table(const struct bench_opts *o, const struct bench_results *rs)
 {
+	int fl = o->funnel_level >= 0 ? o->funnel_level
+	         : o->zstd_level >= 0  ? o->zstd_level
+	                               : o->funneld_default_level;
 	printf("\nfunnel-bench: %d x %ld records, corpus %s (%d bytes unless file:), %s keys, "
-	       "rate %s, %d partitions, zstd level %s, acks=all, idempotent; medians over "
-	       "rounds\n",
+	       "rate %s, %d partitions, zstd level: funneld %d%s, librdkafka %d%s, acks=all, "
+	       "idempotent; medians over rounds\n",
 	       o->clients, o->records, o->corpus_kind, o->value_bytes, o->keys ? "K distinct" : "null",
-	       o->rate ? "limited" : "flat-out", o->partitions,
-	       o->zstd_level >= 0 ? "as given" : "each one's default (3)");
+	       o->rate ? "limited" : "flat-out", o->partitions, fl,
+	       o->funnel_level < 0 && o->zstd_level < 0 ? " (its default)" : "",
+	       o->zstd_level >= 0 ? o->zstd_level : 3, o->zstd_level >= 0 ? "" : " (its default)");
 	for (int st = 0; st < o->nsettings; st++) {
 		char name[200];
 		setting_name(o, st, name, sizeof(name));
@@ -410,11 +414,13 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 	    ",\n  \"machine\": {\"cpus\": %ld, \"kernel\": \"%s\"},\n"
 	    "  \"config\": {\"clients\": %d, \"records_per_client\": %ld, \"value_bytes\": %d, "
 	    "\"keys\": %d, \"rate\": %ld, \"partitions\": %d, \"brokers\": %d, \"corpus\": \"%s\", "
-	    "\"zstd_level\": %d, \"linger_ms\": %d, \"rounds\": %d, \"sweep\": %s, \"pinned\": %s, \"sched_batch\": %s, "
+	    "\"zstd_level\": %d, \"funnel_zstd_level\": %d, \"funneld_default_zstd_level\": %d, "
+	    "\"linger_ms\": %d, \"rounds\": %d, \"sweep\": %s, \"pinned\": %s, \"sched_batch\": %s, "
 	    "\"slow_ns\": %llu},\n"
 	    "  \"tsc_ns_per_tick\": %.6f,\n  \"timer_overhead_ns\": %.1f,\n  \"runs\": [",
 	    sysconf(_SC_NPROCESSORS_ONLN), u.release, o->clients, o->records, o->value_bytes,
-	    o->keys, o->rate, o->partitions, o->brokers, o->corpus_kind, o->zstd_level, o->linger_ms,
+	    o->keys, o->rate, o->partitions, o->brokers, o->corpus_kind, o->zstd_level,
+	    o->funnel_level, o->funneld_default_level, o->linger_ms,
 	    o->rounds,
 	    o->sweep ? "true" : "false", o->pin ? "true" : "false",
 	    o->sched_batch ? "true" : "false", (unsigned long long)o->slow_ns, o->tsc_ns, timer_ns);

@@ -716,7 +716,7 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 		/* zstd alone on the same records in batches of the same size */
 		int level = o->funnel_level >= 0 ? o->funnel_level
 		            : o->zstd_level >= 0  ? o->zstd_level
-		                                  : 3;
+		                                  : o->funneld_default_level;
 		if (bench_calibrate(o->corpus, n, (uint64_t)recs, r->recs_per_batch, level,
 		                    &r->calib) == 0 &&
 		    r->acked)
@@ -775,6 +775,24 @@ static int run_all(struct bench_opts *o, struct broker *b, struct bench_results 
 	}
 	munmap(shm, sizeof(*shm));
 	return 0;
+}
+
+/* funneld's own default zstd level (funneld --dump-config), for the
+ * calibration of runs that leave it to funneld; 3 if it cannot be read */
+static int funneld_level(const char *funneld)
+{
+	char cmd[4400], line[256];
+	int level = 3;
+	snprintf(cmd, sizeof(cmd), "'%s' -X bootstrap.servers=localhost:1 --dump-config 2>/dev/null",
+	         funneld);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return level;
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, "compression.zstd.level=", 23))
+			level = atoi(line + 23);
+	pclose(p);
+	return level;
 }
 
 static int cmp_dbl(const void *a, const void *b)
@@ -842,6 +860,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_sig);
 	signal(SIGPIPE, SIG_IGN);
 	o.tsc_ns = bench_tsc_calibrate();
+	o.funneld_default_level = funneld_level(o.funneld);
 	/* every record of a run, made before any client starts (bench_corpus.c);
 	 * a sweep point may take up to clients - 1 more than clients x records */
 	struct bench_corpus corpus;
