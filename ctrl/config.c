@@ -27,8 +27,8 @@ struct key {
 /* Defaults follow the Java producer (Kafka 4.x: linger.ms=5), except
  * compression.type, where funnel's reason to exist is one large zstd batch,
  * its level (1: on 100-byte log records in batches of 16 KiB to 1 MB it
- * compresses as well as level 3 at half to a third of the CPU; measured in
- * docs/architecture.md) and batch.size, which counts records before
+ * compresses as well as level 3 for 0.6-0.85x of its CPU, on random hex within
+ * 3% for a third to a half; measured in docs/architecture.md) and batch.size, which counts records before
  * compression (librdkafka's meaning): 65536 is about what the Java default of
  * 16384 estimated compressed bytes holds of records that compress 4:1. */
 static const struct key keys[] = {
