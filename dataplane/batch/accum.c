@@ -50,13 +50,20 @@ int fnl_accum_geometry(const struct fnl_accum_cfg *cfg, struct fnl_accum_geom *g
 	g->slot_bytes = slot_size(cfg->records_cap, cfg->meta_cap, &g->wire_cap);
 	uint64_t mem = cfg->memory_bytes;
 	if (cfg->big_cap > cfg->records_cap) {
-		/* one big slot per 16 regular slots' worth of buffer.memory, at
-		 * least one: a big record waits for it, as Java's waits for memory */
-		g->big_slot_bytes = slot_size(cfg->big_cap, 1, &g->big_wire_cap);
-		uint64_t n = mem / (16 * (uint64_t)g->big_slot_bytes);
-		g->big_slots = n < 1 ? 1 : n > 4 ? 4 : (uint32_t)n;
-		uint64_t big = (uint64_t)g->big_slots * g->big_slot_bytes;
-		mem = mem > big ? mem - big : 0;
+		/* one big slot per 16 big slots' worth of buffer.memory, 1 to 4:
+		 * a big record waits for one, as Java's waits for memory; none if
+		 * buffer.memory cannot hold one besides 4 regular slots (then a
+		 * record larger than batch.size fails with MESSAGE_TOO_LARGE) */
+		size_t bwire;
+		size_t bbytes = slot_size(cfg->big_cap, 1, &bwire);
+		uint64_t n = mem / (16 * (uint64_t)bbytes);
+		n = n < 1 ? 1 : n > 4 ? 4 : n;
+		if (mem >= n * bbytes + 4 * (uint64_t)g->slot_bytes) {
+			g->big_slots = (uint32_t)n;
+			g->big_slot_bytes = bbytes;
+			g->big_wire_cap = bwire;
+			mem -= n * bbytes;
+		}
 	}
 	uint64_t n = mem / g->slot_bytes;
 	if (n < 4)

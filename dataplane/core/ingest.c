@@ -200,7 +200,6 @@ static int take_big(struct fnl_core *c, struct part *p, int32_t pnum, const stru
 		fnl_accum_release(&c->acc, b);
 		return -EMSGSIZE;
 	}
-	c->st.records_in++;
 	c->st.seals_full++;
 	p->open = b;
 	fnl_ingest_seal(c, p);
@@ -263,6 +262,16 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 		}
 		rc = fnl_accum_append(&c->acc, p->open, r->timestamp_ms, key, klen, val, vlen, h,
 				      r->header_count, &m);
+		if (rc == -EMSGSIZE) {
+			/* larger than batch.size: a big slot of its own */
+			rc = take_big(c, p, pnum, r, key, klen, val, vlen, h, &m);
+			if (rc == 1) {
+				fnl_ring_cmp_unreserve(&cl->v);
+				return 1;
+			}
+			if (rc < 0)
+				break;
+		}
 		if (rc == 0) {
 			cl->appended++;
 			cl->appended_bytes += r->len;
@@ -272,19 +281,6 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 				fnl_sticky_on_append(&t->sticky, (int32_t)r->len, c->cfg.batch_size,
 						     t->nparts, NULL);
 			return 0;
-		}
-		if (rc == -EMSGSIZE) {
-			/* larger than batch.size: a big slot of its own */
-			rc = take_big(c, p, pnum, r, key, klen, val, vlen, h, &m);
-			if (rc == 1)
-				fnl_ring_cmp_unreserve(&cl->v);
-			if (rc == 0) {
-				cl->appended++;
-				cl->appended_bytes += r->len;
-			}
-			if (rc >= 0)
-				return rc;
-			break;
 		}
 		c->st.seals_full++;
 		fnl_ingest_seal(c, p); /* full: seal and retry once in a fresh batch */

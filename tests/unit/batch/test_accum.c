@@ -106,6 +106,18 @@ static void test_memory_bound(void)
 		CHECK_EQ(g.big_slots > 0, c.big_cap > 0);
 		CHECK(g.wire_cap >= FNL_RB_HEADER_BYTES + cap);
 	}
+	/* buffer.memory too small for a big slot besides 4 regular ones: none
+	 * (a record larger than batch.size then fails), and the bound holds */
+	struct fnl_accum_cfg c = {.records_cap = 16384,
+	                          .batch_bytes = 16384,
+	                          .big_cap = fnl_accum_big_cap(16384, 1u << 20),
+	                          .meta_cap = fnl_accum_meta_cap(16384),
+	                          .memory_bytes = 1u << 20,
+	                          .codec = FNL_CODEC_ZSTD};
+	struct fnl_accum_geom g;
+	CHECK_EQ(fnl_accum_geometry(&c, &g), 0);
+	CHECK_EQ(g.big_slots, 0u);
+	CHECK(g.pool_bytes <= c.memory_bytes);
 }
 
 /* Without a codec a batch holds batch.size bytes of records. */
