@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct bench_corpus;
+
 #define BENCH_HIST_SUB_BITS 5
 #define BENCH_HIST_LINEAR   64 /* values below are their own bucket */
 #define BENCH_HIST_BUCKETS  (BENCH_HIST_LINEAR + (64 - 6) * 32)
@@ -45,8 +47,17 @@ struct bench_opts {
 	long rate; /* total records/s over all clients, 0 = flat out */
 	int partitions;
 	int brokers;
-	int batch_size;
+	int batch_size; /* this run's batch.size; 0: each producer's own defaults
+	                   (batch.size, linger.ms, batch.num.messages untouched) */
 	int linger_ms;
+	int settings[8]; /* batch.size of each setting in turn (0: own defaults) */
+	int nsettings, setting;
+	int zstd_level;  /* -1: each producer's default (3 for both) */
+	int funnel_level; /* funneld's alone (--funnel-zstd-level); -1: as zstd_level */
+	int funneld_default_level; /* funneld --dump-config's compression.zstd.level */
+	bool calib_sweep; /* --calib-sweep: zstd alone on the corpus, levels x batch sizes */
+	const char *corpus_kind;
+	const struct bench_corpus *corpus;
 	int rounds;
 	bool modes[MODE_N];
 	bool sweep;
@@ -148,8 +159,6 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
                         long rate);
 int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx, long records,
                      long rate);
-/* the i-th benchmark record value (exactly len bytes of JSON-like text) */
-size_t bench_record(char *buf, size_t len, long i, int client);
 
 /* bench_proc.c */
 uint64_t bench_now_ns(void);

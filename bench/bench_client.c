@@ -1,6 +1,6 @@
 /* bench_client.c - the body of one benchmark client process: libfunnel or its
- * own librdkafka producer. Records come from a pool made before the start
- * signal; each append is timed with the TSC, each delivery report measures
+ * own librdkafka producer. Records come from the corpus made before the
+ * fork; each append is timed with the TSC, each delivery report measures
  * append -> report (the append's TSC travels as the record's opaque). */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -13,24 +13,12 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
-#include "bench.h"
+#include "bench_run.h"
 #include "funnel.h"
 
-#define POOL_N         4096 /* distinct records per client (a power of two) */
+#define KEYS_N         4096 /* key table entries (a power of two) */
 #define POLL_EVERY     256  /* records between non-blocking report polls */
 #define PROGRESS_EVERY 1024 /* records between progress counter stores */
-
-static const char *const levels[] = {"info", "info",  "info", "info",
-                                     "info", "debug", "warn", "error"};
-static const char *const svcs[] = {"checkout", "cart",      "payments", "search",
-                                   "auth",     "inventory", "shipping", "frontend"};
-static const char *const paths[] = {"/api/v1/cart", "/api/v1/checkout", "/api/v2/search",
-                                    "/login",       "/api/v1/orders",   "/healthz",
-                                    "/api/v1/items"};
-static const char *const words[] = {
-    "request", "completed",  "user",  "session", "cache",    "miss",    "hit", "order",
-    "payment", "authorized", "retry", "timeout", "upstream", "latency", "for", "item",
-    "cart",    "ok",         "slow",  "query",   "db",       "took",    "the", "validated"};
 
 static uint64_t mix(uint64_t x)
 {
@@ -41,54 +29,25 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 33);
 }
 
-size_t bench_record(char *buf, size_t len, long i, int client)
-{
-	uint64_t h = mix((uint64_t)i * 131 + (uint64_t)client * 7919 + 1);
-	long ms = 1700000000000L + i * 3 + client;
-	char tmp[1024];
-	int n = snprintf(tmp, sizeof(tmp),
-	                 "{\"ts\":%ld,\"level\":\"%s\",\"svc\":\"%s\",\"host\":\"web-%02d\","
-	                 "\"user\":%u,\"path\":\"%s\",\"status\":%d,\"ms\":%u,\"msg\":\"",
-	                 ms, levels[h & 7], svcs[(h >> 3) & 7], (int)((h >> 6) % 16 + 1),
-	                 (unsigned)((h >> 10) % 90000 + 10000), paths[(h >> 27) % 7],
-	                 ((h >> 30) & 15) == 0 ? 500 : 200, (unsigned)((h >> 34) % 900));
-	size_t p = n > 0 ? (size_t)n : 0;
-	uint64_t w = h;
-	while (p + 2 < sizeof(tmp) && p + 2 < len) {
-		if ((w & 0xff) == 0)
-			w = mix(w + p);
-		const char *s = words[(w & 0xff) % 24];
-		w >>= 8;
-		size_t sl = strlen(s);
-		for (size_t k = 0; k < sl && p + 2 < len && p + 2 < sizeof(tmp); k++)
-			tmp[p++] = s[k];
-		if (p + 2 < len)
-			tmp[p++] = ' ';
-	}
-	tmp[p++] = '"';
-	tmp[p++] = '}';
-	size_t out = p < len ? p : len;
-	memcpy(buf, tmp, out);
-	for (size_t k = out; k < len; k++)
-		buf[k] = ' ';
-	return len;
-}
-
+/* The client's records come from the corpus (made by the parent before the
+ * fork, bench_corpus.c): client idx of a run sends records idx*R .. idx*R+R-1,
+ * none twice. Keys (--keys K) are user-N for K distinct N, a table of
+ * KEYS_N made before the start line. */
 struct pool {
-	char *vals;
-	char keys[POOL_N][24];
-	size_t klen[POOL_N];
-	size_t vlen;
+	const struct bench_corpus *c;
+	uint64_t first;
+	char keys[KEYS_N][24];
+	size_t klen[KEYS_N];
 };
 
-static int pool_init(struct pool *p, const struct bench_opts *o, int client)
+static int pool_init(struct pool *p, const struct bench_opts *o, int client, long records)
 {
-	p->vlen = (size_t)o->value_bytes;
-	p->vals = malloc(p->vlen * POOL_N + 1);
-	if (!p->vals)
+	p->c = o->corpus;
+	p->first = (uint64_t)client * (uint64_t)records;
+	if (!p->c || p->c->n < p->first + (uint64_t)records)
 		return -ENOMEM;
-	for (long i = 0; i < POOL_N; i++) {
-		bench_record(p->vals + p->vlen * (size_t)i, p->vlen, i, client);
+	for (long i = 0; i < KEYS_N; i++) {
+		p->klen[i] = 0;
 		if (o->keys > 0) {
 			long k =
 			    (long)(mix((uint64_t)i * 31 + (uint64_t)client) % (uint64_t)o->keys);
@@ -279,7 +238,7 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 	bench_pin(o->client_cpu);
 	bench_sched_batch(o->sched_batch);
 	struct pool pool;
-	if (pool_init(&pool, o, idx) < 0) {
+	if (pool_init(&pool, o, idx, records) < 0) {
 		fail(s, 2, "pool", "out of memory");
 		wait_go(shm);
 		finish(s, records);
@@ -306,21 +265,22 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 	s->t_start_ns = bench_now_ns();
 	long i;
 	for (i = 0; i < records; i++) {
-		int k = (int)(i & (POOL_N - 1));
+		int k = (int)(i & (KEYS_N - 1));
 		const void *key = o->keys > 0 ? pool.keys[k] : NULL;
-		const char *val = pool.vals + pool.vlen * (size_t)k;
+		size_t vlen;
+		const char *val = bench_corpus_rec(pool.c, pool.first + (uint64_t)i, &vlen);
 		if (rate)
 			pace(s->t_start_ns, i, rate, fnl_poll0, c);
 		struct rusage u0;
-		call_begin(s, o, i, val, pool.vlen, &u0);
+		call_begin(s, o, i, val, vlen, &u0);
 		uint64_t t0 = __rdtsc();
-		rc = fnl_produce(c, t, -1, key, pool.klen[k], val, pool.vlen, NULL, 0, 0, t0);
+		rc = fnl_produce(c, t, -1, key, pool.klen[k], val, vlen, NULL, 0, 0, t0);
 		uint64_t t1 = __rdtsc();
 		if (rc < 0) {
 			fail(s, 3, "fnl_produce", fnl_strerror(rc));
 			break;
 		}
-		call_end(s, o, i, val, pool.vlen, t0, t1, &u0);
+		call_end(s, o, i, val, vlen, t0, t1, &u0);
 		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
 			fnl_poll(c, 0);
 		if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
@@ -332,7 +292,6 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 		fail(s, 3, "fnl_flush", fnl_strerror(rc));
 	fnl_close(c);
 	finish(s, records);
-	free(pool.vals);
 	return s->status;
 }
 
@@ -389,13 +348,25 @@ static rd_kafka_t *rdk_new(const struct bench_opts *o, struct bench_slot *s)
 	          {"compression.codec", "zstd"},
 	          {"statistics.interval.ms", "1000"},
 	          {"linger.ms", NULL},
-	          {"batch.size", NULL}};
+	          {"batch.size", NULL},
+	          {"compression.level", NULL}};
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
 		const char *v = kv[i].v;
-		if (!strcmp(kv[i].k, "linger.ms"))
+		/* batch.size 0: librdkafka's own defaults (batch.size 1000000,
+		 * batch.num.messages 10000, linger.ms 5) stay as they are */
+		if (!strcmp(kv[i].k, "linger.ms")) {
+			if (!o->batch_size)
+				continue;
 			snprintf(num, sizeof(num), "%d", o->linger_ms), v = num;
-		else if (!strcmp(kv[i].k, "batch.size"))
+		} else if (!strcmp(kv[i].k, "batch.size")) {
+			if (!o->batch_size)
+				continue;
 			snprintf(num, sizeof(num), "%d", o->batch_size), v = num;
+		} else if (!strcmp(kv[i].k, "compression.level")) {
+			if (o->zstd_level < 0)
+				continue;
+			snprintf(num, sizeof(num), "%d", o->zstd_level), v = num;
+		}
 		if (rd_kafka_conf_set(conf, kv[i].k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
 			fail(s, 2, kv[i].k, err);
 			rd_kafka_conf_destroy(conf);
@@ -422,7 +393,7 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 	struct pool pool;
 	rd_kafka_t *rk = NULL;
 	rd_kafka_topic_t *rkt = NULL;
-	if (pool_init(&pool, o, idx) < 0)
+	if (pool_init(&pool, o, idx, records) < 0)
 		fail(s, 2, "pool", "out of memory");
 	else if ((rk = rdk_new(o, s))) {
 		rkt = rd_kafka_topic_new(rk, o->topic, NULL);
@@ -442,20 +413,21 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	s->t_start_ns = bench_now_ns();
 	for (long i = 0; i < records; i++) {
-		int k = (int)(i & (POOL_N - 1));
-		const char *val = pool.vals + pool.vlen * (size_t)k;
+		int k = (int)(i & (KEYS_N - 1));
+		size_t vlen;
+		const char *val = bench_corpus_rec(pool.c, pool.first + (uint64_t)i, &vlen);
 		const void *key = o->keys > 0 ? pool.keys[k] : NULL;
 		if (rate)
 			pace(s->t_start_ns, i, rate, rdk_poll0, rk);
 		rd_kafka_resp_err_t e;
 		struct rusage u0;
-		call_begin(s, o, i, val, pool.vlen, &u0);
+		call_begin(s, o, i, val, vlen, &u0);
 		uint64_t t0 = __rdtsc();
 		for (;;) {
 			/* like a Java send() that blocks on a full buffer: retry until queued */
 			e = rd_kafka_producev(
 			    rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			    RD_KAFKA_V_VALUE((void *)val, pool.vlen),
+			    RD_KAFKA_V_VALUE((void *)val, vlen),
 			    RD_KAFKA_V_KEY(key, pool.klen[k]),
 			    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)t0), RD_KAFKA_V_END);
 			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -468,7 +440,7 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 			fail(s, 3, "producev", rd_kafka_err2str(e));
 			break;
 		}
-		call_end(s, o, i, val, pool.vlen, t0, t1, &u0);
+		call_end(s, o, i, val, vlen, t0, t1, &u0);
 		if ((i & (POLL_EVERY - 1)) == POLL_EVERY - 1)
 			rd_kafka_poll(rk, 0);
 		if ((i & (PROGRESS_EVERY - 1)) == PROGRESS_EVERY - 1)
@@ -488,6 +460,5 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 	rd_kafka_topic_destroy(rkt);
 	rd_kafka_destroy(rk);
 	finish(s, records);
-	free(pool.vals);
 	return s->status;
 }

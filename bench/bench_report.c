@@ -36,6 +36,19 @@ void bench_results_free(struct bench_results *rs)
 	*rs = (struct bench_results){0};
 }
 
+/* the setting (opts.settings index) reports look at; -1: every run */
+static int g_setting = -1;
+
+void bench_report_setting(int setting)
+{
+	g_setting = setting;
+}
+
+static bool in_setting(const struct bench_result *r)
+{
+	return g_setting < 0 || r->setting == g_setting;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -49,7 +62,7 @@ double bench_median(const struct bench_results *rs, enum bench_mode m, int clien
 	int n = 0;
 	for (int i = 0; i < rs->n && n < 256; i++) {
 		const struct bench_result *r = &rs->r[i];
-		if (r->mode == m && r->clients == clients && r->ok)
+		if (r->mode == m && r->clients == clients && r->ok && in_setting(r))
 			v[n++] = get(r);
 	}
 	if (!n)
@@ -79,6 +92,10 @@ GETTER(conns, r->conns)
 GETTER(rtcp, r->ratio_tcp)
 GETTER(rbat, r->ratio_batches)
 GETTER(wall, r->wall_s)
+GETTER(rpb, r->recs_per_batch)
+GETTER(zns, r->calib.ns_per_rec)
+GETTER(zrat, r->calib.ratio)
+GETTER(outside, r->outside_ns)
 
 static const struct {
 	const char *json;
@@ -100,6 +117,10 @@ static const struct {
     {"compression_ratio_tcp", get_rtcp},
     {"compression_ratio_batches", get_rbat},
     {"wall_s", get_wall},
+    {"records_per_batch", get_rpb},
+    {"zstd_alone_ns_per_record", get_zns},
+    {"zstd_alone_ratio", get_zrat},
+    {"cpu_outside_zstd_ns_per_record", get_outside},
 };
 #define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
 
@@ -107,6 +128,8 @@ static int clients_list(const struct bench_results *rs, int *out, int cap)
 {
 	int n = 0;
 	for (int i = 0; i < rs->n; i++) {
+		if (!in_setting(&rs->r[i]))
+			continue;
 		int c = rs->r[i].clients, k;
 		for (k = 0; k < n && out[k] != c; k++)
 			;
@@ -121,7 +144,7 @@ static int runs_of(const struct bench_results *rs, enum bench_mode m, int client
 	int n = 0;
 	*ok = 0;
 	for (int i = 0; i < rs->n; i++)
-		if (rs->r[i].mode == m && rs->r[i].clients == clients) {
+		if (rs->r[i].mode == m && rs->r[i].clients == clients && in_setting(&rs->r[i])) {
 			n++;
 			*ok += rs->r[i].ok;
 		}
@@ -163,7 +186,8 @@ static void report_slow(const struct bench_opts *o, const struct bench_results *
 			uint64_t recs = 0;
 			for (int i = 0; i < rs->n; i++) {
 				const struct bench_result *r = &rs->r[i];
-				if ((int)r->mode != m || r->clients != cl[c] || !r->ok)
+				if ((int)r->mode != m || r->clients != cl[c] || !r->ok ||
+				    !in_setting(r))
 					continue;
 				bench_slow_add(&s, &r->slow);
 				bench_slow_add(&k, &r->control_slow);
@@ -181,19 +205,28 @@ static void report_slow(const struct bench_opts *o, const struct bench_results *
 		}
 }
 
-void bench_report_table(const struct bench_opts *o, const struct bench_results *rs)
+static void setting_name(const struct bench_opts *o, int st, char *buf, size_t cap)
+{
+	if (o->settings[st])
+		snprintf(buf, cap, "both at batch.size %d, linger.ms %d", o->settings[st],
+		         o->linger_ms);
+	else
+		snprintf(buf, cap, "each at its own defaults (funneld's; librdkafka: batch.size "
+		                   "1000000, batch.num.messages 10000, linger.ms 5)");
+}
+
+static void table_one(const struct bench_opts *o, const struct bench_results *rs)
 {
 	int cl[16], ncl = clients_list(rs, cl, 16);
-	printf("\nfunnel-bench: %d x %ld records of %d bytes, %s keys, rate %s, %d partitions, "
-	       "batch.size %d, linger.ms %d, zstd, acks=all, idempotent; medians over rounds\n",
-	       o->clients, o->records, o->value_bytes, o->keys ? "K distinct" : "null",
-	       o->rate ? "limited" : "flat-out", o->partitions, o->batch_size, o->linger_ms);
-	printf("%-18s %4s %5s %10s %7s %9s %8s %8s %8s %9s %8s %8s %8s %8s %10s %6s %6s %5s\n",
+	printf("%-18s %4s %5s %10s %7s %9s %8s %8s %8s %9s %8s %8s %8s %8s %10s %6s %6s %5s %7s "
+	       "%6s %6s %7s\n",
 	       "mode", "cli", "ok", "rec/s", "MB/s", "cpu_s/M", "dmn_ns", "app_p50", "app_p99",
 	       "app_p999", "e2e_p50", "e2e_p99", "e2e_p999", "requests", "bytes_tx", "r_tcp",
-	       "r_bat", "conns");
-	printf("%-18s %4s %5s %10s %7s %9s %8s %8s %8s %9s %8s %8s %8s %8s %10s %6s %6s %5s\n", "",
-	       "", "", "", "", "", "", "ns", "ns", "ns", "us", "us", "us", "", "", "", "", "");
+	       "r_bat", "conns", "rec/bat", "zstd", "z_rat", "outside");
+	printf("%-18s %4s %5s %10s %7s %9s %8s %8s %8s %9s %8s %8s %8s %8s %10s %6s %6s %5s %7s "
+	       "%6s %6s %7s\n",
+	       "", "", "", "", "", "", "", "ns", "ns", "ns", "us", "us", "us", "", "", "", "", "",
+	       "", "ns", "", "ns");
 	for (int c = 0; c < ncl; c++)
 		for (int m = 0; m < MODE_N; m++) {
 			int ok, n = runs_of(rs, (enum bench_mode)m, cl[c], &ok);
@@ -204,15 +237,43 @@ void bench_report_table(const struct bench_opts *o, const struct bench_results *
 				v[k] = bench_median(rs, (enum bench_mode)m, cl[c], metrics[k].get);
 			char okc[32];
 			snprintf(okc, sizeof(okc), "%d/%d", ok, n);
-			printf(
-			    "%-18s %4d %5s %10.0f %7.1f %9.2f %8.0f %8.0f %8.0f %9.0f %8.0f %8.0f "
-			    "%8.0f %8.0f %10.0f %6.2f %6.2f %5.0f\n",
-			    bench_mode_names[m], cl[c], okc, v[0], v[1], v[2], v[3], v[4], v[5],
-			    v[6], v[7] / 1e3, v[8] / 1e3, v[9] / 1e3, v[10], v[11], v[13], v[14],
-			    v[12]);
+			printf("%-18s %4d %5s %10.0f %7.1f %9.2f %8.0f %8.0f %8.0f %9.0f %8.0f %8.0f "
+			       "%8.0f %8.0f %10.0f %6.2f %6.2f %5.0f",
+			       bench_mode_names[m], cl[c], okc, v[0], v[1], v[2], v[3], v[4], v[5],
+			       v[6], v[7] / 1e3, v[8] / 1e3, v[9] / 1e3, v[10], v[11], v[13], v[14],
+			       v[12]);
+			if (m == MODE_FUNNEL)
+				printf(" %7.0f %6.0f %6.2f %7.0f\n", v[16], v[17], v[18], v[19]);
+			else
+				printf(" %7s %6s %6s %7s\n", "-", "-", "-", "-");
 		}
 	if (o->slow_ns)
 		report_slow(o, rs, cl, ncl);
+}
+
+/* One table per setting; the first setting is the headline. zstd = zstd alone
+ * on the same records in batches of funnel's mean size (rec/bat), at the same
+ * level; outside = funnel's CPU per record (clients + funneld) minus that. */
+void bench_report_table(const struct bench_opts *o, const struct bench_results *rs)
+{
+	int fl = o->funnel_level >= 0 ? o->funnel_level
+	         : o->zstd_level >= 0  ? o->zstd_level
+	                               : o->funneld_default_level;
+	printf("\nfunnel-bench: %d x %ld records, corpus %s (%d bytes unless file:), %s keys, "
+	       "rate %s, %d partitions, zstd level: funneld %d%s, librdkafka %d%s, acks=all, "
+	       "idempotent; medians over rounds\n",
+	       o->clients, o->records, o->corpus_kind, o->value_bytes, o->keys ? "K distinct" : "null",
+	       o->rate ? "limited" : "flat-out", o->partitions, fl,
+	       o->funnel_level < 0 && o->zstd_level < 0 ? " (its default)" : "",
+	       o->zstd_level >= 0 ? o->zstd_level : 3, o->zstd_level >= 0 ? "" : " (its default)");
+	for (int st = 0; st < o->nsettings; st++) {
+		char name[200];
+		setting_name(o, st, name, sizeof(name));
+		printf("\n%s: %s\n", st == 0 ? "headline" : "same settings", name);
+		bench_report_setting(st);
+		table_one(o, rs);
+	}
+	bench_report_setting(-1);
 }
 
 struct target {
@@ -225,6 +286,7 @@ struct target {
 static int targets(const struct bench_opts *o, const struct bench_results *rs, struct target *t)
 {
 	int c = o->clients;
+	bench_report_setting(0); /* the headline: each producer at its own defaults */
 	double f_rps = bench_median(rs, MODE_FUNNEL, c, get_rps);
 	double r_rps = bench_median(rs, MODE_RDK, c, get_rps);
 	double s_rps = bench_median(rs, MODE_RDK_SINGLE, c, get_rps);
@@ -233,10 +295,12 @@ static int targets(const struct bench_opts *o, const struct bench_results *rs, s
 	double f_rat = bench_median(rs, MODE_FUNNEL, c, o->rawfetch ? get_rbat : get_rtcp);
 	double r_rat = bench_median(rs, MODE_RDK, c, o->rawfetch ? get_rbat : get_rtcp);
 	int n = 0;
-	t[n++] = (struct target){"funnel rec/s vs librdkafka (8 producers)", f_rps / r_rps, 3, true,
+	t[n++] = (struct target){"funnel rec/s vs librdkafka (8 producers)", f_rps / r_rps, 2, true,
 	                         "x"};
-	t[n++] = (struct target){"funnel CPU per record vs librdkafka", f_cpu / r_cpu, 1.0 / 3,
+	t[n++] = (struct target){"funnel CPU per record vs librdkafka", f_cpu / r_cpu, 0.5,
 	                         false, "x"};
+	t[n++] = (struct target){"funnel CPU per record outside zstd",
+	                         bench_median(rs, MODE_FUNNEL, c, get_outside), 80, false, "ns"};
 	t[n++] = (struct target){"funnel rec/s vs librdkafka-single", f_rps / s_rps, 1, true, "x"};
 	t[n++] = (struct target){"fnl_produce p50", bench_median(rs, MODE_FUNNEL, c, get_a50), 50,
 	                         false, "ns"};
@@ -244,12 +308,14 @@ static int targets(const struct bench_opts *o, const struct bench_results *rs, s
 	                         2000, false, "ns"};
 	t[n++] = (struct target){"funneld CPU per record (incl. zstd)",
 	                         bench_median(rs, MODE_FUNNEL, c, get_dns), 400, false, "ns"};
-	t[n++] = (struct target){"compression ratio vs librdkafka", f_rat / r_rat, 1.3, true, "x"};
+	t[n++] = (struct target){"compression ratio vs librdkafka", f_rat / r_rat,
+	                         o->rate ? 1.3 : 1.0, true, "x"};
 	/* one data-plane core: brokers x 1; the ctrl thread's metadata
 	 * connection is counted apart (it is not a data-plane connection) */
 	t[n++] =
 	    (struct target){"funneld broker connections (all threads)",
 	                    bench_median(rs, MODE_FUNNEL, c, get_conns), o->brokers + 1, false, ""};
+	bench_report_setting(-1);
 	return n;
 }
 
@@ -259,7 +325,7 @@ void bench_report_targets(const struct bench_opts *o, const struct bench_results
 	struct target t[16];
 	int n = targets(o, rs, t);
 	if (!json)
-		fprintf(f, "\ntargets (issue 5):\n");
+		fprintf(f, "\ntargets (issue 17, headline setting):\n");
 	for (int i = 0; i < n; i++) {
 		bool known = !isnan(t[i].measured) && !isinf(t[i].measured);
 		bool met = known && (t[i].higher_better ? t[i].measured >= t[i].goal
@@ -289,7 +355,8 @@ static void json_hist_cdf(FILE *f, const struct bench_results *rs, enum bench_mo
 	if (!h)
 		return;
 	for (int i = 0; i < rs->n; i++)
-		if (rs->r[i].mode == m && rs->r[i].clients == clients && rs->r[i].ok)
+		if (rs->r[i].mode == m && rs->r[i].clients == clients && rs->r[i].ok &&
+		    in_setting(&rs->r[i]))
 			bench_hist_merge(h, append ? rs->r[i].append : rs->r[i].e2e);
 	fputc('[', f);
 	uint64_t seen = 0;
@@ -346,20 +413,24 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 	    f,
 	    ",\n  \"machine\": {\"cpus\": %ld, \"kernel\": \"%s\"},\n"
 	    "  \"config\": {\"clients\": %d, \"records_per_client\": %ld, \"value_bytes\": %d, "
-	    "\"keys\": %d, \"rate\": %ld, \"partitions\": %d, \"brokers\": %d, \"batch_size\": %d, "
+	    "\"keys\": %d, \"rate\": %ld, \"partitions\": %d, \"brokers\": %d, \"corpus\": \"%s\", "
+	    "\"zstd_level\": %d, \"funnel_zstd_level\": %d, \"funneld_default_zstd_level\": %d, "
 	    "\"linger_ms\": %d, \"rounds\": %d, \"sweep\": %s, \"pinned\": %s, \"sched_batch\": %s, "
 	    "\"slow_ns\": %llu},\n"
 	    "  \"tsc_ns_per_tick\": %.6f,\n  \"timer_overhead_ns\": %.1f,\n  \"runs\": [",
 	    sysconf(_SC_NPROCESSORS_ONLN), u.release, o->clients, o->records, o->value_bytes,
-	    o->keys, o->rate, o->partitions, o->brokers, o->batch_size, o->linger_ms, o->rounds,
+	    o->keys, o->rate, o->partitions, o->brokers, o->corpus_kind, o->zstd_level,
+	    o->funnel_level, o->funneld_default_level, o->linger_ms,
+	    o->rounds,
 	    o->sweep ? "true" : "false", o->pin ? "true" : "false",
 	    o->sched_batch ? "true" : "false", (unsigned long long)o->slow_ns, o->tsc_ns, timer_ns);
 	for (int i = 0; i < rs->n; i++) {
 		const struct bench_result *r = &rs->r[i];
 		fprintf(f,
-		        "%s\n    {\"mode\": \"%s\", \"clients\": %d, \"round\": %d, \"ok\": %s, ",
-		        i ? "," : "", bench_mode_names[r->mode], r->clients, r->round + 1,
-		        r->ok ? "true" : "false");
+		        "%s\n    {\"mode\": \"%s\", \"setting\": %d, \"batch_size\": %d, "
+		        "\"clients\": %d, \"round\": %d, \"ok\": %s, ",
+		        i ? "," : "", bench_mode_names[r->mode], r->setting, r->batch_size,
+		        r->clients, r->round + 1, r->ok ? "true" : "false");
 		fprintf(f, "\"error\": ");
 		json_str(f, r->err);
 		fprintf(f, ", \"records\": %ld, \"acked\": %llu, \"failed\": %llu, ", r->records,
@@ -368,6 +439,12 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 		json_num(f, "cpu_funneld_s", r->cpu_daemon_s, true);
 		fprintf(f, "\"queue_full_retries\": %llu, \"batches_read\": %llu, ",
 		        (unsigned long long)r->eagain, (unsigned long long)r->batches_read);
+		if (r->mode == MODE_FUNNEL)
+			fprintf(f,
+			        "\"sealed_full\": %llu, \"sealed_linger\": %llu, "
+			        "\"sealed_pool_empty\": %llu, ",
+			        (unsigned long long)r->seals[0], (unsigned long long)r->seals[1],
+			        (unsigned long long)r->seals[2]);
 		if (o->slow_ns) {
 			fprintf(
 			    f,
@@ -390,17 +467,20 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 		fputc('}', f);
 	}
 	fprintf(f, "\n  ],\n  \"medians\": [");
-	int cl[16], ncl = clients_list(rs, cl, 16);
 	bool first = true;
+	for (int st = 0; st < o->nsettings; st++) {
+	bench_report_setting(st);
+	int cl[16], ncl = clients_list(rs, cl, 16);
 	for (int c = 0; c < ncl; c++)
 		for (int m = 0; m < MODE_N; m++) {
 			int ok, n = runs_of(rs, (enum bench_mode)m, cl[c], &ok);
 			if (!n)
 				continue;
 			fprintf(f,
-			        "%s\n    {\"mode\": \"%s\", \"clients\": %d, \"runs\": %d, "
-			        "\"runs_ok\": %d, ",
-			        first ? "" : ",", bench_mode_names[m], cl[c], n, ok);
+			        "%s\n    {\"mode\": \"%s\", \"setting\": %d, \"batch_size\": %d, "
+			        "\"clients\": %d, \"runs\": %d, \"runs_ok\": %d, ",
+			        first ? "" : ",", bench_mode_names[m], st, o->settings[st], cl[c], n,
+			        ok);
 			first = false;
 			for (size_t k = 0; k < NMETRICS; k++)
 				json_num(
@@ -409,7 +489,9 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 				    k + 1 < NMETRICS);
 			fputc('}', f);
 		}
+	}
 	fprintf(f, "\n  ],\n  \"cdf\": {");
+	bench_report_setting(0); /* the headline's */
 	first = true;
 	for (int m = 0; m < MODE_N; m++) {
 		int ok;
@@ -423,6 +505,7 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 		fputc('}', f);
 		first = false;
 	}
+	bench_report_setting(-1);
 	fprintf(f, "\n  },\n  \"targets\": [");
 	if (!o->sweep)
 		bench_report_targets(o, rs, f, true);
@@ -444,7 +527,8 @@ static int write_cdf(const char *path, const struct bench_results *rs, enum benc
 	struct bench_hist *h = calloc(1, sizeof(*h));
 	if (h) {
 		for (int i = 0; i < rs->n; i++)
-			if (rs->r[i].mode == m && rs->r[i].clients == clients && rs->r[i].ok)
+			if (rs->r[i].mode == m && rs->r[i].clients == clients && rs->r[i].ok &&
+			    in_setting(&rs->r[i]))
 				bench_hist_merge(h, append ? rs->r[i].append : rs->r[i].e2e);
 		uint64_t seen = 0;
 		for (int b = 0; b < BENCH_HIST_BUCKETS && h->n; b++) {
@@ -542,7 +626,18 @@ static void plot_sweep(FILE *g, const struct bench_opts *o, const struct bench_r
 	fprintf(g, "unset multiplot\n");
 }
 
+static int plot_impl(const struct bench_opts *o, const struct bench_results *rs);
+
+/* the plot shows the headline setting */
 int bench_report_plot(const struct bench_opts *o, const struct bench_results *rs)
+{
+	bench_report_setting(0);
+	int rc = plot_impl(o, rs);
+	bench_report_setting(-1);
+	return rc;
+}
+
+static int plot_impl(const struct bench_opts *o, const struct bench_results *rs)
 {
 	char path[700];
 	for (int m = 0; m < MODE_N; m++) {

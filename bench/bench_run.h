@@ -9,11 +9,54 @@
 #ifndef FNL_BENCH_RUN_H
 #define FNL_BENCH_RUN_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 #include "bench.h"
+
+/* bench_corpus.c: the records of every run (--corpus), made before the
+ * clients are forked; record i is data[off[i % distinct] .. off[i % distinct + 1]) */
+struct bench_corpus {
+	const char *kind; /* json, hex or file:PATH */
+	char *data;
+	uint64_t *off;
+	uint64_t n;        /* records a run may take */
+	uint64_t distinct; /* n, or the file's lines if fewer */
+	uint64_t file_bytes;
+};
+
+static inline const char *bench_corpus_rec(const struct bench_corpus *c, uint64_t i, size_t *len)
+{
+	uint64_t k = i % c->distinct;
+	*len = (size_t)(c->off[k + 1] - c->off[k]);
+	return c->data + c->off[k];
+}
+
+int bench_corpus_make(struct bench_corpus *c, const char *kind, uint64_t n, uint64_t per_client,
+                      int value_bytes);
+void bench_corpus_free(struct bench_corpus *c);
+/* value bytes of records first .. first + n - 1 */
+uint64_t bench_corpus_bytes(const struct bench_corpus *c, uint64_t first, uint64_t n);
+
+/* The calibration pass: the run's records in batches of recs_per_batch
+ * records, compressed with zstd alone at `level` on this thread. */
+struct bench_calib {
+	uint64_t records, batches, value_bytes, raw_bytes, wire_bytes;
+	double cpu_s, ns_per_rec, ratio;
+};
+int bench_calibrate(const struct bench_corpus *c, int clients, uint64_t per_client,
+                    double recs_per_batch, int level, struct bench_calib *out);
+
 
 struct bench_result {
 	enum bench_mode mode;
 	int round, clients;
+	int setting, batch_size; /* index into opts.settings, its batch.size (0: own) */
+	uint64_t value_bytes;    /* value bytes the run produced */
+	double recs_per_batch;   /* funnel: records_in / batches of funneld's exit line */
+	uint64_t seals[3];       /* funnel: batches sealed full, at linger.ms, pool empty */
+	struct bench_calib calib; /* funnel: zstd alone on the same records and batches */
+	double outside_ns;       /* funnel: (clients + funneld CPU) / record - zstd alone */
 	long records; /* produced over all clients */
 	uint64_t acked, failed;
 	bool ok;
@@ -46,6 +89,8 @@ typedef double (*bench_getter)(const struct bench_result *r);
 double bench_median(const struct bench_results *rs, enum bench_mode m, int clients,
                     bench_getter get);
 
+/* reports look at one setting (opts.settings index), -1: all runs */
+void bench_report_setting(int setting);
 void bench_report_table(const struct bench_opts *o, const struct bench_results *rs);
 void bench_report_targets(const struct bench_opts *o, const struct bench_results *rs, FILE *f,
                           bool json);

@@ -2,6 +2,8 @@
  *
  *   funnel-bench [--clients M] [--records R] [--value-bytes S] [--keys K] [--rate N]
  *                [--partitions P] [--brokers B] [--batch-size N] [--linger-ms N]
+ *                [--settings own,16384,1000000] [--corpus json|hex|file:PATH]
+ *                [--zstd-level N]
  *                [--rounds N] [--modes funnel,librdkafka,librdkafka-single] [--sweep]
  *                [--bootstrap H:P,...] [--no-rawfetch] [--no-pin] [--sched-batch]
  *                [--slow-ns NS] [--json FILE] [--plot FILE.png] [--funneld PATH] [--mockbroker
@@ -55,13 +57,23 @@ static void usage(FILE *f)
 	    "usage: funnel-bench [options]\n"
 	    "  --clients M          client processes (default 8)\n"
 	    "  --records R          records per client (default 250000)\n"
-	    "  --value-bytes S      record size, JSON-like log text (default 100)\n"
+	    "  --value-bytes S      record size (json, hex; default 100)\n"
+	    "  --corpus KIND        json: unique log lines (default), hex: random hex (~2:1),\n"
+	    "                       file:PATH: the file's lines (repeated only if too few)\n"
 	    "  --keys K             K distinct keys (default 0: null keys)\n"
 	    "  --rate N             total target records/s (default 0: flat out)\n"
 	    "  --partitions P       partitions of each run's topic (default 12)\n"
 	    "  --brokers B          mock brokers (default 5)\n"
-	    "  --batch-size N       batch.size for both producers (default 16384)\n"
-	    "  --linger-ms N        linger.ms (default 5)\n"
+	    "  --settings LIST      settings run in turn: own (each producer's own defaults:\n"
+	    "                       funneld's, librdkafka's batch.size 1000000,\n"
+	    "                       batch.num.messages 10000, linger.ms 5) or a batch.size\n"
+	    "                       for both (default own,16384,1000000)\n"
+	    "  --batch-size N       one setting: batch.size N for both (= --settings N)\n"
+	    "  --linger-ms N        linger.ms of numeric settings (default 5)\n"
+	    "  --zstd-level N       zstd level for both (default: each one's own, 3)\n"
+	    "  --funnel-zstd-level N  funneld's level alone (librdkafka keeps --zstd-level)\n"
+	    "  --calib-sweep        no runs: zstd alone on the corpus (3 rounds, medians) at\n"
+	    "                       levels 1-3 in batches of 16 KiB to 1 MB of records\n"
 	    "  --rounds N           rounds, modes alternate inside each (default 5)\n"
 	    "  --modes LIST         funnel,librdkafka,librdkafka-single (default all)\n"
 	    "  --sweep              clients 1,2,4,8,16,64 at the same total record count\n"
@@ -91,6 +103,20 @@ static int parse_modes(struct bench_opts *o, char *list)
 		o->modes[m] = true;
 	}
 	return 0;
+}
+
+static int parse_settings(struct bench_opts *o, char *list)
+{
+	o->nsettings = 0;
+	for (char *sv, *t = strtok_r(list, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
+		if (o->nsettings == 8)
+			return -1;
+		int v = strcmp(t, "own") ? atoi(t) : 0;
+		if (strcmp(t, "own") && v < 512)
+			return -1;
+		o->settings[o->nsettings++] = v;
+	}
+	return o->nsettings ? 0 : -1;
 }
 
 /* default tool paths, next to this executable in the build tree */
@@ -127,6 +153,11 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                                   {"mockbroker", 1, 0, 2},
 	                                   {"rawfetch", 1, 0, 3},
 	                                   {"quiet", 0, 0, 'q'},
+	                                   {"corpus", 1, 0, 6},
+	                                   {"settings", 1, 0, 7},
+	                                   {"zstd-level", 1, 0, 8},
+	                                   {"funnel-zstd-level", 1, 0, 9},
+	                                   {"calib-sweep", 0, 0, 10},
 	                                   {"help", 0, 0, 'h'},
 	                                   {0, 0, 0, 0}};
 	*o = (struct bench_opts){.clients = 8,
@@ -134,7 +165,11 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                         .value_bytes = 100,
 	                         .partitions = 12,
 	                         .brokers = 3,
-	                         .batch_size = 16384,
+	                         .settings = {0, 16384, 1000000},
+	                         .nsettings = 3,
+	                         .zstd_level = -1,
+	                         .funnel_level = -1,
+	                         .corpus_kind = "json",
 	                         .linger_ms = 5,
 	                         .rounds = 5,
 	                         .rawfetch = true,
@@ -165,7 +200,24 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			o->brokers = atoi(optarg);
 			break;
 		case 'B':
-			o->batch_size = atoi(optarg);
+			o->settings[0] = atoi(optarg);
+			o->nsettings = 1;
+			break;
+		case 7:
+			if (parse_settings(o, optarg) < 0)
+				return -1;
+			break;
+		case 6:
+			o->corpus_kind = optarg;
+			break;
+		case 8:
+			o->zstd_level = atoi(optarg);
+			break;
+		case 9:
+			o->funnel_level = atoi(optarg);
+			break;
+		case 10:
+			o->calib_sweep = true;
 			break;
 		case 'l':
 			o->linger_ms = atoi(optarg);
@@ -349,16 +401,22 @@ static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id
 {
 	snprintf(d->log, sizeof(d->log), "%s/funneld-%d.log", o->tmpdir, run_id);
 	char a[12][600];
-	snprintf(a[0], 600, "bootstrap.servers=%s", o->bootstrap);
-	snprintf(a[1], 600, "funnel.socket.path=%s", o->socket);
-	snprintf(a[2], 600, "linger.ms=%d", o->linger_ms);
-	snprintf(a[3], 600, "batch.size=%d", o->batch_size);
-	snprintf(a[4], 600, "compression.type=zstd");
-	snprintf(a[5], 600, "acks=all");
-	snprintf(a[6], 600, "enable.idempotence=true");
-	snprintf(a[7], 600, "funnel.cores=%s", o->pin ? "0" : "");
+	int na = 0;
+	snprintf(a[na++], 600, "bootstrap.servers=%s", o->bootstrap);
+	snprintf(a[na++], 600, "funnel.socket.path=%s", o->socket);
+	if (o->batch_size) { /* 0: funneld's own defaults */
+		snprintf(a[na++], 600, "linger.ms=%d", o->linger_ms);
+		snprintf(a[na++], 600, "batch.size=%d", o->batch_size);
+	}
+	int level = o->funnel_level >= 0 ? o->funnel_level : o->zstd_level;
+	if (level >= 0)
+		snprintf(a[na++], 600, "compression.zstd.level=%d", level);
+	snprintf(a[na++], 600, "compression.type=zstd");
+	snprintf(a[na++], 600, "acks=all");
+	snprintf(a[na++], 600, "enable.idempotence=true");
+	snprintf(a[na++], 600, "funnel.cores=%s", o->pin ? "0" : "");
 	/* the restart journal on tmpfs, as under systemd (/run): see docs/operations.md */
-	snprintf(a[8], 600, "funnel.state.dir=%s", state_dir(o));
+	snprintf(a[na++], 600, "funnel.state.dir=%s", state_dir(o));
 	d->pid = fork();
 	if (d->pid < 0)
 		return -errno;
@@ -369,7 +427,7 @@ static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id
 		char *argv[20];
 		int n = 0;
 		argv[n++] = (char *)o->funneld;
-		for (int i = 0; i < 9; i++) {
+		for (int i = 0; i < na; i++) {
 			argv[n++] = "-X";
 			argv[n++] = a[i];
 		}
@@ -408,6 +466,16 @@ static void daemon_stop(struct daemon *d, struct bench_result *r)
 		const char *p = strstr(line, "requests=");
 		if (p)
 			r->produce_requests = strtoull(p + 9, NULL, 10);
+		static const char *const sk[3] = {"seals_full=", "seals_linger=", "seals_pool="};
+		for (int k = 0; k < 3; k++) {
+			const char *q = strstr(line, sk[k]);
+			if (q)
+				r->seals[k] = strtoull(q + strlen(sk[k]), NULL, 10);
+		}
+		const char *ri = strstr(line, "records_in="), *bt = strstr(line, " batches=");
+		if (ri && bt && strtoull(bt + 9, NULL, 10))
+			r->recs_per_batch = (double)strtoull(ri + 11, NULL, 10) /
+			                    (double)strtoull(bt + 9, NULL, 10);
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		r->ok = false;
@@ -456,8 +524,9 @@ static void measure_batches(const struct bench_opts *o, struct bench_result *r)
 		r->batches_read++;
 	}
 	pclose(p);
-	if (bytes)
-		r->ratio_batches = (double)count * o->value_bytes / (double)bytes;
+	if (bytes && r->acked)
+		r->ratio_batches =
+		    (double)count * ((double)r->value_bytes / (double)r->acked) / (double)bytes;
 }
 
 static int spawn_clients(struct bench_opts *o, struct bench_shm *shm, enum bench_mode m, int n,
@@ -480,8 +549,7 @@ static int spawn_clients(struct bench_opts *o, struct bench_shm *shm, enum bench
 	return 0;
 }
 
-static void collect(const struct bench_opts *o, struct bench_shm *shm, int n,
-                    struct bench_result *r)
+static void collect(struct bench_shm *shm, int n, struct bench_result *r)
 {
 	uint64_t t_start = UINT64_MAX, t_end = 0;
 	static struct bench_hist control; /* only the quantiles are kept */
@@ -518,7 +586,7 @@ static void collect(const struct bench_opts *o, struct bench_shm *shm, int n,
 	r->wall_s = t_end > t_start ? (double)(t_end - t_start) / 1e9 : 0;
 	if (r->wall_s > 0) {
 		r->rps = (double)r->acked / r->wall_s;
-		r->mbps = r->rps * o->value_bytes / 1e6;
+		r->mbps = (double)r->value_bytes / r->wall_s / 1e6;
 	}
 	const double q[3] = {0.5, 0.99, 0.999};
 	for (int k = 0; k < 3; k++) {
@@ -541,8 +609,14 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 	run_id++;
 	int n = m == MODE_RDK_SINGLE ? 1 : clients;
 	long recs = m == MODE_RDK_SINGLE ? per_client * clients : per_client;
-	*r = (struct bench_result){
-	    .mode = m, .round = round, .clients = clients, .records = recs * n, .ok = true};
+	*r = (struct bench_result){.mode = m,
+	                           .round = round,
+	                           .clients = clients,
+	                           .setting = o->setting,
+	                           .batch_size = o->batch_size,
+	                           .records = recs * n,
+	                           .ok = true};
+	r->value_bytes = bench_corpus_bytes(o->corpus, 0, (uint64_t)(recs * n));
 	r->append = calloc(1, sizeof(*r->append));
 	r->e2e = calloc(1, sizeof(*r->e2e));
 	if (!r->append || !r->e2e)
@@ -619,7 +693,7 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 	progress(o, shm, n, label, r->records, t0);
 	if (!o->quiet && isatty(2))
 		fputc('\n', stderr);
-	collect(o, shm, n, r);
+	collect(shm, n, r);
 	if (m == MODE_FUNNEL) {
 		struct bench_sock s;
 		if (bench_sockets(d.pid, o->ports, o->nports, &s) == 0) {
@@ -637,7 +711,17 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 		r->daemon_ns_per_rec = r->cpu_daemon_s * 1e9 / (double)r->acked;
 	}
 	if (r->bytes_sent)
-		r->ratio_tcp = (double)r->acked * o->value_bytes / (double)r->bytes_sent;
+		r->ratio_tcp = (double)r->value_bytes / (double)r->bytes_sent;
+	if (m == MODE_FUNNEL && r->ok && r->recs_per_batch > 0) {
+		/* zstd alone on the same records in batches of the same size */
+		int level = o->funnel_level >= 0 ? o->funnel_level
+		            : o->zstd_level >= 0  ? o->zstd_level
+		                                  : o->funneld_default_level;
+		if (bench_calibrate(o->corpus, n, (uint64_t)recs, r->recs_per_batch, level,
+		                    &r->calib) == 0 &&
+		    r->acked)
+			r->outside_ns = r->cpu_s_per_mrec * 1e3 - r->calib.ns_per_rec;
+	}
 	if (o->rawfetch && b->pid > 0)
 		measure_batches(o, r);
 	return 0;
@@ -667,9 +751,12 @@ static int run_all(struct bench_opts *o, struct broker *b, struct bench_results 
 	static const int sweep[] = {1, 2, 4, 8, 16, 64};
 	int npoints = o->sweep ? 6 : 1;
 	long total = (long)o->clients * o->records;
+	for (int st = 0; st < o->nsettings && !g_stop; st++)
 	for (int pt = 0; pt < npoints && !g_stop; pt++) {
 		int clients = o->sweep ? sweep[pt] : o->clients;
 		long per = o->sweep ? (total + clients - 1) / clients : o->records;
+		o->setting = st;
+		o->batch_size = o->settings[st];
 		for (int round = 0; round < o->rounds && !g_stop; round++)
 			for (int m = 0; m < MODE_N && !g_stop; m++) {
 				if (!o->modes[m])
@@ -688,6 +775,59 @@ static int run_all(struct bench_opts *o, struct broker *b, struct bench_results 
 	}
 	munmap(shm, sizeof(*shm));
 	return 0;
+}
+
+/* funneld's own default zstd level (funneld --dump-config), for the
+ * calibration of runs that leave it to funneld; 3 if it cannot be read */
+static int funneld_level(const char *funneld)
+{
+	char cmd[4400], line[256];
+	int level = 3;
+	snprintf(cmd, sizeof(cmd), "'%s' -X bootstrap.servers=localhost:1 --dump-config 2>/dev/null",
+	         funneld);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return level;
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, "compression.zstd.level=", 23))
+			level = atoi(line + 23);
+	pclose(p);
+	return level;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* --calib-sweep: zstd alone on every record of the corpus, clients
+ * interleaved as funneld takes them, in batches of B bytes of records, at
+ * levels 1 to 3; CPU ns per record and ratio, medians of 3 rounds */
+static void calib_sweep(const struct bench_opts *o)
+{
+	static const int sizes[] = {16384, 65536, 262144, 1000000};
+	size_t len;
+	bench_corpus_rec(o->corpus, 0, &len);
+	double mean = (double)bench_corpus_bytes(o->corpus, 0, 1000) / 1000.0 + 10;
+	printf("zstd alone, corpus %s, %d x %ld records (%.0f B each with framing), medians of "
+	       "3 rounds\n%-8s %6s %10s %8s\n",
+	       o->corpus_kind, o->clients, o->records, mean, "batch", "level", "ns/rec", "ratio");
+	for (int s = 0; s < 4; s++)
+		for (int level = 1; level <= 3; level++) {
+			double ns[3], ratio = 0;
+			for (int r = 0; r < 3; r++) {
+				struct bench_calib c;
+				if (bench_calibrate(o->corpus, o->clients, (uint64_t)o->records,
+				                    sizes[s] / mean, level, &c) < 0)
+					return;
+				ns[r] = c.ns_per_rec;
+				ratio = c.ratio;
+			}
+			qsort(ns, 3, sizeof(ns[0]), cmp_dbl);
+			printf("%-8d %6d %10.1f %8.3f\n", sizes[s], level, ns[1], ratio);
+			fflush(stdout);
+		}
 }
 
 static void cleanup_tmp(const char *dir)
@@ -720,6 +860,30 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_sig);
 	signal(SIGPIPE, SIG_IGN);
 	o.tsc_ns = bench_tsc_calibrate();
+	o.funneld_default_level = funneld_level(o.funneld);
+	/* every record of a run, made before any client starts (bench_corpus.c);
+	 * a sweep point may take up to clients - 1 more than clients x records */
+	struct bench_corpus corpus;
+	uint64_t ncorp = (uint64_t)o.clients * (uint64_t)o.records + (o.sweep ? 64 : 0);
+	int crc = bench_corpus_make(&corpus, o.corpus_kind, ncorp, (uint64_t)o.records,
+	                            o.value_bytes);
+	if (crc < 0) {
+		fprintf(stderr, "funnel-bench: corpus %s: %s\n", o.corpus_kind, strerror(-crc));
+		cleanup_tmp(tmpl);
+		return 2;
+	}
+	if (corpus.distinct < ncorp)
+		fprintf(stderr,
+		        "funnel-bench: %s has %llu lines: records repeat (a run sends up to %llu)\n",
+		        o.corpus_kind, (unsigned long long)corpus.distinct,
+		        (unsigned long long)ncorp);
+	o.corpus = &corpus;
+	if (o.calib_sweep) {
+		calib_sweep(&o);
+		bench_corpus_free(&corpus);
+		cleanup_tmp(tmpl);
+		return 0;
+	}
 	double timer_ns = timer_overhead_ns(o.tsc_ns);
 	struct broker b = {0};
 	if (!o.bootstrap) {
@@ -759,6 +923,7 @@ int main(int argc, char **argv)
 	if (o.plot && bench_report_plot(&o, &rs) < 0)
 		status = status ? status : 2;
 	bench_results_free(&rs);
+	bench_corpus_free(&corpus);
 	cleanup_tmp(tmpl);
 	return status;
 }

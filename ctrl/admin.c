@@ -105,6 +105,9 @@ static void snap_totals(const struct fnl_daemon *d, struct fnl_mbuf *b)
 	         {"disconnects", s->disconnects},
 	         {"ring_full_waits", s->ring_full_waits},
 	         {"pool_empty", s->pool_empty},
+	         {"seals_full", s->seals_full},
+	         {"seals_linger", s->seals_linger},
+	         {"seals_pool", s->seals_pool},
 	         {"quarantined", s->quarantined},
 	         {"metadata_requests", s->metadata_requests},
 	         {"epoch_bumps", s->epoch_bumps}};

@@ -13,7 +13,8 @@
  *   totals    records_in records_acked records_failed records_bad batches_sent
  *             batches_acked batches_failed retries requests_sent responses
  *             bytes_raw bytes_wire bytes_tx connects disconnects ring_full_waits
- *             pool_empty quarantined metadata_requests epoch_bumps
+ *             pool_empty seals_full seals_linger seals_pool quarantined
+ *             metadata_requests epoch_bumps
  *   error     code name records
  *   broker    node state state_name inflight requests responses rtt_mean_us leads
  *   partition topic partition leader queued_batches queued_bytes open_records

@@ -406,10 +406,13 @@ int main(int argc, char **argv)
 	pthread_join(d.core_thread, NULL);
 	fnl_metrics_stop(metrics);
 	const struct fnl_core_stats *st = fnl_core_stats(d.core);
-	fnl_info("stopped records_in=%llu acked=%llu failed=%llu batches=%llu requests=%llu",
+	fnl_info("stopped records_in=%llu acked=%llu failed=%llu batches=%llu requests=%llu "
+		 "bytes_raw=%llu bytes_wire=%llu seals_full=%llu seals_linger=%llu seals_pool=%llu",
 		 (unsigned long long)st->records_in, (unsigned long long)st->records_acked,
 		 (unsigned long long)st->records_failed, (unsigned long long)st->batches_acked,
-		 (unsigned long long)st->requests_sent);
+		 (unsigned long long)st->requests_sent, (unsigned long long)st->bytes_raw,
+		 (unsigned long long)st->bytes_wire, (unsigned long long)st->seals_full,
+		 (unsigned long long)st->seals_linger, (unsigned long long)st->seals_pool);
 	fnl_registry_close_all(&d);
 	fnl_core_free(d.core);
 	fnl_kclient_free(&d.kc);

@@ -10,82 +10,68 @@ static size_t align64(size_t n)
 	return (n + 63) & ~(size_t)63;
 }
 
-/* Java's MemoryRecordsBuilder / CompressionRatioEstimator constants */
-#define RATIO_ESTIMATION_FACTOR 1.05f
-#define RATIO_IMPROVING_STEP    0.005f
-#define RATIO_DETERIORATE_STEP  0.05f
-#define RAW_FACTOR_MAX          4u
+/* room a Produce request needs besides one batch (request and topic/partition
+ * framing, client id, transactional id: far less than this) */
+#define REQUEST_OVERHEAD 1024u
+#define META_CAP_MAX     16384u
 
-uint32_t fnl_accum_raw_cap(uint32_t batch_bytes, int codec, uint32_t request_max)
+uint32_t fnl_accum_raw_cap(uint32_t batch_bytes, uint32_t request_max)
 {
-	if (codec == FNL_CODEC_NONE)
-		return batch_bytes;
-	uint64_t cap = (uint64_t)batch_bytes * RAW_FACTOR_MAX;
-	uint64_t lim = request_max / 2 > batch_bytes ? request_max / 2 : batch_bytes;
-	return (uint32_t)(cap < lim ? cap : lim);
+	uint32_t lim = request_max > FNL_RB_HEADER_BYTES + REQUEST_OVERHEAD + 256
+			       ? request_max - FNL_RB_HEADER_BYTES - REQUEST_OVERHEAD
+			       : 256;
+	return batch_bytes < lim ? batch_bytes : lim;
 }
 
-/* A topic's estimate: its own (nratio = topics_max), the shared one (nratio =
- * 1), or none (no codec, or an id beyond the table: 1.0, never updated). */
-static float *ratio_of(const struct fnl_accum *a, uint32_t topic_id)
+uint32_t fnl_accum_big_cap(uint32_t batch_bytes, uint32_t request_max)
 {
-	if (a->nratio == 1)
-		return &a->ratio[0];
-	return topic_id < a->nratio ? &a->ratio[topic_id] : NULL;
+	uint32_t big = fnl_accum_raw_cap(request_max, request_max);
+	return big > fnl_accum_raw_cap(batch_bytes, request_max) ? big : 0;
 }
 
-float fnl_accum_ratio(const struct fnl_accum *a, uint32_t topic_id)
+uint32_t fnl_accum_meta_cap(uint32_t records_cap)
 {
-	const float *r = ratio_of(a, topic_id);
-	return r ? *r : 1.0f;
+	uint32_t n = records_cap / 32;
+	return n < 64 ? 64 : n > META_CAP_MAX ? META_CAP_MAX : n;
 }
 
-/* Java's CompressionRatioEstimator.updateEstimation(): worse -> up at once,
- * better -> down slowly. */
-static void ratio_update(struct fnl_accum *a, uint32_t topic_id, float seen)
+static size_t slot_size(uint32_t cap, uint32_t meta_cap, size_t *wire_cap)
 {
-	float *r = ratio_of(a, topic_id);
-	if (!r)
-		return;
-	if (seen > *r)
-		*r = seen > *r + RATIO_DETERIORATE_STEP ? seen : *r + RATIO_DETERIORATE_STEP;
-	else if (seen < *r)
-		*r = seen > *r - RATIO_IMPROVING_STEP ? seen : *r - RATIO_IMPROVING_STEP;
+	*wire_cap = FNL_RB_HEADER_BYTES + (size_t)cap;
+	return align64(sizeof(struct fnl_batch)) + align64(*wire_cap) +
+	       align64((size_t)meta_cap * sizeof(struct fnl_rec_meta));
 }
 
-/* Raw bytes a new batch of this topic may take: header + raw x ratio x 1.05
- * <= batch.size (Java's estimatedBytesWritten() against its write limit). */
-static size_t raw_limit(const struct fnl_accum *a, uint32_t topic_id)
+int fnl_accum_geometry(const struct fnl_accum_cfg *cfg, struct fnl_accum_geom *g)
 {
-	if (a->cfg.codec == FNL_CODEC_NONE)
-		return a->batch_bytes;
-	float est = fnl_accum_ratio(a, topic_id) * RATIO_ESTIMATION_FACTOR;
-	float room = (float)a->batch_bytes - (float)FNL_RB_HEADER_BYTES;
-	if (room < 1.0f)
-		room = 1.0f;
-	float raw = room / (est > 0.001f ? est : 0.001f);
-	if (raw >= (float)a->cfg.records_cap)
-		return a->cfg.records_cap;
-	return raw < 1.0f ? 1 : (size_t)raw;
-}
-
-int fnl_accum_geometry(const struct fnl_accum_cfg *cfg, size_t *slot_bytes, uint32_t *slots,
-			size_t *wire_cap)
-{
+	memset(g, 0, sizeof(*g));
 	if (cfg->records_cap < 256 || cfg->meta_cap == 0)
 		return -EINVAL;
-	size_t bound = fnl_compress_bound(cfg->codec, cfg->records_cap);
-	if (bound < cfg->records_cap)
-		bound = cfg->records_cap;
-	*wire_cap = FNL_RB_HEADER_BYTES + bound;
-	*slot_bytes = align64(sizeof(struct fnl_batch)) + align64(cfg->records_cap) +
-		      align64(*wire_cap) + align64(cfg->meta_cap * sizeof(struct fnl_rec_meta));
-	uint64_t n = cfg->memory_bytes / *slot_bytes;
+	g->slot_bytes = slot_size(cfg->records_cap, cfg->meta_cap, &g->wire_cap);
+	uint64_t mem = cfg->memory_bytes;
+	if (cfg->big_cap > cfg->records_cap) {
+		/* one big slot per 16 big slots' worth of buffer.memory, 1 to 4:
+		 * a big record waits for one, as Java's waits for memory; none if
+		 * buffer.memory cannot hold one besides 4 regular slots (then a
+		 * record larger than batch.size fails with MESSAGE_TOO_LARGE) */
+		size_t bwire;
+		size_t bbytes = slot_size(cfg->big_cap, 1, &bwire);
+		uint64_t n = mem / (16 * (uint64_t)bbytes);
+		n = n < 1 ? 1 : n > 4 ? 4 : n;
+		if (mem >= n * bbytes + 4 * (uint64_t)g->slot_bytes) {
+			g->big_slots = (uint32_t)n;
+			g->big_slot_bytes = bbytes;
+			g->big_wire_cap = bwire;
+			mem -= n * bbytes;
+		}
+	}
+	uint64_t n = mem / g->slot_bytes;
 	if (n < 4)
 		n = 4;
-	if (n > UINT32_MAX)
-		n = UINT32_MAX;
-	*slots = (uint32_t)n;
+	if (n > UINT32_MAX / 2)
+		n = UINT32_MAX / 2;
+	g->slots = (uint32_t)n;
+	g->pool_bytes = (size_t)g->slots * g->slot_bytes + (size_t)g->big_slots * g->big_slot_bytes;
 	return 0;
 }
 
@@ -93,50 +79,59 @@ int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg)
 {
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
-	int rc = fnl_accum_geometry(cfg, &a->slot_bytes, &a->slots, &a->wire_cap);
+	int rc = fnl_accum_geometry(cfg, &a->g);
 	if (rc < 0)
 		return rc;
-	a->nratio = cfg->codec == FNL_CODEC_NONE ? 0 : cfg->topics_max ? cfg->topics_max : 1;
-	if (a->nratio) {
-		a->ratio = malloc(sizeof(*a->ratio) * a->nratio);
-		if (!a->ratio)
+	size_t cap = cfg->big_cap > cfg->records_cap ? cfg->big_cap : cfg->records_cap;
+	if (cfg->codec != FNL_CODEC_NONE) {
+		a->scratch_cap = fnl_compress_bound(cfg->codec, cap);
+		a->scratch = malloc(a->scratch_cap);
+		if (!a->scratch)
 			return -ENOMEM;
-		for (uint32_t i = 0; i < a->nratio; i++)
-			a->ratio[i] = 1.0f;
 	}
 	a->zc = fnl_compressor_new();
 	if (!a->zc) {
-		free(a->ratio);
+		free(a->scratch);
 		return -ENOMEM;
 	}
 	a->mem = cfg->mem;
 	if (!a->mem) {
-		a->mem = aligned_alloc(64, a->slot_bytes * a->slots);
+		a->mem = aligned_alloc(64, a->g.pool_bytes);
 		a->own_mem = true;
 	}
 	if (!a->mem) {
 		fnl_compressor_free(a->zc);
-		free(a->ratio);
+		free(a->scratch);
 		return -ENOMEM;
 	}
-	for (uint32_t i = a->slots; i-- > 0;) {
-		uint8_t *base = (uint8_t *)a->mem + (size_t)i * a->slot_bytes;
+	uint32_t total = a->g.slots + a->g.big_slots;
+	for (uint32_t i = total; i-- > 0;) {
+		bool big = i >= a->g.slots;
+		uint8_t *base = (uint8_t *)fnl_accum_slot(a, i);
 		struct fnl_batch *b = (struct fnl_batch *)base;
 		bool keep = cfg->keep && cfg->keep[i];
+		size_t bytes = big ? a->g.big_slot_bytes : a->g.slot_bytes;
+		size_t wire_cap = big ? a->g.big_wire_cap : a->g.wire_cap;
 		/* Touch every page now so that no page fault lands on the hot path
-		 * later; a kept slot keeps its records, wire bytes and meta. */
-		memset(base, 0, keep ? sizeof(*b) : a->slot_bytes);
+		 * later; a kept slot keeps its wire bytes and meta. */
+		memset(base, 0, keep ? sizeof(*b) : bytes);
 		size_t off = align64(sizeof(*b));
-		b->recs = base + off;
-		off += align64(cfg->records_cap);
 		b->wire = base + off;
-		off += align64(a->wire_cap);
+		b->recs = b->wire + FNL_RB_HEADER_BYTES;
+		off += align64(wire_cap);
 		b->meta = (struct fnl_rec_meta *)(base + off);
+		b->big = big;
 		if (keep)
 			continue;
-		b->next = a->free;
-		a->free = b;
-		a->free_n++;
+		if (big) {
+			b->next = a->big_free;
+			a->big_free = b;
+			a->big_free_n++;
+		} else {
+			b->next = a->free;
+			a->free = b;
+			a->free_n++;
+		}
 	}
 	a->batch_bytes = cfg->batch_bytes && cfg->batch_bytes <= cfg->records_cap ? cfg->batch_bytes
 										   : cfg->records_cap;
@@ -145,12 +140,20 @@ int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg)
 
 struct fnl_batch *fnl_accum_slot(struct fnl_accum *a, uint32_t i)
 {
-	return (struct fnl_batch *)((uint8_t *)a->mem + (size_t)i * a->slot_bytes);
+	uint8_t *m = a->mem;
+	if (i < a->g.slots)
+		return (struct fnl_batch *)(m + (size_t)i * a->g.slot_bytes);
+	return (struct fnl_batch *)(m + (size_t)a->g.slots * a->g.slot_bytes +
+				    (size_t)(i - a->g.slots) * a->g.big_slot_bytes);
 }
 
 uint32_t fnl_accum_slot_index(const struct fnl_accum *a, const struct fnl_batch *b)
 {
-	return (uint32_t)(((const uint8_t *)b - (const uint8_t *)a->mem) / a->slot_bytes);
+	size_t off = (size_t)((const uint8_t *)b - (const uint8_t *)a->mem);
+	size_t reg = (size_t)a->g.slots * a->g.slot_bytes;
+	if (off < reg)
+		return (uint32_t)(off / a->g.slot_bytes);
+	return a->g.slots + (uint32_t)((off - reg) / a->g.big_slot_bytes);
 }
 
 int fnl_accum_tune(struct fnl_accum *a, int linger_ms, uint32_t batch_bytes)
@@ -168,7 +171,7 @@ void fnl_accum_free(struct fnl_accum *a)
 		free(a->mem);
 	if (a->zc)
 		fnl_compressor_free(a->zc);
-	free(a->ratio);
+	free(a->scratch);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -185,28 +188,24 @@ static void linger_remove(struct fnl_accum *a, struct fnl_batch *b)
 	b->next = b->lprev = NULL;
 }
 
-struct fnl_batch *fnl_accum_open(struct fnl_accum *a, uint32_t part, uint32_t topic_id,
-				 int32_t partition, int64_t now_ms, int64_t base_ts_ms)
+static struct fnl_batch *open_from(struct fnl_accum *a, struct fnl_batch *b, uint32_t part,
+				   uint32_t topic_id, int32_t partition, int64_t now_ms,
+				   int64_t base_ts_ms, size_t cap)
 {
-	struct fnl_batch *b = a->free;
-	if (!b) {
-		a->st.pool_empty++;
-		return NULL;
-	}
-	a->free = b->next;
-	a->free_n--;
 	uint8_t *recs = b->recs, *wire = b->wire;
 	struct fnl_rec_meta *meta = b->meta;
+	bool big = b->big;
 	memset(b, 0, sizeof(*b));
 	b->recs = recs;
 	b->wire = wire;
 	b->meta = meta;
+	b->big = big;
 	b->part = part;
 	b->topic_id = topic_id;
 	b->partition = partition;
 	b->created_ms = now_ms;
 	b->pb.base_seq = -1;
-	fnl_rbw_init(&b->w, b->recs, raw_limit(a, topic_id), base_ts_ms);
+	fnl_rbw_init(&b->w, b->recs, cap, base_ts_ms);
 	/* linger list: append at the tail (creation order) */
 	b->lprev = a->linger_tail;
 	if (a->linger_tail)
@@ -217,17 +216,41 @@ struct fnl_batch *fnl_accum_open(struct fnl_accum *a, uint32_t part, uint32_t to
 	return b;
 }
 
+struct fnl_batch *fnl_accum_open(struct fnl_accum *a, uint32_t part, uint32_t topic_id,
+				 int32_t partition, int64_t now_ms, int64_t base_ts_ms)
+{
+	struct fnl_batch *b = a->free;
+	if (!b) {
+		a->st.pool_empty++;
+		return NULL;
+	}
+	a->free = b->next;
+	a->free_n--;
+	return open_from(a, b, part, topic_id, partition, now_ms, base_ts_ms, a->batch_bytes);
+}
+
+struct fnl_batch *fnl_accum_open_big(struct fnl_accum *a, uint32_t part, uint32_t topic_id,
+				     int32_t partition, int64_t now_ms, int64_t base_ts_ms)
+{
+	struct fnl_batch *b = a->big_free;
+	if (!b)
+		return NULL;
+	a->big_free = b->next;
+	a->big_free_n--;
+	a->st.big_batches++;
+	return open_from(a, b, part, topic_id, partition, now_ms, base_ts_ms, a->cfg.big_cap);
+}
+
 int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, const void *key,
 		     int32_t key_len, const void *value, int32_t value_len,
 		     const struct fnl_rb_header_kv *h, int nh, const struct fnl_rec_meta *m)
 {
-	if ((uint32_t)b->count >= a->cfg.meta_cap)
+	if ((uint32_t)b->count >= (b->big ? 1u : a->cfg.meta_cap))
 		return -ENOSPC;
 	int rc = fnl_rbw_append(&b->w, ts_ms, key, key_len, value, value_len, h, nh);
-	if (rc == -ENOSPC && b->count == 0 && b->w.cap < a->cfg.records_cap) {
-		/* a record bigger than the batch's limit (batch.size over the ratio
-		 * estimate, or batch.size lowered live) gets a batch of its own, as
-		 * big as the slot (the Java client does the same) */
+	if (rc == -ENOSPC && b->count == 0 && !b->big && b->w.cap < a->cfg.records_cap) {
+		/* a record bigger than batch.size lowered live gets a batch of its
+		 * own, as big as the slot (the Java client does the same) */
 		b->w.cap = a->cfg.records_cap;
 		rc = fnl_rbw_append(&b->w, ts_ms, key, key_len, value, value_len, h, nh);
 		if (rc == 0)
@@ -247,20 +270,26 @@ int fnl_accum_seal(struct fnl_accum *a, struct fnl_batch *b)
 {
 	linger_remove(a, b);
 	size_t raw = b->w.len;
-	long n;
-	if (a->cfg.codec == FNL_CODEC_NONE) {
-		memcpy(b->wire + FNL_RB_HEADER_BYTES, b->recs, raw);
-		n = (long)raw;
-	} else {
-		n = fnl_compress(a->zc, a->cfg.codec, a->cfg.level, b->recs, raw,
-				 b->wire + FNL_RB_HEADER_BYTES, a->wire_cap - FNL_RB_HEADER_BYTES);
-		if (n < 0)
-			return (int)n;
+	long n = (long)raw;
+	int codec = a->cfg.codec;
+	if (codec != FNL_CODEC_NONE) {
+		/* the records are already where the wire wants them (recs = wire
+		 * + 61): compress them out to scratch and copy back only if that
+		 * is smaller; otherwise they go as they are, uncompressed */
+		long z = fnl_compress(a->zc, codec, a->cfg.level, b->recs, raw, a->scratch,
+				      a->scratch_cap);
+		if (z < 0)
+			return (int)z;
+		if ((size_t)z < raw) {
+			memcpy(b->recs, a->scratch, (size_t)z);
+			n = z;
+		} else {
+			codec = FNL_CODEC_NONE;
+			a->st.uncompressed++;
+		}
 	}
 	b->wire_len = FNL_RB_HEADER_BYTES + (size_t)n;
-	if (raw > 0) /* no codec: no estimate to update */
-		ratio_update(a, b->topic_id, (float)b->wire_len / (float)raw);
-	b->codec = (int16_t)a->cfg.codec;
+	b->codec = (int16_t)codec;
 	b->sealed = true;
 	b->pb.record_count = b->count;
 	b->pb.created_ms = b->created_ms;
@@ -312,6 +341,12 @@ void fnl_accum_release(struct fnl_accum *a, struct fnl_batch *b)
 {
 	if (!b->sealed)
 		linger_remove(a, b);
+	if (b->big) {
+		b->next = a->big_free;
+		a->big_free = b;
+		a->big_free_n++;
+		return;
+	}
 	b->next = a->free;
 	a->free = b;
 	a->free_n++;

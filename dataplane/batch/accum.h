@@ -4,31 +4,39 @@
  * Layout of one pool slot (all carved from one allocation at start-up):
  *
  *   struct fnl_batch          bookkeeping, embeds the producer's fnl_pbatch
- *   recs[records_cap]         uncompressed records section (RecordBatch v2 records)
- *   wire[61 + bound]          the batch as sent: 61-byte header + records,
- *                             compressed with the configured codec
+ *   wire[61 + cap]            the batch as sent: the 61-byte header, then the
+ *                             records section; records are appended in place
+ *                             (recs = wire + 61) and compressed at seal into
+ *                             the accumulator's scratch buffer, then copied
+ *                             back over them
  *   meta[meta_cap]            per record: which client, which ring chunk,
  *                             the client's opaque, for the delivery report
  *
- *   free list ──▶ slot ──▶ slot ...        (LIFO, O(1), no malloc)
+ *   pool: slots regular slots (cap = records_cap = batch.size), then
+ *         big_slots big slots (cap = big_cap, for one record larger than
+ *         batch.size, up to max.request.size, as the Java producer does)
+ *   free lists (regular, big) ──▶ slot ──▶ slot ...   (LIFO, O(1), no malloc)
  *   linger list: open batches by creation time (oldest at head)
  *
- * batch.size, as in the Java producer: with a codec, a batch is full when its
- * ESTIMATED compressed size reaches batch.size (Java's MemoryRecordsBuilder:
- * header + raw bytes x ratio estimate x 1.05). The estimate is kept per topic
- * (Java's CompressionRatioEstimator): it starts at 1.0, moves up at once (by at
- * least 0.05) when a batch compresses worse than estimated and down by 0.005 per
- * batch when it compresses better. So a batch of compressible records holds
- * several times batch.size of raw records; the slot's `recs` is sized for that
- * (fnl_accum_raw_cap()). Without a codec a batch holds batch.size raw bytes.
+ * batch.size counts the bytes of a batch's records section before
+ * compression (as librdkafka's batch.size does): a batch is full when the
+ * next record would take its records past batch.size. There is no ratio
+ * estimate: with a codec the batch holds batch.size of records, and the
+ * compressed batch is smaller; a batch that does not compress (the codec's
+ * output is not smaller than its input) is sent uncompressed (attributes
+ * codec none, which every broker accepts). buffer.memory bounds the pool:
+ * slots * slot_bytes + big_slots * big_slot_bytes <= buffer.memory (at least
+ * four regular slots and, when max.request.size > batch.size, one big slot).
  *
  * Invariants:
- * - a slot is on exactly one of: the free list, a partition's open pointer
+ * - a slot is on exactly one of: its free list, a partition's open pointer
  *   (and the linger list), the producer's partition queue (sealed);
- * - record data lives in `recs` until seal and in `wire` until the batch is
- *   acknowledged or failed; nothing is allocated after fnl_accum_init();
+ * - record data lives in `wire` from append until the batch is acknowledged
+ *   or failed (compressed in place at seal); nothing is allocated after
+ *   fnl_accum_init();
  * - appending costs O(record size); a batch seals when a record does not
- *   fit, when meta is full, or at linger_ms after its first record.
+ *   fit, when meta is full, or at linger_ms after its first record; a big
+ *   slot holds one record and is sealed at once.
  */
 #ifndef FNL_BATCH_ACCUM_H
 #define FNL_BATCH_ACCUM_H
@@ -58,7 +66,7 @@ struct fnl_batch {
 	int32_t partition;
 	int32_t count;
 	struct fnl_rbw w;        /* records writer over recs */
-	uint8_t *recs;
+	uint8_t *recs;           /* wire + 61 */
 	uint8_t *wire;
 	size_t wire_len;         /* header + (compressed) records; 0 until sealed */
 	struct fnl_rec_meta *meta;
@@ -70,12 +78,14 @@ struct fnl_batch {
 	bool hdr_valid;
 	bool sealed;
 	bool in_send; /* a send referencing `wire` has not completed yet */
+	bool big;     /* a big slot (for one record larger than batch.size) */
 };
 
 struct fnl_accum_cfg {
-	uint32_t records_cap; /* raw record bytes a slot holds: fnl_accum_raw_cap() */
-	uint32_t batch_bytes; /* batch.size (estimated wire bytes); 0: records_cap */
-	uint32_t topics_max;  /* topic ids with their own ratio estimate (0: one shared) */
+	uint32_t records_cap; /* records section bytes a regular slot holds: batch.size */
+	uint32_t batch_bytes; /* batch.size (records section bytes); 0: records_cap */
+	uint32_t big_cap;     /* records section bytes of a big slot (fnl_accum_big_cap());
+	                       * 0: no big slots */
 	uint32_t meta_cap;    /* records per batch at most */
 	uint64_t memory_bytes; /* buffer.memory */
 	int codec;            /* enum fnl_codec */
@@ -88,40 +98,50 @@ struct fnl_accum_cfg {
 };
 
 struct fnl_accum_stats {
-	uint64_t batches_sealed, records_in, bytes_raw, bytes_wire, seal_size, seal_linger,
-		seal_meta, pool_empty;
+	uint64_t batches_sealed, records_in, bytes_raw, bytes_wire, pool_empty, big_batches,
+		uncompressed; /* batches sent without compression: it did not make them smaller */
+};
+
+/* Where the pool's slots lie (the restart journal maps the same geometry). */
+struct fnl_accum_geom {
+	size_t slot_bytes, wire_cap;         /* regular slots */
+	uint32_t slots;
+	size_t big_slot_bytes, big_wire_cap; /* big slots, after the regular ones */
+	uint32_t big_slots;
+	size_t pool_bytes;
 };
 
 struct fnl_accum {
 	struct fnl_accum_cfg cfg;
 	struct fnl_compressor *zc;
 	void *mem;
-	size_t slot_bytes, wire_cap;
-	uint32_t slots, free_n;
+	struct fnl_accum_geom g;
+	uint32_t free_n, big_free_n;
 	bool own_mem;
 	uint32_t batch_bytes; /* current batch.size: <= records_cap, changeable live */
-	float *ratio;         /* per topic: estimated wire bytes / raw bytes (Java's estimator) */
-	uint32_t nratio;
-	struct fnl_batch *free;
+	uint8_t *scratch;     /* compression output, copied back into the slot */
+	size_t scratch_cap;
+	struct fnl_batch *free, *big_free;
 	struct fnl_batch *linger_head, *linger_tail;
 	struct fnl_accum_stats st;
 };
 
-/* Raw record bytes a slot must hold for batch.size = batch_bytes: batch_bytes
- * without a codec; with one, up to 4 x batch_bytes (a ratio estimate of 1/4;
- * each slot is carved at start-up, so more would cost buffer.memory slots),
- * but no more than max(batch_bytes, request_max / 2) so that even a batch whose
- * records stop compressing stays well inside max.request.size. */
-uint32_t fnl_accum_raw_cap(uint32_t batch_bytes, int codec, uint32_t request_max);
+/* Records section bytes of a regular slot for batch.size = batch_bytes: the
+ * batch header and the request's own overhead must fit in max.request.size
+ * too, so a batch that is sent uncompressed is never refused for its size. */
+uint32_t fnl_accum_raw_cap(uint32_t batch_bytes, uint32_t request_max);
+/* Records section bytes of a big slot (one record up to max.request.size);
+ * 0 when a regular slot already holds that much. */
+uint32_t fnl_accum_big_cap(uint32_t batch_bytes, uint32_t request_max);
+/* Records per batch at most for a regular slot of records_cap bytes: one per
+ * 32 bytes, at most 16,384 (librdkafka's batch.num.messages is 10,000). */
+uint32_t fnl_accum_meta_cap(uint32_t records_cap);
 
-/* The current ratio estimate for a topic id (1.0 for an unknown id). */
-float fnl_accum_ratio(const struct fnl_accum *a, uint32_t topic_id);
-
-/* Pool geometry for cfg: bytes per slot, slots, wire buffer bytes. -EINVAL for a bad cfg. */
-int fnl_accum_geometry(const struct fnl_accum_cfg *cfg, size_t *slot_bytes, uint32_t *slots,
-		       size_t *wire_cap);
+/* Pool geometry for cfg. -EINVAL for a bad cfg (or buffer.memory too small). */
+int fnl_accum_geometry(const struct fnl_accum_cfg *cfg, struct fnl_accum_geom *g);
 int fnl_accum_init(struct fnl_accum *a, const struct fnl_accum_cfg *cfg);
-/* Slot i of the pool, and the slot of a batch (for the journal's descriptors). */
+/* Slot i of the pool (regular slots first, then big ones: i < slots +
+ * big_slots), and the slot of a batch (for the journal's descriptors). */
 struct fnl_batch *fnl_accum_slot(struct fnl_accum *a, uint32_t i);
 uint32_t fnl_accum_slot_index(const struct fnl_accum *a, const struct fnl_batch *b);
 void fnl_accum_free(struct fnl_accum *a);
@@ -133,6 +153,10 @@ int fnl_accum_tune(struct fnl_accum *a, int linger_ms, uint32_t batch_bytes);
 /* A new open batch for a partition, or NULL if the pool is empty (backpressure). */
 struct fnl_batch *fnl_accum_open(struct fnl_accum *a, uint32_t part, uint32_t topic_id,
 				 int32_t partition, int64_t now_ms, int64_t base_ts_ms);
+/* The same from the big slots, for one record larger than batch.size; NULL if
+ * none is free (or there are none). */
+struct fnl_batch *fnl_accum_open_big(struct fnl_accum *a, uint32_t part, uint32_t topic_id,
+				     int32_t partition, int64_t now_ms, int64_t base_ts_ms);
 
 /* Append one record; -ENOSPC if it does not fit (caller seals and opens a new
  * batch), -EMSGSIZE if it could never fit in an empty batch. */
@@ -140,8 +164,9 @@ int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, co
 		     int32_t key_len, const void *value, int32_t value_len,
 		     const struct fnl_rb_header_kv *h, int nh, const struct fnl_rec_meta *m);
 
-/* Compress the records into `wire` (after the 61-byte header space); leaves the
- * header to fnl_batch_prepare(). Returns 0 or -errno. Removes b from the linger list. */
+/* Compress the records in place (through the scratch buffer; uncompressed if
+ * that is not smaller); leaves the header to fnl_batch_prepare(). Returns 0 or
+ * -errno. Removes b from the linger list. */
 int fnl_accum_seal(struct fnl_accum *a, struct fnl_batch *b);
 
 /* Writes the header for the producer fields the batch is sent with (CRC included),

@@ -30,7 +30,7 @@ static void carve(struct fnl_journal *j)
 	off += (size_t)FNL_JSEQ_ENTRIES(g) * sizeof(struct fnl_jseq);
 	off = (off + 63) & ~(size_t)63;
 	j->descs = (struct fnl_jdesc *)(base + off);
-	off += (size_t)g->slots * sizeof(struct fnl_jdesc);
+	off += (size_t)fnl_jgeom_nslots(g) * sizeof(struct fnl_jdesc);
 	j->pool = base + page_up(off);
 }
 
@@ -39,8 +39,9 @@ static size_t total_bytes(const struct fnl_jgeom *g)
 	size_t off = sizeof(struct fnl_jhdr) + (size_t)g->clients_max * sizeof(struct fnl_jring) +
 		     (size_t)FNL_JSEQ_ENTRIES(g) * sizeof(struct fnl_jseq);
 	off = (off + 63) & ~(size_t)63;
-	off += (size_t)g->slots * sizeof(struct fnl_jdesc);
-	return page_up(off) + (size_t)g->slots * g->slot_bytes;
+	off += (size_t)fnl_jgeom_nslots(g) * sizeof(struct fnl_jdesc);
+	return page_up(off) + (size_t)g->slots * g->slot_bytes +
+	       (size_t)g->big_slots * g->big_slot_bytes;
 }
 
 void fnl_journal_reset(struct fnl_journal *j)
@@ -49,7 +50,7 @@ void fnl_journal_reset(struct fnl_journal *j)
 
 	memset(j->rings, 0, (size_t)g->clients_max * sizeof(struct fnl_jring));
 	memset(j->seqs, 0, (size_t)FNL_JSEQ_ENTRIES(g) * sizeof(struct fnl_jseq));
-	memset(j->descs, 0, (size_t)g->slots * sizeof(struct fnl_jdesc));
+	memset(j->descs, 0, (size_t)fnl_jgeom_nslots(g) * sizeof(struct fnl_jdesc));
 	memset(j->hdr, 0, sizeof(*j->hdr));
 	j->hdr->version = FNL_JOURNAL_VERSION;
 	j->hdr->geom = *g;
@@ -72,7 +73,7 @@ static int usable(const struct fnl_journal *j, off_t file_bytes, const char **wh
 		return 0;
 	}
 	if (memcmp(&h->geom, &j->geom, sizeof(j->geom)) != 0) {
-		*why = "batch.size, buffer.memory, compression.type, funnel.clients.max or "
+		*why = "batch.size, buffer.memory, max.request.size, funnel.clients.max or "
 		       "funnel.partitions.max changed since the journal was written";
 		return 0;
 	}

@@ -15,10 +15,11 @@
  *   seq_off           struct fnl_jseq[FNL_JSEQ_ENTRIES]: per (topic id,
  *                     partition), open addressing, never deleted: the sequence
  *                     identity and the next sequence
- *   desc_off          struct fnl_jdesc[slots]: per batch slot, sealed or not,
- *                     where to, the sequence its wire header carries
- *   pool_off          slots * slot_bytes: the batch pool (layout in accum.h),
- *                     page aligned
+ *   desc_off          struct fnl_jdesc[slots + big_slots]: per batch slot,
+ *                     sealed or not, where to, the sequence its wire header
+ *                     carries
+ *   pool_off          slots * slot_bytes + big_slots * big_slot_bytes: the
+ *                     batch pool (layout in accum.h), page aligned
  *
  * Invariants:
  * - a jdesc is FNL_JD_SEALED only while its slot holds a sealed batch whose
@@ -44,7 +45,7 @@
 #include <stdint.h>
 
 #define FNL_JOURNAL_MAGIC   0x314c4e524a4c4e46ull /* "FNLJRNL1" little-endian */
-#define FNL_JOURNAL_VERSION 1u
+#define FNL_JOURNAL_VERSION 2u /* 2: big slots (geometry), batches compressed in place */
 
 enum { FNL_JD_FREE = 0, FNL_JD_SEALED = 0x5ea1ed };
 
@@ -56,7 +57,16 @@ struct fnl_jgeom {
 	uint32_t records_cap;
 	uint32_t meta_cap;
 	uint32_t wire_cap;
+	uint64_t big_slot_bytes; /* big slots (accum.h) follow the regular ones */
+	uint32_t big_slots;
+	uint32_t big_wire_cap;
 };
+
+/* descriptors and pool slots: regular then big */
+static inline uint32_t fnl_jgeom_nslots(const struct fnl_jgeom *g)
+{
+	return g->slots + g->big_slots;
+}
 
 struct fnl_jhdr {
 	uint64_t magic;
@@ -69,7 +79,7 @@ struct fnl_jhdr {
 	uint64_t seal_no;  /* batches sealed so far (orders batches of a partition) */
 	uint32_t attach_no; /* clients attached so far: each attach's generation */
 	uint32_t _pad3;
-	uint8_t _reserved[4096 - 80];
+	uint8_t _reserved[4096 - 96];
 };
 _Static_assert(sizeof(struct fnl_jhdr) == 4096, "journal header is 4096 bytes");
 
@@ -117,7 +127,7 @@ struct fnl_journal {
 	struct fnl_jring *rings;
 	struct fnl_jseq *seqs;
 	struct fnl_jdesc *descs;
-	void *pool; /* slots * slot_bytes, page aligned */
+	void *pool; /* the batch pool (accum.h), page aligned */
 	struct fnl_jgeom geom;
 	int on_tmpfs;
 };

@@ -91,13 +91,15 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 		if (!c->brokers[i].reqs)
 			goto fail;
 	}
-	/* raw bytes a batch may hold (batch.size counts estimated compressed
-	 * bytes, as in the Java client); records in a batch at most: one per 32
-	 * raw bytes; smaller records seal the batch early rather than cost
-	 * metadata memory */
-	c->records_cap = fnl_accum_raw_cap((uint32_t)cfg->batch_size, cfg->codec,
-					   (uint32_t)cfg->max_request_size);
-	c->meta_cap = c->records_cap / 32 > 64 ? c->records_cap / 32 : 64;
+	/* records section bytes a batch may hold: batch.size (before
+	 * compression, as librdkafka counts it); records in a batch at most:
+	 * one per 32 bytes, at most 16,384 (smaller records seal the batch
+	 * early rather than cost metadata memory); a record larger than
+	 * batch.size gets a big slot of its own, up to max.request.size */
+	c->records_cap =
+		fnl_accum_raw_cap((uint32_t)cfg->batch_size, (uint32_t)cfg->max_request_size);
+	c->big_cap = fnl_accum_big_cap((uint32_t)cfg->batch_size, (uint32_t)cfg->max_request_size);
+	c->meta_cap = fnl_accum_meta_cap(c->records_cap);
 	uint8_t *keep = NULL;
 	rc = fnl_recover_open(c, cfg->journal_path, &keep, &c->rec.note);
 	if (rc < 0)
@@ -105,7 +107,7 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 	struct fnl_accum_cfg acfg = {
 		.records_cap = c->records_cap,
 		.batch_bytes = (uint32_t)cfg->batch_size,
-		.topics_max = (uint32_t)cfg->topics_max,
+		.big_cap = c->big_cap,
 		.meta_cap = c->meta_cap,
 		.memory_bytes = (uint64_t)cfg->buffer_memory,
 		.codec = cfg->codec,

@@ -62,6 +62,9 @@ struct fnl_core_stats {
 	uint64_t requests_sent, responses, bytes_raw, bytes_wire, bytes_tx;
 	uint64_t connects, disconnects, ring_full_waits, pool_empty, loops, sleeps, naps;
 	uint64_t quarantined, metadata_requests, epoch_bumps;
+	/* batches sealed: full (batch.size or records per batch), at linger.ms, or early
+	 * because the pool (buffer.memory) was empty */
+	uint64_t seals_full, seals_linger, seals_pool;
 	uint64_t restored_batches; /* batches taken over from the restart journal */
 	/* reports nobody read: published into a client's ring and not consumed when
 	 * it was released (it exited, was killed or closed without fnl_flush) */

@@ -134,7 +134,8 @@ struct fnl_core {
 	bool have_metadata;
 	struct fnl_core_stats st;
 	struct fnl_recovery rec;
-	uint32_t records_cap; /* raw record bytes per batch at most (fnl_accum_raw_cap) */
+	uint32_t records_cap; /* records section bytes per batch at most (fnl_accum_raw_cap) */
+	uint32_t big_cap;     /* ... of a big slot, for one larger record (0: none) */
 	uint32_t meta_cap;    /* records per batch at most */
 	char txn_id[256]; /* tests only: see funnel.test.transactional.id */
 };

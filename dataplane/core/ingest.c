@@ -174,6 +174,38 @@ static bool topic_known(struct fnl_core *c, uint32_t id)
 	return id < (uint32_t)c->cfg.topics_max && c->topics[id].used;
 }
 
+/* A record larger than batch.size (it did not fit the empty batch p->open):
+ * a batch of its own in a big slot, up to max.request.size, sealed at once;
+ * the empty p->open goes back to the pool first (the partition's older
+ * records are sealed already, so its order holds). Returns 0 (taken), 1 (no
+ * big slot free: retry the record later) or -EMSGSIZE (larger than
+ * max.request.size, or no big slots). */
+static int take_big(struct fnl_core *c, struct part *p, int32_t pnum, const struct fnl_rec_hdr *r,
+		    const uint8_t *key, int32_t klen, const uint8_t *val, int32_t vlen,
+		    const struct fnl_rb_header_kv *h, const struct fnl_rec_meta *m)
+{
+	if (p->open && p->open->count == 0) {
+		fnl_accum_release(&c->acc, p->open);
+		p->open = NULL;
+	}
+	if (!c->acc.g.big_slots || p->open)
+		return -EMSGSIZE;
+	struct fnl_batch *b = fnl_accum_open_big(&c->acc, (uint32_t)(p - c->parts), r->topic_id,
+						 pnum, c->now_ms, r->timestamp_ms);
+	if (!b)
+		return 1; /* every big slot is in flight: it comes back when acknowledged */
+	int rc = fnl_accum_append(&c->acc, b, r->timestamp_ms, key, klen, val, vlen, h,
+				  r->header_count, m);
+	if (rc < 0) {
+		fnl_accum_release(&c->acc, b);
+		return -EMSGSIZE;
+	}
+	c->st.seals_full++;
+	p->open = b;
+	fnl_ingest_seal(c, p);
+	return 0;
+}
+
 static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 		       const struct fnl_rec_view *rv)
 {
@@ -220,14 +252,26 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 				 * waiting for linger become ready so memory comes back */
 				c->st.pool_empty = c->acc.st.pool_empty;
 				struct fnl_batch *old = c->acc.linger_head;
-				if (old)
+				if (old) {
+					c->st.seals_pool++;
 					fnl_ingest_seal(c, &c->parts[old->part]);
+				}
 				fnl_ring_cmp_unreserve(&cl->v);
 				return 1;
 			}
 		}
 		rc = fnl_accum_append(&c->acc, p->open, r->timestamp_ms, key, klen, val, vlen, h,
 				      r->header_count, &m);
+		if (rc == -EMSGSIZE) {
+			/* larger than batch.size: a big slot of its own */
+			rc = take_big(c, p, pnum, r, key, klen, val, vlen, h, &m);
+			if (rc == 1) {
+				fnl_ring_cmp_unreserve(&cl->v);
+				return 1;
+			}
+			if (rc < 0)
+				break;
+		}
 		if (rc == 0) {
 			cl->appended++;
 			cl->appended_bytes += r->len;
@@ -238,8 +282,7 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 						     t->nparts, NULL);
 			return 0;
 		}
-		if (rc == -EMSGSIZE)
-			break;
+		c->st.seals_full++;
 		fnl_ingest_seal(c, p); /* full: seal and retry once in a fresh batch */
 	}
 	fail_now(c, cl, slot, r, cmp_slot, ERR_MESSAGE_TOO_LARGE);
@@ -310,8 +353,10 @@ int fnl_ingest_pass(struct fnl_core *c)
 	c->rr_client = n ? (c->rr_client + 1) % n : 0;
 	/* linger: seal what waited long enough */
 	struct fnl_batch *b;
-	while ((b = fnl_accum_lingered(&c->acc, c->now_ms)) != NULL)
+	while ((b = fnl_accum_lingered(&c->acc, c->now_ms)) != NULL) {
+		c->st.seals_linger++;
 		fnl_ingest_seal(c, &c->parts[b->part]);
+	}
 	return total;
 }
 

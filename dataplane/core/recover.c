@@ -137,11 +137,13 @@ static int cmp_recs(const void *a, const void *b)
 	return x->cmp_slot < y->cmp_slot ? -1 : x->cmp_slot > y->cmp_slot;
 }
 
-static bool desc_sane(const struct fnl_core *c, const struct fnl_jdesc *d)
+static bool desc_sane(const struct fnl_core *c, const struct fnl_jdesc *d, uint32_t slot)
 {
 	const struct fnl_jgeom *g = &c->rec.j.geom;
-	return d->state == FNL_JD_SEALED && d->count >= 1 && (uint32_t)d->count <= g->meta_cap &&
-	       d->wire_len >= FNL_RB_HEADER_BYTES && d->wire_len <= g->wire_cap &&
+	bool big = slot >= g->slots;
+	return d->state == FNL_JD_SEALED && d->count >= 1 &&
+	       (uint32_t)d->count <= (big ? 1u : g->meta_cap) && d->wire_len >= FNL_RB_HEADER_BYTES &&
+	       d->wire_len <= (big ? g->big_wire_cap : g->wire_cap) &&
 	       d->topic_id < (uint32_t)c->cfg.topics_max && d->partition >= 0;
 }
 
@@ -149,26 +151,30 @@ int fnl_recover_open(struct fnl_core *c, const char *path, uint8_t **keep, const
 {
 	struct fnl_recovery *r = &c->rec;
 	struct fnl_accum_cfg probe = {.records_cap = c->records_cap,
+				      .big_cap = c->big_cap,
 				      .meta_cap = c->meta_cap,
 				      .memory_bytes = (uint64_t)c->cfg.buffer_memory,
 				      .codec = c->cfg.codec};
-	size_t slot_bytes, wire_cap;
-	uint32_t slots;
+	struct fnl_accum_geom ag;
 
 	*keep = NULL;
 	*why = NULL;
 	r->wait_ms = c->cfg.restart_wait_ms;
 	if (!path || !path[0])
 		return 0;
-	if (fnl_accum_geometry(&probe, &slot_bytes, &slots, &wire_cap) < 0)
+	if (fnl_accum_geometry(&probe, &ag) < 0)
 		return -EINVAL;
-	struct fnl_jgeom g = {.slot_bytes = slot_bytes,
-			      .slots = slots,
+	struct fnl_jgeom g = {.slot_bytes = ag.slot_bytes,
+			      .slots = ag.slots,
+			      .big_slot_bytes = ag.big_slot_bytes,
+			      .big_slots = ag.big_slots,
+			      .big_wire_cap = (uint32_t)ag.big_wire_cap,
 			      .clients_max = (uint32_t)c->cfg.clients_max,
 			      .partitions_max = (uint32_t)c->cfg.partitions_max,
 			      .records_cap = probe.records_cap,
 			      .meta_cap = probe.meta_cap,
-			      .wire_cap = (uint32_t)wire_cap};
+			      .wire_cap = (uint32_t)ag.wire_cap};
+	uint32_t slots = fnl_jgeom_nslots(&g);
 	int rc = fnl_journal_open(&r->j, path, &g, why);
 	if (rc == -EBUSY)
 		return rc;
@@ -192,7 +198,7 @@ int fnl_recover_open(struct fnl_core *c, const char *path, uint8_t **keep, const
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < slots; i++) {
-		if (!desc_sane(c, &r->j.descs[i])) {
+		if (!desc_sane(c, &r->j.descs[i], i)) {
 			r->j.descs[i].state = FNL_JD_FREE;
 			continue;
 		}

@@ -103,7 +103,7 @@ fnl_wait_for 5 grep -q "reload: applied key=funnel.log.level old=info new=debug"
 	fnl_fail "log level not reloaded"
 grep -q "reload: applied key=linger.ms old=5 new=50" "$FNL_TMP/funneld.err" ||
 	fnl_fail "linger.ms not applied live"
-grep -q "reload: applied key=batch.size old=16384 new=8192" "$FNL_TMP/funneld.err" ||
+grep -q "reload: applied key=batch.size old=65536 new=8192" "$FNL_TMP/funneld.err" ||
 	fnl_fail "batch.size not applied live"
 grep -q "reload: not applied, restart funneld to change count=1 keys=retry.backoff.ms" \
 	"$FNL_TMP/funneld.err" || fnl_fail "retry.backoff.ms not reported as needing a restart"

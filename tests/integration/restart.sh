@@ -26,6 +26,8 @@
 # has no response delay; instead the broker process is stopped for 20 ms before each
 # kill (the Produce requests sent meanwhile are in flight when the daemon dies) and
 # continued right after it.
+# A fourth client sends records of 70 KB (larger than batch.size, so each is a
+# batch of its own in a big slot, which the journal maps as the others) at 8/s.
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 240
@@ -46,6 +48,9 @@ for c in a b c; do
 		-e "$FNL_TMP/ex-$c"
 	eval "pid_$c=\$FNL_LAST_PID"
 done
+fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t rs -c rd -n 100 -S 70000 -k 97 -P 6 -r 8 \
+	-R 4194304 -e "$FNL_TMP/ex-d"
+pid_d=$FNL_LAST_PID
 
 ready_count() { grep -c "funneld ready" "$FNL_TMP/funneld.err" || true; }
 restarted() { [[ $(ready_count) -gt $before ]]; }
@@ -88,14 +93,14 @@ echo "funneld killed and restarted $KILLS times"
 if fnl_broker_is_mock; then
 	for b in 1 2 3; do fnl_broker_cmd "rtt $b 0" >/dev/null; done
 fi
-for c in a b c; do
+for c in a b c d; do
 	eval "p=\$pid_$c"
 	wait "$p" || fnl_fail "client r$c did not get a successful report for every record"
 done
 fnl_funneld_stop
 
 "$FNL_READBACK" "$FNL_BOOTSTRAP" rs 6 >"$FNL_TMP/rb-rs.tsv" || fnl_fail "read-back failed"
-cat "$FNL_TMP"/ex-a "$FNL_TMP"/ex-b "$FNL_TMP"/ex-c >"$FNL_TMP/expect-rs.tsv"
+cat "$FNL_TMP"/ex-a "$FNL_TMP"/ex-b "$FNL_TMP"/ex-c "$FNL_TMP"/ex-d >"$FNL_TMP/expect-rs.tsv"
 python3 "$FNL_VERIFY" check --readback "$FNL_TMP/rb-rs.tsv" --expect "$FNL_TMP/expect-rs.tsv" \
 	>"$FNL_TMP/check.txt" || true
 tail -1 "$FNL_TMP/check.txt"
@@ -103,7 +108,7 @@ grep -q " 0 missing" "$FNL_TMP/check.txt" || fnl_fail "records were lost across 
 dups=$(sed -n 's/.*records, \([0-9]*\) duplicates.*/\1/p' "$FNL_TMP/check.txt")
 grep -q " 0 out of order" "$FNL_TMP/check.txt" || fnl_fail "records out of order"
 if ! fnl_broker_is_mock; then # a second, independent consumer agrees: each record once
-	fnl_pyreadback_verify rs 6 "$FNL_TMP"/ex-a "$FNL_TMP"/ex-b "$FNL_TMP"/ex-c
+	fnl_pyreadback_verify rs 6 "$FNL_TMP"/ex-a "$FNL_TMP"/ex-b "$FNL_TMP"/ex-c "$FNL_TMP"/ex-d
 fi
 fnl_broker_is_mock || [[ $dups -eq 0 ]] ||
 	fnl_fail "$dups duplicates on kfake, which drops exact resends: funneld resent with a new identity or sequence"

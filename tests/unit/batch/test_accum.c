@@ -1,6 +1,8 @@
 /* test_accum.c - the batch pool's sizing rule (dataplane/batch/accum.h): batch.size
- * counts estimated compressed bytes with a codec, raw bytes without one, and the
- * ratio estimate follows the Java client's CompressionRatioEstimator per topic. */
+ * counts the records section before compression, with or without a codec; a
+ * batch that does not compress goes uncompressed; a record larger than
+ * batch.size gets a big slot of its own up to max.request.size; buffer.memory
+ * bounds the whole pool. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,12 +16,12 @@
 
 static struct fnl_accum_cfg cfg(int codec)
 {
-	uint32_t cap = fnl_accum_raw_cap(BATCH, codec, 1u << 20);
+	uint32_t cap = fnl_accum_raw_cap(BATCH, 1u << 20);
 	return (struct fnl_accum_cfg){.records_cap = cap,
 	                              .batch_bytes = BATCH,
-	                              .topics_max = 4,
-	                              .meta_cap = cap / 32,
-	                              .memory_bytes = 64u * cap,
+	                              .big_cap = fnl_accum_big_cap(BATCH, 1u << 20),
+	                              .meta_cap = fnl_accum_meta_cap(cap),
+	                              .memory_bytes = 8u << 20,
 	                              .codec = codec,
 	                              .level = 3,
 	                              .linger_ms = 5};
@@ -74,15 +76,51 @@ static struct fnl_batch *fill(struct fnl_accum *a, uint32_t topic, bool random, 
 
 static void test_raw_cap(void)
 {
-	CHECK_EQ(fnl_accum_raw_cap(16384, FNL_CODEC_NONE, 1u << 20), 16384u);
-	CHECK_EQ(fnl_accum_raw_cap(16384, FNL_CODEC_ZSTD, 1u << 20), 4u * 16384);
-	/* bounded by half of max.request.size ... */
-	CHECK_EQ(fnl_accum_raw_cap(262144, FNL_CODEC_ZSTD, 1u << 20), 1u << 19);
-	/* ... but never below batch.size */
-	CHECK_EQ(fnl_accum_raw_cap(1u << 20, FNL_CODEC_LZ4, 1u << 20), 1u << 20);
+	CHECK_EQ(fnl_accum_raw_cap(16384, 1u << 20), 16384u);
+	CHECK_EQ(fnl_accum_raw_cap(1000000, 1u << 20), 1000000u);
+	/* a batch sent uncompressed must still fit max.request.size */
+	CHECK(fnl_accum_raw_cap(1u << 20, 1u << 20) < (1u << 20) - FNL_RB_HEADER_BYTES);
+	CHECK_EQ(fnl_accum_big_cap(16384, 1u << 20), fnl_accum_raw_cap(1u << 20, 1u << 20));
+	CHECK_EQ(fnl_accum_big_cap(1u << 20, 1u << 20), 0u);
+	CHECK_EQ(fnl_accum_meta_cap(16384), 512u);
+	CHECK_EQ(fnl_accum_meta_cap(1000000), 16384u);
+	CHECK_EQ(fnl_accum_meta_cap(1024), 64u);
 }
 
-/* Without a codec a batch holds batch.size raw bytes, whatever was sealed before. */
+/* buffer.memory bounds every slot, big ones included. */
+static void test_memory_bound(void)
+{
+	uint32_t sizes[] = {16384, 262144, 1000000};
+	for (int i = 0; i < 3; i++) {
+		uint32_t cap = fnl_accum_raw_cap(sizes[i], 1u << 20);
+		struct fnl_accum_cfg c = {.records_cap = cap,
+		                          .batch_bytes = sizes[i],
+		                          .big_cap = fnl_accum_big_cap(sizes[i], 1u << 20),
+		                          .meta_cap = fnl_accum_meta_cap(cap),
+		                          .memory_bytes = 32u << 20,
+		                          .codec = FNL_CODEC_ZSTD};
+		struct fnl_accum_geom g;
+		CHECK_EQ(fnl_accum_geometry(&c, &g), 0);
+		CHECK(g.pool_bytes <= c.memory_bytes);
+		CHECK(g.slots >= 4);
+		CHECK_EQ(g.big_slots > 0, c.big_cap > 0);
+		CHECK(g.wire_cap >= FNL_RB_HEADER_BYTES + cap);
+	}
+	/* buffer.memory too small for a big slot besides 4 regular ones: none
+	 * (a record larger than batch.size then fails), and the bound holds */
+	struct fnl_accum_cfg c = {.records_cap = 16384,
+	                          .batch_bytes = 16384,
+	                          .big_cap = fnl_accum_big_cap(16384, 1u << 20),
+	                          .meta_cap = fnl_accum_meta_cap(16384),
+	                          .memory_bytes = 1u << 20,
+	                          .codec = FNL_CODEC_ZSTD};
+	struct fnl_accum_geom g;
+	CHECK_EQ(fnl_accum_geometry(&c, &g), 0);
+	CHECK_EQ(g.big_slots, 0u);
+	CHECK(g.pool_bytes <= c.memory_bytes);
+}
+
+/* Without a codec a batch holds batch.size bytes of records. */
 static void test_none_counts_raw(void)
 {
 	struct fnl_accum a;
@@ -93,83 +131,85 @@ static void test_none_counts_raw(void)
 		struct fnl_batch *b = fill(&a, 0, false, &raw);
 		CHECK(raw <= BATCH && raw > BATCH - 200);
 		CHECK_EQ(b->wire_len, FNL_RB_HEADER_BYTES + raw);
+		CHECK_EQ(b->codec, FNL_CODEC_NONE);
 		fnl_accum_release(&a, b);
 	}
-	CHECK(fnl_accum_ratio(&a, 0) == 1.0f);
 	fnl_accum_free(&a);
 }
 
-/* zstd: the first batch assumes no compression (ratio 1.0, as Java starts);
- * the estimate then walks down 0.005 per batch towards what batches show, and
- * a batch of compressible records ends up holding several times batch.size raw
- * while its wire size stays near batch.size. */
-static void test_zstd_estimate_converges(void)
+/* zstd: every batch holds batch.size bytes of records from the first one on
+ * (no estimate to learn), compressed in place; records that do not compress
+ * go uncompressed, as they are. */
+static void test_zstd_fills_batch_size(void)
 {
 	struct fnl_accum a;
 	struct fnl_accum_cfg c = cfg(FNL_CODEC_ZSTD);
 	size_t raw;
 	CHECK_EQ(fnl_accum_init(&a, &c), 0);
-	struct fnl_batch *b = fill(&a, 1, false, &raw);
-	CHECK(raw <= (size_t)((BATCH - FNL_RB_HEADER_BYTES) / 1.05f) + 1);
-	CHECK(raw > (size_t)((BATCH - FNL_RB_HEADER_BYTES) / 1.05f) - 200);
-	float seen = (float)b->wire_len / (float)raw;
-	CHECK(seen < 0.5f);
-	CHECK(fnl_accum_ratio(&a, 1) > 0.994f && fnl_accum_ratio(&a, 1) < 0.996f);
-	fnl_accum_release(&a, b);
-
-	float prev = fnl_accum_ratio(&a, 1);
-	for (int i = 0; i < 400; i++) {
-		b = fill(&a, 1, false, &raw);
-		float now = fnl_accum_ratio(&a, 1);
-		if (i < 100) /* far above what batches show: down 0.005 a batch */
-			CHECK(now <= prev && prev - now <= 0.0051f && prev - now >= 0.0049f);
-		else /* near it: a worse batch moves it up by at least 0.05 at once */
-			CHECK(now <= prev || now - prev >= 0.0499f);
-		prev = now;
+	for (int i = 0; i < 3; i++) {
+		struct fnl_batch *b = fill(&a, 1, false, &raw);
+		CHECK(raw <= BATCH && raw > BATCH - 200);
+		CHECK(b->wire_len < raw / 2);
+		CHECK_EQ(b->codec, FNL_CODEC_ZSTD);
+		/* the wire bytes decompress to the records as appended */
+		static uint8_t back[BATCH];
+		long n = fnl_decompress(a.zc, FNL_CODEC_ZSTD, b->wire + FNL_RB_HEADER_BYTES,
+		                        b->wire_len - FNL_RB_HEADER_BYTES, back, sizeof(back));
+		CHECK_EQ(n, (long)raw);
 		fnl_accum_release(&a, b);
 	}
-	b = fill(&a, 1, false, &raw);
-	printf("converged: ratio %.3f, raw %zu, wire %zu\n", fnl_accum_ratio(&a, 1), raw,
-	       b->wire_len);
-	CHECK(raw > 3 * BATCH);
-	CHECK(b->wire_len <= BATCH + BATCH / 10);
-	/* full by its estimate, or by the slot's raw capacity (4 x batch.size) */
-	CHECK(b->wire_len > BATCH / 2 || raw > c.records_cap - 200);
-	fnl_accum_release(&a, b);
-	/* another topic keeps its own estimate */
-	CHECK(fnl_accum_ratio(&a, 2) == 1.0f);
-	b = fill(&a, 2, false, &raw);
-	CHECK(raw < BATCH);
-	fnl_accum_release(&a, b);
-
-	/* records stop compressing: the batch built on the old estimate comes out
-	 * bigger than batch.size (as in Java) but within its slot; the estimate
-	 * jumps at once and the next batch is back to about batch.size raw */
-	b = fill(&a, 1, true, &raw);
-	CHECK(b->wire_len > BATCH);
-	CHECK(b->wire_len <= a.wire_cap);
-	CHECK(fnl_accum_ratio(&a, 1) >= (float)b->wire_len / (float)raw);
-	fnl_accum_release(&a, b);
-	b = fill(&a, 1, true, &raw);
-	CHECK(raw < BATCH + BATCH / 16); /* random 100-byte records still compress ~5% */
-	CHECK(b->wire_len <= BATCH + 64);
+	/* one random record of 16,000 bytes: zstd's output is not smaller */
+	static char noise[16000];
+	for (size_t k = 0; k < sizeof(noise); k += 100)
+		random_record(noise + k);
+	struct fnl_rec_meta m = {0};
+	struct fnl_batch *b = fnl_accum_open(&a, 0, 1, 0, 0, 0);
+	CHECK_EQ(fnl_accum_append(&a, b, 0, NULL, -1, noise, (int32_t)sizeof(noise), NULL, 0, &m),
+	         0);
+	raw = b->w.len;
+	CHECK_EQ(fnl_accum_seal(&a, b), 0);
+	CHECK_EQ(b->codec, FNL_CODEC_NONE);
+	CHECK_EQ(b->wire_len, FNL_RB_HEADER_BYTES + raw);
+	CHECK(memcmp(b->recs + raw - 1 - sizeof(noise), noise, sizeof(noise)) == 0); /* then 0 headers */
+	CHECK_EQ(a.st.uncompressed, 1u);
 	fnl_accum_release(&a, b);
 	fnl_accum_free(&a);
 }
 
-/* A record bigger than the batch's current raw limit gets a batch of its own. */
+/* A record larger than batch.size: it does not fit a regular batch
+ * (-EMSGSIZE), gets a big slot of its own up to max.request.size, and
+ * nothing joins it; one larger than max.request.size fits nowhere. */
 static void test_big_record_alone(void)
 {
 	struct fnl_accum a;
 	struct fnl_accum_cfg c = cfg(FNL_CODEC_ZSTD);
 	CHECK_EQ(fnl_accum_init(&a, &c), 0);
-	static char big[40000];
+	CHECK(a.g.big_slots >= 1);
+	static char big[100000];
 	memset(big, 'x', sizeof(big));
 	struct fnl_rec_meta m = {0};
 	struct fnl_batch *b = fnl_accum_open(&a, 0, 0, 0, 0, 0);
+	CHECK_EQ(fnl_accum_append(&a, b, 0, NULL, -1, big, (int32_t)sizeof(big), NULL, 0, &m),
+	         -EMSGSIZE);
+	fnl_accum_release(&a, b);
+	uint32_t free_big = a.big_free_n;
+	b = fnl_accum_open_big(&a, 0, 0, 0, 0, 0);
+	CHECK(b != NULL && b->big);
+	CHECK_EQ(a.big_free_n, free_big - 1);
 	CHECK_EQ(fnl_accum_append(&a, b, 0, NULL, -1, big, (int32_t)sizeof(big), NULL, 0, &m), 0);
 	CHECK_EQ(fnl_accum_append(&a, b, 0, NULL, -1, "y", 1, NULL, 0, &m), -ENOSPC);
 	CHECK_EQ(fnl_accum_seal(&a, b), 0);
+	CHECK(b->wire_len < 2000); /* 100 KB of 'x' compresses */
+	uint32_t idx = fnl_accum_slot_index(&a, b);
+	CHECK(idx >= a.g.slots);
+	CHECK(fnl_accum_slot(&a, idx) == b);
+	fnl_accum_release(&a, b);
+	CHECK_EQ(a.big_free_n, free_big);
+	/* larger than max.request.size: not even a big slot holds it */
+	static char huge[1u << 20];
+	b = fnl_accum_open_big(&a, 0, 0, 0, 0, 0);
+	CHECK_EQ(fnl_accum_append(&a, b, 0, NULL, -1, huge, (int32_t)sizeof(huge), NULL, 0, &m),
+	         -EMSGSIZE);
 	fnl_accum_release(&a, b);
 	fnl_accum_free(&a);
 }
@@ -177,8 +217,9 @@ static void test_big_record_alone(void)
 int main(void)
 {
 	test_raw_cap();
+	test_memory_bound();
 	test_none_counts_raw();
-	test_zstd_estimate_converges();
+	test_zstd_fills_batch_size();
 	test_big_record_alone();
 	printf("accum: ok\n");
 	return 0;

@@ -27,16 +27,15 @@ static struct fnl_accum_cfg acfg(void *mem, const uint8_t *keep)
 static struct fnl_jgeom geom(void)
 {
 	struct fnl_accum_cfg c = acfg(NULL, NULL);
-	size_t slot_bytes, wire_cap;
-	uint32_t slots;
-	CHECK_EQ(fnl_accum_geometry(&c, &slot_bytes, &slots, &wire_cap), 0);
-	return (struct fnl_jgeom){.slot_bytes = slot_bytes,
-				  .slots = slots,
+	struct fnl_accum_geom ag;
+	CHECK_EQ(fnl_accum_geometry(&c, &ag), 0);
+	return (struct fnl_jgeom){.slot_bytes = ag.slot_bytes,
+				  .slots = ag.slots,
 				  .clients_max = 4,
 				  .partitions_max = 8,
 				  .records_cap = c.records_cap,
 				  .meta_cap = c.meta_cap,
-				  .wire_cap = (uint32_t)wire_cap};
+				  .wire_cap = (uint32_t)ag.wire_cap};
 }
 
 static void test_file(void)

@@ -29,7 +29,7 @@ static void test_defaults(void)
 	CHECK_EQ(c.max_in_flight, 5);
 	CHECK_EQ(c.retries, 2147483647);
 	CHECK_EQ(c.linger_ms, 5);
-	CHECK_EQ(c.batch_size, 16384);
+	CHECK_EQ(c.batch_size, 65536);
 	CHECK_EQ(c.buffer_memory, 33554432);
 	CHECK_EQ(c.max_block_ms, 60000);
 	CHECK_EQ(c.delivery_timeout_ms, 120000);
@@ -37,7 +37,7 @@ static void test_defaults(void)
 	CHECK_EQ(c.retry_backoff_ms, 100);
 	CHECK_EQ(c.metadata_max_age_ms, 300000);
 	CHECK_EQ(c.compression_type, FNL_CODEC_ZSTD);
-	CHECK_EQ(c.compression_zstd_level, 3);
+	CHECK_EQ(c.compression_zstd_level, 1);
 	CHECK(strcmp(c.client_id, "funnel") == 0);
 	CHECK(strcmp(c.socket_path, "/run/funnel/funnel.sock") == 0);
 	/* defaults alone lack bootstrap.servers: a clear message */
