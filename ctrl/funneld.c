@@ -390,9 +390,13 @@ int main(int argc, char **argv)
 		return 2;
 	fnl_log_set_level(d.cfg.log_level);
 	if (dump) {
-		char buf[8192];
-		fnl_config_dump(&d.cfg, buf, sizeof(buf));
+		size_t need = fnl_config_dump(&d.cfg, NULL, 0) + 1;
+		char *buf = malloc(need);
+		if (!buf)
+			return 1;
+		fnl_config_dump(&d.cfg, buf, need);
 		fputs(buf, stdout);
+		free(buf);
 		return 0;
 	}
 	if (setup(&d) < 0)
