@@ -210,6 +210,11 @@ static int setup(struct fnl_daemon *d)
 	rc = fnl_kclient_init(&d->kc, d->cfg.client_id, d->cfg.request_timeout_ms);
 	if (rc < 0)
 		return rc;
+	rc = fnl_secure_setup(d, msg, sizeof(msg));
+	if (rc < 0) {
+		fnl_err("%s", msg);
+		return rc;
+	}
 	/* Reach the cluster within max.block.ms, like a producer's first send. */
 	int64_t deadline = fnl_now_ns() / 1000000 + d->cfg.max_block_ms;
 	while ((rc = fnl_daemon_bootstrap(d, msg, sizeof(msg))) < 0) {
@@ -365,6 +370,7 @@ static void loop(struct fnl_daemon *d)
 		int rc = poll(p, (nfds_t)n, 100);
 		if (rc < 0 && errno != EINTR)
 			break;
+		fnl_secure_refresh(d, false);
 		if (p[0].revents)
 			on_signal(d);
 		if (p[1].revents)
@@ -412,5 +418,6 @@ int main(int argc, char **argv)
 	fnl_registry_close_all(&d);
 	fnl_core_free(d.core);
 	fnl_kclient_free(&d.kc);
+	fnl_secure_free(&d);
 	return 0;
 }

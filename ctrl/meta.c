@@ -97,6 +97,19 @@ static void md_partition(void *ctx, int16_t err, int32_t partition, int32_t lead
 	fnl_daemon_push(x->d, &m);
 }
 
+/* Connect ctrl's client with the current credentials; a security failure
+ * (TLS, SASL) is what /health reports until a login works again. */
+static int kc_connect(struct fnl_daemon *d, char *msg, size_t len)
+{
+	fnl_secure_refresh(d, true);
+	int rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
+	if (rc == 0)
+		fnl_secure_status(d, NULL);
+	else if (d->kc.why[0])
+		fnl_secure_status(d, d->kc.why);
+	return rc;
+}
+
 static int metadata(struct fnl_daemon *d, struct md_ctx *x, const char *const *names, int n,
 		    char *msg, size_t len)
 {
@@ -107,7 +120,7 @@ static int metadata(struct fnl_daemon *d, struct md_ctx *x, const char *const *n
 	int rc = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (d->kc.fd < 0)
-			rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
+			rc = kc_connect(d, msg, len);
 		if (rc == 0)
 			rc = fnl_kclient_metadata(&d->kc, names, n, &v, msg, len);
 		if (rc == 0)
@@ -295,7 +308,7 @@ int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t len)
 	for (int attempt = 0; attempt < 8; attempt++) {
 		rc = 0;
 		if (d->kc.fd < 0)
-			rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
+			rc = kc_connect(d, msg, len);
 		const char *txn = d->cfg.test_txn_id[0] ? d->cfg.test_txn_id : NULL;
 		if (rc == 0)
 			rc = fnl_kclient_init_pid(&d->kc, txn, bump ? d->pid : -1,

@@ -504,8 +504,12 @@ int fnl_metrics_render(const struct fnl_daemon *d, struct fnl_mbuf *out)
 
 bool fnl_metrics_healthy(const struct fnl_daemon *d, const char **why)
 {
+	static _Thread_local char sec[256]; /* per caller thread: metrics and ctrl */
 	const char *w = NULL;
-	if (d->last_metadata_ms <= 0 || d->brokers_known <= 0)
+	fnl_secure_why((struct fnl_daemon *)d, sec, sizeof(sec));
+	if (sec[0])
+		w = sec;
+	else if (d->last_metadata_ms <= 0 || d->brokers_known <= 0)
 		w = "no metadata yet";
 	else if (d->cfg.enable_idempotence && fnl_core_stats(d->core)->producer_id < 0)
 		w = "no producer id yet";
@@ -599,7 +603,7 @@ static void serve(struct fnl_metrics *m, struct conn *c)
 		if (fnl_metrics_healthy(m->d, &why)) {
 			respond_text(c, 200, "OK", "ok\n", head);
 		} else {
-			char text[128];
+			char text[320];
 			snprintf(text, sizeof(text), "not ready: %s\n", why);
 			respond_text(c, 503, "Service Unavailable", text, head);
 		}
