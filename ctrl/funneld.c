@@ -130,6 +130,14 @@ static void core_cfg(const struct fnl_config *s, struct fnl_core_cfg *c)
 	c->seed = (uint64_t)fnl_now_ns() ^ (uint64_t)getpid();
 }
 
+/* after fnl_secure_setup: the connections' TLS context and credentials */
+static void core_cfg_security(const struct fnl_daemon *d, struct fnl_core_cfg *c)
+{
+	c->tls_ctx = d->tls_ctx;
+	c->creds = d->creds.mech ? (struct fnl_sasl_creds *)&d->creds : NULL;
+	c->ktls_available = fnl_tls_kernel_available();
+}
+
 static void *core_main(void *arg)
 {
 	struct fnl_daemon *d = arg;
@@ -169,7 +177,13 @@ static int setup(struct fnl_daemon *d)
 	if (d->doorbell_efd < 0 || d->evt_efd < 0)
 		return -errno;
 	struct fnl_core_cfg cc;
+	int rc = fnl_secure_setup(d, msg, sizeof(msg));
+	if (rc < 0) {
+		fnl_err("%s", msg);
+		return rc;
+	}
 	core_cfg(&d->cfg, &cc);
+	core_cfg_security(d, &cc);
 	if (cc.journal_path[0]) {
 		/* the state dir is the socket's (0750) unless funnel.state.dir says */
 		char dir[sizeof(cc.journal_path)];
@@ -183,7 +197,7 @@ static int setup(struct fnl_daemon *d)
 					 strerror(-mrc));
 		}
 	}
-	int rc = fnl_core_new(&cc, &d->cmdq, &d->evtq, d->doorbell_efd, d->evt_efd, &d->core);
+	rc = fnl_core_new(&cc, &d->cmdq, &d->evtq, d->doorbell_efd, d->evt_efd, &d->core);
 	if (rc < 0) {
 		if (rc == -EBUSY)
 			fnl_err("another funneld uses the state directory (its journal is locked): "
@@ -210,11 +224,8 @@ static int setup(struct fnl_daemon *d)
 	rc = fnl_kclient_init(&d->kc, d->cfg.client_id, d->cfg.request_timeout_ms);
 	if (rc < 0)
 		return rc;
-	rc = fnl_secure_setup(d, msg, sizeof(msg));
-	if (rc < 0) {
-		fnl_err("%s", msg);
-		return rc;
-	}
+	d->kc.tls_ctx = d->tls_ctx;
+	d->kc.creds = d->creds.mech ? &d->creds : NULL;
 	/* Reach the cluster within max.block.ms, like a producer's first send. */
 	int64_t deadline = fnl_now_ns() / 1000000 + d->cfg.max_block_ms;
 	while ((rc = fnl_daemon_bootstrap(d, msg, sizeof(msg))) < 0) {
@@ -322,8 +333,11 @@ static void on_core_events(struct fnl_daemon *d)
 					 e.c);
 			break;
 		case FNL_EVT_LOG:
-			fnl_log(e.a == 0 ? FNL_LOG_ERROR : FNL_LOG_WARN, "%s node=%lld", e.name,
-				(long long)e.i64);
+			fnl_log(e.a == 0 ? FNL_LOG_ERROR : e.a == 1 ? FNL_LOG_WARN : FNL_LOG_INFO,
+				"%s node=%lld", e.name, (long long)e.i64);
+			break;
+		case FNL_EVT_SECURITY:
+			fnl_secure_status(d, e.a ? NULL : e.name);
 			break;
 		default:
 			break;

@@ -42,6 +42,7 @@ static void md_broker(void *ctx, int32_t node_id, const char *host, int host_len
 	char h[256];
 	snprintf(h, sizeof(h), "%.*s", host_len, host);
 	struct fnl_cmd m = {.type = FNL_CMD_BROKER, .a = node_id};
+	snprintf(m.name, sizeof(m.name), "%s", h);
 	if (fnl_resolve(h, port, &m.addr) < 0) {
 		fnl_warn("broker address does not resolve node=%d host=%s port=%d", node_id, h,
 			 port);

@@ -70,7 +70,6 @@ int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t len)
 		int rc = fnl_tls_ctx_new(&tc, &d->tls_ctx, msg, len);
 		if (rc < 0)
 			return rc;
-		d->kc.tls_ctx = d->tls_ctx;
 	}
 	if (fnl_sec_sasl(c->security_protocol)) {
 		/* config.h and sasl.h number the mechanisms alike */
@@ -93,7 +92,6 @@ int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t len)
 		} else {
 			fnl_sasl_creds_set(&d->creds, c->sasl_password, strlen(c->sasl_password));
 		}
-		d->kc.creds = &d->creds;
 	}
 	fnl_info("security protocol=%s mechanism=%s tls=%s", fnl_sec_proto_name(c->security_protocol),
 		 fnl_sec_sasl(c->security_protocol) ? fnl_sasl_mech_name(c->sasl_mechanism) : "none",

@@ -25,7 +25,7 @@ enum fnl_cmd_type {
 	FNL_CMD_CLIENT_ADD = 1, /* a: slot, ptr: mapping, u64: mapped bytes, i64: memfd inode */
 	FNL_CMD_CLIENT_GONE,    /* a: slot: its socket closed; drain then release */
 	FNL_CMD_TOPIC,          /* a: topic id, b: partitions, name */
-	FNL_CMD_BROKER,         /* a: node id, addr */
+	FNL_CMD_BROKER,         /* a: node id, addr, name: advertised host (TLS: SNI, verified) */
 	FNL_CMD_LEADER,         /* a: topic id, b: partition, c: leader node id (-1 unknown) */
 	FNL_CMD_METADATA_DONE,  /* a metadata snapshot is complete */
 	FNL_CMD_PRODUCER_ID,    /* i64: pid, a: epoch, name: transactional id (tests only) or "" */
@@ -42,6 +42,8 @@ enum fnl_cmd_type {
 	                                * b: journal ring entries that could not be kept for
 	                                * rings not back (relocate failed), c: reports dropped
 	                                * (their ring did not come back), u64: entries moved */
+	FNL_EVT_SECURITY,              /* a: 1 a broker connection logged in (TLS/SASL), 0 one
+	                                * failed; b: node id; name: the failure */
 };
 
 struct fnl_cmd {
