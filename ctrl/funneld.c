@@ -235,7 +235,13 @@ static int setup(struct fnl_daemon *d)
 			return rc;
 		}
 		fnl_warn("bootstrap failed, retrying reason=\"%s\"", msg);
-		sleep(1);
+		/* SIGTERM/SIGINT are blocked (no signalfd yet): take them here */
+		struct timespec one_s = {1, 0};
+		int sig = sigtimedwait(&early, NULL, &one_s);
+		if (sig == SIGTERM || sig == SIGINT) {
+			fnl_info("stopping: signal during bootstrap signal=%d", sig);
+			return -EINTR;
+		}
 	}
 	int64_t rpid;
 	int16_t repoch;
