@@ -198,6 +198,15 @@ static const struct gstat gstats[] = {
     GS("funnel_recv_nobufs_total", "counter", recv_nobufs,
        "Multishot receives ended because every provided buffer was in use; if it grows, raise "
        "funnel.uring.rx.buffers."),
+    GS("funnel_tls_user_handshakes_total", "counter", tls_handshakes,
+       "Data-plane broker connections that completed a TLS handshake (user-space TLS: "
+       "OpenSSL in the data-plane thread; kernel TLS is not used yet)."),
+    GS("funnel_tls_failures_total", "counter", tls_failures,
+       "Data-plane TLS handshakes or sessions that failed (certificate, protocol, peer close)."),
+    GS("funnel_sasl_logins_total", "counter", sasl_logins,
+       "Data-plane SASL logins that succeeded (SCRAM: server signature verified)."),
+    GS("funnel_sasl_failures_total", "counter", sasl_failures,
+       "Data-plane SASL logins that failed (refused, closed, or the server failed a check)."),
     GS("funnel_broker_connects_total", "counter", connects, "Broker connections made."),
     GS("funnel_broker_disconnects_total", "counter", disconnects,
        "Broker connections lost or closed."),

@@ -199,6 +199,12 @@ echo "s256-pw" >"$pwf"
 wait "$rec_load" || fnl_fail "recover: the waiting client did not get every delivery report"
 grep -q "funnel.sasl.password.file changed" "$FD_LOG" || fnl_fail "recover: the file change was not noticed"
 [[ $(fd_health) == ok ]] || fnl_fail "recover: /health not ok after the fix: $(fd_health)"
+curl -s "http://127.0.0.1:$(fd_port)/metrics" >"$FNL_TMP/metrics-recover.txt"
+for k in funnel_tls_user_handshakes_total funnel_sasl_logins_total; do
+	v=$(awk -v k="$k" '$1 == k {print $2}' "$FNL_TMP/metrics-recover.txt")
+	[[ ${v:-0} -ge 1 ]] || fnl_fail "recover: $k is '${v:-}'"
+done
+! grep -q "s256-pw" "$FNL_TMP/metrics-recover.txt" || fnl_fail "recover: the password is in /metrics"
 fd_stop
 FNL_BOOTSTRAP=$KB_sasls FNL_KCAT_ARGS="-X security.protocol=SASL_SSL $kt -X sasl.mechanisms=PLAIN -X sasl.username=pu -X sasl.password=plain-pw" \
 	fnl_readback_verify recover 3 "$FNL_TMP/ex-rec"
