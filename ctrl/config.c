@@ -504,6 +504,11 @@ static int finish_ssl(const struct fnl_config *c, char *msg, size_t len)
 		if (readable(files[i].key, v, msg, len) < 0)
 			return -EINVAL;
 	}
+	if (tls && c->uring_rx_direct)
+		return say(msg, len,
+			   "security.protocol=%s needs the provided-buffer receive path: remove "
+			   "funnel.uring.rx.direct=true",
+			   proto);
 	if (!tls && c->ssl_ca_pem[0])
 		return say(msg, len,
 			   "ssl.ca.pem is set but security.protocol=%s does not use TLS", proto);

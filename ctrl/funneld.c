@@ -206,6 +206,12 @@ static int setup(struct fnl_daemon *d)
 			fnl_err("cannot create the data-plane core err=\"%s\"", strerror(-rc));
 		return rc;
 	}
+	if (d->tls_ctx && !fnl_core_stats(d->core)->rx_bufring) {
+		fnl_err("security.protocol=%s needs io_uring provided buffers with multishot "
+			"receive (Linux 6.0+), which this kernel lacks",
+			fnl_sec_proto_name(d->cfg.security_protocol));
+		return -EOPNOTSUPP;
+	}
 	bool tmpfs = false;
 	const char *note = fnl_core_journal_note(d->core, &tmpfs);
 	if (note)

@@ -233,6 +233,9 @@ static void test_security(void)
 	sec_refused("ssl.ca.location", "security.protocol=PLAINTEXT");
 	sec_set("security.protocol", "ssl");
 	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	sec_set("funnel.uring.rx.direct", "true");
+	sec_refused("security.protocol=SSL", "funnel.uring.rx.direct");
+	sec_set("funnel.uring.rx.direct", "false");
 	sec_set("ssl.ca.location", "/nonexistent/ca.pem");
 	sec_refused("ssl.ca.location=/nonexistent/ca.pem", "cannot read");
 	sec_set("ssl.ca.location", "");
