@@ -205,6 +205,8 @@ static const struct gstat gstats[] = {
        "Data-plane TLS handshakes or sessions that failed (certificate, protocol, peer close)."),
     GS("funnel_sasl_logins_total", "counter", sasl_logins,
        "Data-plane SASL logins that succeeded (SCRAM: server signature verified)."),
+    GS("funnel_sasl_reauths_total", "counter", sasl_reauths,
+       "KIP-368 re-authentications on live connections (the broker set a session lifetime)."),
     GS("funnel_sasl_failures_total", "counter", sasl_failures,
        "Data-plane SASL logins that failed (refused, closed, or the server failed a check)."),
     GS("funnel_broker_connects_total", "counter", connects, "Broker connections made."),

@@ -71,6 +71,7 @@ struct fnl_core_stats {
 	uint64_t bytes_rx, rx_bufring, recv_arms, recv_stops, recv_nobufs;
 	/* security: user-space TLS handshakes / failures (engine), SASL logins / failures */
 	uint64_t tls_handshakes, tls_failures, sasl_logins, sasl_failures;
+	uint64_t sasl_reauths; /* KIP-368 re-authentications on a live connection */
 	int64_t producer_id;
 	int32_t producer_epoch;
 	int32_t clients_active;

@@ -104,6 +104,8 @@ struct broker {
 	int16_t sasl_auth_ver;        /* SaslAuthenticate version, -1 none */
 	struct fnl_sasl *sasl;        /* its login (allocated at start-up with SASL) */
 	uint64_t sasl_gen;            /* credentials generation of the login */
+	int64_t reauth_at_ms;         /* KIP-368: log in again from then on (0: never) */
+	bool reauth_due;              /* no new Produce: waiting for in-flight to drain */
 	bool quiet_close;             /* the close's cause was logged already */
 	char last_why[160];           /* last security failure logged (said once until it changes) */
 	int16_t produce_ver, api_ver_try;

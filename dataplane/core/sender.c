@@ -196,6 +196,8 @@ static void broker_down(struct fnl_core *c, struct broker *br, int res)
 	br->state = BR_DOWN;
 	br->conn = -1;
 	br->quiet_close = false;
+	br->reauth_at_ms = 0;
+	br->reauth_due = false;
 	br->backoff_ms = br->backoff_ms ? br->backoff_ms * 2 : RECONNECT_BACKOFF_MS;
 	if (br->backoff_ms > RECONNECT_BACKOFF_MAX_MS)
 		br->backoff_ms = RECONNECT_BACKOFF_MAX_MS;
@@ -303,6 +305,16 @@ static void on_sasl_auth(struct fnl_core *c, struct broker *br, int16_t ver, con
 		return;
 	}
 	c->st.sasl_logins++;
+	if (br->reauth_due)
+		c->st.sasl_reauths++;
+	br->reauth_due = false;
+	/* KIP-368: log in again at 85% of the session, at least 100 ms from now
+	 * (the Java client re-authenticates at 85-95%) */
+	br->reauth_at_ms = 0;
+	if (r.session_lifetime_ms > 0) {
+		int64_t at = r.session_lifetime_ms * 85 / 100;
+		br->reauth_at_ms = c->now_ms + (at > 100 ? at : 100);
+	}
 	br->last_why[0] = '\0';
 	fnl_core_evt(c, FNL_EVT_SECURITY, 1, br->node_id, "");
 	br->state = BR_READY;
@@ -644,6 +656,13 @@ int fnl_sender_pass(struct fnl_core *c)
 		return 0; /* rings named by journaled batches are not all back yet */
 	for (int i = 0; i < c->cfg.brokers_max; i++) {
 		struct broker *br = &c->brokers[i];
+		if (br->state == BR_READY && br->reauth_at_ms && c->now_ms >= br->reauth_at_ms)
+			br->reauth_due = true; /* KIP-368: drain, then log in on this connection */
+		if (br->state == BR_READY && br->reauth_due) {
+			if (inflight(br) == 0)
+				sasl_start(c, br);
+			continue; /* nothing new goes out meanwhile: order is kept */
+		}
 		if (br->state != BR_READY || !br->queued)
 			continue;
 		while (inflight(br) < (uint32_t)c->cfg.max_inflight) {

@@ -210,6 +210,22 @@ FNL_BOOTSTRAP=$KB_sasls FNL_KCAT_ARGS="-X security.protocol=SASL_SSL $kt -X sasl
 	fnl_readback_verify recover 3 "$FNL_TMP/ex-rec"
 echo "recover: fixed password file picked up without a restart, $N records exactly once"
 
+# ---- 3b. KIP-368: the broker gives 1.5 s sessions; records flow for ~6 s -------
+kfake_start reauth "${USERS[@]}" -advertise-sasl-handshake-v0 -tls-cert "$C/server.pem" -tls-key "$C/server.key" \
+	-broker-config connections.max.reauth.ms=1500
+fd_start reauth "$KB_reauth" -X security.protocol=SASL_SSL "${tls_x[@]}" \
+	-X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=s5 -X sasl.password=s512-pw
+fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "reauth: funneld did not come up"; }
+fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t recover -c ra -n 6000 -r 1000 -k 20 -P 3 -e "$FNL_TMP/ex-ra"
+wait "$FNL_LAST_PID" || fnl_fail "reauth: the client did not get every delivery report"
+curl -s "http://127.0.0.1:$(fd_port)/metrics" >"$FNL_TMP/metrics-reauth.txt"
+reauths=$(awk '$1 == "funnel_sasl_reauths_total" {print $2}' "$FNL_TMP/metrics-reauth.txt")
+[[ ${reauths:-0} -ge 2 ]] || fnl_fail "reauth: funnel_sasl_reauths_total is '${reauths:-}'"
+fd_stop
+FNL_BOOTSTRAP=$KB_reauth FNL_KCAT_ARGS="-X security.protocol=SASL_SSL $kt -X sasl.mechanisms=PLAIN -X sasl.username=pu -X sasl.password=plain-pw" \
+	fnl_readback_verify recover 3 "$FNL_TMP/ex-ra"
+echo "reauth: $reauths re-authentications on live connections, 6000 records exactly once, in order"
+
 # ---- 4. settings and secrets -----------------------------------------------------
 out=$("$FNL_FUNNELD" -X bootstrap.servers=h:1 -X security.protocol=SASL_SSL 2>&1 || true)
 grep -q "security.protocol=SASL_SSL needs sasl.mechanism" <<<"$out" || fnl_fail "no key in: $out"
