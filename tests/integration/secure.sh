@@ -226,6 +226,37 @@ FNL_BOOTSTRAP=$KB_reauth FNL_KCAT_ARGS="-X security.protocol=SASL_SSL $kt -X sas
 	fnl_readback_verify recover 3 "$FNL_TMP/ex-ra"
 echo "reauth: $reauths re-authentications on live connections, 6000 records exactly once, in order"
 
+# ---- 3c. data plane: the password file goes bad while records flow, then is fixed
+# (1.5 s sessions: every re-authentication and reconnect reads the file again)
+pwf2=$FNL_TMP/pw2
+echo "s512-pw" >"$pwf2"
+fd_start dpw "$KB_reauth" -X security.protocol=SASL_SSL "${tls_x[@]}" \
+	-X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=s5 -X "funnel.sasl.password.file=$pwf2"
+fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "dpw: funneld did not come up"; }
+fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t fail -c dpw -n 4000 -r 500 -k 20 -P 3 -e "$FNL_TMP/ex-dpw"
+dpw_load=$FNL_LAST_PID
+sleep 1
+echo "wrong" >"$pwf2"
+fnl_wait_for 30 grep -q "SASL SCRAM-SHA-512 authentication failed.*(broker [0-9]* (127.0.0.1:" "$FD_LOG" || {
+	cat "$FD_LOG" >&2
+	fnl_fail "dpw: no data-plane log line naming the broker"
+}
+fnl_wait_for 10 sh -c "curl -s http://127.0.0.1:$(fd_port)/health | grep -q 'authentication failed'" ||
+	fnl_fail "dpw: /health does not report the failure: $(fd_health)"
+"$FNL_BUILD_DIR/ctrl/funnelctl" -s "$FD_SOCK" status >"$FNL_TMP/status-dpw.txt" 2>&1 || true
+grep -q "authentication failed" "$FNL_TMP/status-dpw.txt" ||
+	fnl_fail "dpw: funnelctl status does not show the failure: $(cat "$FNL_TMP/status-dpw.txt")"
+sleep 2
+kill -0 "$dpw_load" 2>/dev/null || fnl_fail "dpw: the client finished while logins failed"
+echo "s512-pw" >"$pwf2"
+wait "$dpw_load" || fnl_fail "dpw: the client did not get every delivery report after the fix"
+fnl_wait_for 10 sh -c "curl -s http://127.0.0.1:$(fd_port)/health | grep -q '^ok'" ||
+	fnl_fail "dpw: /health not ok after the fix: $(fd_health)"
+fd_stop
+FNL_BOOTSTRAP=$KB_reauth FNL_KCAT_ARGS="-X security.protocol=SASL_SSL $kt -X sasl.mechanisms=PLAIN -X sasl.username=pu -X sasl.password=plain-pw" \
+	fnl_readback_verify fail 3 "$FNL_TMP/ex-dpw"
+echo "dpw: $(grep -c 'authentication failed' "$FD_LOG") line(s) for the bad file; fixed on disk, 4000 records exactly once"
+
 # ---- 4. settings and secrets -----------------------------------------------------
 out=$("$FNL_FUNNELD" -X bootstrap.servers=h:1 -X security.protocol=SASL_SSL 2>&1 || true)
 grep -q "security.protocol=SASL_SSL needs sasl.mechanism" <<<"$out" || fnl_fail "no key in: $out"
