@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -41,22 +40,13 @@ void fnl_sasl_creds_set(struct fnl_sasl_creds *c, const char *secret, size_t len
 int fnl_sasl_creds_file(struct fnl_sasl_creds *c, const char *path)
 {
 	char buf[FNL_SASL_SECRET_MAX];
-	struct stat sb;
 	ssize_t n;
+	uint64_t before = c->gen;
+	/* read every time (a small file, once a second): a rewrite within the
+	 * file system's timestamp granularity is not missed */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &sb) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	if (strcmp(c->path, path) == 0 && sb.st_mtim.tv_sec == c->mtime.tv_sec &&
-	    sb.st_mtim.tv_nsec == c->mtime.tv_nsec && sb.st_size == c->size &&
-	    (long long)sb.st_ino == c->ino) {
-		close(fd);
-		return 0;
-	}
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n < 0)
@@ -67,11 +57,6 @@ int fnl_sasl_creds_file(struct fnl_sasl_creds *c, const char *path)
 		n--;
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
-	snprintf(c->path, sizeof(c->path), "%s", path);
-	c->mtime = sb.st_mtim;
-	c->size = sb.st_size;
-	c->ino = (long long)sb.st_ino;
-	uint64_t before = c->gen;
 	fnl_sasl_creds_set(c, buf, (size_t)n);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return c->gen != before;

@@ -14,7 +14,6 @@
 
 #include <pthread.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "dataplane/sasl/sasl.h"
 
@@ -25,18 +24,14 @@ struct fnl_sasl_creds {
 	char secret[FNL_SASL_SECRET_MAX];
 	size_t secret_len;
 	uint64_t gen;
-	/* ctrl only: the file it came from and what it looked like */
-	char path[256];
-	struct timespec mtime;
-	long long size, ino;
 };
 
 void fnl_sasl_creds_init(struct fnl_sasl_creds *c, int mech, const char *user);
 void fnl_sasl_creds_destroy(struct fnl_sasl_creds *c);
 /* Replace the secret (gen + 1 when it differs). */
 void fnl_sasl_creds_set(struct fnl_sasl_creds *c, const char *secret, size_t len);
-/* Read the secret from path (one trailing newline dropped) if the file changed
- * since the last read. 1 changed, 0 unchanged, -errno (the old secret stays). */
+/* Read the secret from path (one trailing newline dropped). 1 it differs from
+ * the secret held (gen + 1), 0 the same, -errno (the old secret stays). */
 int fnl_sasl_creds_file(struct fnl_sasl_creds *c, const char *path);
 /* Set up s for one login with the current credentials; *gen = their gen. */
 int fnl_sasl_creds_login(struct fnl_sasl_creds *c, struct fnl_sasl *s, uint64_t *gen);

@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "check.h"
 #include "dataplane/kafka/proto.h"
+#include "dataplane/sasl/creds.h"
 #include "dataplane/sasl/sasl.h"
 
 static struct fnl_sasl s;
@@ -237,8 +239,44 @@ static void test_wire(void)
 	CHECK_EQ(fnl_dec_sasl_auth(hostile, sizeof(hostile), 0, &r), -EBADMSG);
 }
 
+/* The password file: read at start, re-read only when it changed, one
+ * trailing newline dropped, an unreadable file keeps the old secret. */
+static void test_creds_file(void)
+{
+	static struct fnl_sasl_creds c;
+	char path[] = "/tmp/fnl-creds-XXXXXX";
+	uint64_t gen;
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "pw-one\n", 7) == 7);
+	close(fd);
+	fnl_sasl_creds_init(&c, FNL_MECH_PLAIN, "alice");
+	CHECK_EQ(fnl_sasl_creds_file(&c, path), 1);
+	CHECK_EQ(c.secret_len, 6);
+	CHECK_EQ(fnl_sasl_creds_file(&c, path), 0); /* unchanged */
+	CHECK_EQ(fnl_sasl_creds_login(&c, &s, &gen), 0);
+	CHECK_EQ(gen, 1);
+	int n = fnl_sasl_first(&s, NULL, out, sizeof(out));
+	CHECK_EQ(n, 13);
+	CHECK_MEM(out, "\0alice\0pw-one", 13);
+	FILE *f = fopen(path, "w");
+	CHECK(f);
+	fputs("pw-two-longer\r\n", f);
+	fclose(f);
+	CHECK_EQ(fnl_sasl_creds_file(&c, path), 1);
+	CHECK_EQ(c.gen, 2);
+	CHECK(strcmp(c.secret, "pw-two-longer") == 0);
+	unlink(path);
+	CHECK_EQ(fnl_sasl_creds_file(&c, path), -ENOENT);
+	CHECK(strcmp(c.secret, "pw-two-longer") == 0);
+	fnl_sasl_creds_set(&c, "pw-two-longer", 13); /* the same: no new generation */
+	CHECK_EQ(c.gen, 2);
+	fnl_sasl_creds_destroy(&c);
+}
+
 int main(void)
 {
+	test_creds_file();
 	test_rfc7677();
 	test_hostile();
 	test_sha512();
