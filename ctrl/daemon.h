@@ -68,8 +68,11 @@ struct fnl_daemon {
 	struct fnl_sasl_creds creds;      /* mech 0: no SASL */
 	int64_t jwt_renew_ms;             /* unsecured JWT: make a new one at this time */
 	int64_t sec_checked_ms;           /* credential files last looked at */
-	pthread_mutex_t sec_mu;           /* guards sec_why (read by the metrics thread) */
-	char sec_why[256];                /* the last security failure, "" once one login worked */
+	pthread_mutex_t sec_mu;           /* guards sec_fail (read by the metrics thread) */
+	struct {
+		int64_t source;           /* -1: ctrl's connection, else a broker's node id */
+		char why[256];            /* "" free */
+	} sec_fail[16];                   /* failing until a login from the same source works */
 };
 
 /* meta.c */
@@ -95,8 +98,9 @@ int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t msg_len);
 void fnl_secure_free(struct fnl_daemon *d);
 /* Re-read a changed password/token file, renew an unsecured JWT; cheap, call often. */
 void fnl_secure_refresh(struct fnl_daemon *d, bool force);
-/* Record (why != NULL) or clear (NULL) the security failure /health reports. */
-void fnl_secure_status(struct fnl_daemon *d, const char *why);
+/* Record (why != NULL) or clear (NULL) the security failure of a source (-1:
+ * ctrl's connection, else a node id) that /health reports. */
+void fnl_secure_status(struct fnl_daemon *d, int64_t source, const char *why);
 /* Copy of the current failure ("" none) for /health and funnelctl. */
 void fnl_secure_why(struct fnl_daemon *d, char *out, size_t n);
 /* registry.c */

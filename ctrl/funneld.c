@@ -349,7 +349,7 @@ static void on_core_events(struct fnl_daemon *d)
 				"%s node=%lld", e.name, (long long)e.i64);
 			break;
 		case FNL_EVT_SECURITY:
-			fnl_secure_status(d, e.a ? NULL : e.name);
+			fnl_secure_status(d, e.i64, e.a ? NULL : e.name);
 			break;
 		default:
 			break;

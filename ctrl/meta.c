@@ -105,9 +105,9 @@ static int kc_connect(struct fnl_daemon *d, char *msg, size_t len)
 	fnl_secure_refresh(d, true);
 	int rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
 	if (rc == 0)
-		fnl_secure_status(d, NULL);
+		fnl_secure_status(d, -1, NULL);
 	else if (d->kc.why[0])
-		fnl_secure_status(d, d->kc.why);
+		fnl_secure_status(d, -1, d->kc.why);
 	return rc;
 }
 

@@ -131,16 +131,35 @@ void fnl_secure_refresh(struct fnl_daemon *d, bool force)
 	}
 }
 
-void fnl_secure_status(struct fnl_daemon *d, const char *why)
+#define NFAIL (sizeof(d->sec_fail) / sizeof(d->sec_fail[0]))
+
+void fnl_secure_status(struct fnl_daemon *d, int64_t source, const char *why)
 {
+	size_t i, slot = NFAIL;
 	pthread_mutex_lock(&d->sec_mu);
-	snprintf(d->sec_why, sizeof(d->sec_why), "%s", why ? why : "");
+	for (i = 0; i < NFAIL; i++) {
+		if (d->sec_fail[i].why[0] && d->sec_fail[i].source == source)
+			break;
+		if (!d->sec_fail[i].why[0] && slot == NFAIL)
+			slot = i;
+	}
+	if (i < NFAIL)
+		slot = i; /* this source's entry: replace or clear it */
+	if (slot < NFAIL && (why || i < NFAIL)) {
+		d->sec_fail[slot].source = source;
+		snprintf(d->sec_fail[slot].why, sizeof(d->sec_fail[slot].why), "%s", why ? why : "");
+	}
 	pthread_mutex_unlock(&d->sec_mu);
 }
 
 void fnl_secure_why(struct fnl_daemon *d, char *out, size_t n)
 {
 	pthread_mutex_lock(&d->sec_mu);
-	snprintf(out, n, "%s", d->sec_why);
+	snprintf(out, n, "%s", "");
+	for (size_t i = 0; i < NFAIL; i++)
+		if (d->sec_fail[i].why[0]) {
+			snprintf(out, n, "%s", d->sec_fail[i].why);
+			break;
+		}
 	pthread_mutex_unlock(&d->sec_mu);
 }

@@ -43,7 +43,7 @@ enum fnl_cmd_type {
 	                                * rings not back (relocate failed), c: reports dropped
 	                                * (their ring did not come back), u64: entries moved */
 	FNL_EVT_SECURITY,              /* a: 1 a broker connection logged in (TLS/SASL), 0 one
-	                                * failed; b: node id; name: the failure */
+	                                * failed; i64: node id; name: the failure */
 };
 
 struct fnl_cmd {

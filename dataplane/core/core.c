@@ -256,7 +256,7 @@ int fnl_core_broker_stats(const struct fnl_core *c, int idx, struct fnl_broker_s
 	const struct broker *br = &c->brokers[idx];
 	*out = (struct fnl_broker_stats){
 		.node_id = br->node_id,
-		.state = br->state,
+		.state = br->state == BR_SASL ? BR_VERSIONS : br->state,
 		.inflight = br->rq_tail - br->rq_head,
 		.requests = br->requests,
 		.responses = br->responses,

@@ -132,7 +132,7 @@ struct fnl_part_stats {
 };
 struct fnl_broker_stats {
 	int32_t node_id;
-	uint8_t state; /* 1 down, 2 connecting, 3 negotiating, 4 ready */
+	uint8_t state; /* 1 down, 2 connecting (TCP, TLS), 3 negotiating (ApiVersions, SASL), 4 ready */
 	uint32_t inflight;
 	uint64_t requests, responses, rtt_us_sum;
 };

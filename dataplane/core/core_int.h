@@ -76,7 +76,9 @@ struct part {
 	uint32_t jseq; /* its sequence entry in the journal, UINT32_MAX none */
 };
 
-enum broker_state { BR_UNUSED = 0, BR_DOWN, BR_CONNECTING, BR_VERSIONS, BR_SASL, BR_READY };
+/* The first five are exported as numbers (struct fnl_broker_stats); BR_SASL
+ * is shown as BR_VERSIONS ("negotiating"). */
+enum broker_state { BR_UNUSED = 0, BR_DOWN, BR_CONNECTING, BR_VERSIONS, BR_READY, BR_SASL };
 
 enum req_kind { REQ_PRODUCE = 1, REQ_API_VERSIONS, REQ_SASL_HANDSHAKE, REQ_SASL_AUTH };
 
