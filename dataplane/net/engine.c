@@ -1629,6 +1629,8 @@ static bool tls_fill(struct fnl_engine *e, struct fnl_conn *c)
 			c->tls_rx_full = true;
 			break;
 		}
+		if (c->rx_end)
+			break; /* the session already failed: keep its first cause */
 		r = fnl_tls_read(c->tls, c->rx + c->rx_tail, room);
 		if (r > 0) {
 			c->rx_tail += (uint32_t)r;

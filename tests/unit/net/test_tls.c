@@ -65,7 +65,7 @@ static void make_cert(void)
 	BIO_free(b);
 }
 
-enum mode { M_ECHO, M_CLOSE_IN_HS, M_PLAIN_REPLY, M_GARBAGE, M_TRUNCATED };
+enum mode { M_ECHO, M_CLOSE_IN_HS, M_PLAIN_REPLY, M_GARBAGE, M_TRUNCATED, M_MTLS };
 
 struct server {
 	int lfd;
@@ -122,7 +122,7 @@ static void *serve(void *arg)
 	SSL *s = SSL_new(sv->ctx);
 	SSL_set_fd(s, fd);
 	if (SSL_accept(s) == 1) {
-		if (sv->mode == M_ECHO) {
+		if (sv->mode == M_ECHO || sv->mode == M_MTLS) {
 			echo(s);
 		} else if (sv->mode == M_GARBAGE) {
 			uint8_t g[37] = {0x17, 0x03, 0x03, 0x00, 0x20};
@@ -307,6 +307,74 @@ static void test_failures(struct fnl_engine *e, struct fnl_tls_ctx *x)
 	SSL_CTX_free(sv.ctx);
 }
 
+/* mTLS: a server that requires a client certificate signed by our CA; the
+ * client's key is encrypted (ssl.key.password). */
+static void test_mtls(struct fnl_engine *e)
+{
+	struct server sv = {.ctx = server_ctx()};
+	pthread_t th;
+	char certf[] = "/tmp/fnl-tls-cert-XXXXXX", keyf[] = "/tmp/fnl-tls-key-XXXXXX", msg[256];
+	struct fnl_tls_ctx *mx = NULL, *nocert;
+	int fc = mkstemp(certf), fk = mkstemp(keyf);
+	CHECK(fc >= 0 && fk >= 0);
+	CHECK(write(fc, cert_pem, strlen(cert_pem)) == (ssize_t)strlen(cert_pem));
+	close(fc);
+	BIO *b = BIO_new_fd(fk, BIO_CLOSE);
+	CHECK(PEM_write_bio_PrivateKey(b, key, EVP_aes_128_cbc(), (unsigned char *)"kpw", 3, NULL,
+	                               NULL) == 1);
+	BIO_free(b);
+	X509_STORE_add_cert(SSL_CTX_get_cert_store(sv.ctx), cert);
+	SSL_CTX_set_verify(sv.ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+
+	struct fnl_tls_cfg cfg = {.ca_pem = cert_pem,
+	                          .cert = certf,
+	                          .key = keyf,
+	                          .key_password = "wrong",
+	                          .verify = true,
+	                          .verify_host = true};
+	CHECK(fnl_tls_ctx_new(&cfg, &mx, msg, sizeof(msg)) < 0);
+	CHECK(strstr(msg, "ssl.key.location") && strstr(msg, "ssl.key.password"));
+	cfg.key_password = "kpw";
+	CHECK_EQ(fnl_tls_ctx_new(&cfg, &mx, msg, sizeof(msg)), 0);
+
+	/* with the certificate: a frame goes through */
+	int id = start(e, &sv, &th, M_MTLS, mx, "localhost");
+	CHECK_EQ(nt_next(e).type, FNL_EV_CONNECTED);
+	static uint8_t fr[12] = {0, 0, 0, 8, 'm', 't', 'l', 's', '-', 'o', 'k', '!'};
+	struct iovec iov = {fr, sizeof(fr)};
+	CHECK_EQ(fnl_conn_send(e, id, &iov, 1, 9), 0);
+	bool sent = false, got = false;
+	while (!sent || !got) {
+		struct fnl_event ev = nt_next(e);
+		if (ev.type == FNL_EV_SENT)
+			sent = true;
+		else if (ev.type == FNL_EV_FRAME && ev.frame_len == 8 &&
+		         !memcmp(ev.frame, fr + 4, 8))
+			got = true;
+		else
+			CHECK(!"unexpected event");
+	}
+	fnl_conn_close(e, id);
+	CHECK_EQ(nt_next(e).type, FNL_EV_CLOSED);
+	finish(&sv, th);
+
+	/* without one: the server refuses (TLS 1.3: after the client's Finished) */
+	nocert = client_ctx(cert_pem, true);
+	id = start(e, &sv, &th, M_MTLS, nocert, "localhost");
+	struct fnl_event ev = nt_next(e);
+	if (ev.type == FNL_EV_CONNECTED)
+		ev = nt_next(e);
+	CHECK_EQ(ev.type, FNL_EV_CLOSED);
+	CHECK(ev.res == -EPROTO || ev.res == -ECONNRESET);
+	CHECK(fnl_conn_why(e, id)[0] != '\0'); /* the alert, or the close that follows it */
+	finish(&sv, th);
+	fnl_tls_ctx_free(nocert);
+	fnl_tls_ctx_free(mx);
+	unlink(certf);
+	unlink(keyf);
+	SSL_CTX_free(sv.ctx);
+}
+
 int main(void)
 {
 	struct fnl_engine *e = nt_engine(2u << 20);
@@ -327,6 +395,7 @@ int main(void)
 	} else {
 		test_echo(e, x);
 		test_failures(e, x);
+		test_mtls(e);
 		fnl_engine_stats(e, &st);
 		CHECK(st.tls_handshakes >= 3);
 		puts("net-tls: ok");
