@@ -349,6 +349,11 @@ static void on_core_events(struct fnl_daemon *d)
 				"%s node=%lld", e.name, (long long)e.i64);
 			break;
 		case FNL_EVT_SECURITY:
+			/* its own call site: the log's per-site rate limit never hides it
+			 * behind other core events */
+			if (!e.a && e.c)
+				fnl_err("broker security failure: %s node=%lld", e.name,
+					(long long)e.i64);
 			fnl_secure_status(d, e.i64, e.a ? NULL : e.name);
 			break;
 		default:

@@ -43,7 +43,8 @@ enum fnl_cmd_type {
 	                                * rings not back (relocate failed), c: reports dropped
 	                                * (their ring did not come back), u64: entries moved */
 	FNL_EVT_SECURITY,              /* a: 1 a broker connection logged in (TLS/SASL), 0 one
-	                                * failed; i64: node id; name: the failure */
+	                                * failed; i64: node id; name: the failure; c: 1 to log
+	                                * it (a new cause for this broker) */
 };
 
 struct fnl_cmd {

@@ -161,11 +161,13 @@ static void security_failed(struct fnl_core *c, struct broker *br, const char *w
 	char text[256], name[160];
 	broker_name(br, name, sizeof(name));
 	snprintf(text, sizeof(text), "%.150s (%.100s)", why, name);
-	fnl_core_evt(c, FNL_EVT_SECURITY, 0, br->node_id, text);
-	if (strcmp(br->last_why, why) != 0) {
+	struct fnl_cmd e = {.type = FNL_EVT_SECURITY, .a = 0, .i64 = br->node_id};
+	snprintf(e.name, sizeof(e.name), "%s", text);
+	if (strcmp(br->last_why, why) != 0) { /* a new cause: ctrl logs it */
 		snprintf(br->last_why, sizeof(br->last_why), "%s", why);
-		fnl_core_evt(c, FNL_EVT_LOG, 0, br->node_id, text);
+		e.c = 1;
 	}
+	fnl_core_evt_full(c, &e);
 	br->quiet_close = true;
 }
 
