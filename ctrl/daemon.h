@@ -38,13 +38,25 @@ struct dclient {
 	bool in_core; /* CLIENT_ADD sent; wait for RELEASED before unmapping */
 	int topics_created; /* new topic names this client registered (funnel.client.topics.max) */
 	bool used;
+	/* A topic lookup waiting for the cluster: answered by fnl_registry_topics_tick() once
+	 * the topic is in the core or at pend_deadline_ms. One per client (a client waits
+	 * for each reply before it sends its next request). */
+	bool pending;
+	bool pend_created; /* this client's lookup added the name to the table */
+	int pend_topic;
+	int pend_wait_ms; /* min(the client's max_block_ms, ours) */
+	int64_t pend_deadline_ms;
 };
 
 struct dtopic {
 	char name[256];
 	int32_t nparts; /* 0: not yet known */
 	bool used, in_core;
+	bool tentative;  /* added by a lookup that has not succeeded yet: freed if it fails */
+	int waiters;     /* clients with a pending lookup of this topic */
+	int16_t md_err;  /* the topic's error in the last Metadata answer; FNL_MD_NO_ANSWER: none */
 };
+#define FNL_MD_NO_ANSWER INT16_MIN
 
 struct fnl_daemon {
 	struct fnl_config cfg;
@@ -62,6 +74,9 @@ struct fnl_daemon {
 	int64_t last_metadata_ms, start_ms;
 	bool refresh_wanted, stopping, stopped;
 	int brokers_known;
+	int topics_pending;           /* clients with a pending topic lookup */
+	int64_t last_lookup_ms;       /* last Metadata request for pending topics */
+	char lookup_msg[256];         /* why the last lookup request failed ("" if it did not) */
 	int batch_size_max; /* batch.size at start-up: slots are that big */
 	/* security (secure.c): shared by kc and the core's connections */
 	struct fnl_tls_ctx *tls_ctx;      /* NULL: plaintext */
@@ -79,11 +94,21 @@ struct fnl_daemon {
 void fnl_daemon_push(struct fnl_daemon *d, const struct fnl_cmd *m);
 int fnl_daemon_bootstrap(struct fnl_daemon *d, char *msg, size_t msg_len);
 int fnl_daemon_refresh(struct fnl_daemon *d);
-/* Registers a topic (waiting up to max.block.ms for the cluster to know it).
- * A name the daemon does not know yet is created only if may_create; *created
- * says whether it was. Returns the topic id, or -errno with a message. */
-int fnl_daemon_topic(struct fnl_daemon *d, const char *name, bool may_create, bool *created,
-		     int32_t *nparts, char *msg, size_t msg_len);
+/* Finds or adds a topic name in the table (never waits). A name the daemon does not know
+ * yet is added only if may_create; *created says whether it was (the entry is then
+ * tentative until the cluster knows the topic). Returns the topic id, or -errno with a
+ * message. */
+int fnl_daemon_topic_find(struct fnl_daemon *d, const char *name, bool may_create,
+			  bool *created, char *msg, size_t msg_len);
+/* One Metadata request for every topic that is in the table but not yet in the core;
+ * those the cluster knows go to the core. 0, or -errno with d->lookup_msg set. */
+int fnl_daemon_topics_lookup(struct fnl_daemon *d);
+/* Why a lookup of topic id gave up: a message naming the topic and the Kafka error;
+ * returns -ENOENT (the cluster says it does not exist) or -ETIMEDOUT. */
+int fnl_daemon_topic_failure(const struct fnl_daemon *d, int id, int waited_ms, char *msg,
+			     size_t msg_len);
+/* Saves the topic table (after a new name reached the core). */
+void fnl_daemon_topics_save(const struct fnl_daemon *d);
 /* Loads the topic table a previous funneld saved (ids stay stable across a
  * restart: they are written into client rings). Returns topics loaded. */
 int fnl_daemon_topics_load(struct fnl_daemon *d);
@@ -112,5 +137,8 @@ void fnl_registry_serve(struct fnl_daemon *d, int slot);
 void fnl_registry_gone(struct fnl_daemon *d, int slot);
 void fnl_registry_released(struct fnl_daemon *d, int slot);
 void fnl_registry_close_all(struct fnl_daemon *d);
+/* Answers pending topic lookups: asks the cluster again (every 100 ms, or now if `now`),
+ * replies to clients whose topic is known, fails those past their deadline. */
+void fnl_registry_topics_tick(struct fnl_daemon *d, bool now);
 
 #endif

@@ -344,6 +344,10 @@ static void on_core_events(struct fnl_daemon *d)
 					 "sends them again",
 					 e.c);
 			break;
+		case FNL_EVT_BROKER_READY:
+			fnl_info("broker connection ready node=%d produce_version=%lld", e.a,
+				 (long long)e.i64);
+			break;
 		case FNL_EVT_LOG:
 			fnl_log(e.a == 0 ? FNL_LOG_ERROR : e.a == 1 ? FNL_LOG_WARN : FNL_LOG_INFO,
 				"%s node=%lld", e.name, (long long)e.i64);
@@ -398,7 +402,7 @@ static void loop(struct fnl_daemon *d)
 			slot_of[n] = i;
 			p[n++] = (struct pollfd){.fd = d->clients[i].fd, .events = POLLIN};
 		}
-		int rc = poll(p, (nfds_t)n, 100);
+		int rc = poll(p, (nfds_t)n, d->topics_pending ? 20 : 100);
 		if (rc < 0 && errno != EINTR)
 			break;
 		fnl_secure_refresh(d, false);
@@ -411,6 +415,7 @@ static void loop(struct fnl_daemon *d)
 		for (int k = 3; k < n; k++)
 			if (p[k].revents && d->clients[slot_of[k]].fd == p[k].fd)
 				fnl_registry_serve(d, slot_of[k]);
+		fnl_registry_topics_tick(d, false);
 		int64_t now = fnl_now_ns() / 1000000;
 		if (d->refresh_wanted || now - d->last_metadata_ms >= d->cfg.metadata_max_age_ms)
 			fnl_daemon_refresh(d);

@@ -251,7 +251,7 @@ static int roundtrip(struct fnl_kclient *k, size_t len, int16_t api, int16_t ver
 
 static int negotiate(struct fnl_kclient *k)
 {
-	int16_t ver = 3;
+	int16_t ver = fnl_apiver_first();
 	for (int attempt = 0; attempt < 3; attempt++) {
 		int n = fnl_enc_api_versions_req(k->buf, k->buf_bytes, ver, k->corr++, k->client_id,
 						 "funnel", "0.1.0");
@@ -269,6 +269,7 @@ static int negotiate(struct fnl_kclient *k)
 			return rc;
 		k->ver_metadata = fnl_api_pick(r, nr, FNL_API_METADATA);
 		k->ver_init_pid = fnl_api_pick(r, nr, FNL_API_INIT_PRODUCER_ID);
+		k->ver_api_versions = fnl_api_pick(r, nr, FNL_API_API_VERSIONS);
 		k->ver_sasl_auth = fnl_api_pick(r, nr, FNL_API_SASL_AUTHENTICATE);
 		return k->ver_metadata < 0 ? -EPROTONOSUPPORT : 0;
 	}
@@ -417,8 +418,10 @@ int fnl_kclient_metadata(struct fnl_kclient *k, const char *const *topics, int n
 	if (k->fd < 0)
 		return say(msg, msg_len, -ENOTCONN, "not connected");
 	int16_t ver = k->ver_metadata;
+	/* allow_auto_topic_creation as the Java producer sends it: a cluster with
+	 * auto.create.topics.enable creates a topic a client names */
 	int len = fnl_enc_metadata_req(k->buf, k->buf_bytes, ver, k->corr++, k->client_id, topics,
-				       n, false);
+				       n, true);
 	const uint8_t *body;
 	size_t blen;
 	int rc = len < 0 ? len : roundtrip(k, (size_t)len, FNL_API_METADATA, ver, &body, &blen);

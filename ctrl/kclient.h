@@ -29,7 +29,7 @@ struct fnl_kclient {
 	int32_t corr;
 	char client_id[128];
 	char peer[300];
-	int16_t ver_metadata, ver_init_pid;
+	int16_t ver_metadata, ver_init_pid, ver_api_versions; /* negotiated on connect */
 	unsigned next_server; /* which bootstrap server to try first (rotates) */
 	uint8_t *buf;
 	size_t buf_bytes;

@@ -10,6 +10,7 @@
 #include "ctrl/daemon.h"
 #include "ctrl/log.h"
 #include "dataplane/net/engine.h"
+#include "dataplane/producer/errtab.h"
 
 enum { ERR_UNKNOWN_TOPIC_OR_PART = 3, ERR_LEADER_NOT_AVAILABLE = 5, ERR_NOT_COORDINATOR = 16 };
 
@@ -29,12 +30,15 @@ void fnl_daemon_push(struct fnl_daemon *d, const struct fnl_cmd *m)
 
 struct md_ctx {
 	struct fnl_daemon *d;
-	int cur_topic;      /* our id of the topic being visited, -1 if not ours */
-	int16_t want_err;   /* error of the topic asked for by fnl_daemon_topic */
-	const char *want;
-	int32_t want_parts;
+	int cur_topic; /* our id of the topic being visited, -1 if not ours */
 	int brokers;
+	int16_t top_err; /* the response's top-level error (Metadata v13+) */
 };
+
+static void md_error(void *ctx, int16_t err)
+{
+	((struct md_ctx *)ctx)->top_err = err;
+}
 
 static void md_broker(void *ctx, int32_t node_id, const char *host, int host_len, int32_t port)
 {
@@ -66,10 +70,9 @@ static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int
 	struct md_ctx *x = ctx;
 	struct fnl_daemon *d = x->d;
 	x->cur_topic = topic_id(d, name, name_len);
-	if (x->want && (int)strlen(x->want) == name_len && memcmp(x->want, name, (size_t)name_len) == 0) {
-		x->want_err = err;
-		x->want_parts = nparts;
-	}
+	if (x->cur_topic >= 0)
+		d->topics[x->cur_topic].md_err =
+		    err ? err : (nparts <= 0 ? ERR_UNKNOWN_TOPIC_OR_PART : 0);
 	if (x->cur_topic < 0 || err || nparts <= 0) {
 		x->cur_topic = -1;
 		return;
@@ -98,32 +101,50 @@ static void md_partition(void *ctx, int16_t err, int32_t partition, int32_t lead
 	fnl_daemon_push(x->d, &m);
 }
 
-/* Connect ctrl's client with the current credentials; a security failure
- * (TLS, SASL) is what /health reports until a login works again. */
+/* Connects ctrl's cluster connection if it is down (with the current SASL
+ * credentials), and says which versions it speaks. A security failure (TLS,
+ * SASL) is what /health reports until a login works again. */
 static int kc_connect(struct fnl_daemon *d, char *msg, size_t len)
 {
+	if (d->kc.fd >= 0)
+		return 0;
 	fnl_secure_refresh(d, true);
 	int rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
 	if (rc == 0)
 		fnl_secure_status(d, -1, NULL);
 	else if (d->kc.why[0])
 		fnl_secure_status(d, -1, d->kc.why);
+	if (rc == 0)
+		fnl_info("cluster connection ready peer=%s api_versions_version=%d "
+			 "metadata_version=%d init_producer_id_version=%d",
+			 d->kc.peer, d->kc.ver_api_versions, d->kc.ver_metadata,
+			 d->kc.ver_init_pid);
 	return rc;
 }
 
 static int metadata(struct fnl_daemon *d, struct md_ctx *x, const char *const *names, int n,
 		    char *msg, size_t len)
 {
-	struct fnl_md_visitor v = {
-		.ctx = x, .broker = md_broker, .topic = md_topic, .partition = md_partition};
+	struct fnl_md_visitor v = {.ctx = x,
+				   .broker = md_broker,
+				   .topic = md_topic,
+				   .partition = md_partition,
+				   .error = md_error};
 	x->d = d;
 	x->cur_topic = -1;
 	int rc = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (d->kc.fd < 0)
-			rc = kc_connect(d, msg, len);
+		rc = kc_connect(d, msg, len);
 		if (rc == 0)
 			rc = fnl_kclient_metadata(&d->kc, names, n, &v, msg, len);
+		if (rc == 0 && x->top_err) {
+			/* e.g. REBOOTSTRAP_REQUIRED: start over from bootstrap.servers */
+			snprintf(msg, len, "Metadata from %s answered %s (Kafka error %d)",
+				 d->kc.peer, fnl_err_name(x->top_err), x->top_err);
+			fnl_kclient_close(&d->kc);
+			x->top_err = 0;
+			rc = -EAGAIN;
+		}
 		if (rc == 0)
 			break;
 	}
@@ -167,8 +188,6 @@ int fnl_daemon_refresh(struct fnl_daemon *d)
 	return rc;
 }
 
-/* Register a topic for clients: wait (bounded by max.block.ms) until the
- * broker knows it, like the Java producer's send() waits on metadata. */
 /* Topic ids are written into client rings, so a restarted funneld must give
  * every name the id it had: the table is kept in <state dir>/topics
  * ("id name" lines; the state dir defaults to the socket's directory). */
@@ -191,7 +210,7 @@ static void topics_file(const struct fnl_daemon *d, char *out, size_t n)
 	fnl_state_path(&d->cfg, "topics", out, n);
 }
 
-static void topics_save(const struct fnl_daemon *d)
+void fnl_daemon_topics_save(const struct fnl_daemon *d)
 {
 	char path[FNL_CONFIG_STR_MAX + 16], tmp[FNL_CONFIG_STR_MAX + 24];
 	topics_file(d, path, sizeof(path));
@@ -241,8 +260,8 @@ bool fnl_topic_name_ok(const char *name)
 	return n >= 1 && n <= 249;
 }
 
-int fnl_daemon_topic(struct fnl_daemon *d, const char *name, bool may_create, bool *created,
-		     int32_t *nparts, char *msg, size_t len)
+int fnl_daemon_topic_find(struct fnl_daemon *d, const char *name, bool may_create,
+			  bool *created, char *msg, size_t len)
 {
 	*created = false;
 	if (!fnl_topic_name_ok(name)) {
@@ -250,55 +269,65 @@ int fnl_daemon_topic(struct fnl_daemon *d, const char *name, bool may_create, bo
 			 "a topic name is 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'");
 		return -EINVAL;
 	}
-	size_t nl = strlen(name);
-	int id = topic_id(d, name, (int)nl);
-	if (id >= 0 && d->topics[id].in_core) {
-		*nparts = d->topics[id].nparts;
+	int id = topic_id(d, name, (int)strlen(name));
+	if (id >= 0)
 		return id;
-	}
-	if (id < 0 && !may_create) {
+	if (!may_create) {
 		snprintf(msg, len,
 			 "this client already registered funnel.client.topics.max=%d new topics",
 			 d->cfg.client_topics_max);
 		return -EDQUOT;
 	}
+	for (int i = 0; i < d->cfg.topics_max && id < 0; i++)
+		if (!d->topics[i].used)
+			id = i;
 	if (id < 0) {
-		for (int i = 0; i < d->cfg.topics_max && id < 0; i++)
-			if (!d->topics[i].used)
-				id = i;
-		if (id < 0) {
-			snprintf(msg, len, "funnel.topics.max (%d) topics already registered",
-				 d->cfg.topics_max);
-			return -ENOSPC;
-		}
-		snprintf(d->topics[id].name, sizeof(d->topics[id].name), "%s", name);
-		d->topics[id].used = true;
-		*created = true;
+		snprintf(msg, len, "funnel.topics.max (%d) topics already registered",
+			 d->cfg.topics_max);
+		return -ENOSPC;
 	}
-	int64_t deadline = fnl_now_ns() / 1000000 + d->cfg.max_block_ms;
-	const char *names[1] = {name};
-	for (;;) {
-		struct md_ctx x = {.want = name, .want_err = ERR_UNKNOWN_TOPIC_OR_PART};
-		int rc = metadata(d, &x, names, 1, msg, len);
-		if (rc == 0 && d->topics[id].in_core) {
-			*nparts = d->topics[id].nparts;
-			if (*created)
-				topics_save(d);
-			return id;
-		}
-		if (fnl_now_ns() / 1000000 >= deadline) {
-			if (rc == 0)
-				snprintf(msg, len,
-					 "topic '%s' is not available (Kafka error %d) after "
-					 "max.block.ms=%d",
-					 name, x.want_err, d->cfg.max_block_ms);
-			d->topics[id].used = false;
-			*created = false;
-			return -ENOENT;
-		}
-		struct timespec ts = {0, 100 * 1000000};
-		nanosleep(&ts, NULL);
+	struct dtopic *t = &d->topics[id];
+	*t = (struct dtopic){.used = true, .tentative = true, .md_err = FNL_MD_NO_ANSWER};
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	*created = true;
+	return id;
+}
+
+/* Like the Java producer's send(), a lookup waits (bounded by max.block.ms) until the
+ * cluster knows the topic; the ctrl thread asks again every 100 ms meanwhile and serves
+ * everyone else. */
+int fnl_daemon_topics_lookup(struct fnl_daemon *d)
+{
+	const char *names[256];
+	int n = 0;
+	for (int i = 0; i < d->cfg.topics_max && n < 256; i++)
+		if (d->topics[i].used && !d->topics[i].in_core)
+			names[n++] = d->topics[i].name;
+	d->last_lookup_ms = fnl_now_ns() / 1000000;
+	d->lookup_msg[0] = '\0';
+	if (n == 0)
+		return 0;
+	struct md_ctx x = {0};
+	return metadata(d, &x, names, n, d->lookup_msg, sizeof(d->lookup_msg));
+}
+
+int fnl_daemon_topic_failure(const struct fnl_daemon *d, int id, int waited_ms, char *msg,
+			     size_t len)
+{
+	const struct dtopic *t = &d->topics[id];
+	if (t->md_err == ERR_UNKNOWN_TOPIC_OR_PART) {
+		snprintf(msg, len, "topic '%s' does not exist (UNKNOWN_TOPIC_OR_PARTITION; "
+			 "waited max.block.ms=%d)", t->name, waited_ms);
+		return -ENOENT;
 	}
+	if (t->md_err != FNL_MD_NO_ANSWER)
+		snprintf(msg, len, "topic '%s' is not available (%s, Kafka error %d) after "
+			 "max.block.ms=%d", t->name, fnl_err_name(t->md_err), t->md_err, waited_ms);
+	else
+		snprintf(msg, len, "topic '%s': no metadata from the cluster after "
+			 "max.block.ms=%d (%s)", t->name, waited_ms,
+			 d->lookup_msg[0] ? d->lookup_msg : "no broker answered");
+	return -ETIMEDOUT;
 }
 
 int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t len)
@@ -307,9 +336,7 @@ int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t len)
 	int16_t epoch, kerr = 0;
 	int rc = 0;
 	for (int attempt = 0; attempt < 8; attempt++) {
-		rc = 0;
-		if (d->kc.fd < 0)
-			rc = kc_connect(d, msg, len);
+		rc = kc_connect(d, msg, len);
 		const char *txn = d->cfg.test_txn_id[0] ? d->cfg.test_txn_id : NULL;
 		if (rc == 0)
 			rc = fnl_kclient_init_pid(&d->kc, txn, bump ? d->pid : -1,

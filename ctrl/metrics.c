@@ -219,6 +219,10 @@ static const struct gstat gstats[] = {
        "Times the batch pool (buffer.memory) was empty."),
     GS("funnel_core_loops_total", "counter", loops, "Data-plane loop passes."),
     GS("funnel_core_sleeps_total", "counter", sleeps, "Times the data-plane core slept."),
+    GS("funnel_reports_unread_total", "counter", reports_unread,
+       "Delivery reports no process read: still in a client's ring when the client detached "
+       "(exited, was killed or closed without fnl_flush). Their records were delivered or "
+       "failed all the same; the failed ones are in funnel_delivery_errors_total."),
     GS("funnel_clients_quarantined_total", "counter", quarantined,
        "Clients quarantined for a malformed ring."),
     GS("funnel_metadata_requests_total", "counter", metadata_requests,

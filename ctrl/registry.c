@@ -13,6 +13,7 @@
 #include "ctrl/admin.h"
 #include "ctrl/daemon.h"
 #include "ctrl/log.h"
+#include "dataplane/net/engine.h"
 #include "dataplane/ring/ctlproto.h"
 #include "dataplane/ring/ring.h"
 
@@ -193,35 +194,123 @@ static void on_hello(struct fnl_daemon *d, int slot, int memfd)
 		 (unsigned)c->uid, c->bytes);
 }
 
+/* The name comes from the client: log it only as printable bytes. */
+static void printable(char *name)
+{
+	for (char *p = name; *p; p++)
+		if (*p < 0x21 || *p > 0x7e || *p == '"')
+			*p = '?';
+}
+
+static void topic_reply_ok(struct fnl_daemon *d, struct dclient *c, int id)
+{
+	struct fnl_ctl_msg r = {.magic = FNL_CTL_MAGIC,
+				.version = FNL_CTL_VERSION,
+				.type = FNL_CTL_TOPIC_OK,
+				.arg = (uint32_t)id,
+				.arg2 = d->topics[id].nparts};
+	snprintf(r.name, sizeof(r.name), "%s", d->topics[id].name);
+	fnl_ctl_send(c->fd, &r, -1);
+}
+
+/* Ends client c's pending lookup: the topic is in the core (ok) or the wait is over. */
+static void topic_settle(struct fnl_daemon *d, struct dclient *c, bool ok)
+{
+	struct dtopic *t = &d->topics[c->pend_topic];
+	char why[256];
+	c->pending = false;
+	d->topics_pending--;
+	t->waiters--;
+	if (ok) {
+		if (c->pend_created)
+			c->topics_created++;
+		if (t->tentative) {
+			t->tentative = false;
+			fnl_daemon_topics_save(d);
+		}
+		topic_reply_ok(d, c, c->pend_topic);
+		return;
+	}
+	int rc = fnl_daemon_topic_failure(d, c->pend_topic, c->pend_wait_ms, why, sizeof(why));
+	fnl_warn("topic lookup failed pid=%d reason=\"%s\"", (int)c->pid, why);
+	refuse(c->fd, rc, why);
+	if (t->tentative && t->waiters == 0)
+		*t = (struct dtopic){0};
+}
+
 static void on_topic(struct fnl_daemon *d, int slot, const struct fnl_ctl_msg *m)
 {
 	struct dclient *c = &d->clients[slot];
 	char name[sizeof(m->name) + 1], why[256];
 	memcpy(name, m->name, sizeof(m->name));
 	name[sizeof(m->name)] = '\0';
-	int32_t nparts = -1;
+	if (c->pending) {
+		refuse(c->fd, -EBUSY, "a topic lookup of this client is still pending");
+		return;
+	}
 	bool created;
-	int id = fnl_daemon_topic(d, name, c->topics_created < d->cfg.client_topics_max, &created,
-				  &nparts, why, sizeof(why));
+	int id = fnl_daemon_topic_find(d, name, c->topics_created < d->cfg.client_topics_max,
+				       &created, why, sizeof(why));
 	if (id < 0) {
-		/* the name comes from the client: log it only as printable bytes */
-		for (char *p = name; *p; p++)
-			if (*p < 0x21 || *p > 0x7e || *p == '"')
-				*p = '?';
+		printable(name);
 		fnl_warn("topic refused pid=%d topic=\"%.64s\" reason=\"%s\"", (int)c->pid, name,
 			 why);
 		refuse(c->fd, id, why);
 		return;
 	}
-	if (created)
-		c->topics_created++;
-	struct fnl_ctl_msg r = {.magic = FNL_CTL_MAGIC,
-				.version = FNL_CTL_VERSION,
-				.type = FNL_CTL_TOPIC_OK,
-				.arg = (uint32_t)id,
-				.arg2 = nparts};
-	snprintf(r.name, sizeof(r.name), "%s", name);
-	fnl_ctl_send(c->fd, &r, -1);
+	if (d->topics[id].in_core) {
+		topic_reply_ok(d, c, id);
+		return;
+	}
+	/* The client may wait less than the daemon's max.block.ms (its own, in arg). */
+	int wait_ms = d->cfg.max_block_ms;
+	if (m->arg > 0 && m->arg < (uint32_t)wait_ms)
+		wait_ms = (int)m->arg;
+	c->pending = true;
+	c->pend_created = created;
+	c->pend_topic = id;
+	c->pend_wait_ms = wait_ms;
+	c->pend_deadline_ms = fnl_now_ns() / 1000000 + wait_ms;
+	d->topics[id].waiters++;
+	d->topics_pending++;
+	fnl_registry_topics_tick(d, true);
+}
+
+void fnl_registry_topics_tick(struct fnl_daemon *d, bool now)
+{
+	if (d->topics_pending == 0)
+		return;
+	int64_t t = fnl_now_ns() / 1000000;
+	if (now || t - d->last_lookup_ms >= 100)
+		fnl_daemon_topics_lookup(d);
+	t = fnl_now_ns() / 1000000;
+	for (int i = 0; i < d->cfg.clients_max && d->topics_pending > 0; i++) {
+		struct dclient *c = &d->clients[i];
+		if (!c->used || !c->pending)
+			continue;
+		if (d->topics[c->pend_topic].in_core)
+			topic_settle(d, c, true);
+		else if (t >= c->pend_deadline_ms)
+			topic_settle(d, c, false);
+	}
+}
+
+/* A client that went away while its lookup waited: nobody to answer. */
+static void topic_abandon(struct fnl_daemon *d, struct dclient *c)
+{
+	if (!c->pending)
+		return;
+	struct dtopic *t = &d->topics[c->pend_topic];
+	c->pending = false;
+	d->topics_pending--;
+	if (--t->waiters > 0 || !t->tentative)
+		return;
+	if (t->in_core) { /* the core has it under this id now: keep it */
+		t->tentative = false;
+		fnl_daemon_topics_save(d);
+	} else {
+		*t = (struct dtopic){0};
+	}
 }
 
 void fnl_registry_serve(struct fnl_daemon *d, int slot)
@@ -258,6 +347,7 @@ void fnl_registry_serve(struct fnl_daemon *d, int slot)
 void fnl_registry_gone(struct fnl_daemon *d, int slot)
 {
 	struct dclient *c = &d->clients[slot];
+	topic_abandon(d, c);
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;

@@ -18,6 +18,26 @@
  * producing thread: each gets its own ring, which is what funnel is built for).
  * Report callbacks run in the thread calling fnl_poll(), fnl_flush() or a
  * fnl_produce() that blocks on a full ring (it serves reports to make room).
+ *
+ * fork(): a client may be used in the child of a process that opened it (a
+ * pre-forking server, gunicorn --preload, multiprocessing). At fork (through
+ * pthread_atfork, so any fork() of the C library, not a raw clone()) the child's
+ * copies of the client's descriptors are closed. The child's first
+ * fnl_produce(), fnl_poll() or fnl_topic() on it attaches a ring of its own to
+ * funneld (one round trip, topics looked up again; the fnl_topic_t handles stay
+ * valid). The child never writes into the parent's ring nor reads its reports:
+ * the records the parent produced before the fork, reported or not, stay the
+ * parent's and are reported to the parent only; fnl_outq_len() and fnl_flush()
+ * in the child count only the child's records (0 until it produces).
+ * fnl_close() in a child frees only the child's part: it says BYE for the
+ * child's own ring, never for the parent's.
+ *
+ * A process that exits without fnl_flush() (end of a request, a recycled
+ * worker, _exit(), SIGKILL) loses no record it appended: funneld sees its
+ * socket close, still produces everything in its ring and fills in the
+ * reports; those that no process read are counted in the daemon's metric
+ * funnel_reports_unread_total. Whether they were delivered is known only from
+ * the daemon's counters (funnel_delivery_errors_total counts failures).
  */
 #ifndef FUNNEL_H
 #define FUNNEL_H
@@ -93,13 +113,22 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
  * is gone and none were. */
 int fnl_poll(fnl_client_t *c, int timeout_ms);
 
-/* Serves reports until every produced record has one. 0, -ETIMEDOUT, -EPIPE. */
+/* Serves reports until every produced record has one. 0, -ETIMEDOUT, -EPIPE.
+ * In a child that has not produced since fork(): 0 at once. */
 int fnl_flush(fnl_client_t *c, int timeout_ms);
 
 /* Records produced and not yet reported. */
 int64_t fnl_outq_len(fnl_client_t *c);
 
-/* Says BYE and frees everything; does not wait: call fnl_flush() first. */
+/* Sets max_block_ms (struct fnl_conf) for the calls that follow on this client.
+ * For a caller that must not block inside fnl_produce() (a language binding
+ * holding a global lock: it sets 0 and waits in its own loop) yet lets
+ * fnl_topic() wait for the daemon's metadata. 0, or -EINVAL (negative). */
+int fnl_set_max_block_ms(fnl_client_t *c, int max_block_ms);
+
+/* Says BYE and frees everything; does not wait: call fnl_flush() first (what
+ * was not flushed is still produced; its reports are lost). In a forked child
+ * it frees the child's part only (see fork() above). */
 void fnl_close(fnl_client_t *c);
 
 /* Text for a -errno (or errno) returned by this API. */
@@ -108,10 +137,10 @@ const char *fnl_strerror(int err);
 /* Short name for a Kafka error code ("NONE", "MESSAGE_TOO_LARGE", ...). */
 const char *fnl_kafka_err_name(int16_t err);
 
-/* The daemon's own explanation of the last refusal of fnl_open() or fnl_topic()
- * on this thread (e.g. "topic 'x' is not available (Kafka error 3) after
- * max.block.ms=2000"), or "" if it gave none. Valid until the next call on this
- * thread. */
+/* The daemon's own explanation of the refusal of the last fnl_open() or fnl_topic()
+ * on this thread (e.g. "topic 'x' does not exist (UNKNOWN_TOPIC_OR_PARTITION; waited
+ * max.block.ms=2000)"), or "" if it gave none (each of those calls clears it first).
+ * Valid until the next call on this thread. */
 const char *fnl_last_error(void);
 
 #ifdef __cplusplus

@@ -5,6 +5,14 @@
  * (id -> name, for reports). Allocation happens in fnl_open()/fnl_topic() only;
  * fnl_produce() copies into the ring and does no syscall unless the daemon is
  * asleep (one eventfd write) or the ring is full (spin, then futex wait).
+ *
+ * fork(): every open client is on one list (clients_mu). The pthread_atfork
+ * child handler closes the child's copies of each client's socket, doorbell
+ * and ring fds (the parent's stay open: funneld sees the parent's client only)
+ * and sets `forked`. The first call on such a client in the child attaches a
+ * ring of its own (fork_attach); until then the inherited mapping of the
+ * parent's ring is never read or written. fnl_produce() pays one load of
+ * `forked`, a field of the client it already reads.
  */
 #include "funnel.h"
 
@@ -13,6 +21,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +53,8 @@ struct fnl_client {
 	uint32_t client_id;
 	bool dead;      /* no daemon attached right now (records still go into the ring) */
 	bool broken;    /* a new daemon gave other topic ids: this client cannot go on */
+	uint32_t replies_owed; /* control replies that timed out and will still come */
+	bool forked;    /* inherited across fork(): the fds are closed, the ring is the parent's */
 	int ring_fd;    /* kept to attach the same ring to a restarted daemon */
 	int64_t next_reattach_ms;
 	char path[108];
@@ -51,7 +62,75 @@ struct fnl_client {
 	struct fnl_topic **topics;
 	uint32_t ntopics, topics_cap;
 	uint32_t last_topic; /* index of the last report's topic (cache) */
+	struct fnl_client *prev, *next; /* all open clients (clients_mu) */
 };
+
+/* ------------------------------------------------------------------ fork */
+
+static pthread_mutex_t clients_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fnl_client *clients; /* open clients, for the atfork child handler */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* The lock keeps the list whole across fork(). */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&clients_mu);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&clients_mu);
+}
+
+/* In the child, single-threaded: only close() (async-signal-safe) and stores.
+ * Closing our copies does not affect the parent's descriptors, so funneld
+ * sees the parent's socket close when the parent exits, not when we do. */
+static void atfork_child(void)
+{
+	for (struct fnl_client *c = clients; c; c = c->next) {
+		close_fd(&c->sock);
+		close_fd(&c->doorbell);
+		close_fd(&c->ring_fd);
+		c->forked = true;
+	}
+	pthread_mutex_unlock(&clients_mu);
+}
+
+static void atfork_register(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static void clients_link(struct fnl_client *c)
+{
+	pthread_once(&atfork_once, atfork_register);
+	pthread_mutex_lock(&clients_mu);
+	c->prev = NULL;
+	c->next = clients;
+	if (clients)
+		clients->prev = c;
+	clients = c;
+	pthread_mutex_unlock(&clients_mu);
+}
+
+static void clients_unlink(struct fnl_client *c)
+{
+	pthread_mutex_lock(&clients_mu);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&clients_mu);
+}
 
 /* The daemon's message for the last refusal on this thread (fnl_last_error). */
 static _Thread_local char last_error[FNL_CTL_NAME_BYTES];
@@ -218,6 +297,7 @@ int fnl_open(const struct fnl_conf *conf, fnl_client_t **out)
 	uint32_t cmp_entries;
 	int ring_fd, rc;
 
+	last_error[0] = '\0'; /* an earlier refusal's text must not describe this call */
 	if (!conf) {
 		fnl_conf_init(&def);
 		conf = &def;
@@ -252,6 +332,7 @@ int fnl_open(const struct fnl_conf *conf, fnl_client_t **out)
 	}
 	c->ring_fd = ring_fd; /* a restarted daemon gets the same ring */
 	snprintf(c->path, sizeof(c->path), "%s", path);
+	clients_link(c);
 	*out = c;
 	return 0;
 }
@@ -263,15 +344,18 @@ void fnl_close(fnl_client_t *c)
 
 	if (!c)
 		return;
-	if (!c->dead) {
+	clients_unlink(c);
+	/* forked and not re-attached: the socket (closed at fork) was the parent's,
+	 * and so is the ring; unmapping our copy of it does not touch the parent */
+	if (!c->dead && !c->forked) {
 		fnl_ctl_msg_init(&m, FNL_CTL_BYE);
 		fnl_ctl_send(c->sock, &m, -1);
 	}
-	close(c->sock);
-	close(c->ring_fd);
-	if (c->doorbell >= 0)
-		close(c->doorbell);
-	munmap(c->base, c->map_bytes);
+	close_fd(&c->sock);
+	close_fd(&c->ring_fd);
+	close_fd(&c->doorbell);
+	if (c->base)
+		munmap(c->base, c->map_bytes);
 	for (i = 0; i < c->ntopics; i++)
 		free(c->topics[i]);
 	free(c->topics);
@@ -296,10 +380,29 @@ static int topic_add(struct fnl_client *c, struct fnl_topic *t)
 }
 
 static bool reattach(struct fnl_client *c);
+static int fork_attach(struct fnl_client *c);
+
+/* A reply that did not come within the socket's time-out is still owed: the next
+ * call reads it first, so replies never answer the wrong request. */
+static int ctl_drain_owed(struct fnl_client *c)
+{
+	struct fnl_ctl_msg stale;
+
+	while (c->replies_owed > 0) {
+		int rc = fnl_ctl_recv(c->sock, &stale, NULL);
+
+		if (rc < 0)
+			return rc == -EAGAIN ? -ETIMEDOUT : rc;
+		c->replies_owed--;
+	}
+	return 0;
+}
 
 /* One request, one reply (the daemon sends nothing else). The request must be
  * safe to repeat: while the daemon is gone (or goes mid-call) it is sent again
- * to its successor, until max_block_ms passed; then -EPIPE. */
+ * to its successor, until max_block_ms passed; then -EPIPE. The daemon answers
+ * a topic lookup by max_block_ms (it is told it); a reply later than that plus
+ * CTL_TIMEOUT_MS gives -ETIMEDOUT. */
 static int ctl_call(struct fnl_client *c, struct fnl_ctl_msg *m)
 {
 	int64_t deadline = now_ms(CLOCK_MONOTONIC) + c->conf.max_block_ms;
@@ -309,9 +412,20 @@ static int ctl_call(struct fnl_client *c, struct fnl_ctl_msg *m)
 	for (;;) {
 		if (!c->dead || reattach(c)) {
 			*m = req;
-			rc = fnl_ctl_send(c->sock, m, -1);
+			rc = ctl_drain_owed(c);
 			if (rc == 0)
+				rc = fnl_ctl_send(c->sock, m, -1);
+			if (rc == 0) {
 				rc = fnl_ctl_recv(c->sock, m, NULL);
+				/* SO_RCVTIMEO (CTL_TIMEOUT_MS) ran out: wait on while allowed */
+				while (rc == -EAGAIN &&
+				       now_ms(CLOCK_MONOTONIC) < deadline + CTL_TIMEOUT_MS)
+					rc = fnl_ctl_recv(c->sock, m, NULL);
+				if (rc == -EAGAIN) {
+					c->replies_owed++;
+					return -ETIMEDOUT;
+				}
+			}
 			if (rc != -ECONNRESET && rc != -EPIPE)
 				return rc;
 			c->dead = true;
@@ -331,11 +445,14 @@ int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out)
 	uint32_t i;
 	int rc;
 
+	last_error[0] = '\0';
 	if (!c || !name || !out)
 		return -EINVAL;
 	len = strlen(name);
 	if (len == 0 || len >= FNL_CTL_NAME_BYTES)
 		return -EINVAL;
+	if (c->forked && (rc = fork_attach(c)) < 0)
+		return rc;
 	for (i = 0; i < c->ntopics; i++) {
 		if (strcmp(c->topics[i]->name, name) == 0) {
 			*out = c->topics[i];
@@ -344,6 +461,7 @@ int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out)
 	}
 	fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
 	memcpy(m.name, name, len + 1);
+	m.arg = c->conf.max_block_ms > 0 ? (uint32_t)c->conf.max_block_ms : 1;
 	rc = ctl_call(c, &m);
 	if (rc < 0)
 		return rc;
@@ -422,6 +540,7 @@ static bool reattach(struct fnl_client *c)
 		return false;
 	close(c->sock);
 	c->sock = s;
+	c->replies_owed = 0; /* owed on the old connection only */
 	if (c->doorbell >= 0)
 		close(c->doorbell);
 	c->doorbell = -1;
@@ -447,6 +566,66 @@ static bool reattach(struct fnl_client *c)
 		}
 	}
 	return true;
+}
+
+/* First call in a child on a client inherited across fork(): a new ring of
+ * the same size, attached as a new client, and the cached topics looked up
+ * again (the ring is empty, so their ids may change). The parent's ring, its
+ * records and their reports stay the parent's. On failure the client stays
+ * forked and the next call tries again. */
+static int fork_attach(struct fnl_client *c)
+{
+	uint64_t rec_bytes = c->v.rec_bytes;
+	uint32_t cmp_entries = c->v.cmp_entries;
+	struct fnl_ctl_msg m;
+	void *base;
+	size_t map_bytes;
+	int ring_fd, rc;
+
+	if (c->base) {
+		munmap(c->base, c->map_bytes); /* our copy of the parent's mapping */
+		c->base = NULL;
+	}
+	rc = fnl_ring_create(rec_bytes, cmp_entries, &ring_fd, &base, &map_bytes);
+	if (rc < 0)
+		return rc;
+	c->dead = c->broken = false;
+	c->next_reattach_ms = 0;
+	c->replies_owed = 0; /* owed on the parent's connection only */
+	rc = attach_first(c, c->path, ring_fd);
+	if (daemon_absent(rc))
+		rc = -EPIPE; /* as for a daemon that went away after fnl_open() */
+	for (uint32_t i = 0; rc >= 0 && i < c->ntopics; i++) {
+		fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
+		memcpy(m.name, c->topics[i]->name, sizeof(m.name));
+		rc = fnl_ctl_send(c->sock, &m, -1);
+		if (rc == 0)
+			rc = fnl_ctl_recv(c->sock, &m, NULL);
+		if (rc == 0 && m.type == FNL_CTL_ERROR)
+			rc = refused(&m);
+		else if (rc == 0 && m.type != FNL_CTL_TOPIC_OK)
+			rc = -EPROTO;
+		if (rc == -ECONNRESET)
+			rc = -EPIPE;
+		if (rc == 0) {
+			c->topics[i]->id = m.arg;
+			c->topics[i]->partitions = m.arg2;
+		}
+	}
+	if (rc < 0) {
+		close_fd(&c->sock);
+		close_fd(&c->doorbell);
+		close(ring_fd);
+		munmap(base, map_bytes);
+		return rc;
+	}
+	c->base = base;
+	c->map_bytes = map_bytes;
+	c->ring_fd = ring_fd;
+	c->last_topic = 0;
+	fnl_ring_cview_init(&c->v, base, rec_bytes, cmp_entries);
+	c->forked = false;
+	return 0;
 }
 
 static void ring_doorbell(struct fnl_client *c)
@@ -503,6 +682,8 @@ int fnl_poll(fnl_client_t *c, int timeout_ms)
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms(CLOCK_MONOTONIC) + timeout_ms;
 	int n, rc;
 
+	if (c->forked && (rc = fork_attach(c)) < 0)
+		return rc;
 	for (;;) {
 		n = serve_reports(c);
 		if (n > 0)
@@ -525,6 +706,8 @@ int fnl_flush(fnl_client_t *c, int timeout_ms)
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms(CLOCK_MONOTONIC) + timeout_ms;
 	int rc;
 
+	if (c->forked)
+		return 0; /* nothing of this process is queued (the records are the parent's) */
 	while (fnl_ring_outstanding(&c->v) > 0) {
 		int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
 
@@ -545,7 +728,17 @@ int fnl_flush(fnl_client_t *c, int timeout_ms)
 
 int64_t fnl_outq_len(fnl_client_t *c)
 {
+	if (c->forked)
+		return 0; /* the inherited records are the parent's */
 	return (int64_t)fnl_ring_outstanding(&c->v);
+}
+
+int fnl_set_max_block_ms(fnl_client_t *c, int max_block_ms)
+{
+	if (!c || max_block_ms < 0)
+		return -EINVAL;
+	c->conf.max_block_ms = max_block_ms;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ produce */
@@ -655,8 +848,14 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 
 	if (!c || !t || partition < -1)
 		return -EINVAL;
-	if (c->broken)
-		return -EPIPE; /* with no daemon now, records still go into the ring */
+	/* one test for both rare states: fork_attach() clears broken too */
+	if (__builtin_expect(c->forked | c->broken, 0)) {
+		if (!c->forked)
+			return -EPIPE; /* with no daemon now, records still go into the ring */
+		rc = fork_attach(c);
+		if (rc < 0)
+			return rc;
+	}
 	if (headers_size(h, nh, &hbytes) < 0)
 		return -EINVAL;
 	if (!key)
@@ -717,6 +916,8 @@ const char *fnl_strerror(int err)
 		return "funneld is not listening on the socket";
 	case ENOENT:
 		return "no such socket or topic";
+	case ETIMEDOUT:
+		return "timed out (max_block_ms elapsed)";
 	case EPROTO:
 		return "control protocol mismatch";
 	default:

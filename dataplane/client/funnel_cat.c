@@ -152,8 +152,11 @@ int main(int argc, char **argv)
 	}
 	rc = fnl_topic(c, topic, &t);
 	if (rc < 0) {
-		fprintf(stderr, "funnel-cat: topic %s: %s%s%s\n", topic, fnl_strerror(rc),
-		        *fnl_last_error() ? ": " : "", fnl_last_error());
+		/* the daemon's reason names the topic and the Kafka error */
+		if (*fnl_last_error())
+			fprintf(stderr, "funnel-cat: %s\n", fnl_last_error());
+		else
+			fprintf(stderr, "funnel-cat: topic %s: %s\n", topic, fnl_strerror(rc));
 		fnl_close(c);
 		return 2;
 	}

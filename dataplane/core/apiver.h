@@ -17,6 +17,13 @@
 
 enum { FNL_APIVER_READY = 0, FNL_APIVER_RETRY = 1 };
 
+/* The ApiVersions version a new connection asks with first: our highest. */
+static inline int16_t fnl_apiver_first(void)
+{
+	int16_t lo, hi;
+	return fnl_api_ours(FNL_API_API_VERSIONS, &lo, &hi) == 0 ? hi : 0;
+}
+
 /* Returns FNL_APIVER_READY (ranges filled), FNL_APIVER_RETRY (*retry_ver set,
  * lower than ver), -EPROTO (the broker answered another error),
  * -EPROTONOSUPPORT (no lower version left) or -EBADMSG. */

@@ -42,6 +42,7 @@ enum fnl_cmd_type {
 	                                * b: journal ring entries that could not be kept for
 	                                * rings not back (relocate failed), c: reports dropped
 	                                * (their ring did not come back), u64: entries moved */
+	FNL_EVT_BROKER_READY,          /* a: node id, i64: the Produce version negotiated */
 	FNL_EVT_SECURITY,              /* a: 1 a broker connection logged in (TLS/SASL), 0 one
 	                                * failed; i64: node id; name: the failure; c: 1 to log
 	                                * it (a new cause for this broker) */

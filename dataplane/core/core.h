@@ -67,6 +67,9 @@ struct fnl_core_stats {
 	uint64_t connects, disconnects, ring_full_waits, pool_empty, loops, sleeps, naps;
 	uint64_t quarantined, metadata_requests, epoch_bumps;
 	uint64_t restored_batches; /* batches taken over from the restart journal */
+	/* reports nobody read: published into a client's ring and not consumed when
+	 * it was released (it exited, was killed or closed without fnl_flush) */
+	uint64_t reports_unread;
 	/* the engine's receive path, copied from fnl_engine_stats every tick */
 	uint64_t bytes_rx, rx_bufring, recv_arms, recv_stops, recv_nobufs;
 	/* security: user-space TLS handshakes / failures (engine), SASL logins / failures */

@@ -370,6 +370,11 @@ void fnl_ingest_reap_clients(struct fnl_core *c)
 		if (cl->state != CL_GONE || cl->rd < cl->stop_at ||
 		    cl->v.cmp_head != cl->v.cmp_resv)
 			continue;
+		/* acquire: the gone client's last store of cmp_tail; a value out
+		 * of range (a hostile client) counts nothing */
+		uint64_t read = atomic_load_explicit(&cl->v.hdr->cmp_tail, memory_order_acquire);
+		if (read <= cl->v.cmp_head && cl->v.cmp_head - read <= cl->v.cmp_entries)
+			c->st.reports_unread += cl->v.cmp_head - read;
 		cl->state = CL_FREE;
 		c->st.clients_active--;
 		c->active[k] = c->active[--c->nactive]; /* order does not matter */

@@ -309,6 +309,8 @@ static void on_sasl_auth(struct fnl_core *c, struct broker *br, int16_t ver, con
 	c->st.sasl_logins++;
 	if (br->reauth_due)
 		c->st.sasl_reauths++;
+	else
+		fnl_core_evt(c, FNL_EVT_BROKER_READY, br->node_id, br->produce_ver, "");
 	br->reauth_due = false;
 	/* KIP-368: log in again at 85% of the session, at least 100 ms from now
 	 * (the Java client re-authenticates at 85-95%) */
@@ -364,7 +366,7 @@ static void on_api_versions(struct fnl_core *c, struct broker *br, int16_t ver,
 	if (pv < 0) {
 		fnl_core_evt(c, FNL_EVT_LOG, 0, br->node_id,
 			     rc < 0 ? "ApiVersions answer unusable: closing connection"
-				    : "broker supports no Produce version funnel speaks (v3..v11)");
+				    : "broker supports no Produce version funnel speaks (v3..v12)");
 		fnl_conn_close(c->eng, br->conn);
 		return;
 	}
@@ -375,6 +377,7 @@ static void on_api_versions(struct fnl_core *c, struct broker *br, int16_t ver,
 		return;
 	}
 	br->state = BR_READY; /* backoff resets on a good Produce answer, not here */
+	fnl_core_evt(c, FNL_EVT_BROKER_READY, br->node_id, pv, "");
 }
 
 struct presp_ctx {
@@ -529,7 +532,7 @@ void fnl_sender_on_event(struct fnl_core *c, const struct fnl_event *ev)
 			if (!c->cfg.creds)
 				fnl_core_evt(c, FNL_EVT_SECURITY, 1, br->node_id, "");
 		}
-		if (send_api_versions(c, br, 3) < 0)
+		if (send_api_versions(c, br, fnl_apiver_first()) < 0)
 			fnl_conn_close(c->eng, br->conn);
 		break;
 	case FNL_EV_SENT:

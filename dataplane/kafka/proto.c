@@ -11,10 +11,11 @@ struct api_info {
 };
 
 static const struct api_info api_table[] = {
-    {FNL_API_PRODUCE, 3, 11, 9},
-    {FNL_API_METADATA, 1, 12, 9},
-    {FNL_API_API_VERSIONS, 0, 3, 3},
-    {FNL_API_INIT_PRODUCER_ID, 0, 4, 2},
+    {FNL_API_PRODUCE, 3, 12, 9},  /* v12 = v11 (KIP-890: the broker adds partitions to a
+                                    transaction itself); v13 names topics by id */
+    {FNL_API_METADATA, 1, 13, 9}, /* v13 = v12 + a top-level error code (KIP-1102) */
+    {FNL_API_API_VERSIONS, 0, 4, 3}, /* v4 = v3 */
+    {FNL_API_INIT_PRODUCER_ID, 0, 5, 2}, /* v5 = v4 (PRODUCER_FENCED may be answered) */
     {FNL_API_SASL_HANDSHAKE, 1, 1, 99}, /* never flexible; v0 (raw frames) not spoken */
     {FNL_API_SASL_AUTHENTICATE, 0, 2, 2},
 };
@@ -367,14 +368,17 @@ static int md_walk(const uint8_t *p, size_t n, int16_t ver, const struct fnl_md_
 	md_topics(&r, ver, flex, v);
 	if (ver >= 8 && ver <= 10)
 		(void)fnl_r_i32(&r); /* cluster_authorized_operations */
+	int16_t top_err = ver >= 13 ? fnl_r_i16(&r) : 0; /* KIP-1102 */
 	if (flex)
 		fnl_r_tags_skip(&r);
+	if (!r.err && v && v->error)
+		v->error(v->ctx, top_err);
 	return r.err;
 }
 
 int fnl_dec_metadata(const uint8_t *p, size_t n, int16_t ver, const struct fnl_md_visitor *v)
 {
-	if (ver < 0 || ver > 12)
+	if (ver < 0 || ver > 13)
 		return -EBADMSG;
 	int rc = md_walk(p, n, ver, NULL);
 	if (rc < 0 || !v)

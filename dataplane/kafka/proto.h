@@ -17,8 +17,9 @@
  *   | int32  | v1 header  |                  |   never for ApiVersions (always header v0)
  *   +--------+------------+------------------+
  *
- * Supported versions (ours): ApiVersions 0-3, Metadata 1-12, InitProducerId 0-4,
- * Produce 3-11, SaslHandshake 1, SaslAuthenticate 0-2. Flexible (compact strings/arrays + tagged fields) from ApiVersions 3,
+ * Supported versions (ours): ApiVersions 0-4, Metadata 1-13, InitProducerId 0-5,
+ * Produce 3-12,
+ * SaslHandshake 1, SaslAuthenticate 0-2. Flexible (compact strings/arrays + tagged fields) from ApiVersions 3,
  * Metadata 9, InitProducerId 2, Produce 9. Encoders reject other versions with -EINVAL.
  *
  * Invariants:
@@ -107,9 +108,11 @@ struct fnl_md_visitor {
 	void (*partition)(void *ctx, int16_t err, int32_t partition, int32_t leader,
 	                  int32_t leader_epoch /* -1 before v7 */);
 	void (*controller)(void *ctx, int32_t controller_id); /* -1 before v1 */
+	/* called last with the response's top-level error (v13+, KIP-1102; 0 before) */
+	void (*error)(void *ctx, int16_t err);
 };
 /* Validates the whole body, then calls back in wire order (brokers, controller, topics).
- * Returns 0 or -EBADMSG (then no callback was called). Versions 0-12. */
+ * Returns 0 or -EBADMSG (then no callback was called). Versions 0-13. */
 int fnl_dec_metadata(const uint8_t *p, size_t n, int16_t ver, const struct fnl_md_visitor *v);
 
 /* InitProducerId body. Returns 0 or -EBADMSG. */
@@ -160,7 +163,7 @@ int fnl_preq_partition(struct fnl_preq *r, int32_t partition, const void *batch,
                        uint32_t batch_len);
 int fnl_preq_end(struct fnl_preq *r);
 
-/* Produce response visitor (v3-v11); record_errors/error_message (v8+) and tagged fields
+/* Produce response visitor (v3-v12); record_errors/error_message (v8+) and tagged fields
  * (CurrentLeader, NodeEndpoints, v10+) are validated and skipped. log_append_time_ms and
  * log_start_offset are -1 in versions that lack them. Validates first, then calls back;
  * cb may be NULL. Returns 0 or -EBADMSG. */

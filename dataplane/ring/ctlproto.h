@@ -10,9 +10,12 @@
  *   HELLO  arg = FNL_RING_VERSION  + memfd ─▶
  *                                          ◀─ WELCOME arg = client id + eventfd (doorbell)
  *                                          ◀─ or ERROR status = -errno, name = message
- *   TOPIC  name = topic                    ─▶
- *                                          ◀─ TOPIC_OK arg = topic id, arg2 = partitions or -1
+ *   TOPIC  name = topic, arg = the client's ─▶
+ *          max_block_ms (0: the daemon's)  ◀─ TOPIC_OK arg = topic id, arg2 = partitions or -1
  *                                          ◀─ or ERROR status = -errno, name = message
+ *          (a topic the cluster does not know yet is answered once it does, or with
+ *          -ENOENT / -ETIMEDOUT at min(arg, the daemon's max.block.ms); the daemon serves
+ *          other clients meanwhile)
  *   BYE                                    ─▶ (then close)
  *
  * Admin connections (funnelctl) never send HELLO; they may send, any number of times:

@@ -2,9 +2,12 @@
 #
 #   source "$FNL_HARNESS_DIR/lib.sh"   (or a path relative to the test script)
 #   fnl_test_init [TIMEOUT_S]          temp dir, cleanup trap, hard timeout (default 60 s)
-#   fnl_broker_start [-b N] [-t topic:parts[:repl]]...
-#                                      start fnl-mockbroker; exports FNL_BOOTSTRAP, FNL_BROKER_PID
+#   fnl_broker_start [-b N] [-t topic:parts[:repl]]... [-- BROKER-SPECIFIC ARGS...]
+#                                      start the broker FNL_BROKER names; exports FNL_BOOTSTRAP,
+#                                      FNL_BROKER_PID
+#   fnl_broker_is_mock                 true when FNL_BROKER is the mock (fault injection)
 #   fnl_broker_cmd "down 2"            send one command, print the reply, fail unless "OK ..."
+#                                      (kfake: only "topic NAME P", through python3-kafka's admin)
 #   fnl_broker_stop                    quit the broker and reap it; fails if it had crashed
 #   fnl_spawn CMD...                   start CMD in the background, tracked for cleanup; sets FNL_LAST_PID
 #   fnl_track PID                      track a process started some other way
@@ -13,6 +16,11 @@
 #   fnl_wait_for SECONDS CMD...        retry CMD every 0.1 s until it succeeds or time runs out
 #
 # Environment (set by the meson test() that runs the script; all optional when run by hand):
+#   FNL_BROKER       mock (default): librdkafka 2.0.2's mock cluster in fnl-mockbroker, lenient,
+#                    with fault injection; kfake: ../shared/brokers/kfake-broker, strict (CRCs,
+#                    idempotent sequences with dedup, Produce <= v13, Metadata <= v13), no faults,
+#                    no auto-created topics
+#   FNL_KFAKE        path of kfake-broker (default: <checkout>/../shared/brokers/kfake-broker)
 #   FNL_BUILD_DIR    meson build root; tools are looked up under it (default: walk up from $PWD)
 #   FNL_MOCKBROKER   path of fnl-mockbroker   (default $FNL_BUILD_DIR/tests/harness/fnl-mockbroker)
 #   FNL_RAWFETCH     path of fnl-rawfetch     (default $FNL_BUILD_DIR/tests/harness/fnl-rawfetch)
@@ -27,6 +35,9 @@
 
 FNL_HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export FNL_HARNESS_DIR
+: "${FNL_BROKER:=mock}"
+: "${FNL_KFAKE:=$FNL_HARNESS_DIR/../../../shared/brokers/kfake-broker}"
+export FNL_BROKER FNL_KFAKE
 export FNL_READBACK="$FNL_HARNESS_DIR/readback.sh"
 export FNL_VERIFY="$FNL_HARNESS_DIR/verify.py"
 FNL_PIDS=()
@@ -88,7 +99,8 @@ fnl__cleanup() {
 		kill "$FNL_WATCHDOG_PID" 2>/dev/null || true
 	fi
 	if [[ $st -ne 0 && -n $FNL_BROKER_PID && -n $FNL_TMP ]]; then
-		kill -0 "$FNL_BROKER_PID" 2>/dev/null || echo "lib.sh: fnl-mockbroker had exited" >&2
+		kill -0 "$FNL_BROKER_PID" 2>/dev/null || echo "lib.sh: the $FNL_BROKER broker had exited" >&2
+		kill -CONT "$FNL_BROKER_PID" 2>/dev/null || true
 		tail -n 5 "$FNL_TMP/broker.err" >&2 2>/dev/null || true
 	fi
 	for pid in "${FNL_PIDS[@]}"; do
@@ -152,6 +164,12 @@ fnl_test_init() {
 	: "${FNL_RAWFETCH:=$FNL_BUILD_DIR/tests/harness/fnl-rawfetch}"
 	export FNL_MOCKBROKER FNL_RAWFETCH
 	[[ -x $FNL_MOCKBROKER ]] || fnl_fail "fnl-mockbroker not found (set FNL_BUILD_DIR or FNL_MOCKBROKER)"
+	case $FNL_BROKER in
+	mock) ;;
+	kfake) [[ -x $FNL_KFAKE ]] ||
+		fnl_fail "kfake-broker not found at $FNL_KFAKE (set FNL_KFAKE to ../shared/brokers/kfake-broker)" ;;
+	*) fnl_fail "FNL_BROKER=$FNL_BROKER: use mock or kfake" ;;
+	esac
 	command -v kcat >/dev/null || fnl_fail "kcat not installed (apt-get install kcat)"
 	FNL_TMP=$(mktemp -d "${TMPDIR:-/tmp}/fnl-test.XXXXXX")
 	export FNL_TMP
@@ -175,13 +193,30 @@ fnl__bootstrap_ready() {
 	[[ -s $FNL_TMP/broker.out ]] && grep -q '^BOOTSTRAP ' "$FNL_TMP/broker.out"
 }
 
+fnl_broker_is_mock() {
+	[[ $FNL_BROKER == mock ]]
+}
+
 fnl_broker_start() {
-	local debug=()
 	[[ -n $FNL_TMP ]] || fnl_fail "call fnl_test_init first"
+	if fnl_broker_is_mock; then
+		fnl__mock_start "$@"
+	else
+		fnl__kfake_start "$@"
+	fi
+	export FNL_BOOTSTRAP FNL_BROKER_PID
+}
+
+fnl__mock_start() {
+	local debug=() args=()
 	[[ ${FNL_BROKER_DEBUG:-0} == 1 ]] && debug=(-d)
+	while [[ $# -gt 0 && $1 != -- ]]; do args+=("$1"); shift; done
+	[[ $# -gt 0 ]] && shift
+	args+=("$@")
 	FNL_BROKER_FIFO=$FNL_TMP/broker.fifo
+	export FNL_BROKER_FIFO
 	# -k: stdin is /dev/null here; the FIFO carries the commands.
-	"$FNL_MOCKBROKER" -k -f "$FNL_BROKER_FIFO" "${debug[@]}" "$@" \
+	"$FNL_MOCKBROKER" -k -f "$FNL_BROKER_FIFO" "${debug[@]}" "${args[@]}" \
 		</dev/null >"$FNL_TMP/broker.out" 2>"$FNL_TMP/broker.err" &
 	FNL_BROKER_PID=$!
 	fnl_track "$FNL_BROKER_PID"
@@ -190,7 +225,50 @@ fnl_broker_start() {
 		fnl_fail "fnl-mockbroker did not print BOOTSTRAP"
 	fi
 	FNL_BOOTSTRAP=$(sed -n 's/^BOOTSTRAP //p' "$FNL_TMP/broker.out" | head -n 1)
-	export FNL_BOOTSTRAP FNL_BROKER_PID FNL_BROKER_FIFO
+}
+
+# The same options, as kfake-broker spells them; after "--", kfake's own (-as-version 2.8).
+fnl__kfake_start() {
+	local args=(-brokers 3) t
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		-b) args+=(-brokers "$2"); shift 2 ;;
+		-t) # name:partitions[:replication]; kfake has no replication
+			t=$2
+			[[ $t == *:*:* ]] && t=${t%:*}
+			args+=(-topic "$t")
+			shift 2 ;;
+		--) shift; args+=("$@"); break ;;
+		*) fnl_fail "fnl_broker_start: option $1 is the mock's only" ;;
+		esac
+	done
+	[[ ${FNL_BROKER_DEBUG:-0} == 1 ]] && args+=(-log debug)
+	rm -f "$FNL_TMP/kfake.boot"
+	"$FNL_KFAKE" "${args[@]}" -bootfile "$FNL_TMP/kfake.boot" \
+		</dev/null >"$FNL_TMP/broker.out" 2>"$FNL_TMP/broker.err" &
+	FNL_BROKER_PID=$!
+	fnl_track "$FNL_BROKER_PID"
+	if ! fnl_wait_for 10 test -s "$FNL_TMP/kfake.boot"; then
+		cat "$FNL_TMP/broker.err" >&2
+		fnl_fail "kfake-broker did not write its bootstrap file"
+	fi
+	FNL_BOOTSTRAP=$(cat "$FNL_TMP/kfake.boot")
+}
+
+# kfake takes no commands; a topic is created with Kafka's CreateTopics (python3-kafka).
+fnl__kfake_cmd() {
+	local w=($1)
+	[[ ${w[0]} == topic && ${#w[@]} -ge 3 ]] ||
+		fnl_fail "'$1' needs the mock broker (fault injection); kfake has none"
+	/usr/bin/python3 - "$FNL_BOOTSTRAP" "${w[1]}" "${w[2]}" <<'PY' || return 1
+import sys
+from kafka.admin import KafkaAdminClient, NewTopic
+a = KafkaAdminClient(bootstrap_servers=sys.argv[1].split(","), api_version=(2, 5, 0))
+r = a.create_topics([NewTopic(sys.argv[2], int(sys.argv[3]), 1)])
+errs = [e for e in r.topic_errors if e[1] != 0]
+print("ERR %s" % (errs,) if errs else "OK topic %s" % sys.argv[2])
+sys.exit(1 if errs else 0)
+PY
 }
 
 fnl__replies() {
@@ -201,6 +279,7 @@ fnl__replies() {
 fnl_broker_cmd() {
 	local before reply
 	[[ -n $FNL_BROKER_PID ]] || fnl_fail "no broker running"
+	fnl_broker_is_mock || { fnl__kfake_cmd "$1"; return; }
 	case $1 in
 	"" | "#"* | *$'\n'*) fnl_fail "fnl_broker_cmd: one non-empty command per call" ;;
 	esac
@@ -227,8 +306,10 @@ fnl_broker_stop() {
 	local i
 	[[ -n $FNL_BROKER_PID ]] || return 0
 	if kill -0 "$FNL_BROKER_PID" 2>/dev/null; then
+		kill -CONT "$FNL_BROKER_PID" 2>/dev/null || true # a test may have stopped it
 		# shellcheck disable=SC2016 # expanded by the inner bash
-		timeout 5 bash -c 'echo quit >"$1"' _ "$FNL_BROKER_FIFO" || true
+		fnl_broker_is_mock && { timeout 5 bash -c 'echo quit >"$1"' _ "$FNL_BROKER_FIFO" || true; }
+		fnl_broker_is_mock || kill -TERM "$FNL_BROKER_PID" 2>/dev/null || true
 		for ((i = 0; i < 50; i++)); do
 			kill -0 "$FNL_BROKER_PID" 2>/dev/null || break
 			sleep 0.1
@@ -240,6 +321,6 @@ fnl_broker_stop() {
 	FNL_BROKER_PID=
 	if [[ $st -ne 0 ]]; then
 		tail -n 20 "$FNL_TMP/broker.err" >&2
-		fnl_fail "fnl-mockbroker exited with status $st"
+		fnl_fail "the $FNL_BROKER broker exited with status $st"
 	fi
 }

@@ -20,6 +20,7 @@ fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t pinned -c pin -n "$N" -p 2 -H h=v -
 for p in $p1 $p2 $p3 $p4; do wait "$p" || fnl_fail "a client did not get every delivery report"; done
 
 fnl_readback_verify e2e 6 "$FNL_TMP/ex1" "$FNL_TMP/ex2" "$FNL_TMP/ex3"
+fnl_pyreadback_verify e2e 6 "$FNL_TMP/ex1" "$FNL_TMP/ex2" "$FNL_TMP/ex3"
 fnl_readback_verify pinned 3 "$FNL_TMP/ex4"
 for t in e2e pinned; do
 	"$FNL_RAWFETCH" -b "$FNL_BOOTSTRAP" -t "$t" >"$FNL_TMP/raw-$t.txt" || fnl_fail "rawfetch $t"

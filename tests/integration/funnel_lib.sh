@@ -73,3 +73,19 @@ fnl_verify_faulty() {
 		echo "$topic: duplicates are identical resends (same pid, epoch, base sequence)"
 	fi
 }
+
+# fnl_pyreadback_verify TOPIC PARTITIONS EXPECT_FILE...: the same check as fnl_readback_verify
+# through a second, independent consumer: Debian's python3-kafka (pure Python, its own
+# RecordBatch v2 decoder, CRC checks, every codec), so a bug shared by funnel's encoder and
+# librdkafka's decoder cannot hide. On the mock it speaks Kafka 0.11's versions (Fetch v4).
+fnl_pyreadback_verify() {
+	local topic=$1 parts=$2 ver=2.1
+	shift 2
+	fnl_broker_is_mock && ver=0.11
+	/usr/bin/python3 "$FNL_HARNESS_DIR/pyreadback.py" "$FNL_BOOTSTRAP" "$topic" "$parts" "$ver" \
+		>"$FNL_TMP/py-$topic.tsv" || fnl_fail "python3-kafka read-back of $topic failed"
+	cat "$@" >"$FNL_TMP/expect-py-$topic.tsv"
+	python3 "$FNL_VERIFY" check --readback "$FNL_TMP/py-$topic.tsv" \
+		--expect "$FNL_TMP/expect-py-$topic.tsv" --fail-on-duplicates ||
+		fnl_fail "python3-kafka: records of $topic do not match what was produced"
+}

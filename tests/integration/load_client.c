@@ -154,6 +154,7 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "fnl-load: topic %s: %s%s%s\n", o.topic, fnl_strerror(rc),
 			*fnl_last_error() ? ": " : "", fnl_last_error());
+		fnl_close(cl);
 		return 2;
 	}
 	FILE *ex = o.expect ? fopen(o.expect, "w") : NULL;

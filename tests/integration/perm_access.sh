@@ -21,6 +21,18 @@ source "$(dirname "$0")/funnel_lib.sh"
 command -v setpriv >/dev/null || { echo "perm_access: setpriv missing; skipped"; exit 77; }
 AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 chmod 0711 "$FNL_TMP" # let uid 65534 reach $FNL_TMP/run, the socket directory
+# The checkout may live where uid 65534 cannot go (a 0700 home or mktemp -d): its client
+# runs from a copy in $FNL_TMP, next to the libfunnel it links (found by LD_LIBRARY_PATH),
+# so every check below fails or passes for the reason it names, wherever the checkout is.
+NOBODY_BIN=$FNL_TMP/nobody-bin
+mkdir -m 0755 "$NOBODY_BIN"
+cp "$FNL_LOAD" "$NOBODY_BIN/fnl-load"
+cp "$(readlink -f "$FNL_BUILD_DIR/dataplane/client/libfunnel.so.0")" "$NOBODY_BIN/libfunnel.so.0"
+chmod 0755 "$NOBODY_BIN"/*
+AS_NOBODY=(env LD_LIBRARY_PATH="$NOBODY_BIN" "${AS_NOBODY[@]}")
+NOBODY_LOAD=$NOBODY_BIN/fnl-load
+usage=$("${AS_NOBODY[@]}" "$NOBODY_LOAD" -h 2>&1 || true)
+[[ $usage == *"usage: fnl-load"* ]] || fnl_fail "uid 65534 cannot run its copy of fnl-load: $usage"
 fails=()
 
 shm_before=$(ls -A /dev/shm | sort)
@@ -40,7 +52,7 @@ root_client=$FNL_LAST_PID
 
 # 2b. uid 65534 through the file modes
 st=0
-"${AS_NOBODY[@]}" "$FNL_LOAD" -s "$FNL_SOCKET" -t perm -c nobody -n 1 2>"$FNL_TMP/nobody1.err" || st=$?
+"${AS_NOBODY[@]}" "$NOBODY_LOAD" -s "$FNL_SOCKET" -t perm -c nobody -n 1 2>"$FNL_TMP/nobody1.err" || st=$?
 echo "uid 65534 with modes 0750/0660: exit $st: $(cat "$FNL_TMP/nobody1.err")"
 [[ $st -eq 2 ]] || fails+=("uid 65534 was not refused by the socket modes (exit $st)")
 
@@ -50,7 +62,7 @@ chmod 0666 "$FNL_SOCKET"
 # Five tries: the refusal must be explained every time, not by luck of timing.
 for try in 1 2 3 4 5; do
 	st=0
-	"${AS_NOBODY[@]}" "$FNL_LOAD" -s "$FNL_SOCKET" -t perm -c nobody -n 1 2>"$FNL_TMP/nobody2.err" || st=$?
+	"${AS_NOBODY[@]}" "$NOBODY_LOAD" -s "$FNL_SOCKET" -t perm -c nobody -n 1 2>"$FNL_TMP/nobody2.err" || st=$?
 	echo "uid 65534 with open modes, try $try: exit $st: $(cat "$FNL_TMP/nobody2.err")"
 	[[ $st -eq 2 ]] || fails+=("uid 65534 not refused by funnel.allowed.uids (exit $st)")
 	grep -Eq "allowed\.(uids|gids)" "$FNL_TMP/nobody2.err" ||
@@ -98,7 +110,7 @@ fnl_funneld_start -X funnel.metrics.listen= -X funnel.allowed.uids=0 -X funnel.a
 chmod 0755 "$(dirname "$FNL_SOCKET")"
 chmod 0666 "$FNL_SOCKET"
 st=0
-"${AS_NOBODY[@]}" "$FNL_LOAD" -q -s "$FNL_SOCKET" -t perm -c nobody -n 100 2>"$FNL_TMP/nobody3.err" || st=$?
+"${AS_NOBODY[@]}" "$NOBODY_LOAD" -q -s "$FNL_SOCKET" -t perm -c nobody -n 100 2>"$FNL_TMP/nobody3.err" || st=$?
 echo "uid 65534 with funnel.allowed.gids=65534: exit $st"
 [[ $st -eq 0 ]] || fails+=("uid 65534 refused although its gid is allowed (exit $st: $(head -1 "$FNL_TMP/nobody3.err"))")
 fnl_funneld_stop

@@ -246,24 +246,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct fnl_api_range r[8];
 		int nr;
 		int16_t err;
-		if (fnl_dec_api_versions(p, n, ver % 4, r, 8, &nr, &err) == 0 && nr > 8)
+		if (fnl_dec_api_versions(p, n, ver % 5, r, 8, &nr, &err) == 0 && nr > 8)
 			abort();
 		break;
 	}
 	case T_METADATA: {
 		struct fnl_md_visitor v = {NULL, md_broker, md_topic, NULL, NULL};
-		(void)fnl_dec_metadata(p, n, ver % 13, &v);
+		(void)fnl_dec_metadata(p, n, ver % 14, &v);
 		break;
 	}
 	case T_INIT_PID: {
 		int16_t err, epoch;
 		int64_t pid;
-		(void)fnl_dec_init_pid(p, n, ver % 5, &err, &pid, &epoch);
+		(void)fnl_dec_init_pid(p, n, ver % 6, &err, &pid, &epoch);
 		break;
 	}
 	case T_PRODUCE: {
 		int32_t thr;
-		(void)fnl_dec_produce(p, n, 3 + ver % 9, presp, NULL, &thr);
+		(void)fnl_dec_produce(p, n, 3 + ver % 10, presp, NULL, &thr);
 		break;
 	}
 	case T_RESP_HEADER: {

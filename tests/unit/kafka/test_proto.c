@@ -36,10 +36,14 @@ static void test_versions_table(void)
 	int16_t lo, hi;
 	CHECK_EQ(fnl_api_ours(FNL_API_PRODUCE, &lo, &hi), 0);
 	CHECK_EQ(lo, 3);
-	CHECK_EQ(hi, 11);
+	CHECK_EQ(hi, 12);
 	CHECK_EQ(fnl_api_ours(FNL_API_METADATA, &lo, &hi), 0);
 	CHECK_EQ(lo, 1);
-	CHECK_EQ(hi, 12);
+	CHECK_EQ(hi, 13);
+	CHECK_EQ(fnl_api_ours(FNL_API_API_VERSIONS, &lo, &hi), 0);
+	CHECK_EQ(hi, 4);
+	CHECK_EQ(fnl_api_ours(FNL_API_INIT_PRODUCER_ID, &lo, &hi), 0);
+	CHECK_EQ(hi, 5);
 	CHECK_EQ(fnl_api_ours(99, &lo, &hi), -ENOENT);
 	CHECK(fnl_api_flexible(FNL_API_PRODUCE, 9));
 	CHECK(!fnl_api_flexible(FNL_API_PRODUCE, 8));
@@ -48,11 +52,11 @@ static void test_versions_table(void)
 	CHECK(fnl_api_flexible(FNL_API_INIT_PRODUCER_ID, 2));
 	CHECK(!fnl_api_flexible(FNL_API_METADATA, 8));
 	CHECK(fnl_api_flexible(FNL_API_METADATA, 9));
-	struct fnl_api_range br[] = {{0, 0, 9}, {3, 0, 13}, {18, 0, 4}, {22, 5, 6}};
+	struct fnl_api_range br[] = {{0, 0, 9}, {3, 0, 14}, {18, 0, 5}, {22, 6, 7}};
 	CHECK_EQ(fnl_api_pick(br, 4, FNL_API_PRODUCE), 9);
-	CHECK_EQ(fnl_api_pick(br, 4, FNL_API_METADATA), 12);
-	CHECK_EQ(fnl_api_pick(br, 4, FNL_API_API_VERSIONS), 3);
-	CHECK_EQ(fnl_api_pick(br, 4, FNL_API_INIT_PRODUCER_ID), -1); /* 5-6 vs our 0-4 */
+	CHECK_EQ(fnl_api_pick(br, 4, FNL_API_METADATA), 13);
+	CHECK_EQ(fnl_api_pick(br, 4, FNL_API_API_VERSIONS), 4);
+	CHECK_EQ(fnl_api_pick(br, 4, FNL_API_INIT_PRODUCER_ID), -1); /* 6-7 vs our 0-5 */
 	CHECK_EQ(fnl_api_pick(br, 3, FNL_API_INIT_PRODUCER_ID), -1); /* not listed */
 	struct fnl_api_range old[] = {{0, 0, 2}};
 	CHECK_EQ(fnl_api_pick(old, 1, FNL_API_PRODUCE), -1);
@@ -79,7 +83,13 @@ static void test_api_versions_req(void)
 	CHECK_EQ(n, 14);
 	CHECK_EQ(buf[12], 0xff);
 	CHECK_EQ(buf[13], 0xff);
-	CHECK_EQ(fnl_enc_api_versions_req(buf, sizeof(buf), 4, 1, "c", NULL, NULL), -EINVAL);
+	/* v4: the body is v3's */
+	ENC_CHECK(fnl_enc_api_versions_req(buf, sizeof(buf), 3, 1, "c", "funnel", "1"), buf, v3);
+	CHECK_EQ(fnl_enc_api_versions_req(buf, sizeof(buf), 4, 1, "c", "funnel", "1"),
+		 (int)sizeof(v3));
+	CHECK_EQ(buf[7], 4);
+	CHECK(memcmp(buf + 8, v3 + 8, sizeof(v3) - 8) == 0);
+	CHECK_EQ(fnl_enc_api_versions_req(buf, sizeof(buf), 5, 1, "c", NULL, NULL), -EINVAL);
 }
 
 static void test_metadata_req(void)
@@ -113,7 +123,12 @@ static void test_metadata_req(void)
 	CHECK_EQ(n, 16 + 5);
 	CHECK_EQ(buf[16], 0x00);
 	CHECK_EQ(fnl_enc_metadata_req(buf, sizeof(buf), 0, 2, "c", NULL, -1, true), -EINVAL);
-	CHECK_EQ(fnl_enc_metadata_req(buf, sizeof(buf), 13, 2, "c", NULL, -1, true), -EINVAL);
+	/* v13: the request is v12's */
+	buf[7] = 0;
+	CHECK_EQ(fnl_enc_metadata_req(buf, sizeof(buf), 13, 2, "c", t, 1, true), (int)sizeof(v12));
+	CHECK_EQ(buf[7], 13);
+	CHECK(memcmp(buf + 8, v12 + 8, sizeof(v12) - 8) == 0);
+	CHECK_EQ(fnl_enc_metadata_req(buf, sizeof(buf), 14, 2, "c", NULL, -1, true), -EINVAL);
 }
 
 static void test_init_pid_req(void)
@@ -191,6 +206,17 @@ static void test_produce_req(void)
 	CHECK_EQ(r.frame_bytes, sizeof(v9));
 	CHECK_EQ(flatten(iov, n, flat), sizeof(v9));
 	CHECK_MEM(flat, v9, sizeof(v9));
+	/* v12: v9's frame with another version number; v13 (topic ids) is not ours */
+	CHECK_EQ(
+	    fnl_preq_begin(&r, scratch, sizeof(scratch), iov, 8, 12, 4, "c", NULL, -1, 30000, 1), 0);
+	CHECK_EQ(fnl_preq_topic(&r, "t", 1, 1), 0);
+	CHECK_EQ(fnl_preq_partition(&r, 0, batch, 5), 0);
+	n = fnl_preq_end(&r);
+	CHECK_EQ(flatten(iov, n, flat), sizeof(v9));
+	CHECK_EQ(flat[7], 12);
+	CHECK_MEM(flat + 8, v9 + 8, sizeof(v9) - 8);
+	CHECK(fnl_preq_begin(&r, scratch, sizeof(scratch), iov, 8, 13, 4, "c", NULL, -1, 30000, 1) <
+	      0);
 
 	/* two topics, three partitions, v11: size field matches the flattened frame */
 	CHECK_EQ(
@@ -317,9 +343,9 @@ static void test_api_versions_resp(void)
 }
 
 struct md_log {
-	int brokers, topics, parts;
+	int brokers, topics, parts, errors;
 	int32_t controller, last_leader, last_epoch, port;
-	int16_t last_err;
+	int16_t last_err, top_err;
 	char host[32], topic[32];
 };
 
@@ -358,6 +384,13 @@ static void md_ctrl(void *ctx, int32_t id)
 	((struct md_log *)ctx)->controller = id;
 }
 
+static void md_error(void *ctx, int16_t err)
+{
+	struct md_log *l = ctx;
+	l->errors++;
+	l->top_err = err;
+}
+
 /* Metadata v1 body: 1 broker, controller, topic "t" with 2 partitions */
 static const uint8_t md1[] = {
     0x00, 0x00, 0x00, 0x01,                                     /* brokers [1] */
@@ -394,7 +427,7 @@ static const uint8_t md12[] = {
 static void test_metadata_resp(void)
 {
 	struct md_log l;
-	struct fnl_md_visitor v = {&l, md_broker, md_topic, md_part, md_ctrl};
+	struct fnl_md_visitor v = {&l, md_broker, md_topic, md_part, md_ctrl, md_error};
 	memset(&l, 0, sizeof(l));
 	CHECK_EQ(fnl_dec_metadata(md1, sizeof(md1), 1, &v), 0);
 	CHECK_EQ(l.brokers, 1);
@@ -423,6 +456,22 @@ static void test_metadata_resp(void)
 		CHECK_EQ(fnl_dec_metadata(md12, k, 12, &v), -EBADMSG);
 	/* NULL visitor just validates */
 	CHECK_EQ(fnl_dec_metadata(md12, sizeof(md12), 12, NULL), 0);
+	CHECK_EQ(l.errors, 1);
+	CHECK_EQ(l.top_err, 0);
+	/* v13: v12 + a top-level error code before the last tags (KIP-1102) */
+	uint8_t md13[sizeof(md12) + 2];
+	memcpy(md13, md12, sizeof(md12) - 1);
+	md13[sizeof(md12) - 1] = 0x00;
+	md13[sizeof(md12)] = 0x81; /* 129 REBOOTSTRAP_REQUIRED */
+	md13[sizeof(md12) + 1] = 0x00;
+	memset(&l, 0, sizeof(l));
+	CHECK_EQ(fnl_dec_metadata(md13, sizeof(md13), 13, &v), 0);
+	CHECK_EQ(l.parts, 1);
+	CHECK_EQ(l.errors, 1);
+	CHECK_EQ(l.top_err, 129);
+	for (size_t k = 0; k < sizeof(md13); k++)
+		CHECK_EQ(fnl_dec_metadata(md13, k, 13, &v), -EBADMSG);
+	CHECK_EQ(fnl_dec_metadata(md12, sizeof(md12), 13, NULL), -EBADMSG); /* no error code */
 	/* hostile counts */
 	uint8_t bad[sizeof(md1)];
 	memcpy(bad, md1, sizeof(md1));

@@ -124,7 +124,7 @@ static inline void fake_ctl(struct fake_daemon *f)
 		if (strcmp(m.name, "missing") == 0) {
 			fnl_ctl_msg_init(&m, FNL_CTL_ERROR);
 			m.status = -ENOENT;
-			strcpy(m.name, "unknown topic");
+			strcpy(m.name, "topic 'missing' does not exist (UNKNOWN_TOPIC_OR_PARTITION)");
 		} else {
 			for (i = 0; i < f->ntopics && strcmp(f->topics[i], m.name); i++)
 				;

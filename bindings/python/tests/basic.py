@@ -1,0 +1,321 @@
+"""basic.py SOCKET TOPIC PARTS EXPECT_DIR - funnel.Producer against a running funneld.
+
+Produces records "c=<name> s=<seq>" and writes verify.py expectation lines
+(EXPECT_DIR/ex-<name>) for what must be read back; checks the callbacks, the
+argument checks, the bounded callback table, the GIL release, and fork().
+Exits non-zero (AssertionError) on the first failure.
+"""
+import gc
+import os
+import sys
+import threading
+import time
+
+import funnel
+
+SOCK, TOPIC, PARTS, EXDIR = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+CONF = {"funnel.socket.path": SOCK, "max.block.ms": 20000}
+
+
+class Expect:
+    def __init__(self, name):
+        self.name = name
+        self.seq = 0
+        self.f = open(os.path.join(EXDIR, "ex-" + name), "w")
+
+    def next(self, key="*", partition="*", headers="*", ts="*"):
+        s = self.seq
+        self.seq += 1
+        self.f.write("%s\t%d\t%s\t%s\t%s\t%s\t%s\n" % (self.name, s, TOPIC, partition, key,
+                                                     headers, ts))
+        self.f.flush()
+        return s, "c=%s s=%d" % (self.name, s)
+
+
+def expect_raises(exc, fn, *a, **kw):
+    try:
+        fn(*a, **kw)
+    except exc as e:
+        return e
+    raise AssertionError("%s(%r, %r) did not raise %s" % (fn.__name__, a, kw, exc.__name__))
+
+
+def test_records():
+    """bytes/str/None values and keys, headers, partitions, timestamps; every
+    callback exactly once with the record's fields."""
+    got = {}
+    default_calls = []
+
+    def cb(err, msg):
+        assert err is None, err
+        v = msg.value()
+        assert v not in got, "callback twice for %r" % v
+        got[v] = msg
+
+    p = funnel.Producer(dict(CONF, on_delivery=lambda e, m: default_calls.append((e, m))))
+    ex = Expect("basic")
+    want = {}
+    for i in range(3000):
+        s, val = ex.next(key="k%d" % (i % 7)) if i % 3 else ex.next(key="\\N")
+        key = None if i % 3 == 0 else ("k%d" % (i % 7) if i % 2 else b"k%d" % (i % 7))
+        value = val if i % 2 else val.encode()
+        if i % 5 == 0:
+            p.produce(TOPIC, value, key, callback=cb)
+        else:
+            p.produce(TOPIC, value=value, key=key, on_delivery=cb)
+        want[val.encode()] = key
+        if i % 500 == 0:
+            assert len(p) > 0
+    # explicit partition, timestamp, headers
+    for part in range(PARTS):
+        s, val = ex.next(key="hk", partition=str(part), headers="h1=a,h2=\\x00b,h3", ts="1700000000000")
+        p.produce(TOPIC, val, "hk", part, cb, 1700000000000,
+                  [("h1", b"a"), ("h2", "\x00b"), ("h3", None)])
+        want[val.encode()] = "hk"
+    # the config's default callback, dict headers
+    s, val = ex.next(key="dk", headers="d=1")
+    p.produce(TOPIC, val.encode(), key="dk", headers={"d": "1"})
+    assert p.flush(30) == 0
+    assert len(p) == 0
+    assert len(got) == len(want), (len(got), len(want))
+    for v, msg in got.items():
+        k = want[v]
+        assert msg.key() == (k.encode() if isinstance(k, str) else k), (msg.key(), k)
+        assert msg.topic() == TOPIC and msg.error() is None
+        assert 0 <= msg.partition() < PARTS and msg.offset() >= 0
+        assert msg.timestamp()[0] == funnel.TIMESTAMP_CREATE_TIME
+        assert abs(msg.timestamp()[1] - time.time() * 1000) < 120000 or \
+            msg.timestamp()[1] == 1700000000000
+        if msg.key() == b"hk":
+            assert msg.timestamp() == (1, 1700000000000)
+            assert msg.headers() == [("h1", b"a"), ("h2", b"\x00b"), ("h3", None)], msg.headers()
+            assert msg.partition() == int(v.split()[1][2:]) - 3000
+    assert len(default_calls) == 1 and default_calls[0][0] is None
+    m = default_calls[0][1]
+    assert m.headers() == [("d", b"1")] and m.key() == b"dk" and len(m) == len(m.value())
+    ex.f.close()
+    print("records: %d callbacks, each once, fields as produced" % len(got))
+    return p
+
+
+def test_arguments(p):
+    """clear TypeError/ValueError for bad arguments; nothing is produced by them."""
+    n = len(p)
+    expect_raises(TypeError, p.produce, TOPIC, 123)
+    expect_raises(TypeError, p.produce, TOPIC, b"v", 1.5)
+    expect_raises(TypeError, p.produce, 5, b"v")
+    expect_raises(TypeError, p.produce, TOPIC, b"v", bogus=1)
+    expect_raises(TypeError, p.produce)
+    expect_raises(TypeError, p.produce, TOPIC, b"v", on_delivery=3)
+    expect_raises(ValueError, p.produce, TOPIC, b"v", partition=-2)
+    expect_raises(ValueError, p.produce, TOPIC, b"v", timestamp=-1)
+    expect_raises(TypeError, p.produce, TOPIC, b"v", headers=[("a", 1)])
+    expect_raises(TypeError, p.produce, TOPIC, b"v", headers=[(b"a", b"1")])
+    expect_raises(TypeError, p.produce, TOPIC, b"v", headers="a=1")
+    expect_raises(ValueError, p.produce, TOPIC, b"v", headers=[("a\x00b", b"1")])
+    expect_raises(UnicodeEncodeError, p.produce, TOPIC, "\udc80")
+    e = expect_raises(TypeError, p.produce, TOPIC, value=[1])
+    assert "value must be bytes, str or None, not list" in str(e), str(e)
+    e = expect_raises(funnel.KafkaException, p.produce, TOPIC, b"x" * (8 << 20))
+    assert e.args[0].code() == funnel.KafkaError.MSG_SIZE_TOO_LARGE, e
+    assert len(p) == n
+    e = expect_raises(funnel.KafkaException, funnel.Producer, {"no.such.key": 1})
+    assert "no.such.key" in str(e) and e.args[0].code() == funnel.KafkaError._INVALID_ARG
+    e = expect_raises(funnel.KafkaException, funnel.Producer, {"linger.ms": 5})
+    assert "linger.ms" in str(e) and "funneld" in str(e)
+    e = expect_raises(funnel.KafkaException, funnel.Producer, {"max.block.ms": "x"})
+    assert "max.block.ms" in str(e)
+    e = expect_raises(funnel.KafkaException, funnel.Producer,
+                      {"funnel.socket.path": SOCK + ".none", "max.block.ms": 200})
+    assert e.args[0].code() == funnel.KafkaError._TRANSPORT and ".none" in str(e), str(e)
+    funnel.Producer({"funnel.socket.path": SOCK, "bootstrap.servers": "ignored:9092",
+                     "client.id": "x"}).flush(1)
+    err = funnel.KafkaError(3)
+    assert err.code() == 3 and err.name() == "UNKNOWN_TOPIC_OR_PARTITION" and err == 3
+    assert "UNKNOWN_TOPIC" in err.str() and not err.fatal()
+    print("arguments: every bad argument and key raised a clear error")
+
+
+def test_callback_exception():
+    p = funnel.Producer(CONF)
+    ex = Expect("cbexc")
+    calls = []
+
+    def bad(err, msg):
+        calls.append(msg.value())
+        raise KeyError("from the callback")
+
+    for _ in range(3):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=bad)
+    ex.f.close()
+    e = expect_raises(KeyError, p.flush, 30)
+    assert "from the callback" in str(e)
+    p.flush(30)
+    assert len(calls) == 3 and len(p) == 0, (calls, len(p))
+    print("callback exception: raised from flush(), every callback still called once")
+
+
+def test_bounded_table():
+    """queue.buffering.max.messages bounds the records waiting with a callback:
+    produce() serves reports to free slots; the objects are freed on report."""
+    p = funnel.Producer(dict(CONF, **{"queue.buffering.max.messages": 64}))
+    ex = Expect("bounded")
+    calls = []
+    marker = object()
+    cb = lambda err, msg, m=marker: calls.append(err)  # noqa: E731
+    base = sys.getrefcount(marker)
+    for i in range(5000):
+        s, val = ex.next()
+        p.produce(TOPIC, val.encode(), on_delivery=cb)
+    ex.f.close()
+    assert p.flush(30) == 0
+    assert len(calls) == 5000 and all(e is None for e in calls)
+    gc.collect()
+    assert sys.getrefcount(marker) == base
+    before = sys.getrefcount(cb)
+    p.poll(0)
+    assert sys.getrefcount(cb) == before
+    print("bounded table: 5000 records with a callback through 64 slots")
+
+
+def test_reentrant():
+    """callbacks that poll() and produce() again, through 64 slots: nothing is
+    lost or called twice while reports are served inside a callback."""
+    p = funnel.Producer(dict(CONF, **{"queue.buffering.max.messages": 64}))
+    ex, ex2 = Expect("reent"), Expect("reent2")
+    first, second = [], []
+
+    def again(err, msg):
+        second.append(msg.value())
+
+    def cb(err, msg):
+        assert err is None
+        first.append(msg.value())
+        s, val = ex2.next()
+        p.produce(TOPIC, val, on_delivery=again)
+        p.poll(0)
+
+    for _ in range(500):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=cb)
+    for _ in range(100):
+        if p.flush(30) == 0 and len(second) == 500:
+            break
+    ex.f.close()
+    ex2.f.close()
+    assert len(first) == 500 and len(set(first)) == 500, len(first)
+    assert len(second) == 500 and len(set(second)) == 500, len(second)
+    print("reentrant: 500 callbacks that produce and poll, 500 more callbacks, each once")
+
+
+def test_gil_released():
+    """poll() waits without the GIL: another thread runs meanwhile."""
+    p = funnel.Producer(CONF)
+    stop = False
+    count = [0]
+
+    def spin():
+        while not stop:
+            count[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    time.sleep(0.05)
+    c0 = count[0]
+    t0 = time.monotonic()
+    p.poll(1.0)
+    el = time.monotonic() - t0
+    c1 = count[0]
+    stop = True
+    t.join()
+    assert 0.9 < el < 5, el
+    assert c1 - c0 > 100000, "the other thread ran %d times while poll() waited" % (c1 - c0)
+    print("GIL: another thread counted %d while poll(1.0) waited" % (c1 - c0))
+
+
+def test_threads():
+    """produce from 4 threads on one Producer while a 5th polls."""
+    p = funnel.Producer(CONF)
+    done = []
+    exs = [Expect("thr%d" % i) for i in range(4)]
+
+    def work(ex):
+        for _ in range(2000):
+            s, val = ex.next()
+            p.produce(TOPIC, val, on_delivery=lambda e, m: done.append(e))
+        ex.f.close()
+
+    ts = [threading.Thread(target=work, args=(ex,)) for ex in exs]
+    for t in ts:
+        t.start()
+    while any(t.is_alive() for t in ts):
+        p.poll(0.01)
+    for t in ts:
+        t.join()
+    assert p.flush(30) == 0
+    assert len(done) == 8000 and all(e is None for e in done), len(done)
+    print("threads: 4 producing threads and a polling one, 8000 callbacks")
+
+
+def test_fork():
+    """A child forked with records still unreported: it gets only its own
+    reports, the parent only its own."""
+    p = funnel.Producer(CONF)
+    mine = []
+    exp = Expect("fparent")
+    for _ in range(2000):
+        s, val = exp.next()
+        p.produce(TOPIC, val, on_delivery=lambda e, m: mine.append(m.value()))
+    assert len(p) > 0
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            assert len(p) == 0, "the child sees the parent's records: %d" % len(p)
+            mine.clear()
+            exc = Expect("fchild")
+            for _ in range(3000):
+                s, val = exc.next()
+                p.produce(TOPIC, val, on_delivery=lambda e, m: mine.append(m.value()))
+            exc.f.close()
+            assert p.flush(30) == 0
+            assert len(mine) == 3000 and all(v.startswith(b"c=fchild ") for v in mine)
+            assert len(set(mine)) == 3000
+            code = 0
+        finally:
+            os._exit(code)
+    for _ in range(2000):
+        s, val = exp.next()
+        p.produce(TOPIC, val, on_delivery=lambda e, m: mine.append(m.value()))
+    exp.f.close()
+    assert p.flush(30) == 0
+    _, st = os.waitpid(pid, 0)
+    assert st == 0, "child failed: %d" % st
+    assert len(mine) == 4000 and len(set(mine)) == 4000
+    assert all(v.startswith(b"c=fparent ") for v in mine)
+    print("fork: parent 4000 and child 3000 reports, each its own, each once")
+
+
+def test_context_manager():
+    ex = Expect("ctx")
+    with funnel.Producer(CONF) as p:
+        for _ in range(100):
+            s, val = ex.next()
+            p.produce(TOPIC, val)
+    assert len(p) == 0
+    ex.f.close()
+    print("context manager: flushed on exit")
+
+
+p = test_records()
+test_arguments(p)
+test_callback_exception()
+test_bounded_table()
+test_reentrant()
+test_gil_released()
+test_threads()
+test_fork()
+test_context_manager()
+print("basic: ok")
