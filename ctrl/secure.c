@@ -61,12 +61,12 @@ int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t len)
 	fnl_sasl_creds_init(&d->creds, 0, NULL);
 	if (fnl_sec_tls(c->security_protocol)) {
 		struct fnl_tls_cfg tc = {.ca_location = c->ssl_ca_location,
-					 .ca_pem = c->ssl_ca_pem,
-					 .cert = c->ssl_certificate_location,
-					 .key = c->ssl_key_location,
-					 .key_password = c->ssl_key_password,
-					 .verify = c->ssl_verify,
-					 .verify_host = c->ssl_verify_host};
+		                         .ca_pem = c->ssl_ca_pem,
+		                         .cert = c->ssl_certificate_location,
+		                         .key = c->ssl_key_location,
+		                         .key_password = c->ssl_key_password,
+		                         .verify = c->ssl_verify,
+		                         .verify_host = c->ssl_verify_host};
 		int rc = fnl_tls_ctx_new(&tc, &d->tls_ctx, msg, len);
 		if (rc < 0)
 			return rc;
@@ -84,22 +84,22 @@ int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t len)
 		} else if (c->sasl_mechanism == FNL_SASL_OAUTHBEARER) {
 			if (jwt_make(d) < 0) {
 				snprintf(msg, len,
-					 "sasl.oauthbearer.config='%s': needs principal=NAME "
-					 "[lifeSeconds=N] (a name without quotes)",
-					 c->sasl_oauthbearer_config);
+				         "sasl.oauthbearer.config='%s': needs principal=NAME "
+				         "[lifeSeconds=N] (a name without quotes)",
+				         c->sasl_oauthbearer_config);
 				return -EINVAL;
 			}
 		} else {
 			fnl_sasl_creds_set(&d->creds, c->sasl_password, strlen(c->sasl_password));
 		}
 	}
-	fnl_info("security protocol=%s mechanism=%s tls=%s", fnl_sec_proto_name(c->security_protocol),
-		 fnl_sec_sasl(c->security_protocol) ? fnl_sasl_mech_name(c->sasl_mechanism) : "none",
-		 !fnl_sec_tls(c->security_protocol) ? "off"
-		 : fnl_tls_kernel_available()
-		     ? "user-space (kernel TLS is available but not used yet)"
-		     : "user-space (kernel TLS not available: no 'tls' in "
-		       "/proc/sys/net/ipv4/tcp_available_ulp)");
+	fnl_info(
+	    "security protocol=%s mechanism=%s tls=%s", fnl_sec_proto_name(c->security_protocol),
+	    fnl_sec_sasl(c->security_protocol) ? fnl_sasl_mech_name(c->sasl_mechanism) : "none",
+	    !fnl_sec_tls(c->security_protocol) ? "off"
+	    : fnl_tls_kernel_available() ? "user-space (kernel TLS is available but not used yet)"
+	                                 : "user-space (kernel TLS not available: no 'tls' in "
+	                                   "/proc/sys/net/ipv4/tcp_available_ulp)");
 	return 0;
 }
 
@@ -124,8 +124,8 @@ void fnl_secure_refresh(struct fnl_daemon *d, bool force)
 		if (rc > 0)
 			fnl_info("%s changed: the next login uses it path=%s", key, path);
 		else if (rc < 0)
-			fnl_warn("%s unreadable, keeping the previous secret path=%s err=\"%s\"", key,
-				 path, strerror(-rc));
+			fnl_warn("%s unreadable, keeping the previous secret path=%s err=\"%s\"",
+			         key, path, strerror(-rc));
 	} else if (d->jwt_renew_ms && now >= d->jwt_renew_ms) {
 		jwt_make(d);
 	}
@@ -147,7 +147,8 @@ void fnl_secure_status(struct fnl_daemon *d, int64_t source, const char *why)
 		slot = i; /* this source's entry: replace or clear it */
 	if (slot < NFAIL && (why || i < NFAIL)) {
 		d->sec_fail[slot].source = source;
-		snprintf(d->sec_fail[slot].why, sizeof(d->sec_fail[slot].why), "%s", why ? why : "");
+		snprintf(d->sec_fail[slot].why, sizeof(d->sec_fail[slot].why), "%s",
+		         why ? why : "");
 	}
 	pthread_mutex_unlock(&d->sec_mu);
 }
