@@ -498,8 +498,14 @@ static void on_sent(struct fnl_core *c, struct broker *br, const struct fnl_even
 	if (r < br->reqs || r >= br->reqs + FNL_REQS_PER_BROKER || r->sent)
 		return;
 	r->sent = true;
-	if (ev->res < 0)
-		return; /* the connection closes; CLOSED hands back what was in flight */
+	if (ev->res < 0) {
+		/* the connection closes; CLOSED hands back what was in flight. One
+		 * already answered (a response can come before its SENT) is no longer
+		 * in flight: free it here or its slot is lost */
+		if (r->done)
+			req_put(br, r);
+		return;
+	}
 	if (r->kind == REQ_PRODUCE && c->cfg.acks == 0 && !r->done) {
 		fifo_pop(br); /* sends complete in order: it is the FIFO head */
 		r->done = true;
