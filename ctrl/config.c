@@ -8,10 +8,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "dataplane/compress/compress.h"
 
-enum kind { K_INT, K_I64, K_BOOL, K_STR, K_ACKS, K_CODEC, K_CORES, K_IDS, K_PARTITIONER, K_LOGLEVEL };
+enum kind {
+	K_INT,
+	K_I64,
+	K_BOOL,
+	K_STR,
+	K_ACKS,
+	K_CODEC,
+	K_CORES,
+	K_IDS,
+	K_PARTITIONER,
+	K_LOGLEVEL,
+	K_SECPROTO,
+	K_SASLMECH,
+	K_ENDPOINT,
+	K_PEM,
+	K_SECRET
+};
 
 struct key {
 	const char *name;
@@ -84,6 +102,30 @@ static const struct key keys[] = {
 	{"funnel.journal", K_BOOL, F(journal), 0, 0, "true",
 	 "true or false (keep in-flight batches in <state dir>/journal for a restart)"},
 	{"funnel.restart.wait.ms", K_INT, F(restart_wait_ms), 0, 600000, "3000", NULL},
+	{"security.protocol", K_SECPROTO, F(security_protocol), 0, 0, "plaintext",
+	 "plaintext, ssl, sasl_plaintext or sasl_ssl"},
+	{"ssl.ca.location", K_STR, F(ssl_ca_location), 0, 0, "",
+	 "a CA file or directory; empty = the system store"},
+	{"ssl.ca.pem", K_PEM, F(ssl_ca_pem), 0, 0, "", "PEM text of the CA certificates"},
+	{"ssl.certificate.location", K_STR, F(ssl_certificate_location), 0, 0, "", NULL},
+	{"ssl.key.location", K_STR, F(ssl_key_location), 0, 0, "", NULL},
+	{"ssl.key.password", K_SECRET, F(ssl_key_password), 0, 0, "", NULL},
+	{"enable.ssl.certificate.verification", K_BOOL, F(ssl_verify), 0, 0, "true",
+	 "true or false"},
+	{"ssl.endpoint.identification.algorithm", K_ENDPOINT, F(ssl_verify_host), 0, 0, "https",
+	 "https or none"},
+	{"sasl.mechanism", K_SASLMECH, F(sasl_mechanism), 0, 0, "",
+	 "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"},
+	{"sasl.username", K_STR, F(sasl_username), 0, 0, "", NULL},
+	{"sasl.password", K_SECRET, F(sasl_password), 0, 0, "", NULL},
+	{"funnel.sasl.password.file", K_STR, F(sasl_password_file), 0, 0, "",
+	 "a file holding the SASL password, re-read at each login"},
+	{"funnel.sasl.oauthbearer.token.file", K_STR, F(sasl_token_file), 0, 0, "",
+	 "a file holding the OAUTHBEARER token, re-read at each login"},
+	{"enable.sasl.oauthbearer.unsecure.jwt", K_BOOL, F(sasl_unsecure_jwt), 0, 0, "false",
+	 "true or false (tests only: an unsigned token)"},
+	{"sasl.oauthbearer.config", K_STR, F(sasl_oauthbearer_config), 0, 0, "",
+	 "principal=NAME [lifeSeconds=N] (with enable.sasl.oauthbearer.unsecure.jwt)"},
 	{"funnel.test.transactional.id", K_STR, F(test_txn_id), 0, 0, "",
 	 "test only: makes a mock broker check sequences"},
 };
@@ -102,6 +144,8 @@ static int say(char *msg, size_t len, const char *fmt, ...)
 
 static const struct key *find_key(const char *name)
 {
+	if (strcmp(name, "sasl.mechanisms") == 0) /* librdkafka's spelling */
+		name = "sasl.mechanism";
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].name, name) == 0)
 			return &keys[i];
@@ -260,9 +304,64 @@ static int set_enum(struct fnl_config *c, const struct key *k, const char *value
 				return 0;
 			}
 		return bad(k, value, msg, len);
+	case K_SECPROTO:
+		for (int i = FNL_SEC_PLAINTEXT; i <= FNL_SEC_SASL_SSL; i++)
+			if (strcasecmp(value, fnl_sec_proto_name(i)) == 0) {
+				*dst = i;
+				return 0;
+			}
+		return bad(k, value, msg, len);
+	case K_SASLMECH:
+		for (int i = FNL_SASL_NONE; i <= FNL_SASL_OAUTHBEARER; i++)
+			if (strcasecmp(value, fnl_sasl_mech_name(i)) == 0) {
+				*dst = i;
+				return 0;
+			}
+		return bad(k, value, msg, len);
+	case K_ENDPOINT:
+		if (strcasecmp(value, "https") == 0)
+			c->ssl_verify_host = true;
+		else if (strcasecmp(value, "none") == 0 || value[0] == '\0')
+			c->ssl_verify_host = false;
+		else
+			return bad(k, value, msg, len);
+		return 0;
 	default:
 		return bad(k, value, msg, len);
 	}
+}
+
+const char *fnl_sec_proto_name(int p)
+{
+	static const char *const names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
+	return p >= 0 && p <= FNL_SEC_SASL_SSL ? names[p] : "?";
+}
+
+const char *fnl_sasl_mech_name(int m)
+{
+	static const char *const names[] = {"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512",
+					    "OAUTHBEARER"};
+	return m >= 0 && m <= FNL_SASL_OAUTHBEARER ? names[m] : "?";
+}
+
+/* PEM text; a literal backslash-n (as a one-line properties value carries it)
+ * becomes a newline. */
+static int set_pem(char *dst, const char *key, const char *value, char *msg, size_t len)
+{
+	size_t n = 0;
+	for (const char *p = value; *p; p++) {
+		char ch = *p;
+		if (p[0] == '\\' && p[1] == 'n') {
+			ch = '\n';
+			p++;
+		}
+		if (n + 1 >= FNL_CONFIG_PEM_MAX)
+			return say(msg, len, "%s: value longer than %d bytes", key,
+				   FNL_CONFIG_PEM_MAX - 1);
+		dst[n++] = ch;
+	}
+	dst[n] = '\0';
+	return 0;
 }
 
 int fnl_config_set(struct fnl_config *c, const char *key, const char *value, char *msg,
@@ -296,11 +395,17 @@ int fnl_config_set(struct fnl_config *c, const char *key, const char *value, cha
 		*(bool *)field = b;
 		return 0;
 	case K_STR:
+	case K_SECRET:
 		if (strlen(value) >= FNL_CONFIG_STR_MAX)
 			return say(msg, len, "%s: value longer than %d bytes", key,
 				   FNL_CONFIG_STR_MAX - 1);
+		if (k->kind == K_SECRET && strcmp(value, FNL_REDACTED) == 0)
+			return say(msg, len, "%s: '%s' is what a dump shows, not the secret", key,
+				   FNL_REDACTED);
 		strcpy(field, value);
 		return 0;
+	case K_PEM:
+		return set_pem(field, key, value, msg, len);
 	case K_CORES:
 	case K_IDS:
 		return set_list(c, k, value, msg, len);
@@ -331,7 +436,7 @@ static char *trim(char *s)
 
 int fnl_config_set_kv(struct fnl_config *c, const char *kv, char *msg, size_t len)
 {
-	char buf[2 * FNL_CONFIG_STR_MAX];
+	char buf[FNL_CONFIG_PEM_MAX + FNL_CONFIG_STR_MAX];
 	if (strlen(kv) >= sizeof(buf))
 		return say(msg, len, "setting too long: '%.40s...'", kv);
 	strcpy(buf, kv);
@@ -350,7 +455,7 @@ int fnl_config_load_file(struct fnl_config *c, const char *path, char *msg, size
 		say(msg, len, "cannot open %s: %s", path, strerror(err));
 		return -err;
 	}
-	char line[2 * FNL_CONFIG_STR_MAX + 2];
+	char line[FNL_CONFIG_PEM_MAX + FNL_CONFIG_STR_MAX + 2];
 	int lineno = 0, rc = 0;
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
@@ -374,8 +479,109 @@ int fnl_config_load_file(struct fnl_config *c, const char *path, char *msg, size
 	return rc;
 }
 
+/* A file a key names must be readable now (the daemon reads it again later). */
+static int readable(const char *key, const char *path, char *msg, size_t len)
+{
+	if (access(path, R_OK) < 0)
+		return say(msg, len, "%s=%s: cannot read: %s", key, path, strerror(errno));
+	return 0;
+}
+
+static int finish_ssl(const struct fnl_config *c, char *msg, size_t len)
+{
+	const char *proto = fnl_sec_proto_name(c->security_protocol);
+	bool tls = fnl_sec_tls(c->security_protocol);
+	static const struct {
+		const char *key;
+		size_t off;
+	} files[] = {{"ssl.ca.location", F(ssl_ca_location)},
+		     {"ssl.certificate.location", F(ssl_certificate_location)},
+		     {"ssl.key.location", F(ssl_key_location)}};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *v = (const char *)c + files[i].off;
+		if (v[0] == '\0')
+			continue;
+		if (!tls)
+			return say(msg, len,
+				   "%s is set but security.protocol=%s does not use TLS: set "
+				   "security.protocol=SSL (or SASL_SSL) or remove %s",
+				   files[i].key, proto, files[i].key);
+		if (readable(files[i].key, v, msg, len) < 0)
+			return -EINVAL;
+	}
+	if (tls && c->uring_rx_direct)
+		return say(msg, len,
+			   "security.protocol=%s needs the provided-buffer receive path: remove "
+			   "funnel.uring.rx.direct=true",
+			   proto);
+	if (!tls && c->ssl_ca_pem[0])
+		return say(msg, len,
+			   "ssl.ca.pem is set but security.protocol=%s does not use TLS", proto);
+	if (c->ssl_ca_pem[0] && c->ssl_ca_location[0])
+		return say(msg, len, "ssl.ca.location and ssl.ca.pem are both set: set one of them");
+	if (!c->ssl_certificate_location[0] != !c->ssl_key_location[0])
+		return say(msg, len,
+			   "ssl.certificate.location and ssl.key.location go together (mTLS): "
+			   "%s is set, %s is not",
+			   c->ssl_key_location[0] ? "ssl.key.location" : "ssl.certificate.location",
+			   c->ssl_key_location[0] ? "ssl.certificate.location" : "ssl.key.location");
+	if (c->ssl_key_password[0] && !c->ssl_key_location[0])
+		return say(msg, len, "ssl.key.password is set without ssl.key.location");
+	return 0;
+}
+
+static int finish_sasl(const struct fnl_config *c, char *msg, size_t len)
+{
+	const char *proto = fnl_sec_proto_name(c->security_protocol);
+	const char *mech = fnl_sasl_mech_name(c->sasl_mechanism);
+	if (!fnl_sec_sasl(c->security_protocol)) {
+		if (c->sasl_mechanism != FNL_SASL_NONE)
+			return say(msg, len,
+				   "sasl.mechanism=%s is set but security.protocol=%s does not use "
+				   "SASL: set security.protocol=SASL_SSL (or SASL_PLAINTEXT) or "
+				   "remove sasl.mechanism",
+				   mech, proto);
+		return 0;
+	}
+	if (c->sasl_mechanism == FNL_SASL_NONE)
+		return say(msg, len,
+			   "security.protocol=%s needs sasl.mechanism (PLAIN, SCRAM-SHA-256, "
+			   "SCRAM-SHA-512 or OAUTHBEARER)",
+			   proto);
+	if (c->sasl_mechanism == FNL_SASL_OAUTHBEARER) {
+		if (!c->sasl_token_file[0] && !c->sasl_unsecure_jwt)
+			return say(msg, len,
+				   "sasl.mechanism=OAUTHBEARER needs "
+				   "funnel.sasl.oauthbearer.token.file (or, in tests, "
+				   "enable.sasl.oauthbearer.unsecure.jwt=true)");
+		if (c->sasl_token_file[0] && c->sasl_unsecure_jwt)
+			return say(msg, len,
+				   "funnel.sasl.oauthbearer.token.file and "
+				   "enable.sasl.oauthbearer.unsecure.jwt=true are both set: set one");
+		if (c->sasl_token_file[0])
+			return readable("funnel.sasl.oauthbearer.token.file", c->sasl_token_file,
+					msg, len);
+		return 0;
+	}
+	if (!c->sasl_username[0])
+		return say(msg, len, "sasl.mechanism=%s needs sasl.username", mech);
+	if (!c->sasl_password[0] && !c->sasl_password_file[0])
+		return say(msg, len,
+			   "sasl.mechanism=%s needs sasl.password or funnel.sasl.password.file",
+			   mech);
+	if (c->sasl_password[0] && c->sasl_password_file[0])
+		return say(msg, len,
+			   "sasl.password and funnel.sasl.password.file are both set: set one");
+	if (c->sasl_password_file[0])
+		return readable("funnel.sasl.password.file", c->sasl_password_file, msg,
+				len);
+	return 0;
+}
+
 int fnl_config_finish(struct fnl_config *c, char *msg, size_t len)
 {
+	if (finish_ssl(c, msg, len) < 0 || finish_sasl(c, msg, len) < 0)
+		return -EINVAL;
 	if (c->bootstrap_servers[0] == '\0')
 		return say(msg, len, "bootstrap.servers is required (host:port[,host:port...])");
 	if (c->socket_path[0] == '\0')
@@ -426,6 +632,28 @@ static size_t put_value(const struct fnl_config *c, const struct key *k, char *v
 		return (size_t)snprintf(v, cap, "%s", *(const bool *)field ? "true" : "false");
 	case K_STR:
 		return (size_t)snprintf(v, cap, "%s", field);
+	case K_SECRET:
+		return (size_t)snprintf(v, cap, "%s", field[0] ? FNL_REDACTED : "");
+	case K_PEM: /* one line, as set_pem reads it back */
+	{
+		size_t n = 0;
+		for (const char *p = field; *p; p++) {
+			const char *piece = *p == '\n' ? "\\n" : NULL;
+			size_t pl = piece ? 2 : 1;
+			if (n + pl < cap)
+				memcpy(v + n, piece ? piece : p, pl);
+			n += pl;
+		}
+		if (cap)
+			v[n < cap ? n : cap - 1] = '\0';
+		return n;
+	}
+	case K_SECPROTO:
+		return (size_t)snprintf(v, cap, "%s", fnl_sec_proto_name(c->security_protocol));
+	case K_SASLMECH:
+		return (size_t)snprintf(v, cap, "%s", fnl_sasl_mech_name(c->sasl_mechanism));
+	case K_ENDPOINT:
+		return (size_t)snprintf(v, cap, "%s", c->ssl_verify_host ? "https" : "none");
 	case K_ACKS:
 		return (size_t)snprintf(v, cap, "%s", c->acks == -1 ? "all" : c->acks ? "1" : "0");
 	case K_CODEC:
@@ -457,7 +685,7 @@ size_t fnl_config_dump(const struct fnl_config *c, char *out, size_t cap)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < NKEYS; i++) {
-		char v[FNL_CONFIG_STR_MAX * 2];
+		char v[2 * FNL_CONFIG_PEM_MAX];
 		put_value(c, &keys[i], v, sizeof(v));
 		int w = snprintf(n < cap ? out + n : NULL, n < cap ? cap - n : 0, "%s=%s\n",
 				 keys[i].name, v);

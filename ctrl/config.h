@@ -25,6 +25,27 @@
 #define FNL_CONFIG_MSG_MAX  512
 #define FNL_CONFIG_CORES_MAX 16
 #define FNL_CONFIG_IDS_MAX  32
+#define FNL_CONFIG_PEM_MAX  16384 /* ssl.ca.pem: one or more PEM certificates */
+
+/* security.protocol */
+enum fnl_sec_proto { FNL_SEC_PLAINTEXT = 0, FNL_SEC_SSL, FNL_SEC_SASL_PLAINTEXT, FNL_SEC_SASL_SSL };
+/* sasl.mechanism; FNL_SASL_NONE when unset */
+enum fnl_sasl_mech {
+	FNL_SASL_NONE = 0,
+	FNL_SASL_PLAIN,
+	FNL_SASL_SCRAM_SHA_256,
+	FNL_SASL_SCRAM_SHA_512,
+	FNL_SASL_OAUTHBEARER
+};
+
+static inline bool fnl_sec_tls(int p)
+{
+	return p == FNL_SEC_SSL || p == FNL_SEC_SASL_SSL;
+}
+static inline bool fnl_sec_sasl(int p)
+{
+	return p == FNL_SEC_SASL_PLAINTEXT || p == FNL_SEC_SASL_SSL;
+}
 
 struct fnl_config {
 	/* Java producer settings */
@@ -74,6 +95,22 @@ struct fnl_config {
 	char state_dir[FNL_CONFIG_STR_MAX];
 	bool journal;
 	int restart_wait_ms;
+	/* security (librdkafka / Java names); secrets print as [redacted] in dumps */
+	int security_protocol; /* enum fnl_sec_proto */
+	char ssl_ca_location[FNL_CONFIG_STR_MAX];   /* file or directory; "" = system store */
+	char ssl_ca_pem[FNL_CONFIG_PEM_MAX];        /* PEM text ("\\n" escapes allowed) */
+	char ssl_certificate_location[FNL_CONFIG_STR_MAX]; /* client certificate (mTLS) */
+	char ssl_key_location[FNL_CONFIG_STR_MAX];
+	char ssl_key_password[FNL_CONFIG_STR_MAX]; /* secret */
+	bool ssl_verify;                           /* enable.ssl.certificate.verification */
+	bool ssl_verify_host;                      /* ssl.endpoint.identification.algorithm=https */
+	int sasl_mechanism;                        /* enum fnl_sasl_mech */
+	char sasl_username[FNL_CONFIG_STR_MAX];
+	char sasl_password[FNL_CONFIG_STR_MAX];      /* secret */
+	char sasl_password_file[FNL_CONFIG_STR_MAX]; /* funnel.sasl.password.file */
+	char sasl_token_file[FNL_CONFIG_STR_MAX];    /* funnel.sasl.oauthbearer.token.file */
+	bool sasl_unsecure_jwt;                      /* enable.sasl.oauthbearer.unsecure.jwt */
+	char sasl_oauthbearer_config[FNL_CONFIG_STR_MAX]; /* principal=NAME [lifeSeconds=N] */
 	/* Test only: send this transactional id with InitProducerId and Produce so that a
 	 * broker which checks sequences only for transactional producers (librdkafka's mock
 	 * cluster) checks them. A real broker refuses Produce with a transactional id
@@ -90,5 +127,10 @@ int fnl_config_load_file(struct fnl_config *c, const char *path, char *msg, size
 int fnl_config_finish(struct fnl_config *c, char *msg, size_t msg_len);
 /* Writes "key=value\n" lines of the effective settings; returns bytes that would be written. */
 size_t fnl_config_dump(const struct fnl_config *c, char *out, size_t cap);
+/* Names of the enums, as accepted by fnl_config_set (upper case). */
+const char *fnl_sec_proto_name(int p);
+const char *fnl_sasl_mech_name(int m);
+
+#define FNL_REDACTED "[redacted]"
 
 #endif

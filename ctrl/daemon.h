@@ -23,6 +23,8 @@
 #include "ctrl/kclient.h"
 #include "dataplane/core/cmdq.h"
 #include "dataplane/core/core.h"
+#include "dataplane/net/tls.h"
+#include "dataplane/sasl/creds.h"
 
 #define FNL_CMDQ_SLOTS 8192
 
@@ -76,6 +78,16 @@ struct fnl_daemon {
 	int64_t last_lookup_ms;       /* last Metadata request for pending topics */
 	char lookup_msg[256];         /* why the last lookup request failed ("" if it did not) */
 	int batch_size_max; /* batch.size at start-up: slots are that big */
+	/* security (secure.c): shared by kc and the core's connections */
+	struct fnl_tls_ctx *tls_ctx;      /* NULL: plaintext */
+	struct fnl_sasl_creds creds;      /* mech 0: no SASL */
+	int64_t jwt_renew_ms;             /* unsecured JWT: make a new one at this time */
+	int64_t sec_checked_ms;           /* credential files last looked at */
+	pthread_mutex_t sec_mu;           /* guards sec_fail (read by the metrics thread) */
+	struct {
+		int64_t source;           /* -1: ctrl's connection, else a broker's node id */
+		char why[256];            /* "" free */
+	} sec_fail[16];                   /* failing until a login from the same source works */
 };
 
 /* meta.c */
@@ -105,6 +117,17 @@ bool fnl_topic_name_ok(const char *name);
 int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t msg_len);
 /* <funnel.state.dir or the socket's directory>/name */
 void fnl_state_path(const struct fnl_config *cfg, const char *name, char *out, size_t n);
+/* secure.c */
+/* TLS context and SASL credentials from the settings; a message naming the key on failure. */
+int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t msg_len);
+void fnl_secure_free(struct fnl_daemon *d);
+/* Re-read a changed password/token file, renew an unsecured JWT; cheap, call often. */
+void fnl_secure_refresh(struct fnl_daemon *d, bool force);
+/* Record (why != NULL) or clear (NULL) the security failure of a source (-1:
+ * ctrl's connection, else a node id) that /health reports. */
+void fnl_secure_status(struct fnl_daemon *d, int64_t source, const char *why);
+/* Copy of the current failure ("" none) for /health and funnelctl. */
+void fnl_secure_why(struct fnl_daemon *d, char *out, size_t n);
 /* registry.c */
 int fnl_registry_listen(struct fnl_daemon *d, char *msg, size_t msg_len);
 /* mkdir -p: parents 0755, the last one `mode`; 0 or -errno */

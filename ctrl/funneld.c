@@ -130,6 +130,14 @@ static void core_cfg(const struct fnl_config *s, struct fnl_core_cfg *c)
 	c->seed = (uint64_t)fnl_now_ns() ^ (uint64_t)getpid();
 }
 
+/* after fnl_secure_setup: the connections' TLS context and credentials */
+static void core_cfg_security(const struct fnl_daemon *d, struct fnl_core_cfg *c)
+{
+	c->tls_ctx = d->tls_ctx;
+	c->creds = d->creds.mech ? (struct fnl_sasl_creds *)&d->creds : NULL;
+	c->ktls_available = fnl_tls_kernel_available();
+}
+
 static void *core_main(void *arg)
 {
 	struct fnl_daemon *d = arg;
@@ -169,7 +177,13 @@ static int setup(struct fnl_daemon *d)
 	if (d->doorbell_efd < 0 || d->evt_efd < 0)
 		return -errno;
 	struct fnl_core_cfg cc;
+	int rc = fnl_secure_setup(d, msg, sizeof(msg));
+	if (rc < 0) {
+		fnl_err("%s", msg);
+		return rc;
+	}
 	core_cfg(&d->cfg, &cc);
+	core_cfg_security(d, &cc);
 	if (cc.journal_path[0]) {
 		/* the state dir is the socket's (0750) unless funnel.state.dir says */
 		char dir[sizeof(cc.journal_path)];
@@ -183,7 +197,7 @@ static int setup(struct fnl_daemon *d)
 					 strerror(-mrc));
 		}
 	}
-	int rc = fnl_core_new(&cc, &d->cmdq, &d->evtq, d->doorbell_efd, d->evt_efd, &d->core);
+	rc = fnl_core_new(&cc, &d->cmdq, &d->evtq, d->doorbell_efd, d->evt_efd, &d->core);
 	if (rc < 0) {
 		if (rc == -EBUSY)
 			fnl_err("another funneld uses the state directory (its journal is locked): "
@@ -191,6 +205,12 @@ static int setup(struct fnl_daemon *d)
 		else
 			fnl_err("cannot create the data-plane core err=\"%s\"", strerror(-rc));
 		return rc;
+	}
+	if (d->tls_ctx && !fnl_core_stats(d->core)->rx_bufring) {
+		fnl_err("security.protocol=%s needs io_uring provided buffers with multishot "
+			"receive (Linux 6.0+), which this kernel lacks",
+			fnl_sec_proto_name(d->cfg.security_protocol));
+		return -EOPNOTSUPP;
 	}
 	bool tmpfs = false;
 	const char *note = fnl_core_journal_note(d->core, &tmpfs);
@@ -210,6 +230,8 @@ static int setup(struct fnl_daemon *d)
 	rc = fnl_kclient_init(&d->kc, d->cfg.client_id, d->cfg.request_timeout_ms);
 	if (rc < 0)
 		return rc;
+	d->kc.tls_ctx = d->tls_ctx;
+	d->kc.creds = d->creds.mech ? &d->creds : NULL;
 	/* Reach the cluster within max.block.ms, like a producer's first send. */
 	int64_t deadline = fnl_now_ns() / 1000000 + d->cfg.max_block_ms;
 	while ((rc = fnl_daemon_bootstrap(d, msg, sizeof(msg))) < 0) {
@@ -219,7 +241,13 @@ static int setup(struct fnl_daemon *d)
 			return rc;
 		}
 		fnl_warn("bootstrap failed, retrying reason=\"%s\"", msg);
-		sleep(1);
+		/* SIGTERM/SIGINT are blocked (no signalfd yet): take them here */
+		struct timespec one_s = {1, 0};
+		int sig = sigtimedwait(&early, NULL, &one_s);
+		if (sig == SIGTERM || sig == SIGINT) {
+			fnl_info("stopping: signal during bootstrap signal=%d", sig);
+			return -EINTR;
+		}
 	}
 	int64_t rpid;
 	int16_t repoch;
@@ -321,8 +349,16 @@ static void on_core_events(struct fnl_daemon *d)
 				 (long long)e.i64);
 			break;
 		case FNL_EVT_LOG:
-			fnl_log(e.a == 0 ? FNL_LOG_ERROR : FNL_LOG_WARN, "%s node=%lld", e.name,
-				(long long)e.i64);
+			fnl_log(e.a == 0 ? FNL_LOG_ERROR : e.a == 1 ? FNL_LOG_WARN : FNL_LOG_INFO,
+				"%s node=%lld", e.name, (long long)e.i64);
+			break;
+		case FNL_EVT_SECURITY:
+			/* its own call site: the log's per-site rate limit never hides it
+			 * behind other core events */
+			if (!e.a && e.c)
+				fnl_err("broker security failure: %s node=%lld", e.name,
+					(long long)e.i64);
+			fnl_secure_status(d, e.i64, e.a ? NULL : e.name);
 			break;
 		default:
 			break;
@@ -369,6 +405,7 @@ static void loop(struct fnl_daemon *d)
 		int rc = poll(p, (nfds_t)n, d->topics_pending ? 20 : 100);
 		if (rc < 0 && errno != EINTR)
 			break;
+		fnl_secure_refresh(d, false);
 		if (p[0].revents)
 			on_signal(d);
 		if (p[1].revents)
@@ -395,9 +432,13 @@ int main(int argc, char **argv)
 		return 2;
 	fnl_log_set_level(d.cfg.log_level);
 	if (dump) {
-		char buf[8192];
-		fnl_config_dump(&d.cfg, buf, sizeof(buf));
+		size_t need = fnl_config_dump(&d.cfg, NULL, 0) + 1;
+		char *buf = malloc(need);
+		if (!buf)
+			return 1;
+		fnl_config_dump(&d.cfg, buf, need);
 		fputs(buf, stdout);
+		free(buf);
 		return 0;
 	}
 	if (setup(&d) < 0)
@@ -416,5 +457,6 @@ int main(int argc, char **argv)
 	fnl_registry_close_all(&d);
 	fnl_core_free(d.core);
 	fnl_kclient_free(&d.kc);
+	fnl_secure_free(&d);
 	return 0;
 }

@@ -80,11 +80,14 @@ void fnl_kclient_close(struct fnl_kclient *k)
 	if (k->fd >= 0)
 		close(k->fd);
 	k->fd = -1;
+	fnl_tls_conn_free(k->tls);
+	k->tls = NULL;
 }
 
 void fnl_kclient_free(struct fnl_kclient *k)
 {
 	fnl_kclient_close(k);
+	fnl_sasl_reset(&k->sasl);
 	free(k->buf);
 	k->buf = NULL;
 }
@@ -104,7 +107,7 @@ static int wait_fd(int fd, short ev, int64_t deadline_ns)
 	}
 }
 
-static int io_all(struct fnl_kclient *k, void *p, size_t n, bool wr, int64_t deadline_ns)
+static int raw_all(struct fnl_kclient *k, void *p, size_t n, bool wr, int64_t deadline_ns)
 {
 	uint8_t *b = p;
 	while (n) {
@@ -123,6 +126,99 @@ static int io_all(struct fnl_kclient *k, void *p, size_t n, bool wr, int64_t dea
 		n -= (size_t)got;
 	}
 	return 0;
+}
+
+/* Send the ciphertext TLS has ready. */
+static int tls_flush(struct fnl_kclient *k, int64_t deadline_ns)
+{
+	const uint8_t *p;
+	size_t n;
+	while ((n = fnl_tls_out(k->tls, &p)) > 0) {
+		int rc = raw_all(k, (void *)p, n, true, deadline_ns);
+		if (rc < 0)
+			return rc;
+		fnl_tls_out_done(k->tls, n);
+	}
+	return 0;
+}
+
+/* One recv of ciphertext into tls. */
+static int tls_fill(struct fnl_kclient *k, int64_t deadline_ns)
+{
+	for (;;) {
+		int rc = wait_fd(k->fd, POLLIN, deadline_ns);
+		if (rc < 0)
+			return rc;
+		ssize_t got = recv(k->fd, k->ct, sizeof(k->ct), 0);
+		if (got == 0)
+			return -ECONNRESET;
+		if (got < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (fnl_tls_feed(k->tls, k->ct, (size_t)got) != (size_t)got)
+			return -EPROTO; /* pair full: cannot happen after a read */
+		return 0;
+	}
+}
+
+static int tls_fail(struct fnl_kclient *k, int rc)
+{
+	if (k->tls && fnl_tls_why(k->tls)[0])
+		snprintf(k->why, sizeof(k->why), "%s", fnl_tls_why(k->tls));
+	return rc;
+}
+
+static int io_all(struct fnl_kclient *k, void *p, size_t n, bool wr, int64_t deadline_ns)
+{
+	uint8_t *b = p;
+	if (!k->tls)
+		return raw_all(k, p, n, wr, deadline_ns);
+	while (n) {
+		int r = wr ? fnl_tls_write(k->tls, b, n) : fnl_tls_read(k->tls, b, n);
+		if (r < 0)
+			return tls_fail(k, r);
+		b += r;
+		n -= (size_t)r;
+		int rc = tls_flush(k, deadline_ns);
+		if (rc < 0)
+			return rc;
+		if (r == 0 && !wr && (rc = tls_fill(k, deadline_ns)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int tls_connect(struct fnl_kclient *k, const char *host)
+{
+	int64_t deadline = fnl_now_ns() + (int64_t)k->timeout_ms * 1000000;
+	int rc = fnl_tls_conn_new(k->tls_ctx, host, &k->tls);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		int h = fnl_tls_handshake(k->tls);
+		if (h < 0)
+			return tls_fail(k, h);
+		rc = tls_flush(k, deadline);
+		if (rc == 0 && h == 1)
+			return 0;
+		if (rc == 0)
+			rc = tls_fill(k, deadline);
+		if (rc == -ECONNRESET) {
+			snprintf(k->why, sizeof(k->why),
+				 "connection closed during the TLS handshake (a plaintext port?)");
+			return -EPROTO;
+		}
+		if (rc == -ETIMEDOUT) {
+			snprintf(k->why, sizeof(k->why),
+				 "no TLS handshake answer within %d ms (a plaintext port?)",
+				 k->timeout_ms);
+			return rc;
+		}
+		if (rc < 0)
+			return rc;
+	}
 }
 
 /* Send the frame in buf[0..len), receive the answer's body (after the header) */
@@ -174,9 +270,69 @@ static int negotiate(struct fnl_kclient *k)
 		k->ver_metadata = fnl_api_pick(r, nr, FNL_API_METADATA);
 		k->ver_init_pid = fnl_api_pick(r, nr, FNL_API_INIT_PRODUCER_ID);
 		k->ver_api_versions = fnl_api_pick(r, nr, FNL_API_API_VERSIONS);
+		k->ver_sasl_auth = fnl_api_pick(r, nr, FNL_API_SASL_AUTHENTICATE);
 		return k->ver_metadata < 0 ? -EPROTONOSUPPORT : 0;
 	}
 	return -EPROTONOSUPPORT;
+}
+
+/* SaslHandshake v1 + SaslAuthenticate rounds with the current credentials. */
+static int sasl_login(struct fnl_kclient *k)
+{
+	struct fnl_sasl *s = &k->sasl;
+	const char *mech = fnl_sasl_mech_wire(k->creds->mech);
+	uint8_t msg[FNL_SASL_MSG_MAX];
+	char mechs[128];
+	int16_t err;
+	uint64_t gen;
+	const uint8_t *body;
+	size_t blen;
+	int n = fnl_enc_sasl_handshake_req(k->buf, k->buf_bytes, 1, k->corr++, k->client_id, mech);
+	int rc = n < 0 ? n : roundtrip(k, (size_t)n, FNL_API_SASL_HANDSHAKE, 1, &body, &blen);
+	if (rc == 0)
+		rc = fnl_dec_sasl_handshake(body, blen, &err, mechs, sizeof(mechs));
+	if (rc < 0)
+		return rc;
+	if (err != 0 || k->ver_sasl_auth < 0) {
+		snprintf(k->why, sizeof(k->why),
+			 "SASL mechanism %s not enabled by the broker (error %d; enabled: %s)", mech,
+			 err, mechs[0] ? mechs : "none");
+		return -EPROTONOSUPPORT;
+	}
+	rc = fnl_sasl_creds_login(k->creds, s, &gen);
+	n = rc < 0 ? rc : fnl_sasl_first(s, NULL, msg, sizeof(msg));
+	while (n > 0) {
+		struct fnl_sasl_auth_resp r;
+		int16_t v = k->ver_sasl_auth;
+		int len = fnl_enc_sasl_auth_req(k->buf, k->buf_bytes, v, k->corr++, k->client_id,
+						msg, (size_t)n);
+		rc = len < 0 ? len
+			     : roundtrip(k, (size_t)len, FNL_API_SASL_AUTHENTICATE, v, &body, &blen);
+		if (rc == 0)
+			rc = fnl_dec_sasl_auth(body, blen, v, &r);
+		if (rc == -ECONNRESET && s->state != FNL_SASL_IDLE) {
+			snprintf(k->why, sizeof(k->why),
+				 "SASL %s authentication failed (the broker closed the connection; "
+				 "wrong user or password?)",
+				 mech);
+			return -EACCES;
+		}
+		if (rc < 0)
+			return rc;
+		if (r.err != 0) {
+			snprintf(k->why, sizeof(k->why), "SASL %s authentication failed: error %d %.*s",
+				 mech, r.err, r.error_message_len > 0 ? r.error_message_len : 0,
+				 r.error_message ? r.error_message : "");
+			return -EACCES;
+		}
+		k->session_lifetime_ms = r.session_lifetime_ms;
+		n = fnl_sasl_step(s, r.auth, (size_t)r.auth_len, msg, sizeof(msg));
+	}
+	if (n < 0) {
+		snprintf(k->why, sizeof(k->why), "SASL %s failed: %s", mech, s->why);
+		return n;
+	}
+	return 0;
 }
 
 static int connect_one(struct fnl_kclient *k, const char *hostport)
@@ -207,7 +363,19 @@ static int connect_one(struct fnl_kclient *k, const char *hostport)
 	if (rc == 0) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		rc = negotiate(k);
+		if (k->tls_ctx)
+			rc = tls_connect(k, host);
+		if (rc == 0) {
+			rc = negotiate(k);
+			if ((rc == -ECONNRESET || rc == -EMSGSIZE) && !k->tls && !k->why[0])
+				snprintf(k->why, sizeof(k->why),
+					 "%s during ApiVersions (a TLS port? then set "
+					 "security.protocol=SSL or SASL_SSL)",
+					 rc == -EMSGSIZE ? "answer is not Kafka"
+							 : "connection closed");
+		}
+		if (rc == 0 && k->creds)
+			rc = sasl_login(k);
 	}
 	if (rc < 0)
 		fnl_kclient_close(k);
@@ -217,7 +385,7 @@ static int connect_one(struct fnl_kclient *k, const char *hostport)
 
 int fnl_kclient_connect(struct fnl_kclient *k, const char *servers, char *msg, size_t msg_len)
 {
-	char list[1024], tried[512] = "";
+	char list[1024], tried[1024] = "";
 	char *srv[64];
 	unsigned n = 0;
 	snprintf(list, sizeof(list), "%s", servers);
@@ -231,6 +399,7 @@ int fnl_kclient_connect(struct fnl_kclient *k, const char *servers, char *msg, s
 	int rc = -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		const char *s = srv[(k->next_server + i) % n];
+		k->why[0] = '\0';
 		rc = connect_one(k, s);
 		if (rc == 0) {
 			k->next_server = (k->next_server + i) % n;
@@ -238,7 +407,7 @@ int fnl_kclient_connect(struct fnl_kclient *k, const char *servers, char *msg, s
 		}
 		size_t used = strlen(tried);
 		snprintf(tried + used, sizeof(tried) - used, "%s%s (%s)", used ? ", " : "", s,
-			 strerror(-rc));
+			 k->why[0] ? k->why : strerror(-rc));
 	}
 	return say(msg, msg_len, rc, "no bootstrap server reachable: %s", tried);
 }

@@ -1,6 +1,9 @@
 /* kclient.h - the control plane's small blocking Kafka client: ApiVersions
- * negotiation, Metadata and InitProducerId over one plain TCP socket with
- * timeouts. Not on the data path; the data plane has its own connections.
+ * negotiation, Metadata and InitProducerId over one TCP socket with
+ * timeouts; with security.protocol=SSL/SASL_SSL the socket carries TLS
+ * (dataplane/net/tls.h, the same code the data plane uses), with SASL_* a
+ * SaslHandshake + SaslAuthenticate login follows ApiVersions.
+ * Not on the data path; the data plane has its own connections.
  *
  * Invariants: one request in flight; every read is bounded by the frame
  * size the peer announced and by buf_bytes; a malformed or oversized answer
@@ -15,6 +18,8 @@
 #include <stdint.h>
 
 #include "dataplane/kafka/proto.h"
+#include "dataplane/net/tls.h"
+#include "dataplane/sasl/creds.h"
 
 #define FNL_KCLIENT_BUF_BYTES (4u << 20)
 
@@ -28,6 +33,15 @@ struct fnl_kclient {
 	unsigned next_server; /* which bootstrap server to try first (rotates) */
 	uint8_t *buf;
 	size_t buf_bytes;
+	/* security: set by the owner before connecting; NULL = plaintext / no SASL */
+	struct fnl_tls_ctx *tls_ctx;
+	struct fnl_sasl_creds *creds;
+	struct fnl_tls *tls;   /* this connection's TLS, NULL when plaintext */
+	int16_t ver_sasl_auth; /* SaslAuthenticate version, -1 unsupported */
+	int64_t session_lifetime_ms; /* from the last login, 0 none */
+	char why[256];         /* the last security failure, for fnl_kclient_connect's message */
+	struct fnl_sasl sasl;
+	uint8_t ct[17 * 1024]; /* received ciphertext on its way into tls */
 };
 
 /* Resolve "host:port" (first address) into *out (AF_INET or AF_INET6 in a sockaddr_in6). */

@@ -46,6 +46,7 @@ static void md_broker(void *ctx, int32_t node_id, const char *host, int host_len
 	char h[256];
 	snprintf(h, sizeof(h), "%.*s", host_len, host);
 	struct fnl_cmd m = {.type = FNL_CMD_BROKER, .a = node_id};
+	snprintf(m.name, sizeof(m.name), "%s", h);
 	if (fnl_resolve(h, port, &m.addr) < 0) {
 		fnl_warn("broker address does not resolve node=%d host=%s port=%d", node_id, h,
 			 port);
@@ -100,12 +101,19 @@ static void md_partition(void *ctx, int16_t err, int32_t partition, int32_t lead
 	fnl_daemon_push(x->d, &m);
 }
 
-/* Connects ctrl's cluster connection if it is down, and says which versions it speaks. */
+/* Connects ctrl's cluster connection if it is down (with the current SASL
+ * credentials), and says which versions it speaks. A security failure (TLS,
+ * SASL) is what /health reports until a login works again. */
 static int kc_connect(struct fnl_daemon *d, char *msg, size_t len)
 {
 	if (d->kc.fd >= 0)
 		return 0;
+	fnl_secure_refresh(d, true);
 	int rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
+	if (rc == 0)
+		fnl_secure_status(d, -1, NULL);
+	else if (d->kc.why[0])
+		fnl_secure_status(d, -1, d->kc.why);
 	if (rc == 0)
 		fnl_info("cluster connection ready peer=%s api_versions_version=%d "
 			 "metadata_version=%d init_producer_id_version=%d",

@@ -198,6 +198,17 @@ static const struct gstat gstats[] = {
     GS("funnel_recv_nobufs_total", "counter", recv_nobufs,
        "Multishot receives ended because every provided buffer was in use; if it grows, raise "
        "funnel.uring.rx.buffers."),
+    GS("funnel_tls_user_handshakes_total", "counter", tls_handshakes,
+       "Data-plane broker connections that completed a TLS handshake (user-space TLS: "
+       "OpenSSL in the data-plane thread; kernel TLS is not used yet)."),
+    GS("funnel_tls_failures_total", "counter", tls_failures,
+       "Data-plane TLS handshakes or sessions that failed (certificate, protocol, peer close)."),
+    GS("funnel_sasl_logins_total", "counter", sasl_logins,
+       "Data-plane SASL logins that succeeded (SCRAM: server signature verified)."),
+    GS("funnel_sasl_reauths_total", "counter", sasl_reauths,
+       "KIP-368 re-authentications on live connections (the broker set a session lifetime)."),
+    GS("funnel_sasl_failures_total", "counter", sasl_failures,
+       "Data-plane SASL logins that failed (refused, closed, or the server failed a check)."),
     GS("funnel_broker_connects_total", "counter", connects, "Broker connections made."),
     GS("funnel_broker_disconnects_total", "counter", disconnects,
        "Broker connections lost or closed."),
@@ -514,8 +525,12 @@ int fnl_metrics_render(const struct fnl_daemon *d, struct fnl_mbuf *out)
 
 bool fnl_metrics_healthy(const struct fnl_daemon *d, const char **why)
 {
+	static _Thread_local char sec[256]; /* per caller thread: metrics and ctrl */
 	const char *w = NULL;
-	if (d->last_metadata_ms <= 0 || d->brokers_known <= 0)
+	fnl_secure_why((struct fnl_daemon *)d, sec, sizeof(sec));
+	if (sec[0])
+		w = sec;
+	else if (d->last_metadata_ms <= 0 || d->brokers_known <= 0)
 		w = "no metadata yet";
 	else if (d->cfg.enable_idempotence && fnl_core_stats(d->core)->producer_id < 0)
 		w = "no producer id yet";
@@ -609,7 +624,7 @@ static void serve(struct fnl_metrics *m, struct conn *c)
 		if (fnl_metrics_healthy(m->d, &why)) {
 			respond_text(c, 200, "OK", "ok\n", head);
 		} else {
-			char text[128];
+			char text[320];
 			snprintf(text, sizeof(text), "not ready: %s\n", why);
 			respond_text(c, 503, "Service Unavailable", text, head);
 		}

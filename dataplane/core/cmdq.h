@@ -25,7 +25,7 @@ enum fnl_cmd_type {
 	FNL_CMD_CLIENT_ADD = 1, /* a: slot, ptr: mapping, u64: mapped bytes, i64: memfd inode */
 	FNL_CMD_CLIENT_GONE,    /* a: slot: its socket closed; drain then release */
 	FNL_CMD_TOPIC,          /* a: topic id, b: partitions, name */
-	FNL_CMD_BROKER,         /* a: node id, addr */
+	FNL_CMD_BROKER,         /* a: node id, addr, name: advertised host (TLS: SNI, verified) */
 	FNL_CMD_LEADER,         /* a: topic id, b: partition, c: leader node id (-1 unknown) */
 	FNL_CMD_METADATA_DONE,  /* a metadata snapshot is complete */
 	FNL_CMD_PRODUCER_ID,    /* i64: pid, a: epoch, name: transactional id (tests only) or "" */
@@ -43,6 +43,9 @@ enum fnl_cmd_type {
 	                                * rings not back (relocate failed), c: reports dropped
 	                                * (their ring did not come back), u64: entries moved */
 	FNL_EVT_BROKER_READY,          /* a: node id, i64: the Produce version negotiated */
+	FNL_EVT_SECURITY,              /* a: 1 a broker connection logged in (TLS/SASL), 0 one
+	                                * failed; i64: node id; name: the failure; c: 1 to log
+	                                * it (a new cause for this broker) */
 };
 
 struct fnl_cmd {

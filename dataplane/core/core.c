@@ -63,6 +63,8 @@ static void copy_engine_stats(struct fnl_core *c)
 	c->st.recv_arms = es.recv_arms;
 	c->st.recv_stops = es.recv_stops;
 	c->st.recv_nobufs = es.recv_nobufs;
+	c->st.tls_handshakes = es.tls_handshakes;
+	c->st.tls_failures = es.tls_failures;
 }
 
 int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fnl_cmdq *evt,
@@ -89,6 +91,8 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 		c->brokers[i].reqs = zalloc(sizeof(struct req) * FNL_REQS_PER_BROKER);
 		c->brokers[i].conn = -1;
 		if (!c->brokers[i].reqs)
+			goto fail;
+		if (cfg->creds && !(c->brokers[i].sasl = zalloc(sizeof(struct fnl_sasl))))
 			goto fail;
 	}
 	/* records section bytes a batch may hold: batch.size (before
@@ -165,8 +169,12 @@ void fnl_core_free(struct fnl_core *c)
 	if (c->acc.mem)
 		fnl_accum_free(&c->acc);
 	fnl_recover_close(c);
-	for (int i = 0; c->brokers && i < c->cfg.brokers_max; i++)
+	for (int i = 0; c->brokers && i < c->cfg.brokers_max; i++) {
 		free(c->brokers[i].reqs);
+		if (c->brokers[i].sasl)
+			fnl_sasl_reset(c->brokers[i].sasl); /* wipes the secret */
+		free(c->brokers[i].sasl);
+	}
 	free(c->clients);
 	free(c->active);
 	free(c->topics);
@@ -250,7 +258,7 @@ int fnl_core_broker_stats(const struct fnl_core *c, int idx, struct fnl_broker_s
 	const struct broker *br = &c->brokers[idx];
 	*out = (struct fnl_broker_stats){
 		.node_id = br->node_id,
-		.state = br->state,
+		.state = br->state == BR_SASL ? BR_VERSIONS : br->state,
 		.inflight = br->rq_tail - br->rq_head,
 		.requests = br->requests,
 		.responses = br->responses,
@@ -323,7 +331,7 @@ static void handle_cmd(struct fnl_core *c, const struct fnl_cmd *m)
 		cmd_topic(c, m);
 		break;
 	case FNL_CMD_BROKER:
-		fnl_sender_broker_set(c, m->a, &m->addr);
+		fnl_sender_broker_set(c, m->a, &m->addr, m->name);
 		break;
 	case FNL_CMD_LEADER:
 		cmd_leader(c, m);

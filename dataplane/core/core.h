@@ -52,6 +52,10 @@ struct fnl_core_cfg {
 	char journal_path[4096]; /* "" = no restart journal */
 	int restart_wait_ms;     /* funnel.restart.wait.ms */
 	uint64_t seed;
+	/* security, owned by ctrl and outliving the core; NULL = plaintext / no SASL */
+	struct fnl_tls_ctx *tls_ctx;
+	struct fnl_sasl_creds *creds;
+	bool ktls_available; /* for the per-connection log line only */
 };
 
 /* Counters (core writes, others read; 64-bit aligned loads are atomic on the
@@ -71,6 +75,9 @@ struct fnl_core_stats {
 	uint64_t reports_unread;
 	/* the engine's receive path, copied from fnl_engine_stats every tick */
 	uint64_t bytes_rx, rx_bufring, recv_arms, recv_stops, recv_nobufs;
+	/* security: user-space TLS handshakes / failures (engine), SASL logins / failures */
+	uint64_t tls_handshakes, tls_failures, sasl_logins, sasl_failures;
+	uint64_t sasl_reauths; /* KIP-368 re-authentications on a live connection */
 	int64_t producer_id;
 	int32_t producer_epoch;
 	int32_t clients_active;
@@ -131,7 +138,7 @@ struct fnl_part_stats {
 };
 struct fnl_broker_stats {
 	int32_t node_id;
-	uint8_t state; /* 1 down, 2 connecting, 3 negotiating, 4 ready */
+	uint8_t state; /* 1 down, 2 connecting (TCP, TLS), 3 negotiating (ApiVersions, SASL), 4 ready */
 	uint32_t inflight;
 	uint64_t requests, responses, rtt_us_sum;
 };

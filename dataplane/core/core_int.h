@@ -23,6 +23,7 @@
 #include "dataplane/partition/partition.h"
 #include "dataplane/producer/producer.h"
 #include "dataplane/ring/ring.h"
+#include "dataplane/sasl/creds.h"
 
 #define FNL_BURST_RECORDS 128  /* records taken from one client per pass */
 #define FNL_NAP_BELOW     64   /* a pass that took fewer records is light load */
@@ -75,9 +76,11 @@ struct part {
 	uint32_t jseq; /* its sequence entry in the journal, UINT32_MAX none */
 };
 
-enum broker_state { BR_UNUSED = 0, BR_DOWN, BR_CONNECTING, BR_VERSIONS, BR_READY };
+/* The first five are exported as numbers (struct fnl_broker_stats); BR_SASL
+ * is shown as BR_VERSIONS ("negotiating"). */
+enum broker_state { BR_UNUSED = 0, BR_DOWN, BR_CONNECTING, BR_VERSIONS, BR_READY, BR_SASL };
 
-enum req_kind { REQ_PRODUCE = 1, REQ_API_VERSIONS };
+enum req_kind { REQ_PRODUCE = 1, REQ_API_VERSIONS, REQ_SASL_HANDSHAKE, REQ_SASL_AUTH };
 
 struct req {
 	int32_t corr;
@@ -98,6 +101,15 @@ struct broker {
 	uint8_t state;
 	int conn;
 	struct sockaddr_in6 addr;
+	char host[256];               /* advertised host: TLS SNI and hostname check */
+	int64_t connect_ms;           /* when the connection was opened */
+	int16_t sasl_auth_ver;        /* SaslAuthenticate version, -1 none */
+	struct fnl_sasl *sasl;        /* its login (allocated at start-up with SASL) */
+	uint64_t sasl_gen;            /* credentials generation of the login */
+	int64_t reauth_at_ms;         /* KIP-368: log in again from then on (0: never) */
+	bool reauth_due;              /* no new Produce: waiting for in-flight to drain */
+	bool quiet_close;             /* the close's cause was logged already */
+	char last_why[160];           /* last security failure logged (said once until it changes) */
 	int16_t produce_ver, api_ver_try;
 	int32_t next_corr;
 	int64_t reconnect_at_ms, backoff_ms;
@@ -138,6 +150,7 @@ struct fnl_core {
 	uint32_t big_cap;     /* ... of a big slot, for one larger record (0: none) */
 	uint32_t meta_cap;    /* records per batch at most */
 	char txn_id[256]; /* tests only: see funnel.test.transactional.id */
+	uint8_t sasl_msg[FNL_SASL_MSG_MAX]; /* a SASL client message on its way into a request */
 };
 
 /* core.c */
@@ -159,7 +172,8 @@ void fnl_sender_on_event(struct fnl_core *c, const struct fnl_event *ev);
 int fnl_sender_pass(struct fnl_core *c);
 void fnl_sender_timers(struct fnl_core *c);
 void fnl_sender_expire(struct fnl_core *c);
-int fnl_sender_broker_set(struct fnl_core *c, int32_t node_id, const struct sockaddr_in6 *addr);
+int fnl_sender_broker_set(struct fnl_core *c, int32_t node_id, const struct sockaddr_in6 *addr,
+			  const char *host);
 void fnl_sender_rebuild(struct fnl_core *c);
 void fnl_sender_pop_done(struct fnl_core *c, struct part *p);
 bool fnl_sender_idle(const struct fnl_core *c);

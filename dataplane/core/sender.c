@@ -2,13 +2,19 @@
  * requests (one batch per partition per request, <= max in flight per
  * connection), and responses fed to the producer state machine.
  *
- * Connection life: DOWN -> CONNECTING -> VERSIONS (ApiVersions, retried at
- * a version the broker lists if it answers UNSUPPORTED_VERSION) -> READY.
+ * Connection life: DOWN -> CONNECTING (TCP; with TLS also the handshake,
+ * done by the engine) -> VERSIONS (ApiVersions, retried at a version the
+ * broker lists if it answers UNSUPPORTED_VERSION) -> SASL (with
+ * security.protocol=SASL_*: SaslHandshake v1, then SaslAuthenticate rounds
+ * until the mechanism is done) -> READY. A security failure (certificate,
+ * handshake, login) is logged once per broker and cause, reported to ctrl
+ * (FNL_EVT_SECURITY, for /health) and retried with the reconnect backoff.
  * Responses arrive in request order on a connection (Kafka guarantees it),
  * so in-flight requests are a FIFO; a response whose correlation id is not
  * the FIFO head's means a broken peer: the connection is closed and what
  * was in flight is handed back to the producer as lost.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,11 +148,47 @@ static void lose_inflight(struct fnl_core *c, struct broker *br, int16_t err)
 	}
 }
 
+/* "broker 1 (host:port)" */
+static void broker_name(const struct broker *br, char *out, size_t n)
+{
+	snprintf(out, n, "broker %d (%.100s:%d)", br->node_id, br->host[0] ? br->host : "?",
+		 ntohs(br->addr.sin6_port));
+}
+
+/* A security failure: logged once per cause, reported for /health. */
+static void security_failed(struct fnl_core *c, struct broker *br, const char *why)
+{
+	char text[256], name[160];
+	broker_name(br, name, sizeof(name));
+	snprintf(text, sizeof(text), "%.150s (%.100s)", why, name);
+	struct fnl_cmd e = {.type = FNL_EVT_SECURITY, .a = 0, .i64 = br->node_id};
+	snprintf(e.name, sizeof(e.name), "%s", text);
+	if (strcmp(br->last_why, why) != 0) { /* a new cause: ctrl logs it */
+		snprintf(br->last_why, sizeof(br->last_why), "%s", why);
+		e.c = 1;
+	}
+	fnl_core_evt_full(c, &e);
+	br->quiet_close = true;
+}
+
 static void broker_down(struct fnl_core *c, struct broker *br, int res)
 {
-	if (br->state == BR_READY || br->state == BR_VERSIONS)
+	const char *cause = br->conn >= 0 ? fnl_conn_why(c->eng, br->conn) : "";
+	if (br->state == BR_READY || br->state == BR_VERSIONS || br->state == BR_SASL)
 		c->st.disconnects++;
-	if (res < 0) {
+	if (br->state == BR_SASL && !br->quiet_close) {
+		char w[160];
+		snprintf(w, sizeof(w),
+			 "SASL %s authentication failed: the broker closed the connection (wrong "
+			 "user or password?)",
+			 fnl_sasl_mech_wire(br->sasl->mech));
+		c->st.sasl_failures++;
+		security_failed(c, br, w);
+	} else if (res < 0 && cause[0] && !br->quiet_close &&
+		   (res == -EKEYREJECTED || res == -EPROTO) && c->cfg.tls_ctx) {
+		security_failed(c, br, cause);
+	}
+	if (res < 0 && !br->quiet_close) {
 		char why[160];
 		snprintf(why, sizeof(why), "broker connection %s: %s",
 			 br->state == BR_CONNECTING ? "failed" : "closed", strerror(-res));
@@ -155,11 +197,131 @@ static void broker_down(struct fnl_core *c, struct broker *br, int res)
 	lose_inflight(c, br, ERR_NETWORK_EXCEPTION);
 	br->state = BR_DOWN;
 	br->conn = -1;
+	br->quiet_close = false;
+	br->reauth_at_ms = 0;
+	br->reauth_due = false;
 	br->backoff_ms = br->backoff_ms ? br->backoff_ms * 2 : RECONNECT_BACKOFF_MS;
 	if (br->backoff_ms > RECONNECT_BACKOFF_MAX_MS)
 		br->backoff_ms = RECONNECT_BACKOFF_MAX_MS;
 	br->reconnect_at_ms = c->now_ms + br->backoff_ms;
 	refresh_metadata(c);
+}
+
+/* SaslHandshake (kind REQ_SASL_HANDSHAKE, text = the mechanism) or
+ * SaslAuthenticate (auth bytes) as a request in flight. */
+static int send_sasl(struct fnl_core *c, struct broker *br, uint8_t kind, const void *p, size_t n)
+{
+	struct req *r = req_get(br);
+	if (!r)
+		return -ENOBUFS;
+	r->kind = kind;
+	r->api_ver = kind == REQ_SASL_HANDSHAKE ? 1 : br->sasl_auth_ver;
+	r->corr = br->next_corr++;
+	int len = kind == REQ_SASL_HANDSHAKE
+			  ? fnl_enc_sasl_handshake_req(r->scratch, sizeof(r->scratch), 1, r->corr,
+						       c->cfg.client_id, p)
+			  : fnl_enc_sasl_auth_req(r->scratch, sizeof(r->scratch), r->api_ver, r->corr,
+						  c->cfg.client_id, p, n);
+	int rc = len;
+	if (len > 0) {
+		r->iov[0].iov_base = r->scratch;
+		r->iov[0].iov_len = (size_t)len;
+		rc = fnl_conn_send(c->eng, br->conn, r->iov, 1, (uint64_t)(uintptr_t)r);
+	}
+	if (rc < 0) {
+		req_put(br, r);
+		return rc;
+	}
+	r->sent_ms = c->now_ms;
+	fifo_push(br, r);
+	return 0;
+}
+
+static void sasl_fail(struct fnl_core *c, struct broker *br, const char *why)
+{
+	c->st.sasl_failures++;
+	security_failed(c, br, why);
+	fnl_conn_close(c->eng, br->conn);
+}
+
+static void sasl_start(struct fnl_core *c, struct broker *br)
+{
+	br->state = BR_SASL;
+	if (fnl_sasl_creds_login(c->cfg.creds, br->sasl, &br->sasl_gen) < 0) {
+		sasl_fail(c, br, "SASL credentials do not fit");
+		return;
+	}
+	if (send_sasl(c, br, REQ_SASL_HANDSHAKE, fnl_sasl_mech_wire(br->sasl->mech), 0) < 0)
+		fnl_conn_close(c->eng, br->conn);
+}
+
+static void on_sasl_handshake(struct fnl_core *c, struct broker *br, const uint8_t *body,
+			      size_t n)
+{
+	char mechs[96], why[200];
+	int16_t err = 0;
+	const char *mech = fnl_sasl_mech_wire(br->sasl->mech);
+	if (fnl_dec_sasl_handshake(body, n, &err, mechs, sizeof(mechs)) < 0) {
+		sasl_fail(c, br, "malformed SaslHandshake answer");
+		return;
+	}
+	if (err || br->sasl_auth_ver < 0) {
+		snprintf(why, sizeof(why), "SASL mechanism %s not enabled by the broker (error %d; "
+					   "enabled: %s)",
+			 mech, err, mechs[0] ? mechs : "none");
+		sasl_fail(c, br, why);
+		return;
+	}
+	int m = fnl_sasl_first(br->sasl, NULL, c->sasl_msg, sizeof(c->sasl_msg));
+	if (m < 0 || send_sasl(c, br, REQ_SASL_AUTH, c->sasl_msg, (size_t)m) < 0)
+		fnl_conn_close(c->eng, br->conn);
+}
+
+static void on_sasl_auth(struct fnl_core *c, struct broker *br, int16_t ver, const uint8_t *body,
+			 size_t n)
+{
+	struct fnl_sasl_auth_resp r;
+	char why[200];
+	const char *mech = fnl_sasl_mech_wire(br->sasl->mech);
+	if (fnl_dec_sasl_auth(body, n, ver, &r) < 0) {
+		sasl_fail(c, br, "malformed SaslAuthenticate answer");
+		return;
+	}
+	if (r.err) {
+		snprintf(why, sizeof(why), "SASL %s authentication failed: error %d %.*s", mech,
+			 r.err, r.error_message_len > 0 ? (r.error_message_len > 100 ? 100 : r.error_message_len) : 0,
+			 r.error_message ? r.error_message : "");
+		sasl_fail(c, br, why);
+		return;
+	}
+	int m = fnl_sasl_step(br->sasl, r.auth, (size_t)r.auth_len, c->sasl_msg,
+			      sizeof(c->sasl_msg));
+	if (m > 0) {
+		if (send_sasl(c, br, REQ_SASL_AUTH, c->sasl_msg, (size_t)m) < 0)
+			fnl_conn_close(c->eng, br->conn);
+		return;
+	}
+	if (m < 0) {
+		snprintf(why, sizeof(why), "SASL %s failed: %.150s", mech, br->sasl->why);
+		sasl_fail(c, br, why);
+		return;
+	}
+	c->st.sasl_logins++;
+	if (br->reauth_due)
+		c->st.sasl_reauths++;
+	else
+		fnl_core_evt(c, FNL_EVT_BROKER_READY, br->node_id, br->produce_ver, "");
+	br->reauth_due = false;
+	/* KIP-368: log in again at 85% of the session, at least 100 ms from now
+	 * (the Java client re-authenticates at 85-95%) */
+	br->reauth_at_ms = 0;
+	if (r.session_lifetime_ms > 0) {
+		int64_t at = r.session_lifetime_ms * 85 / 100;
+		br->reauth_at_ms = c->now_ms + (at > 100 ? at : 100);
+	}
+	br->last_why[0] = '\0';
+	fnl_core_evt(c, FNL_EVT_SECURITY, 1, br->node_id, "");
+	br->state = BR_READY;
 }
 
 static int send_api_versions(struct fnl_core *c, struct broker *br, int16_t ver)
@@ -209,6 +371,11 @@ static void on_api_versions(struct fnl_core *c, struct broker *br, int16_t ver,
 		return;
 	}
 	br->produce_ver = pv;
+	br->sasl_auth_ver = fnl_api_pick(ranges, nr, FNL_API_SASL_AUTHENTICATE);
+	if (c->cfg.creds) {
+		sasl_start(c, br);
+		return;
+	}
 	br->state = BR_READY; /* backoff resets on a good Produce answer, not here */
 	fnl_core_evt(c, FNL_EVT_BROKER_READY, br->node_id, pv, "");
 }
@@ -285,8 +452,9 @@ static void on_frame(struct fnl_core *c, struct broker *br, const uint8_t *f, ui
 	int32_t corr = 0;
 	int hl = -EBADMSG;
 	if (r) {
-		int16_t api = r->kind == REQ_PRODUCE ? FNL_API_PRODUCE : FNL_API_API_VERSIONS;
-		hl = fnl_dec_resp_header(f, len, api, r->api_ver, &corr);
+		static const int16_t apis[] = {0, FNL_API_PRODUCE, FNL_API_API_VERSIONS,
+					       FNL_API_SASL_HANDSHAKE, FNL_API_SASL_AUTHENTICATE};
+		hl = fnl_dec_resp_header(f, len, apis[r->kind], r->api_ver, &corr);
 	}
 	if (hl < 0 || corr != r->corr) {
 		fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id,
@@ -294,11 +462,19 @@ static void on_frame(struct fnl_core *c, struct broker *br, const uint8_t *f, ui
 		fnl_conn_close(c->eng, br->conn);
 		return;
 	}
-	if (r->kind == REQ_API_VERSIONS) {
+	if (r->kind != REQ_PRODUCE) {
 		int16_t ver = r->api_ver;
+		uint8_t kind = r->kind;
 		fifo_pop(br);
-		req_put(br, r);
-		on_api_versions(c, br, ver, f + hl, len - (uint32_t)hl);
+		r->done = true;
+		if (r->sent)
+			req_put(br, r); /* else on_sent() frees it */
+		if (kind == REQ_API_VERSIONS)
+			on_api_versions(c, br, ver, f + hl, len - (uint32_t)hl);
+		else if (kind == REQ_SASL_HANDSHAKE)
+			on_sasl_handshake(c, br, f + hl, len - (uint32_t)hl);
+		else
+			on_sasl_auth(c, br, ver, f + hl, len - (uint32_t)hl);
 		return;
 	}
 	if (!on_produce(c, br, r, f + hl, len - (uint32_t)hl))
@@ -322,8 +498,14 @@ static void on_sent(struct fnl_core *c, struct broker *br, const struct fnl_even
 	if (r < br->reqs || r >= br->reqs + FNL_REQS_PER_BROKER || r->sent)
 		return;
 	r->sent = true;
-	if (ev->res < 0)
-		return; /* the connection closes; CLOSED hands back what was in flight */
+	if (ev->res < 0) {
+		/* the connection closes; CLOSED hands back what was in flight. One
+		 * already answered (a response can come before its SENT) is no longer
+		 * in flight: free it here or its slot is lost */
+		if (r->done)
+			req_put(br, r);
+		return;
+	}
 	if (r->kind == REQ_PRODUCE && c->cfg.acks == 0 && !r->done) {
 		fifo_pop(br); /* sends complete in order: it is the FIFO head */
 		r->done = true;
@@ -345,6 +527,17 @@ void fnl_sender_on_event(struct fnl_core *c, const struct fnl_event *ev)
 	case FNL_EV_CONNECTED:
 		c->st.connects++;
 		br->state = BR_VERSIONS;
+		if (c->cfg.tls_ctx) {
+			char text[256], name[160];
+			broker_name(br, name, sizeof(name));
+			snprintf(text, sizeof(text), "%s: TLS in user space (%s), %s", name,
+				 c->cfg.ktls_available ? "kernel TLS not used yet"
+						       : "kernel TLS not available",
+				 fnl_conn_why(c->eng, br->conn));
+			fnl_core_evt(c, FNL_EVT_LOG, 2, br->node_id, text);
+			if (!c->cfg.creds)
+				fnl_core_evt(c, FNL_EVT_SECURITY, 1, br->node_id, "");
+		}
 		if (send_api_versions(c, br, fnl_apiver_first()) < 0)
 			fnl_conn_close(c->eng, br->conn);
 		break;
@@ -474,6 +667,13 @@ int fnl_sender_pass(struct fnl_core *c)
 		return 0; /* rings named by journaled batches are not all back yet */
 	for (int i = 0; i < c->cfg.brokers_max; i++) {
 		struct broker *br = &c->brokers[i];
+		if (br->state == BR_READY && br->reauth_at_ms && c->now_ms >= br->reauth_at_ms)
+			br->reauth_due = true; /* KIP-368: drain, then log in on this connection */
+		if (br->state == BR_READY && br->reauth_due) {
+			if (inflight(br) == 0)
+				sasl_start(c, br);
+			continue; /* nothing new goes out meanwhile: order is kept */
+		}
 		if (br->state != BR_READY || !br->queued)
 			continue;
 		while (inflight(br) < (uint32_t)c->cfg.max_inflight) {
@@ -499,6 +699,16 @@ static void connect_broker(struct fnl_core *c, int i)
 	}
 	br->conn = conn;
 	br->state = BR_CONNECTING;
+	br->connect_ms = c->now_ms;
+	if (c->cfg.tls_ctx) {
+		int rc = fnl_conn_tls(c->eng, conn, c->cfg.tls_ctx, br->host[0] ? br->host : "");
+		if (rc < 0) {
+			char why[120];
+			snprintf(why, sizeof(why), "cannot set up TLS: %s", strerror(-rc));
+			security_failed(c, br, why);
+			fnl_conn_close(c->eng, conn);
+		}
+	}
 }
 
 /* Connect brokers that lead partitions, time out requests. */
@@ -508,7 +718,17 @@ void fnl_sender_timers(struct fnl_core *c)
 		struct broker *br = &c->brokers[i];
 		if (br->state == BR_DOWN && br->bpart_n && c->now_ms >= br->reconnect_at_ms)
 			connect_broker(c, i);
-		if ((br->state == BR_READY || br->state == BR_VERSIONS) && inflight(br)) {
+		if (br->state == BR_CONNECTING && c->cfg.tls_ctx &&
+		    c->now_ms - br->connect_ms > c->cfg.request_timeout_ms) {
+			char why[120];
+			snprintf(why, sizeof(why),
+				 "no TLS handshake within request.timeout.ms=%d (a plaintext port?)",
+				 c->cfg.request_timeout_ms);
+			security_failed(c, br, why);
+			fnl_conn_close(c->eng, br->conn);
+		}
+		if ((br->state == BR_READY || br->state == BR_VERSIONS || br->state == BR_SASL) &&
+		    inflight(br)) {
 			struct req *h = br->fifo[br->rq_head % FNL_REQS_PER_BROKER];
 			if (c->now_ms - h->sent_ms > c->cfg.request_timeout_ms) {
 				fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id,
@@ -527,7 +747,8 @@ void fnl_sender_expire(struct fnl_core *c)
 			fnl_sender_pop_done(c, &c->parts[i]);
 }
 
-int fnl_sender_broker_set(struct fnl_core *c, int32_t node_id, const struct sockaddr_in6 *addr)
+int fnl_sender_broker_set(struct fnl_core *c, int32_t node_id, const struct sockaddr_in6 *addr,
+			  const char *host)
 {
 	int free_slot = -1;
 	for (int i = 0; i < c->cfg.brokers_max; i++) {
@@ -539,8 +760,9 @@ int fnl_sender_broker_set(struct fnl_core *c, int32_t node_id, const struct sock
 		}
 		if (br->node_id != node_id)
 			continue;
-		if (memcmp(&br->addr, addr, sizeof(*addr)) != 0) {
+		if (memcmp(&br->addr, addr, sizeof(*addr)) != 0 || strcmp(br->host, host) != 0) {
 			br->addr = *addr; /* moved: reconnect at the new address */
+			snprintf(br->host, sizeof(br->host), "%s", host);
 			if (br->conn >= 0)
 				fnl_conn_close(c->eng, br->conn);
 		}
@@ -551,6 +773,7 @@ int fnl_sender_broker_set(struct fnl_core *c, int32_t node_id, const struct sock
 	struct broker *br = &c->brokers[free_slot];
 	br->node_id = node_id;
 	br->addr = *addr;
+	snprintf(br->host, sizeof(br->host), "%s", host);
 	br->state = BR_DOWN;
 	br->conn = -1;
 	br->reconnect_at_ms = 0;

@@ -16,6 +16,8 @@ static const struct api_info api_table[] = {
     {FNL_API_METADATA, 1, 13, 9}, /* v13 = v12 + a top-level error code (KIP-1102) */
     {FNL_API_API_VERSIONS, 0, 4, 3}, /* v4 = v3 */
     {FNL_API_INIT_PRODUCER_ID, 0, 5, 2}, /* v5 = v4 (PRODUCER_FENCED may be answered) */
+    {FNL_API_SASL_HANDSHAKE, 1, 1, 99}, /* never flexible; v0 (raw frames) not spoken */
+    {FNL_API_SASL_AUTHENTICATE, 0, 2, 2},
     /* transactions: encoded and decoded in txn_proto.c; listed here so that version picking
      * and response-header flexibility know them */
     {10, 0, 6, 3}, /* FindCoordinator: v4+ batches keys (KIP-699), v6 share groups */
@@ -611,4 +613,100 @@ int fnl_dec_produce(const uint8_t *p, size_t n, int16_t ver, fnl_presp_cb cb, vo
 	if (rc < 0)
 		return rc;
 	return presp_walk(p, n, ver, cb, ctx, throttle_ms);
+}
+
+/* ---- SaslHandshake v1, SaslAuthenticate v0-2 (KIP-43, KIP-152, KIP-368) ---- */
+
+int fnl_enc_sasl_handshake_req(void *buf, size_t cap, int16_t ver, int32_t corr,
+                               const char *client_id, const char *mechanism)
+{
+	struct fnl_wbuf w;
+
+	if (!api_supported(FNL_API_SASL_HANDSHAKE, ver) || !mechanism)
+		return -EINVAL;
+	fnl_wbuf_init(&w, buf, cap);
+	w_req_header(&w, FNL_API_SASL_HANDSHAKE, ver, corr, client_id, false);
+	fnl_w_string(&w, mechanism, strlen(mechanism));
+	return w_finish(&w);
+}
+
+int fnl_dec_sasl_handshake(const uint8_t *p, size_t n, int16_t *err, char *mechs,
+                           size_t mechs_cap)
+{
+	struct fnl_rbuf r;
+	size_t used = 0;
+	int32_t count;
+
+	fnl_rbuf_init(&r, p, n);
+	*err = fnl_r_i16(&r);
+	count = fnl_r_array_len(&r);
+	if (mechs_cap)
+		mechs[0] = '\0';
+	if (r.err || !fnl_r_count_ok(&r, count, 2))
+		return -EBADMSG;
+	for (int32_t i = 0; i < count; i++) {
+		const char *s;
+		int32_t len;
+		if (!fnl_r_string(&r, &s, &len) || len < 0)
+			return -EBADMSG;
+		/* a readable list for messages: printable bytes only, cut when full */
+		for (int32_t j = -1; j < len && used + 1 < mechs_cap; j++) {
+			char ch = j < 0 ? ',' : s[j];
+			if (j < 0 && used == 0)
+				continue;
+			mechs[used++] = (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+		}
+	}
+	if (mechs_cap)
+		mechs[used < mechs_cap ? used : mechs_cap - 1] = '\0';
+	if (r.err || fnl_r_left(&r) != 0)
+		return -EBADMSG;
+	return 0;
+}
+
+int fnl_enc_sasl_auth_req(void *buf, size_t cap, int16_t ver, int32_t corr, const char *client_id,
+                          const void *auth, size_t auth_len)
+{
+	struct fnl_wbuf w;
+	bool flex = fnl_api_flexible(FNL_API_SASL_AUTHENTICATE, ver);
+
+	if (!api_supported(FNL_API_SASL_AUTHENTICATE, ver) || auth_len > INT32_MAX - 8)
+		return -EINVAL;
+	fnl_wbuf_init(&w, buf, cap);
+	w_req_header(&w, FNL_API_SASL_AUTHENTICATE, ver, corr, client_id, flex);
+	if (flex)
+		fnl_w_compact_bytes(&w, auth, auth_len);
+	else
+		fnl_w_bytes(&w, auth, auth_len);
+	if (flex)
+		fnl_w_tags_empty(&w);
+	return w_finish(&w);
+}
+
+int fnl_dec_sasl_auth(const uint8_t *p, size_t n, int16_t ver, struct fnl_sasl_auth_resp *out)
+{
+	struct fnl_rbuf r;
+	bool flex = fnl_api_flexible(FNL_API_SASL_AUTHENTICATE, ver);
+
+	memset(out, 0, sizeof(*out));
+	out->error_message_len = -1;
+	if (!api_supported(FNL_API_SASL_AUTHENTICATE, ver))
+		return -EINVAL;
+	fnl_rbuf_init(&r, p, n);
+	out->err = fnl_r_i16(&r);
+	if (flex)
+		fnl_r_compact_string(&r, &out->error_message, &out->error_message_len);
+	else
+		fnl_r_string(&r, &out->error_message, &out->error_message_len);
+	if (flex)
+		fnl_r_compact_bytes(&r, &out->auth, &out->auth_len);
+	else
+		fnl_r_bytes(&r, &out->auth, &out->auth_len);
+	if (ver >= 1)
+		out->session_lifetime_ms = fnl_r_i64(&r);
+	if (flex)
+		fnl_r_tags_skip(&r);
+	if (r.err || out->auth_len < 0 || fnl_r_left(&r) != 0)
+		return -EBADMSG;
+	return 0;
 }

@@ -18,7 +18,8 @@
  *   +--------+------------+------------------+
  *
  * Supported versions (ours): ApiVersions 0-4, Metadata 1-13, InitProducerId 0-5,
- * Produce 3-12. Flexible (compact strings/arrays + tagged fields) from ApiVersions 3,
+ * Produce 3-12,
+ * SaslHandshake 1, SaslAuthenticate 0-2. Flexible (compact strings/arrays + tagged fields) from ApiVersions 3,
  * Metadata 9, InitProducerId 2, Produce 9. Encoders reject other versions with -EINVAL.
  *
  * Invariants:
@@ -45,6 +46,8 @@
 #define FNL_API_METADATA         3
 #define FNL_API_API_VERSIONS     18
 #define FNL_API_INIT_PRODUCER_ID 22
+#define FNL_API_SASL_HANDSHAKE   17
+#define FNL_API_SASL_AUTHENTICATE 36
 
 /* Kafka error codes the codec itself needs to know about. */
 #define FNL_PROTO_ERR_NONE                ((int16_t)0)
@@ -169,5 +172,28 @@ typedef void (*fnl_presp_cb)(void *ctx, const char *topic, int topic_len, int32_
                              int64_t log_start_offset);
 int fnl_dec_produce(const uint8_t *p, size_t n, int16_t ver, fnl_presp_cb cb, void *ctx,
                     int32_t *throttle_ms);
+
+/* ---- SASL (KIP-43 / KIP-152 / KIP-368) ----
+ * SaslHandshake v1 only (v0 sent raw SASL bytes after it; never spoken here);
+ * SaslAuthenticate 0-2 (v1 adds session_lifetime_ms, v2 is flexible). */
+int fnl_enc_sasl_handshake_req(void *buf, size_t cap, int16_t ver, int32_t corr,
+                               const char *client_id, const char *mechanism);
+/* SaslHandshake body: *err, and the broker's enabled mechanisms as "A,B,C" in mechs
+ * (printable ASCII, cut to mechs_cap). 0 or -EBADMSG. */
+int fnl_dec_sasl_handshake(const uint8_t *p, size_t n, int16_t *err, char *mechs,
+                           size_t mechs_cap);
+int fnl_enc_sasl_auth_req(void *buf, size_t cap, int16_t ver, int32_t corr, const char *client_id,
+                          const void *auth, size_t auth_len);
+/* SaslAuthenticate body. Pointers point into p (not NUL-terminated); error_message_len is
+ * -1 for null; session_lifetime_ms is 0 before v1 or when the broker sets none. */
+struct fnl_sasl_auth_resp {
+	int16_t err;
+	const char *error_message;
+	int32_t error_message_len;
+	const uint8_t *auth;
+	int32_t auth_len;
+	int64_t session_lifetime_ms;
+};
+int fnl_dec_sasl_auth(const uint8_t *p, size_t n, int16_t ver, struct fnl_sasl_auth_resp *out);
 
 #endif

@@ -38,12 +38,14 @@
  * the free room, re-armed after each completion.
  */
 #include "dataplane/net/engine.h"
+#include "dataplane/net/tls.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -100,6 +102,12 @@ struct fnl_conn {
 	struct msghdr msg; /* of the in-flight sendmsg */
 	struct __kernel_timespec connect_ts;
 	struct sockaddr_storage addr;
+	/* TLS (fnl_conn_tls): ciphertext on the socket, plaintext in rx and the sendq */
+	struct fnl_tls *tls; /* NULL: plaintext */
+	bool tls_up;         /* handshake done, CONNECTED emitted */
+	bool tls_q_done;     /* the head send's plaintext is all encrypted */
+	bool tls_rx_full;    /* decrypted bytes wait for room in rx */
+	char why[FNL_TLS_WHY_MAX];
 };
 
 struct fnl_watch {
@@ -136,6 +144,7 @@ struct fnl_engine {
 	uint32_t rx_waiters;  /* connections with rx_nobufs */
 	struct fnl_event *ev; /* output of the poll in progress */
 	int ev_n, ev_max;
+	uint8_t tls_stage[FNL_TLS_RECORD]; /* plaintext gathered from iovecs for one record */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -477,6 +486,14 @@ static void rx_compact(struct fnl_conn *c)
 
 static void rx_fail(struct fnl_engine *e, struct fnl_conn *c, int res)
 {
+	if (c->tls && !c->tls_up) {
+		if (!c->why[0])
+			snprintf(c->why, sizeof(c->why),
+			         "connection closed during the TLS "
+			         "handshake (is it a plaintext port?)");
+		e->st.tls_failures++;
+		res = -EPROTO;
+	}
 	e->st.recv_errors++;
 	c->rx_head = c->rx_tail = 0;
 	c->rx_parse = false;
@@ -549,9 +566,13 @@ static enum drain_res rx_arm(struct fnl_engine *e, struct fnl_conn *c)
 
 /* Buffer ring: copy held bytes to rx_tail, in order, as far as rx has room
  * (compacting first when that makes room and is allowed). true if any moved. */
+static bool tls_fill(struct fnl_engine *e, struct fnl_conn *c);
+
 static bool rx_fill(struct fnl_engine *e, struct fnl_conn *c)
 {
 	bool moved = false;
+	if (c->tls)
+		return tls_fill(e, c);
 	while (c->held_n > 0) {
 		uint16_t bid = c->held_head;
 		uint32_t avail = e->pb_len[bid] - c->held_off;
@@ -593,7 +614,7 @@ static enum drain_res rx_feed(struct fnl_engine *e, struct fnl_conn *c)
 		if (c->rx_parse && rx_parse(e, c) == D_BLOCKED)
 			return D_BLOCKED;
 		if (c->held_n == 0)
-			return D_DONE;
+			return c->tls && c->tls_rx_full ? D_DEFER : D_DONE;
 		if (!moved)
 			return D_DEFER;
 	}
@@ -602,9 +623,17 @@ static enum drain_res rx_feed(struct fnl_engine *e, struct fnl_conn *c)
 /* Buffer ring: feed, then stop the multishot while buffers stay held (rx is
  * full: the consumer has not taken its frames), apply a recv end that waited
  * for the held bytes, or (re-)arm the multishot. */
+static enum drain_res tls_hs_step(struct fnl_engine *e, struct fnl_conn *c);
+
 static enum drain_res rx_step(struct fnl_engine *e, struct fnl_conn *c)
 {
-	enum drain_res r = rx_feed(e, c);
+	enum drain_res r;
+	if (c->tls && !c->tls_up && c->state == S_CONNECTED) {
+		r = tls_hs_step(e, c);
+		if (r != D_DONE)
+			return r;
+	}
+	r = rx_feed(e, c);
 	if (r != D_DONE) {
 		if (c->held_n > 0 && c->recv_armed && !c->recv_stopping &&
 		    c->state == S_CONNECTED && cancel_op(e, c, OP_RECV)) {
@@ -731,9 +760,19 @@ static void send_pop(struct fnl_engine *e, struct fnl_conn *c)
 	c->sq_count--;
 }
 
+static int tls_pump(struct fnl_engine *e, struct fnl_conn *c);
+
 static void send_next(struct fnl_engine *e, struct fnl_conn *c)
 {
 	int r;
+	if (c->tls) {
+		r = tls_pump(e, c);
+		if (r < 0) {
+			e->st.send_errors++;
+			start_close(e, c, r);
+		}
+		return;
+	}
 	if (c->state != S_CONNECTED || c->sq_count == 0)
 		return;
 	r = arm_send(e, c);
@@ -743,10 +782,17 @@ static void send_next(struct fnl_engine *e, struct fnl_conn *c)
 	}
 }
 
+static void on_send_tls(struct fnl_engine *e, struct fnl_conn *c, int res);
+
 static void on_send(struct fnl_engine *e, struct fnl_conn *c, int res)
 {
 	struct fnl_send *q = &c->sendq[c->sq_head];
 	int id = (int)conn_idx(e, c);
+
+	if (c->tls) {
+		on_send_tls(e, c, res);
+		return;
+	}
 
 	c->send_armed = false;
 	if (res > 0) {
@@ -784,7 +830,17 @@ static void on_connect(struct fnl_engine *e, struct fnl_conn *c, int res)
 	if (res == 0) {
 		c->state = S_CONNECTED;
 		e->st.connects++;
-		ev_emit(e, FNL_EV_CONNECTED, (int)conn_idx(e, c), 0, c->user, 0);
+		if (c->tls) { /* CONNECTED waits for the handshake (tls_hs_step) */
+			int h = fnl_tls_handshake(c->tls), r = h < 0 ? h : tls_pump(e, c);
+			if (r < 0) {
+				snprintf(c->why, sizeof(c->why), "%s", fnl_tls_why(c->tls));
+				e->st.tls_failures++;
+				start_close(e, c, r);
+				return;
+			}
+		} else {
+			ev_emit(e, FNL_EV_CONNECTED, (int)conn_idx(e, c), 0, c->user, 0);
+		}
 		rx_rearm(e, c);
 		return;
 	}
@@ -990,6 +1046,10 @@ static void conn_reset(struct fnl_conn *c, int fd, uint64_t user)
 	c->rx_epoch = 0;
 	c->rx_head = c->rx_tail = 0;
 	c->sq_head = c->sq_count = 0;
+	fnl_tls_conn_free(c->tls); /* the slot's previous connection's */
+	c->tls = NULL;
+	c->tls_up = c->tls_q_done = c->tls_rx_full = false;
+	c->why[0] = '\0';
 }
 
 static void conn_prep_connect(struct fnl_engine *e, struct fnl_conn *c, socklen_t salen,
@@ -1060,7 +1120,7 @@ int fnl_conn_send(struct fnl_engine *e, int conn, struct iovec *iov, int iovcnt,
 	if (!e || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
 		return -ENOTCONN;
 	c = &e->conns[conn];
-	if (c->state != S_CONNECTED)
+	if (c->state != S_CONNECTED || (c->tls && !c->tls_up))
 		return -ENOTCONN;
 	if (!iov || iovcnt < 1 || iovcnt > IOV_MAX)
 		return -EINVAL;
@@ -1078,7 +1138,7 @@ int fnl_conn_send(struct fnl_engine *e, int conn, struct iovec *iov, int iovcnt,
 	c->sq_count++;
 	if (c->send_armed)
 		return 0;
-	r = arm_send(e, c);
+	r = c->tls ? tls_pump(e, c) : arm_send(e, c);
 	if (r < 0)
 		c->sq_count--;
 	return r;
@@ -1256,6 +1316,7 @@ static void engine_release(struct fnl_engine *e)
 			if (e->conns[i].fd >= 0)
 				close(e->conns[i].fd);
 			free(e->conns[i].rx);
+			fnl_tls_conn_free(e->conns[i].tls);
 		}
 	}
 	free(e->conns);
@@ -1383,4 +1444,214 @@ void fnl_engine_free(struct fnl_engine *e)
 void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out)
 {
 	*out = e->st;
+}
+
+/* ---- TLS: ciphertext on the socket, plaintext to and from the caller ------
+ *
+ * The handshake starts when the TCP connect completes (on_connect) and runs
+ * in rx_step (tls_hs_step) as the peer's bytes come in; FNL_EV_CONNECTED is
+ * emitted when it is done. Received buffers are fed to the TLS pair
+ * (tls_fill) and decrypted into rx, where frames are cut as on a plain
+ * connection. Sends: the head send's iovecs are gathered into e->tls_stage a
+ * record at a time and encrypted into the pair, whose outgoing buffer (fixed
+ * at connection set-up) is sent as is by one IORING_OP_SEND at a time; the
+ * head's FNL_EV_SENT comes with the completion of the send that emptied the
+ * pair after its last plaintext byte was encrypted. */
+
+int fnl_conn_tls(struct fnl_engine *e, int conn, struct fnl_tls_ctx *ctx, const char *host)
+{
+	struct fnl_conn *c;
+	if (!e || !ctx || !host || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
+		return -EINVAL;
+	c = &e->conns[conn];
+	if (c->state != S_CONNECTING || c->tls)
+		return -EINVAL;
+	if (!e->bufring)
+		return -EOPNOTSUPP; /* the direct receive path does not decrypt (yet) */
+	return fnl_tls_conn_new(ctx, host, &c->tls);
+}
+
+const char *fnl_conn_why(const struct fnl_engine *e, int conn)
+{
+	if (!e || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
+		return "";
+	return e->conns[conn].why;
+}
+
+/* Encrypt more of the head send (whole records while the pair has room). */
+static int tls_encrypt(struct fnl_engine *e, struct fnl_conn *c)
+{
+	while (c->tls_up && c->sq_count > 0 && !c->tls_q_done && fnl_tls_can_write(c->tls)) {
+		struct fnl_send *q = &c->sendq[c->sq_head];
+		size_t n = 0;
+		int w;
+		while (q->iovcnt > 0 && n < sizeof(e->tls_stage)) {
+			size_t k = q->iov->iov_len;
+			if (k > sizeof(e->tls_stage) - n)
+				k = sizeof(e->tls_stage) - n;
+			memcpy(e->tls_stage + n, q->iov->iov_base, k);
+			n += k;
+			send_advance(q, k);
+		}
+		w = fnl_tls_write(c->tls, e->tls_stage, n);
+		if (w != (int)n) {
+			snprintf(c->why, sizeof(c->why), "%s", fnl_tls_why(c->tls));
+			return w < 0 ? w : -EPROTO;
+		}
+		c->tls_q_done = q->iovcnt == 0;
+	}
+	return 0;
+}
+
+/* Send what the pair holds (one send in flight). 0, -EBUSY (no SQE: retried
+ * by the caller's error path) or a TLS error. */
+static int tls_pump(struct fnl_engine *e, struct fnl_conn *c)
+{
+	const uint8_t *p;
+	size_t n;
+	struct io_uring_sqe *s;
+	int r;
+	if (c->send_armed || c->state != S_CONNECTED)
+		return 0;
+	r = tls_encrypt(e, c);
+	if (r < 0)
+		return r;
+	n = fnl_tls_out(c->tls, &p);
+	if (n == 0)
+		return 0;
+	s = sqe_get(e);
+	if (!s)
+		return -EBUSY;
+	io_uring_prep_send(s, c->fd, p, n, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(s, ud_make(OP_SEND, conn_idx(e, c), c->gen));
+	c->send_armed = true;
+	c->inflight++;
+	return 0;
+}
+
+static void on_send_tls(struct fnl_engine *e, struct fnl_conn *c, int res)
+{
+	const uint8_t *p;
+	int id = (int)conn_idx(e, c), r;
+
+	c->send_armed = false;
+	if (c->state != S_CONNECTED)
+		return; /* cancelled by a close: reported by drain_closed */
+	if (res > 0) {
+		e->st.bytes_tx += (uint64_t)res;
+		fnl_tls_out_done(c->tls, (size_t)res);
+		if (c->sq_count > 0 && c->tls_q_done && fnl_tls_out(c->tls, &p) == 0) {
+			ev_emit(e, FNL_EV_SENT, id, 0, c->user, c->sendq[c->sq_head].tag);
+			e->st.sends++;
+			send_pop(e, c);
+			c->tls_q_done = false;
+		}
+		send_next(e, c);
+		return;
+	}
+	if (retryable(res)) {
+		send_next(e, c);
+		return;
+	}
+	r = res == 0 ? -EPIPE : res;
+	e->st.send_errors++;
+	if (c->sq_count > 0) {
+		ev_emit(e, FNL_EV_SENT, id, r, c->user, c->sendq[c->sq_head].tag);
+		send_pop(e, c);
+	}
+	start_close(e, c, r);
+}
+
+/* Feed held buffers to the pair (as much as fits). */
+static bool tls_feed_held(struct fnl_engine *e, struct fnl_conn *c)
+{
+	bool moved = false;
+	while (c->held_n > 0) {
+		uint16_t bid = c->held_head;
+		uint32_t avail = e->pb_len[bid] - c->held_off;
+		size_t k = fnl_tls_feed(
+		    c->tls, e->pb_mem + (size_t)bid * e->cfg.rx_buf_bytes + c->held_off, avail);
+		if (k == 0)
+			break;
+		moved = true;
+		c->held_off += (uint32_t)k;
+		if (k < avail)
+			break;
+		held_pop(e, c);
+	}
+	return moved;
+}
+
+/* Handshake progress; emits CONNECTED when done. */
+static enum drain_res tls_hs_step(struct fnl_engine *e, struct fnl_conn *c)
+{
+	int h, r;
+	tls_feed_held(e, c);
+	h = fnl_tls_handshake(c->tls);
+	r = h < 0 ? h : tls_pump(e, c);
+	if (r < 0) {
+		snprintf(c->why, sizeof(c->why), "%s", fnl_tls_why(c->tls));
+		e->st.tls_failures++;
+		c->rx_head = c->rx_tail = 0;
+		held_drop(e, c);
+		start_close(e, c, r);
+		return D_DONE;
+	}
+	if (h == 0)
+		return D_DONE;
+	if (!ev_room(e))
+		return D_BLOCKED;
+	snprintf(c->why, sizeof(c->why), "%s", fnl_tls_why(c->tls)); /* version, cipher */
+	c->tls_up = true;
+	e->st.tls_handshakes++;
+	ev_emit(e, FNL_EV_CONNECTED, (int)conn_idx(e, c), 0, c->user, 0);
+	return D_DONE;
+}
+
+/* rx_fill for TLS: decrypt into rx, feeding held ciphertext as needed. */
+static bool tls_fill(struct fnl_engine *e, struct fnl_conn *c)
+{
+	bool moved = false;
+	c->tls_rx_full = false;
+	if (!c->tls_up)
+		return tls_feed_held(e, c);
+	for (;;) {
+		uint32_t room;
+		int r;
+		if (c->rx_head == c->rx_tail && c->rx_head > 0 && c->rx_epoch != e->epoch)
+			rx_compact(c);
+		room = e->rx_cap - c->rx_tail;
+		if (room < FNL_TLS_RECORD && c->rx_head > 0 && c->rx_epoch != e->epoch) {
+			rx_compact(c);
+			room = e->rx_cap - c->rx_tail;
+		}
+		if (room == 0) {
+			c->tls_rx_full = true;
+			break;
+		}
+		if (c->rx_end)
+			break; /* the session already failed: keep its first cause */
+		r = fnl_tls_read(c->tls, c->rx + c->rx_tail, room);
+		if (r > 0) {
+			c->rx_tail += (uint32_t)r;
+			c->rx_parse = true;
+			moved = true;
+			continue;
+		}
+		if (r < 0) {
+			snprintf(c->why, sizeof(c->why), "%s", fnl_tls_why(c->tls));
+			if (!c->rx_end)
+				c->rx_end = r;
+			held_drop(e, c);
+			break;
+		}
+		if (!tls_feed_held(e, c))
+			break;
+		moved = true;
+	}
+	/* reading may have produced output (a KeyUpdate answer, an alert) */
+	if (!c->send_armed && fnl_tls_out(c->tls, &(const uint8_t *){NULL}) > 0 &&
+	    tls_pump(e, c) < 0 && !c->rx_end)
+		c->rx_end = -EPROTO;
+	return moved;
 }

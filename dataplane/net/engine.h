@@ -206,6 +206,21 @@ void fnl_engine_free(struct fnl_engine *e);
 int fnl_conn_open(struct fnl_engine *e, const struct sockaddr *sa, socklen_t salen,
                   int64_t timeout_ms, uint64_t user);
 
+struct fnl_tls_ctx;
+/* Make connection conn (just returned by fnl_conn_open, before the next poll)
+ * a TLS client connection to host (the broker's advertised name or address:
+ * SNI and hostname verification, dataplane/net/tls.h). The TCP connect is then
+ * followed by the handshake, and FNL_EV_CONNECTED means the handshake is done;
+ * a failed handshake ends in FNL_EV_CLOSED res -EKEYREJECTED (certificate) or
+ * -EPROTO, with fnl_conn_why saying why. Sends take and FRAME events give
+ * plaintext as on any connection. Allocates the connection's TLS state (SSL,
+ * two FNL_TLS_PAIR_BYTES buffers); -EINVAL, -ENOMEM, -EOPNOTSUPP on the direct
+ * receive path. */
+int fnl_conn_tls(struct fnl_engine *e, int conn, struct fnl_tls_ctx *ctx, const char *host);
+/* Why connection conn closed, or after a TLS handshake its version and cipher;
+ * "" if nothing to say. Valid until the slot is opened again. */
+const char *fnl_conn_why(const struct fnl_engine *e, int conn);
+
 /* Queue a send of an iovec list (no copy). The iovec ARRAY and all the buffers
  * must stay valid until FNL_EV_SENT for this tag. The engine rewrites the
  * caller's iovec entries in place to continue partial writes (iov_base and
@@ -261,6 +276,8 @@ struct fnl_engine_stats {
 	uint64_t recv_arms;     /* recv SQEs issued (a multishot counts once) */
 	uint64_t recv_stops;    /* multishot recvs cancelled because rx was full (flow control) */
 	uint64_t recv_nobufs;   /* multishot recvs ended by an empty buffer ring (-ENOBUFS) */
+	uint64_t tls_handshakes; /* TLS connections established (user-space TLS) */
+	uint64_t tls_failures;   /* TLS handshakes or sessions that failed */
 };
 void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out);
 

@@ -11,6 +11,8 @@
 # PARTITIONS one kcat per partition 0..PARTITIONS-1. Exit status: non-zero if kcat failed
 # (including a CRC mismatch, which kcat treats as an error) or did not finish within
 # FNL_READBACK_TIMEOUT seconds (default 30). kcat's own errors go to stderr.
+# FNL_KCAT_ARGS (optional) adds kcat arguments, split on spaces: e.g. TLS/SASL settings
+# "-X security.protocol=SSL -X ssl.ca.location=ca.pem".
 set -euo pipefail
 
 if [[ $# -lt 2 || $# -gt 3 ]]; then
@@ -27,7 +29,8 @@ trap 'rm -f "$errlog"' EXIT
 
 # One kcat consumer; arguments are passed to kcat (e.g. -p 3).
 consume() {
-	timeout "$limit" kcat -C -b "$bootstrap" -t "$topic" "$@" -o beginning -e -J \
+	# shellcheck disable=SC2086 # FNL_KCAT_ARGS is a list of words
+	timeout "$limit" kcat -C -b "$bootstrap" -t "$topic" "$@" ${FNL_KCAT_ARGS:-} -o beginning -e -J \
 		-X check.crcs=true -X fetch.wait.max.ms=50 -X socket.timeout.ms=10000 \
 		2>>"$errlog"
 }

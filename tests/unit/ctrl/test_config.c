@@ -137,8 +137,151 @@ static void test_errors(void)
 	CHECK(strstr(msg, "cannot open"));
 }
 
+static struct fnl_config sec; /* large (ssl.ca.pem): not on the stack */
+
+static void sec_reset(void)
+{
+	fnl_config_defaults(&sec);
+	CHECK_EQ(fnl_config_set(&sec, "bootstrap.servers", "h:1", msg, sizeof(msg)), 0);
+}
+
+static void sec_set(const char *k, const char *v)
+{
+	if (fnl_config_set(&sec, k, v, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "set %s=%s: %s\n", k, v, msg);
+		exit(1);
+	}
+}
+
+/* finish() fails and the message names every one of the keys given */
+static void sec_refused(const char *k1, const char *k2)
+{
+	CHECK(fnl_config_finish(&sec, msg, sizeof(msg)) < 0);
+	if (!strstr(msg, k1) || (k2 && !strstr(msg, k2))) {
+		fprintf(stderr, "message '%s' does not name %s %s\n", msg, k1, k2 ? k2 : "");
+		exit(1);
+	}
+}
+
+static void test_security(void)
+{
+	char pw[] = "/tmp/fnl-pw-XXXXXX";
+	int fd = mkstemp(pw);
+	CHECK(fd >= 0);
+	close(fd);
+	write_file(pw, "s3cret\n");
+
+	sec_reset();
+	CHECK_EQ(sec.security_protocol, FNL_SEC_PLAINTEXT);
+	CHECK(sec.ssl_verify);
+	CHECK(sec.ssl_verify_host);
+	CHECK_EQ(sec.sasl_mechanism, FNL_SASL_NONE);
+	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	/* names as librdkafka spells them, case-insensitive */
+	sec_set("security.protocol", "SASL_SSL");
+	CHECK_EQ(sec.security_protocol, FNL_SEC_SASL_SSL);
+	sec_set("security.protocol", "sasl_plaintext");
+	CHECK_EQ(sec.security_protocol, FNL_SEC_SASL_PLAINTEXT);
+	sec_set("security.protocol", "Ssl");
+	CHECK_EQ(sec.security_protocol, FNL_SEC_SSL);
+	CHECK_EQ(fnl_config_set(&sec, "security.protocol", "tls", msg, sizeof(msg)), -EINVAL);
+	CHECK(strstr(msg, "security.protocol") && strstr(msg, "sasl_ssl"));
+	sec_set("sasl.mechanisms", "scram-sha-512"); /* the alias */
+	CHECK_EQ(sec.sasl_mechanism, FNL_SASL_SCRAM_SHA_512);
+	sec_set("sasl.mechanism", "OAUTHBEARER");
+	CHECK_EQ(sec.sasl_mechanism, FNL_SASL_OAUTHBEARER);
+	CHECK_EQ(fnl_config_set(&sec, "sasl.mechanism", "GSSAPI", msg, sizeof(msg)), -EINVAL);
+	CHECK(strstr(msg, "SCRAM-SHA-256"));
+	sec_set("ssl.endpoint.identification.algorithm", "none");
+	CHECK(!sec.ssl_verify_host);
+	sec_set("ssl.endpoint.identification.algorithm", "HTTPS");
+	CHECK(sec.ssl_verify_host);
+	CHECK_EQ(fnl_config_set(&sec, "ssl.endpoint.identification.algorithm", "dns", msg,
+				sizeof(msg)),
+		 -EINVAL);
+
+	/* incompatible combinations name the keys */
+	sec_reset();
+	sec_set("security.protocol", "sasl_ssl");
+	sec_refused("security.protocol=SASL_SSL", "sasl.mechanism");
+	sec_set("sasl.mechanism", "PLAIN");
+	sec_refused("sasl.mechanism=PLAIN", "sasl.username");
+	sec_set("sasl.username", "alice");
+	sec_refused("sasl.password", "funnel.sasl.password.file");
+	sec_set("sasl.password", "pw");
+	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	sec_set("funnel.sasl.password.file", pw);
+	sec_refused("sasl.password", "funnel.sasl.password.file");
+	sec_set("sasl.password", "");
+	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	sec_set("funnel.sasl.password.file", "/nonexistent/pw");
+	sec_refused("funnel.sasl.password.file=/nonexistent/pw", "cannot read");
+	sec_reset();
+	sec_set("sasl.mechanism", "SCRAM-SHA-256");
+	sec_refused("sasl.mechanism=SCRAM-SHA-256", "security.protocol=PLAINTEXT");
+	sec_reset();
+	sec_set("security.protocol", "sasl_plaintext");
+	sec_set("sasl.mechanism", "OAUTHBEARER");
+	sec_refused("funnel.sasl.oauthbearer.token.file", NULL);
+	sec_set("enable.sasl.oauthbearer.unsecure.jwt", "true");
+	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	sec_set("funnel.sasl.oauthbearer.token.file", pw);
+	sec_refused("funnel.sasl.oauthbearer.token.file", "unsecure.jwt");
+	/* TLS files */
+	sec_reset();
+	sec_set("ssl.ca.location", pw);
+	sec_refused("ssl.ca.location", "security.protocol=PLAINTEXT");
+	sec_set("security.protocol", "ssl");
+	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	sec_set("funnel.uring.rx.direct", "true");
+	sec_refused("security.protocol=SSL", "funnel.uring.rx.direct");
+	sec_set("funnel.uring.rx.direct", "false");
+	sec_set("ssl.ca.location", "/nonexistent/ca.pem");
+	sec_refused("ssl.ca.location=/nonexistent/ca.pem", "cannot read");
+	sec_set("ssl.ca.location", "");
+	sec_set("ssl.key.location", pw);
+	sec_refused("ssl.certificate.location", "ssl.key.location");
+	sec_set("ssl.certificate.location", pw);
+	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	sec_set("ssl.ca.location", pw);
+	sec_set("ssl.ca.pem", "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n");
+	CHECK(strcmp(sec.ssl_ca_pem, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
+				     "CERTIFICATE-----\n") == 0);
+	sec_refused("ssl.ca.location", "ssl.ca.pem");
+
+	/* secrets never appear in a dump; a dump of a secret does not load back */
+	sec_reset();
+	sec_set("security.protocol", "sasl_ssl");
+	sec_set("sasl.mechanism", "SCRAM-SHA-512");
+	sec_set("sasl.username", "alice");
+	sec_set("sasl.password", "hunter2-pw");
+	sec_set("ssl.key.password", "keypass-xyz");
+	sec_refused("ssl.key.password", "ssl.key.location");
+	sec_set("ssl.key.location", pw);
+	sec_set("ssl.certificate.location", pw);
+	sec_set("ssl.ca.pem", "A\\nB");
+	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	size_t need = fnl_config_dump(&sec, NULL, 0) + 1;
+	char *dump = malloc(need);
+	CHECK(dump);
+	fnl_config_dump(&sec, dump, need);
+	CHECK(!strstr(dump, "hunter2"));
+	CHECK(!strstr(dump, "keypass"));
+	CHECK(strstr(dump, "sasl.password=[redacted]\n"));
+	CHECK(strstr(dump, "ssl.key.password=[redacted]\n"));
+	CHECK(strstr(dump, "security.protocol=SASL_SSL\n"));
+	CHECK(strstr(dump, "sasl.mechanism=SCRAM-SHA-512\n"));
+	CHECK(strstr(dump, "ssl.ca.pem=A\\nB\n"));
+	CHECK(strstr(dump, "ssl.endpoint.identification.algorithm=https\n"));
+	free(dump);
+	CHECK_EQ(fnl_config_set(&sec, "sasl.password", "[redacted]", msg, sizeof(msg)), -EINVAL);
+	CHECK(strstr(msg, "sasl.password"));
+	unlink(pw);
+}
+
 int main(void)
 {
+	test_security();
 	test_defaults();
 	test_file_and_overrides();
 	test_errors();
