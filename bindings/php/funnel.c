@@ -305,6 +305,7 @@ PHP_METHOD(Funnel_Producer, setDrMsgCb)
 	ZEND_PARSE_PARAMETERS_END();
 	zval_ptr_dtor(&p->dr_cb);
 	ZVAL_COPY(&p->dr_cb, &fci.function_name);
+	(void)return_value; /* void method: clang warns where gcc does not */
 }
 
 /* Fills h[] from a PHP array name => value (null value: null header). The
