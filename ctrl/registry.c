@@ -213,29 +213,38 @@ static void topic_reply_ok(struct fnl_daemon *d, struct dclient *c, int id)
 	fnl_ctl_send(c->fd, &r, -1);
 }
 
+/* Client c waits no more. The last waiter of a tentative topic decides its entry: kept
+ * (and saved) once the core has it under this id, freed otherwise. */
+static void topic_unwait(struct fnl_daemon *d, struct dclient *c)
+{
+	struct dtopic *t = &d->topics[c->pend_topic];
+	c->pending = false;
+	d->topics_pending--;
+	if (--t->waiters > 0 || !t->tentative)
+		return;
+	if (t->in_core) {
+		t->tentative = false;
+		fnl_daemon_topics_save(d);
+	} else {
+		*t = (struct dtopic){0};
+	}
+}
+
 /* Ends client c's pending lookup: the topic is in the core (ok) or the wait is over. */
 static void topic_settle(struct fnl_daemon *d, struct dclient *c, bool ok)
 {
-	struct dtopic *t = &d->topics[c->pend_topic];
 	char why[256];
-	c->pending = false;
-	d->topics_pending--;
-	t->waiters--;
 	if (ok) {
 		if (c->pend_created)
 			c->topics_created++;
-		if (t->tentative) {
-			t->tentative = false;
-			fnl_daemon_topics_save(d);
-		}
 		topic_reply_ok(d, c, c->pend_topic);
-		return;
+	} else {
+		int rc = fnl_daemon_topic_failure(d, c->pend_topic, c->pend_wait_ms, why,
+						  sizeof(why));
+		fnl_warn("topic lookup failed pid=%d reason=\"%s\"", (int)c->pid, why);
+		refuse(c->fd, rc, why);
 	}
-	int rc = fnl_daemon_topic_failure(d, c->pend_topic, c->pend_wait_ms, why, sizeof(why));
-	fnl_warn("topic lookup failed pid=%d reason=\"%s\"", (int)c->pid, why);
-	refuse(c->fd, rc, why);
-	if (t->tentative && t->waiters == 0)
-		*t = (struct dtopic){0};
+	topic_unwait(d, c);
 }
 
 static void on_topic(struct fnl_daemon *d, int slot, const struct fnl_ctl_msg *m)
@@ -298,19 +307,8 @@ void fnl_registry_topics_tick(struct fnl_daemon *d, bool now)
 /* A client that went away while its lookup waited: nobody to answer. */
 static void topic_abandon(struct fnl_daemon *d, struct dclient *c)
 {
-	if (!c->pending)
-		return;
-	struct dtopic *t = &d->topics[c->pend_topic];
-	c->pending = false;
-	d->topics_pending--;
-	if (--t->waiters > 0 || !t->tentative)
-		return;
-	if (t->in_core) { /* the core has it under this id now: keep it */
-		t->tentative = false;
-		fnl_daemon_topics_save(d);
-	} else {
-		*t = (struct dtopic){0};
-	}
+	if (c->pending)
+		topic_unwait(d, c);
 }
 
 void fnl_registry_serve(struct fnl_daemon *d, int slot)
