@@ -62,6 +62,7 @@ struct fnl_client {
 	struct fnl_topic **topics;
 	uint32_t ntopics, topics_cap;
 	uint32_t last_topic; /* index of the last report's topic (cache) */
+	uint64_t last_stamp; /* stamp_ns of the last record: stamps never decrease */
 	struct fnl_client *prev, *next; /* all open clients (clients_mu) */
 };
 
@@ -160,6 +161,25 @@ static int64_t now_ms(clockid_t clk)
 
 	clock_gettime(clk, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A record's stamp_ns (ring.h): CLOCK_MONOTONIC through the vDSO, read after
+ * the ring space is reserved and before rec_head is published, so it lies
+ * between the start of this produce call and the record's publication. funneld
+ * takes records across rings in stamp order, which keeps a produce call that
+ * returned before another began ahead of it (docs/architecture.md, "Order
+ * across rings"). Clamped so one ring's stamps never decrease. */
+static inline uint64_t rec_stamp(struct fnl_client *c)
+{
+	struct timespec ts;
+	uint64_t s;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (s < c->last_stamp)
+		s = c->last_stamp;
+	c->last_stamp = s;
+	return s;
 }
 
 static inline void cpu_relax(void)
@@ -889,6 +909,7 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 		if (!p)
 			return rc;
 	}
+	rh.stamp_ns = rec_stamp(c);
 	write_record(p, &rh, key, value, h, nh);
 	if (fnl_ring_publish(&c->v))
 		ring_doorbell(c);
