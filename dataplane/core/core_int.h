@@ -27,6 +27,7 @@
 
 #define FNL_BURST_RECORDS 128  /* records taken per pass: this many per active client */
 #define FNL_NAP_BELOW     64   /* a pass that took fewer records is light load */
+#define FNL_STAMP_AHEAD_NS 1000000000ull /* a record stamp this far past a pass is bogus */
 #define FNL_REQ_PARTS_MAX 128  /* partitions in one Produce request */
 #define FNL_REQ_SCRATCH   16384
 #define FNL_REQS_PER_BROKER 8  /* >= max in flight (5) + ApiVersions */

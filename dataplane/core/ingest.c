@@ -390,9 +390,32 @@ static void heap_pop(struct fnl_core *c)
  * its smaller stamp it is taken first. The merge only ever stops as a whole
  * (out of batch memory, or the per-pass budget), never past one ring alone,
  * except for a ring that broke the format or its report budget. */
-int fnl_ingest_pass(struct fnl_core *c)
+/* A record's merge key: its stamp, unless the stamp lies more than
+ * FNL_STAMP_AHEAD_NS past t0, which no honest client can write (it read its
+ * stamp before publishing, and we saw the record after t0): such a record is
+ * taken at once rather than left to stall its ring, and keeps the loop from
+ * spinning on it. Only that client's own order can suffer. */
+static uint64_t rec_key(const struct fnl_rec_view *r, uint64_t t0)
+{
+	uint64_t st = r->h.stamp_ns;
+	return st >= t0 && st - t0 > FNL_STAMP_AHEAD_NS ? 0 : st;
+}
+
+static uint64_t pass_t0(void)
 {
 	uint64_t t0 = (uint64_t)fnl_now_ns();
+#if defined(__x86_64__) || defined(__i386__)
+	/* the vDSO fences before its TSC read, not after it: without this a load
+	 * of a ring below could execute before the clock was read, and miss a
+	 * record published before t0 (Intel SDM: LFENCE after RDTSC) */
+	__builtin_ia32_lfence();
+#endif
+	return t0;
+}
+
+int fnl_ingest_pass(struct fnl_core *c)
+{
+	uint64_t t0 = pass_t0();
 	fnl_core_run_commands(c);
 	c->heap_n = 0;
 	c->deferred = false;
@@ -403,8 +426,9 @@ int fnl_ingest_pass(struct fnl_core *c)
 			continue;
 		if (peek(c, slot) != 1)
 			continue;
-		if (cl->next.h.stamp_ns < t0)
-			heap_push(c, cl->next.h.stamp_ns, slot);
+		uint64_t st = rec_key(&cl->next, t0);
+		if (st < t0)
+			heap_push(c, st, slot);
 		else
 			c->deferred = true; /* published just now: the next pass */
 	}
@@ -420,15 +444,16 @@ int fnl_ingest_pass(struct fnl_core *c)
 		}
 		total++;
 		struct client *cl = &c->clients[slot];
-		if (peek(c, slot) == 1 && cl->next.h.stamp_ns < t0) {
-			c->heap[0].stamp = cl->next.h.stamp_ns;
+		uint64_t st;
+		if (peek(c, slot) == 1 && (st = rec_key(&cl->next, t0)) < t0) {
+			c->heap[0].stamp = st;
 			heap_down(c->heap, c->heap_n, 0);
 		} else {
 			heap_pop(c);
 		}
 	}
-	if (c->heap_n)
-		c->deferred = true;
+	if (c->heap_n && total >= budget)
+		c->deferred = true; /* not when out of memory: then the loop may nap */
 	/* linger: seal what waited long enough */
 	struct fnl_batch *b;
 	while ((b = fnl_accum_lingered(&c->acc, c->now_ms)) != NULL) {
