@@ -321,7 +321,6 @@ def test_metadata(p):
     assert p.list_topics(topic=TOPIC).topics[TOPIC].partitions.keys() == tm.partitions.keys()
     expect_raises(NotImplementedError, p.list_topics)
     expect_raises(TypeError, p.list_topics, 5)
-    e = expect_raises(funnel.KafkaException, p.list_topics, "no-such-topic-here")
     # purge: records in the ring cannot be withdrawn; asking for nothing is fine
     expect_raises(NotImplementedError, p.purge)
     expect_raises(NotImplementedError, p.purge, in_queue=False)
