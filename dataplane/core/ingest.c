@@ -447,7 +447,8 @@ int fnl_ingest_pass(struct fnl_core *c)
 		uint64_t st;
 		if (peek(c, slot) == 1 && (st = rec_key(&cl->next, t0)) < t0) {
 			c->heap[0].stamp = st;
-			heap_down(c->heap, c->heap_n, 0);
+			if (c->heap_n > 1) /* one busy ring: no heap to keep */
+				heap_down(c->heap, c->heap_n, 0);
 		} else {
 			heap_pop(c);
 		}

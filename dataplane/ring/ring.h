@@ -660,9 +660,15 @@ static inline int fnl_ring_next(const struct fnl_ring_dview *v, uint64_t *cursor
 	while (pos != head) {
 		uint64_t off = pos & v->rec_mask, to_end = v->rec_bytes - off, avail = head - pos;
 		uint64_t lim = avail < to_end ? avail : to_end;
-		struct fnl_rec_hdr h = {0};
+		struct fnl_rec_hdr h;
 
-		memcpy(&h, v->rec + off, lim >= FNL_REC_HDR_BYTES ? FNL_REC_HDR_BYTES : 8);
+		/* two constant sizes: a copy the compiler inlines (a PAD may be 8 bytes) */
+		if (lim >= FNL_REC_HDR_BYTES) {
+			memcpy(&h, v->rec + off, FNL_REC_HDR_BYTES);
+		} else {
+			memset(&h, 0, sizeof(h));
+			memcpy(&h, v->rec + off, 8);
+		}
 		atomic_signal_fence(memory_order_seq_cst); /* use the copy, never re-read */
 		if (h.len & 7u || h.len > lim)
 			return -EBADMSG;
