@@ -174,6 +174,7 @@ int main(int argc, char **argv)
 		if (pid[i] == 0)
 			_exit(child(i, fds[i][0], fds[(i + 1) % procs][1], done[1]));
 	}
+	close(done[1]); /* if every child died, the reads below end */
 	struct token tok;
 	for (int i = 0; i < procs; i++) /* every client attached before the first token */
 		if (get(done[0], &tok) < 0)
