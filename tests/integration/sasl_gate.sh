@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# SASL checked by a second, independent server: Cyrus SASL (Debian libsasl2,
+# users made by saslpasswd2 in a sasldb here) in fnl-saslgate, between the TLS
+# terminators (socat) and the librdkafka mock cluster in its own network
+# namespace (as secure_rig.sh). Per advertised port:
+#   socat TCP-LISTEN or OPENSSL-LISTEN (127.0.0.1:PORT, this namespace)
+#     -> UNIX socket -> fnl-saslgate (inside) -> TCP 127.0.0.1:PORT (the mock)
+#  1. the rig is proven first with an independent client: python3-kafka
+#     (Debian, /usr/bin/python3) produces and reads back over SASL_PLAINTEXT and
+#     SASL_SSL with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512; a wrong password is
+#     refused by Cyrus;
+#  2. funneld over each security.protocol x mechanism delivers 2 clients'
+#     records exactly once and in order (kcat over the same protocol, PLAIN,
+#     reads them back; verify.py);
+#  3. an unsupported mechanism (the gate enables SCRAM-SHA-512 only) is one log
+#     line naming the broker and the cause, /health 503, funnelctl status, and
+#     funnel_security_failures_total{reason="sasl_mechanism"};
+#  4. KIP-368 on ctrl's connection: the gate gives 1.5 s sessions and closes a
+#     connection that sends anything after its session ended; ctrl's
+#     Metadata connection re-authenticates (metadata.max.age.ms=500) and
+#     records still flow.
+# Needs root (ip netns), socat, fnl-saslgate (libsasl2-dev), saslpasswd2
+# (sasl2-bin), libsasl2-modules (PLAIN, SCRAM) and python3-kafka.
+set -euo pipefail
+source "$(dirname "$0")/../harness/lib.sh"
+fnl_test_init 200
+source "$(dirname "$0")/funnel_lib.sh"
+[[ $(id -u) -eq 0 ]] || fnl_fail "sasl_gate needs root (ip netns)"
+GATE=${FNL_SASLGATE:-$FNL_BUILD_DIR/tests/harness/fnl-saslgate}
+[[ -x $GATE ]] || fnl_fail "fnl-saslgate not built (libsasl2-dev; scripts/setup installs it)"
+command -v saslpasswd2 >/dev/null || PATH=$PATH:/usr/sbin
+command -v saslpasswd2 >/dev/null || fnl_fail "saslpasswd2 not installed (sasl2-bin)"
+command -v socat >/dev/null || fnl_fail "socat not installed"
+PY=/usr/bin/python3
+PYREF=$(dirname "$0")/sasl_pyref.py
+N=${FNL_GATE_RECORDS:-1500}
+
+NS=fnl-gate-$$
+ip netns add "$NS" || fnl_fail "ip netns add $NS"
+trap 'st=$?; set +e; ip netns del "$NS" 2>/dev/null; (exit $st); fnl__cleanup' EXIT
+ip netns exec "$NS" ip link set lo up
+
+C=$FNL_TMP/certs
+mkdir -p "$C"
+(
+	cd "$C"
+	q() { "$@" >/dev/null 2>&1 || { echo "openssl failed: $*" >&2; exit 1; }; }
+	q openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=gate-ca
+	q openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=gate
+	printf 'subjectAltName=IP:127.0.0.1\n' >server.ext
+	q openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+		-days 2 -extfile server.ext
+)
+
+# ---- the users, in Cyrus' sasldb -------------------------------------------------
+DB=$FNL_TMP/sasldb
+declare -A SASL_USER=([PLAIN]=pu [SCRAM-SHA-256]=s2 [SCRAM-SHA-512]=s5)
+declare -A SASL_PW=([PLAIN]=plain-pw [SCRAM-SHA-256]=s256-pw [SCRAM-SHA-512]=s512-pw)
+for m in PLAIN SCRAM-SHA-256 SCRAM-SHA-512; do
+	printf '%s' "${SASL_PW[$m]}" | saslpasswd2 -f "$DB" -u funnel -a fnl-saslgate -c -p "${SASL_USER[$m]}" ||
+		fnl_fail "saslpasswd2 ${SASL_USER[$m]}"
+done
+echo "sasldb: $(sasldblistusers2 -f "$DB" | tr '\n' ' ')"
+
+# ---- the mock inside the namespace, a gate per advertised port -----------------
+real_mock=$FNL_MOCKBROKER
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$real_mock" >"$FNL_TMP/mock-in-ns"
+chmod +x "$FNL_TMP/mock-in-ns"
+topics=()
+for t in py fd_sp_PLAIN fd_sp_SCRAM-SHA-256 fd_sp_SCRAM-SHA-512 fd_ss_PLAIN fd_ss_SCRAM-SHA-256 \
+	fd_ss_SCRAM-SHA-512 mech reauth; do
+	topics+=(-t "$t:3")
+done
+FNL_MOCKBROKER=$FNL_TMP/mock-in-ns fnl_broker_start -b 2 "${topics[@]}"
+PORTS=()
+for hp in ${FNL_BOOTSTRAP//,/ }; do PORTS+=("${hp##*:}"); done
+
+GATE_PIDS=()
+# gates_start [GATE ARGS...]: (re)starts one gate per port, logs in gate-PORT.log
+gates_start() {
+	local p pid
+	for pid in "${GATE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+	GATE_PIDS=()
+	for p in "${PORTS[@]}"; do
+		rm -f "$FNL_TMP/g$p.sock"
+		ip netns exec "$NS" "$GATE" -l "$FNL_TMP/g$p.sock" -c "127.0.0.1:$p" -d "$DB" "$@" \
+			2>>"$FNL_TMP/gate-$p.log" &
+		GATE_PIDS+=($!)
+		fnl_track $!
+	done
+	for p in "${PORTS[@]}"; do
+		fnl_wait_for 10 test -S "$FNL_TMP/g$p.sock" || fnl_fail "gate for $p did not start"
+	done
+}
+TERM_PIDS=()
+# terms_start tcp|tls: the outer listeners on the advertised ports
+terms_start() {
+	local p pid lis
+	for pid in "${TERM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+	TERM_PIDS=()
+	for p in "${PORTS[@]}"; do
+		if [[ $1 == tls ]]; then
+			lis="OPENSSL-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,cert=$C/server.pem,key=$C/server.key,verify=0"
+		else
+			lis="TCP-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork"
+		fi
+		socat "$lis" "UNIX-CONNECT:$FNL_TMP/g$p.sock" 2>>"$FNL_TMP/socat.err" &
+		TERM_PIDS+=($!)
+		fnl_track $!
+	done
+	for p in "${PORTS[@]}"; do
+		fnl_wait_for 10 bash -c "echo >/dev/tcp/127.0.0.1/$p" 2>/dev/null || fnl_fail "terminator $p"
+	done
+}
+
+# fd_start TAG -X...: funneld with its own socket, log and metrics port
+fd_start() {
+	local tag=$1
+	shift
+	FD_SOCK=$FNL_TMP/run-$tag/funnel.sock
+	FD_LOG=$FNL_TMP/funneld-$tag.err
+	"$FNL_FUNNELD" -X "bootstrap.servers=$FNL_BOOTSTRAP" -X "funnel.socket.path=$FD_SOCK" \
+		-X funnel.metrics.listen=127.0.0.1:0 -X linger.ms=5 -X funnel.journal=false \
+		-X max.block.ms=60000 -X retry.backoff.ms=50 "$@" 2>"$FD_LOG" &
+	FD_PID=$!
+	fnl_track "$FD_PID"
+}
+fd_port() { sed -n 's/.*metrics listening.* port=\([0-9]*\).*/\1/p' "$FD_LOG" | head -1; }
+fd_get() { curl -s "http://127.0.0.1:$(fd_port)$1"; }
+fd_stop() {
+	kill -TERM "$FD_PID"
+	local st=0
+	wait "$FD_PID" || st=$?
+	[[ $st -eq 0 ]] || { tail -20 "$FD_LOG" >&2; fnl_fail "funneld exited $st after SIGTERM"; }
+}
+tls_x=(-X "ssl.ca.location=$C/ca.pem")
+kt="-X ssl.ca.location=$C/ca.pem"
+ka="-X sasl.mechanisms=PLAIN -X sasl.username=pu -X sasl.password=plain-pw"
+
+# gate_logins MECH: logins the gates accepted so far with MECH
+gate_logins() { cat "$FNL_TMP"/gate-*.log | grep -c "authenticated with $1 " || true; }
+# run_case TAG TOPIC KCAT_ARGS FUNNELD_ARGS...: 2 clients, read back, verified
+run_case() {
+	local tag=$1 topic=$2 kargs=$3
+	shift 3
+	local before
+	before=$(gate_logins "$m")
+	fd_start "$tag" "$@"
+	fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "$tag: funneld did not come up"; }
+	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-a" -n "$N" -k 40 -P 3 -e "$FNL_TMP/ex-$tag-a"
+	local p1=$FNL_LAST_PID
+	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-b" -n "$N" -S 200 -e "$FNL_TMP/ex-$tag-b"
+	wait "$p1" || { tail "$FD_LOG" >&2; fnl_fail "$tag: client a did not get every delivery report"; }
+	wait "$FNL_LAST_PID" || fnl_fail "$tag: client b did not get every delivery report"
+	logins=$(fd_get /metrics | awk '$1 == "funnel_sasl_logins_total" {print $2}')
+	fd_stop
+	local cyrus=$(($(gate_logins "$m") - before))
+	FNL_KCAT_ARGS=$kargs fnl_readback_verify "$topic" 3 "$FNL_TMP/ex-$tag-a" "$FNL_TMP/ex-$tag-b"
+	[[ ${logins:-0} -ge 1 ]] || fnl_fail "$tag: funnel_sasl_logins_total is '${logins:-}'"
+	# ctrl's connection and at least one data-plane connection
+	[[ $cyrus -ge 2 ]] || fnl_fail "$tag: the gate saw $cyrus logins with $m"
+	echo "$tag: $((2 * N)) records exactly once, in order ($cyrus logins checked by Cyrus)"
+}
+
+gates_start
+for proto in SASL_PLAINTEXT SASL_SSL; do
+	if [[ $proto == SASL_SSL ]]; then terms_start tls; ca=$C/ca.pem; else terms_start tcp; ca=""; fi
+	# ---- 1. the rig, proven with python3-kafka ----------------------------------
+	for m in PLAIN SCRAM-SHA-256 SCRAM-SHA-512; do
+		timeout 60 "$PY" "$PYREF" "$FNL_BOOTSTRAP" py "$proto" "$m" "${SASL_USER[$m]}" "${SASL_PW[$m]}" "$ca" 200 ||
+			fnl_fail "python3-kafka $proto $m through the gate"
+	done
+	refused=$(cat "$FNL_TMP"/gate-*.log | grep -c "login with SCRAM-SHA-256 refused" || true)
+	if timeout 60 "$PY" "$PYREF" "$FNL_BOOTSTRAP" py "$proto" SCRAM-SHA-256 s2 wrong "$ca" 5 2>"$FNL_TMP/py-wrong.err"; then
+		fnl_fail "python3-kafka: a wrong password was accepted"
+	fi
+	[[ $(cat "$FNL_TMP"/gate-*.log | grep -c "login with SCRAM-SHA-256 refused") -gt $refused ]] ||
+		fnl_fail "the gate did not refuse the wrong password"
+	echo "python3-kafka $proto: a wrong password is refused by Cyrus"
+	# ---- 2. funneld, every mechanism ---------------------------------------------
+	for m in PLAIN SCRAM-SHA-256 SCRAM-SHA-512; do
+		sx=(-X "security.protocol=$proto" -X "sasl.mechanism=$m" -X "sasl.username=${SASL_USER[$m]}"
+			-X "sasl.password=${SASL_PW[$m]}")
+		if [[ $proto == SASL_SSL ]]; then
+			run_case "sasl_ssl-$m" "fd_ss_$m" "-X security.protocol=SASL_SSL $kt $ka" "${sx[@]}" "${tls_x[@]}"
+		else
+			run_case "sasl_plaintext-$m" "fd_sp_$m" "-X security.protocol=SASL_PLAINTEXT $ka" "${sx[@]}"
+		fi
+	done
+done
+echo "logins checked by Cyrus: $(cat "$FNL_TMP"/gate-*.log | grep -c 'authenticated with')"
