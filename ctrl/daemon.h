@@ -94,6 +94,11 @@ struct fnl_daemon {
 void fnl_daemon_push(struct fnl_daemon *d, const struct fnl_cmd *m);
 int fnl_daemon_bootstrap(struct fnl_daemon *d, char *msg, size_t msg_len);
 int fnl_daemon_refresh(struct fnl_daemon *d);
+/* KIP-368 for ctrl's cluster connection: re-authenticates it when 85% of the
+ * session the broker gave is over (called every loop pass and before each
+ * request); a session that ended while ctrl was busy closes it (the next
+ * request reconnects). */
+void fnl_daemon_keep_session(struct fnl_daemon *d);
 /* Finds or adds a topic name in the table (never waits). A name the daemon does not know
  * yet is added only if may_create; *created says whether it was (the entry is then
  * tentative until the cluster knows the topic). Returns the topic id, or -errno with a
