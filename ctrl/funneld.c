@@ -355,6 +355,8 @@ static void on_core_events(struct fnl_daemon *d)
 		case FNL_EVT_SECURITY:
 			/* its own call site: the log's per-site rate limit never hides it
 			 * behind other core events */
+			if (!e.a)
+				fnl_secure_explain(d, e.name, sizeof(e.name));
 			if (!e.a && e.c)
 				fnl_err("broker security failure: %s node=%lld", e.name,
 					(long long)e.i64);

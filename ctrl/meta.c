@@ -127,6 +127,11 @@ static int kc_connect(struct fnl_daemon *d, char *msg, size_t len)
 		return 0;
 	fnl_secure_refresh(d, true);
 	int rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
+	if (rc < 0 && d->kc.why[0]) {
+		fnl_secure_explain(d, d->kc.why, sizeof(d->kc.why));
+		if (strncmp(d->kc.why, "OAUTHBEARER token expired", 25) == 0)
+			snprintf(msg, len, "%s", d->kc.why);
+	}
 	if (rc == 0)
 		fnl_secure_status(d, -1, NULL);
 	else if (d->kc.why[0])

@@ -17,6 +17,9 @@
  *  - after a v1 handshake, SaslAuthenticate v0-2 carry the tokens; after a v0
  *    handshake the tokens come as bare size-prefixed frames (old clients such
  *    as python3-kafka 2.0.2);
+ *  - OAUTHBEARER (not in Cyrus) is checked here as Kafka's unsecured-JWT
+ *    validator does: "sub" and an "exp" in the future, else the RFC 7628
+ *    error challenge, then error 58;
  *  - the tokens go through sasl_server_start/step; a failure answers
  *    SASL_AUTHENTICATION_FAILED (58) with Cyrus' reason and closes;
  *  - any other request before the login completes closes the connection;
@@ -297,12 +300,13 @@ enum { ST_OPEN, ST_RAW_TOKENS, ST_AUTH, ST_RELAY };
 
 struct gate {
 	int cfd, bfd;
-	int state;       /* ST_ */
-	int authed;      /* a login succeeded at least once */
-	int in_reauth;   /* a SaslHandshake came after a login */
-	char mech[32];   /* chosen by the last SaslHandshake */
-	sasl_conn_t *sc; /* the login in progress */
-	int started;     /* sasl_server_start called */
+	int state;              /* ST_ */
+	int authed;             /* a login succeeded at least once */
+	int in_reauth;          /* a SaslHandshake came after a login */
+	char mech[32];          /* chosen by the last SaslHandshake */
+	sasl_conn_t *sc;        /* the login in progress */
+	const char *oauth_user; /* OAUTHBEARER's sub after a login */
+	int started;            /* sasl_server_start called */
 	int64_t session_end_ms;
 	int32_t apiver_corr; /* ApiVersions waiting for its answer, or -1 */
 	int16_t apiver_ver;
@@ -354,6 +358,99 @@ static void new_login(struct gate *g)
 	sp.maxbufsize = 65536;
 	sasl_setprop(g->sc, SASL_SEC_PROPS, &sp);
 	g->started = 0;
+	g->oauth_user = NULL;
+}
+
+/* ---- OAUTHBEARER (Cyrus has none): Kafka's unsecured-JWT validator --------- */
+
+/* base64url (no padding) into out; its length, or -1 */
+static int b64url_dec(const char *in, size_t n, char *out, size_t cap)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *c = memchr(a, in[i], 64);
+		if (!c || in[i] == 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)(c - a);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o + 1 >= cap)
+				return -1;
+			out[o++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	out[o] = 0;
+	return (int)o;
+}
+
+/*
+ * RFC 7628 client-first "n,,\x01auth=Bearer TOKEN\x01\x01": the token must be
+ * an unsecured JWT whose payload has "sub" and an "exp" in the future (as
+ * Kafka's OAuthBearerUnsecuredValidatorCallbackHandler checks). A refused
+ * token gets the error challenge {"status":"invalid_token"}; the client answers
+ * \x01 and the login fails (RFC 7628 3.2.2, as Kafka does it).
+ */
+static int oauth_step(struct gate *g, const uint8_t *in, size_t inlen, const char **out,
+                      unsigned *outlen, const char **why)
+{
+	static char reason[200], sub[128];
+	static const char challenge[] = "{\"status\":\"invalid_token\"}";
+	if (g->started) { /* the \x01 after our error challenge */
+		*why = reason;
+		return SASL_BADAUTH;
+	}
+	g->started = 1;
+	char msg[4096], payload[3072];
+	if (inlen >= sizeof(msg)) {
+		*why = "client message too long";
+		return SASL_BADPROT;
+	}
+	memcpy(msg, in, inlen);
+	msg[inlen] = 0;
+	for (size_t i = 0; i < inlen; i++)
+		if (msg[i] == 0)
+			msg[i] = '?';
+	char *tok = strstr(msg, "\001auth=Bearer ");
+	char *end = tok ? strchr(tok + 13, '\x01') : NULL;
+	char *dot1 = tok ? strchr(tok + 13, '.') : NULL;
+	char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+	if (!end || !dot2 || dot2 > end) {
+		*why = "not an RFC 7628 client message with a JWT";
+		return SASL_BADPROT;
+	}
+	const char *exp = NULL, *sb = NULL;
+	if (b64url_dec(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload, sizeof(payload)) > 0) {
+		exp = strstr(payload, "\"exp\":");
+		sb = strstr(payload, "\"sub\"");
+	}
+	if (sb) { /* "sub" : "NAME" */
+		sb += 5;
+		sb += strspn(sb, " ");
+		sb = *sb == ':' ? sb + 1 + strspn(sb + 1, " ") : NULL;
+		sb = sb && *sb == '"' ? sb + 1 : NULL;
+	}
+	double exp_s = exp ? strtod(exp + 6, NULL) : 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	reason[0] = 0;
+	if (!exp || !sb)
+		snprintf(reason, sizeof(reason), "the token has no exp or sub claim");
+	else if (exp_s <= (double)ts.tv_sec)
+		snprintf(reason, sizeof(reason), "the token expired at %.0f, now is %lld", exp_s,
+		         (long long)ts.tv_sec);
+	if (reason[0]) {
+		*out = challenge;
+		*outlen = (unsigned)strlen(challenge);
+		return SASL_CONTINUE;
+	}
+	size_t sl = strcspn(sb, "\"");
+	snprintf(sub, sizeof(sub), "%.*s", (int)(sl < 100 ? sl : 100), sb);
+	g->oauth_user = sub;
+	return SASL_OK;
 }
 
 /*
@@ -366,18 +463,21 @@ static int login_step(struct gate *g, const uint8_t *in, size_t inlen, const cha
 	int rc;
 	*out = NULL;
 	*outlen = 0;
-	if (!g->started) {
+	if (strcmp(g->mech, "OAUTHBEARER") == 0) {
+		rc = oauth_step(g, in, inlen, out, outlen, why);
+	} else if (!g->started) {
 		g->started = 1;
 		rc = sasl_server_start(g->sc, g->mech, (const char *)in, (unsigned)inlen, out,
 		                       outlen);
 	} else {
 		rc = sasl_server_step(g->sc, (const char *)in, (unsigned)inlen, out, outlen);
 	}
-	if (rc != SASL_OK && rc != SASL_CONTINUE)
+	if (rc != SASL_OK && rc != SASL_CONTINUE && !*why)
 		*why = sasl_errdetail(g->sc);
 	if (rc == SASL_OK) {
-		const void *user = NULL;
-		sasl_getprop(g->sc, SASL_USERNAME, &user);
+		const void *user = g->oauth_user;
+		if (!user)
+			sasl_getprop(g->sc, SASL_USERNAME, &user);
 		g->logins++;
 		g->session_end_ms = opt_lifetime_ms > 0 ? now_ms() + opt_lifetime_ms : 0;
 		logf_("%s: user %s authenticated with %s (login %u)",
