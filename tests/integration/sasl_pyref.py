@@ -9,8 +9,10 @@ partition 0 of TOPIC with acks=all, then reads the partition back from the
 start with a group-less consumer over the same protocol and login, and checks
 that the N values it sent are there exactly once, in order. Exit 0 and one
 line "ok ..." on success; exit 1 with the reason otherwise (a refused login is
-"login refused: ..."). Run with /usr/bin/python3 (Debian's python3-kafka).
+"login refused: ..."). PYREF_CONNECT_MS bounds the first connection
+(default 15000). Run with /usr/bin/python3 (Debian's python3-kafka).
 """
+import os
 import sys
 import time
 
@@ -28,7 +30,8 @@ def main():
 
     sec = dict(bootstrap_servers=boot.split(","), security_protocol=proto,
                sasl_mechanism=mech, sasl_plain_username=user, sasl_plain_password=pw,
-               request_timeout_ms=15000, api_version_auto_timeout_ms=15000)
+               request_timeout_ms=15000,
+               api_version_auto_timeout_ms=int(os.environ.get("PYREF_CONNECT_MS", "15000")))
     if cafile:
         sec.update(ssl_cafile=cafile, ssl_check_hostname=True)
     tag = "%s-%d" % (proto, int(time.time() * 1000))
