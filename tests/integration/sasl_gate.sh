@@ -220,7 +220,7 @@ echo "logins checked by Cyrus: $(cat "$FNL_TMP"/gate-*.log | grep -c 'authentica
 # be). (With 1.5 s sessions the 225 ms between 85% and the end was, once, not
 # enough on a loaded 2-core machine for a Produce sent just before 85% to pass
 # the TLS terminator and reach the gate.)
-gates_start -L 3000
+gates_start -L "${FNL_GATE_SESSION_MS:-3000}"
 fd_start reauth -X security.protocol=SASL_SSL "${tls_x[@]}" -X sasl.mechanism=SCRAM-SHA-512 \
 	-X sasl.username=s5 -X sasl.password=s512-pw -X metadata.max.age.ms=400
 fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "reauth: funneld did not come up"; }
