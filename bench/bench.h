@@ -68,6 +68,8 @@ struct bench_opts {
 	                     getrusage saw during them, next to a control copy (struct
 	                     bench_slow) */
 	const char *bootstrap; /* external broker, NULL = start fnl-mockbroker */
+	const char *security;  /* --security ssl: both producers over TLS (NULL: plaintext) */
+	const char *ssl_ca;    /* --ssl-ca: the CA file both check the brokers with */
 	const char *funneld, *mockbroker, *rawfetch_path;
 	const char *json, *plot;
 	const char *tmpdir;

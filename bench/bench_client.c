@@ -373,6 +373,15 @@ static rd_kafka_t *rdk_new(const struct bench_opts *o, struct bench_slot *s)
 			return NULL;
 		}
 	}
+	if (o->security &&
+	    (rd_kafka_conf_set(conf, "security.protocol", "ssl", err, sizeof(err)) ||
+	     rd_kafka_conf_set(conf, "ssl.ca.location", o->ssl_ca, err, sizeof(err)) ||
+	     rd_kafka_conf_set(conf, "ssl.endpoint.identification.algorithm", "https", err,
+	                       sizeof(err)))) {
+		fail(s, 2, "security", err);
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
 	rd_kafka_conf_set_dr_msg_cb(conf, rdk_dr);
 	rd_kafka_conf_set_stats_cb(conf, rdk_stats);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));

@@ -3,7 +3,7 @@
  *   funnel-bench [--clients M] [--records R] [--value-bytes S] [--keys K] [--rate N]
  *                [--partitions P] [--brokers B] [--batch-size N] [--linger-ms N]
  *                [--settings own,16384,1000000] [--corpus json|hex|file:PATH]
- *                [--zstd-level N]
+ *                [--zstd-level N] [--security ssl --ssl-ca FILE]
  *                [--rounds N] [--modes funnel,librdkafka,librdkafka-single] [--sweep]
  *                [--bootstrap H:P,...] [--no-rawfetch] [--no-pin] [--sched-batch]
  *                [--slow-ns NS] [--json FILE] [--plot FILE.png] [--funneld PATH] [--mockbroker
@@ -78,6 +78,10 @@ static void usage(FILE *f)
 	    "  --modes LIST         funnel,librdkafka,librdkafka-single (default all)\n"
 	    "  --sweep              clients 1,2,4,8,16,64 at the same total record count\n"
 	    "  --bootstrap LIST     use this broker instead of starting fnl-mockbroker\n"
+	    "  --security ssl       funneld and librdkafka both over TLS (security.protocol=SSL,\n"
+	    "                       certificate and host checked; bench/secure_rig.sh runs the\n"
+	    "                       mock behind socat TLS terminators); implies --no-rawfetch\n"
+	    "  --ssl-ca FILE        the CA both check the brokers' certificates with\n"
 	    "  --no-rawfetch        skip reading batches back (compression ratio from TCP only)\n"
 	    "  --no-pin             do not pin funneld to CPU 0 and funnel clients to CPU 1\n"
 	    "  --sched-batch        clients (every mode) run SCHED_BATCH: no wake-up preemption\n"
@@ -158,6 +162,8 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                                   {"zstd-level", 1, 0, 8},
 	                                   {"funnel-zstd-level", 1, 0, 9},
 	                                   {"calib-sweep", 0, 0, 10},
+	                                   {"security", 1, 0, 11},
+	                                   {"ssl-ca", 1, 0, 12},
 	                                   {"help", 0, 0, 'h'},
 	                                   {0, 0, 0, 0}};
 	*o = (struct bench_opts){.clients = 8,
@@ -265,6 +271,12 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		case 'q':
 			o->quiet = 1;
 			break;
+		case 11:
+			o->security = strcmp(optarg, "plaintext") == 0 ? NULL : optarg;
+			break;
+		case 12:
+			o->ssl_ca = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -272,6 +284,14 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			return -1;
 		}
 	}
+	if (o->security && (strcmp(o->security, "ssl") != 0 || !o->ssl_ca)) {
+		fprintf(
+		    stderr,
+		    "funnel-bench: --security takes ssl or plaintext; ssl needs --ssl-ca FILE\n");
+		return -1;
+	}
+	if (o->security)
+		o->rawfetch = false; /* fnl-rawfetch speaks plaintext only */
 	if (optind != argc || o->clients < 1 || o->clients > 64 || o->records < 1 ||
 	    o->value_bytes < 1 || o->value_bytes > 100000 || o->partitions < 1 || o->rounds < 1 ||
 	    o->brokers < 1 || o->keys < 0 || o->rate < 0)
@@ -400,7 +420,7 @@ static const char *state_dir(const struct bench_opts *o)
 static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id)
 {
 	snprintf(d->log, sizeof(d->log), "%s/funneld-%d.log", o->tmpdir, run_id);
-	char a[12][600];
+	char a[14][600];
 	int na = 0;
 	snprintf(a[na++], 600, "bootstrap.servers=%s", o->bootstrap);
 	snprintf(a[na++], 600, "funnel.socket.path=%s", o->socket);
@@ -417,6 +437,10 @@ static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id
 	snprintf(a[na++], 600, "funnel.cores=%s", o->pin ? "0" : "");
 	/* the restart journal on tmpfs, as under systemd (/run): see docs/operations.md */
 	snprintf(a[na++], 600, "funnel.state.dir=%s", state_dir(o));
+	if (o->security) {
+		snprintf(a[na++], 600, "security.protocol=SSL");
+		snprintf(a[na++], 600, "ssl.ca.location=%s", o->ssl_ca);
+	}
 	d->pid = fork();
 	if (d->pid < 0)
 		return -errno;
@@ -424,7 +448,7 @@ static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd >= 0)
 			dup2(fd, 2);
-		char *argv[20];
+		char *argv[32];
 		int n = 0;
 		argv[n++] = (char *)o->funneld;
 		for (int i = 0; i < na; i++) {

@@ -58,6 +58,10 @@ struct dtopic {
 };
 #define FNL_MD_NO_ANSWER INT16_MIN
 
+/* why security failures happen, for funnel_security_failures_total{reason} */
+#define FNL_SEC_REASONS 11
+extern const char *const fnl_sec_reason_names[FNL_SEC_REASONS];
+
 struct fnl_daemon {
 	struct fnl_config cfg;
 	struct fnl_kclient kc;
@@ -82,18 +86,25 @@ struct fnl_daemon {
 	struct fnl_tls_ctx *tls_ctx;      /* NULL: plaintext */
 	struct fnl_sasl_creds creds;      /* mech 0: no SASL */
 	int64_t jwt_renew_ms;             /* unsecured JWT: make a new one at this time */
+	int64_t token_exp_s;              /* "exp" of the token file's JWT, 0 unknown */
 	int64_t sec_checked_ms;           /* credential files last looked at */
 	pthread_mutex_t sec_mu;           /* guards sec_fail (read by the metrics thread) */
 	struct {
 		int64_t source;           /* -1: ctrl's connection, else a broker's node id */
 		char why[256];            /* "" free */
 	} sec_fail[16];                   /* failing until a login from the same source works */
+	uint64_t sec_fails_by[FNL_SEC_REASONS]; /* failures by fnl_secure_reason(), under sec_mu */
 };
 
 /* meta.c */
 void fnl_daemon_push(struct fnl_daemon *d, const struct fnl_cmd *m);
 int fnl_daemon_bootstrap(struct fnl_daemon *d, char *msg, size_t msg_len);
 int fnl_daemon_refresh(struct fnl_daemon *d);
+/* KIP-368 for ctrl's cluster connection: re-authenticates it when 85% of the
+ * session the broker gave is over (called every loop pass and before each
+ * request); a session that ended while ctrl was busy closes it (the next
+ * request reconnects). */
+void fnl_daemon_keep_session(struct fnl_daemon *d);
 /* Finds or adds a topic name in the table (never waits). A name the daemon does not know
  * yet is added only if may_create; *created says whether it was (the entry is then
  * tentative until the cluster knows the topic). Returns the topic id, or -errno with a
@@ -128,6 +139,13 @@ void fnl_secure_refresh(struct fnl_daemon *d, bool force);
 void fnl_secure_status(struct fnl_daemon *d, int64_t source, const char *why);
 /* Copy of the current failure ("" none) for /health and funnelctl. */
 void fnl_secure_why(struct fnl_daemon *d, char *out, size_t n);
+/* A refused OAUTHBEARER login while the token file's JWT is past its "exp":
+ * why is rewritten to say so and name the file. */
+void fnl_secure_explain(struct fnl_daemon *d, char *why, size_t n);
+/* The reason (index into fnl_sec_reason_names) a failure message names. */
+int fnl_secure_reason(const char *why);
+/* Failures so far by reason (each failed connection or login counts once). */
+void fnl_secure_counts(struct fnl_daemon *d, uint64_t out[FNL_SEC_REASONS]);
 /* registry.c */
 int fnl_registry_listen(struct fnl_daemon *d, char *msg, size_t msg_len);
 /* mkdir -p: parents 0755, the last one `mode`; 0 or -errno */

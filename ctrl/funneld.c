@@ -355,6 +355,8 @@ static void on_core_events(struct fnl_daemon *d)
 		case FNL_EVT_SECURITY:
 			/* its own call site: the log's per-site rate limit never hides it
 			 * behind other core events */
+			if (!e.a)
+				fnl_secure_explain(d, e.name, sizeof(e.name));
 			if (!e.a && e.c)
 				fnl_err("broker security failure: %s node=%lld", e.name,
 					(long long)e.i64);
@@ -416,6 +418,7 @@ static void loop(struct fnl_daemon *d)
 			if (p[k].revents && d->clients[slot_of[k]].fd == p[k].fd)
 				fnl_registry_serve(d, slot_of[k]);
 		fnl_registry_topics_tick(d, false);
+		fnl_daemon_keep_session(d);
 		int64_t now = fnl_now_ns() / 1000000;
 		if (d->refresh_wanted || now - d->last_metadata_ms >= d->cfg.metadata_max_age_ms)
 			fnl_daemon_refresh(d);

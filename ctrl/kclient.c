@@ -299,6 +299,7 @@ static int sasl_login(struct fnl_kclient *k)
 			 err, mechs[0] ? mechs : "none");
 		return -EPROTONOSUPPORT;
 	}
+	int64_t started_ns = fnl_now_ns();
 	rc = fnl_sasl_creds_login(k->creds, s, &gen);
 	n = rc < 0 ? rc : fnl_sasl_first(s, NULL, msg, sizeof(msg));
 	while (n > 0) {
@@ -332,7 +333,40 @@ static int sasl_login(struct fnl_kclient *k)
 		snprintf(k->why, sizeof(k->why), "SASL %s failed: %s", mech, s->why);
 		return n;
 	}
+	/* KIP-368: the session counts from when the login started; log in again at
+	 * 85% of it (at least 100 ms on), as the data plane does */
+	k->reauth_at_ns = k->session_end_ns = 0;
+	if (k->session_lifetime_ms > 0) {
+		int64_t at_ms = k->session_lifetime_ms * 85 / 100;
+		k->session_end_ns = started_ns + k->session_lifetime_ms * 1000000;
+		k->reauth_at_ns = started_ns + (at_ms > 100 ? at_ms : 100) * 1000000;
+	}
 	return 0;
+}
+
+int fnl_kclient_keep_session(struct fnl_kclient *k)
+{
+	int64_t now = fnl_now_ns();
+	if (k->fd < 0 || !k->creds || !k->reauth_at_ns || now < k->reauth_at_ns)
+		return 0;
+	if (now >= k->session_end_ns - 50 * 1000000) { /* too late: the broker closes it */
+		fnl_kclient_close(k);
+		k->reauth_at_ns = 0;
+		snprintf(k->why, sizeof(k->why), "SASL session of %lld ms ended while idle",
+			 (long long)k->session_lifetime_ms);
+		return -ENOTCONN;
+	}
+	k->why[0] = '\0';
+	int rc = sasl_login(k);
+	if (rc < 0) {
+		if (!k->why[0])
+			snprintf(k->why, sizeof(k->why), "SASL re-authentication failed: %s",
+				 strerror(-rc));
+		fnl_kclient_close(k);
+		return rc;
+	}
+	k->reauths++;
+	return 1;
 }
 
 static int connect_one(struct fnl_kclient *k, const char *hostport)

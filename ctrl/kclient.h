@@ -39,6 +39,9 @@ struct fnl_kclient {
 	struct fnl_tls *tls;   /* this connection's TLS, NULL when plaintext */
 	int16_t ver_sasl_auth; /* SaslAuthenticate version, -1 unsupported */
 	int64_t session_lifetime_ms; /* from the last login, 0 none */
+	int64_t reauth_at_ns;        /* KIP-368: log in again from then on (0: never) */
+	int64_t session_end_ns;      /* the broker closes the connection after this */
+	uint64_t reauths;            /* re-authentications on this client's connections */
 	char why[256];         /* the last security failure, for fnl_kclient_connect's message */
 	struct fnl_sasl sasl;
 	uint8_t ct[17 * 1024]; /* received ciphertext on its way into tls */
@@ -55,6 +58,13 @@ void fnl_kclient_free(struct fnl_kclient *k);
 /* Connect to one of the comma-separated bootstrap servers and negotiate versions.
  * On failure, msg says which servers were tried and why. */
 int fnl_kclient_connect(struct fnl_kclient *k, const char *servers, char *msg, size_t msg_len);
+/* KIP-368 for this blocking connection, before each request: when the
+ * session the broker gave is 85% over, SaslHandshake + SaslAuthenticate again
+ * on the same connection with the credentials as they are now (nothing is in
+ * flight between requests); when it is already over (ctrl was idle), close,
+ * so that the caller reconnects. Returns 1 (re-authenticated), 0 (nothing
+ * due) or -errno with k->why set (the connection is closed). */
+int fnl_kclient_keep_session(struct fnl_kclient *k);
 /* Metadata for these topics (n = 0: brokers only). The visitor sees the answer. */
 int fnl_kclient_metadata(struct fnl_kclient *k, const char *const *topics, int n,
 			 const struct fnl_md_visitor *v, char *msg, size_t msg_len);

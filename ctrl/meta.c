@@ -101,15 +101,37 @@ static void md_partition(void *ctx, int16_t err, int32_t partition, int32_t lead
 	fnl_daemon_push(x->d, &m);
 }
 
+void fnl_daemon_keep_session(struct fnl_daemon *d)
+{
+	if (d->kc.fd >= 0 && d->kc.reauth_at_ns && fnl_now_ns() >= d->kc.reauth_at_ns) {
+		fnl_secure_refresh(d, true); /* a rotated password/token file is used now */
+		int rc = fnl_kclient_keep_session(&d->kc);
+		if (rc == 1)
+			fnl_info("cluster connection re-authenticated (KIP-368) peer=%s "
+				 "session_lifetime_ms=%lld reauths=%llu",
+				 d->kc.peer, (long long)d->kc.session_lifetime_ms,
+				 (unsigned long long)d->kc.reauths);
+		else if (rc < 0)
+			fnl_info("cluster connection closed for a new login peer=%s why=\"%s\"",
+				 d->kc.peer, d->kc.why);
+	}
+}
+
 /* Connects ctrl's cluster connection if it is down (with the current SASL
  * credentials), and says which versions it speaks. A security failure (TLS,
  * SASL) is what /health reports until a login works again. */
 static int kc_connect(struct fnl_daemon *d, char *msg, size_t len)
 {
+	fnl_daemon_keep_session(d);
 	if (d->kc.fd >= 0)
 		return 0;
 	fnl_secure_refresh(d, true);
 	int rc = fnl_kclient_connect(&d->kc, d->cfg.bootstrap_servers, msg, len);
+	if (rc < 0 && d->kc.why[0]) {
+		fnl_secure_explain(d, d->kc.why, sizeof(d->kc.why));
+		if (strncmp(d->kc.why, "OAUTHBEARER token expired", 25) == 0)
+			snprintf(msg, len, "%s", d->kc.why);
+	}
 	if (rc == 0)
 		fnl_secure_status(d, -1, NULL);
 	else if (d->kc.why[0])

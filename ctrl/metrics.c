@@ -287,6 +287,19 @@ static void render_errors(const struct fnl_core_stats *st, struct fnl_mbuf *b)
 	}
 }
 
+static void render_security(const struct fnl_daemon *d, struct fnl_mbuf *b)
+{
+	uint64_t n[FNL_SEC_REASONS];
+	fnl_secure_counts((struct fnl_daemon *)d, n);
+	family(b, "funnel_security_failures_total", "counter",
+	       "Failed broker connections and logins (ctrl's and the data plane's) by cause: TLS "
+	       "certificate checks, TLS handshakes, SASL mechanism, token and credentials. The log "
+	       "and /health name the broker.");
+	for (int i = 0; i < FNL_SEC_REASONS; i++)
+		fnl_mbuf_printf(b, "funnel_security_failures_total{reason=\"%s\"} %llu\n",
+		                fnl_sec_reason_names[i], (unsigned long long)n[i]);
+}
+
 static void render_latency(const struct fnl_core_stats *st, struct fnl_mbuf *b)
 {
 	const char *n = "funnel_delivery_latency_seconds";
@@ -515,6 +528,7 @@ int fnl_metrics_render(const struct fnl_daemon *d, struct fnl_mbuf *out)
 	const struct fnl_core_stats *st = fnl_core_stats(d->core);
 	render_global(d, st, out);
 	render_errors(st, out);
+	render_security(d, out);
 	render_latency(st, out);
 	render_clients(d, &s, out);
 	render_parts(d, &s, out);

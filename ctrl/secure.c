@@ -4,6 +4,7 @@
  * file changes, so a fixed file recovers without a restart), and the failure
  * /health reports. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,59 @@ static int jwt_make(struct fnl_daemon *d)
 	fnl_sasl_creds_set(&d->creds, tok, (size_t)n);
 	d->jwt_renew_ms = now_ms() + life * 1000 * 8 / 10;
 	return 0;
+}
+
+/* The "exp" claim (seconds) of the JWT in the token file, 0 if it has none:
+ * so that a refused login can say the token expired. */
+static int64_t token_exp(const char *path)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	char tok[4096], pl[3072];
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(tok, 1, sizeof(tok) - 1, f);
+	fclose(f);
+	tok[n] = '\0';
+	char *d1 = strchr(tok, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	if (!d2)
+		return 0;
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+	for (const char *c = d1 + 1; c < d2 && o + 1 < sizeof(pl); c++) {
+		const char *v = *c ? strchr(a, *c) : NULL;
+		if (!v)
+			return 0;
+		acc = acc << 6 | (uint32_t)(v - a);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			pl[o++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	pl[o] = '\0';
+	const char *e = strstr(pl, "\"exp\":");
+	OPENSSL_cleanse(tok, sizeof(tok));
+	return e ? (int64_t)strtod(e + 6, NULL) : 0;
+}
+
+void fnl_secure_explain(struct fnl_daemon *d, char *why, size_t n)
+{
+	int64_t exp = d->token_exp_s;
+	if (d->cfg.sasl_mechanism != FNL_SASL_OAUTHBEARER || !exp || !strstr(why, "OAUTHBEARER") ||
+	    strstr(why, "token expired") || (int64_t)time(NULL) < exp)
+		return;
+	char at[32], broker[128] = "";
+	time_t t = (time_t)exp;
+	struct tm tm;
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	const char *b = strstr(why, " (broker "); /* the data plane's "(broker N (host:port))" */
+	if (b)
+		snprintf(broker, sizeof(broker), "%s", b);
+	snprintf(
+	    why, n,
+	    "OAUTHBEARER token expired at %s, the broker refused it: write a new one to %.150s%s",
+	    at, d->cfg.sasl_token_file, broker);
 }
 
 static const char *secret_file(const struct fnl_daemon *d, const char **key)
@@ -81,6 +135,8 @@ int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t len)
 				snprintf(msg, len, "%s=%s: %s", key, path, strerror(-rc));
 				return rc;
 			}
+			if (c->sasl_mechanism == FNL_SASL_OAUTHBEARER)
+				d->token_exp_s = token_exp(path);
 		} else if (c->sasl_mechanism == FNL_SASL_OAUTHBEARER) {
 			if (jwt_make(d) < 0) {
 				snprintf(msg, len,
@@ -121,6 +177,8 @@ void fnl_secure_refresh(struct fnl_daemon *d, bool force)
 	const char *path = secret_file(d, &key);
 	if (path[0]) {
 		int rc = fnl_sasl_creds_file(&d->creds, path);
+		if (rc > 0 && d->cfg.sasl_mechanism == FNL_SASL_OAUTHBEARER)
+			d->token_exp_s = token_exp(path);
 		if (rc > 0)
 			fnl_info("%s changed: the next login uses it path=%s", key, path);
 		else if (rc < 0)
@@ -133,10 +191,55 @@ void fnl_secure_refresh(struct fnl_daemon *d, bool force)
 
 #define NFAIL (sizeof(d->sec_fail) / sizeof(d->sec_fail[0]))
 
+const char *const fnl_sec_reason_names[FNL_SEC_REASONS] = {
+    "certificate_expired",
+    "certificate_not_yet_valid",
+    "certificate_name_mismatch",
+    "certificate_untrusted",
+    "plaintext_to_tls_port",
+    "tls_handshake",
+    "sasl_mechanism_disabled",
+    "oauthbearer_token_expired",
+    "oauthbearer_token_refused",
+    "sasl_authentication_failed",
+    "other",
+};
+
+/* The messages come from tls.c (OpenSSL's verify text), kclient.c and the
+ * core's sender.c; the first match wins. */
+int fnl_secure_reason(const char *why)
+{
+	static const char *const match[FNL_SEC_REASONS - 1] = {
+	    "certificate has expired",
+	    "certificate is not yet valid",
+	    "mismatch",
+	    "certificate verify failed",
+	    "a TLS port?",
+	    "TLS",
+	    "not enabled by the broker",
+	    "token expired",
+	    "OAUTHBEARER",
+	    "SASL",
+	};
+	for (int i = 0; i < FNL_SEC_REASONS - 1; i++)
+		if (strstr(why, match[i]))
+			return i;
+	return FNL_SEC_REASONS - 1;
+}
+
+void fnl_secure_counts(struct fnl_daemon *d, uint64_t out[FNL_SEC_REASONS])
+{
+	pthread_mutex_lock(&d->sec_mu);
+	memcpy(out, d->sec_fails_by, sizeof(d->sec_fails_by));
+	pthread_mutex_unlock(&d->sec_mu);
+}
+
 void fnl_secure_status(struct fnl_daemon *d, int64_t source, const char *why)
 {
 	size_t i, slot = NFAIL;
 	pthread_mutex_lock(&d->sec_mu);
+	if (why)
+		d->sec_fails_by[fnl_secure_reason(why)]++;
 	for (i = 0; i < NFAIL; i++) {
 		if (d->sec_fail[i].why[0] && d->sec_fail[i].source == source)
 			break;

@@ -277,8 +277,8 @@ static void on_sasl_handshake(struct fnl_core *c, struct broker *br, const uint8
 		fnl_conn_close(c->eng, br->conn);
 }
 
-static void on_sasl_auth(struct fnl_core *c, struct broker *br, int16_t ver, const uint8_t *body,
-			 size_t n)
+static void on_sasl_auth(struct fnl_core *c, struct broker *br, int16_t ver, int64_t sent_ms,
+			 const uint8_t *body, size_t n)
 {
 	struct fnl_sasl_auth_resp r;
 	char why[200];
@@ -312,12 +312,15 @@ static void on_sasl_auth(struct fnl_core *c, struct broker *br, int16_t ver, con
 	else
 		fnl_core_evt(c, FNL_EVT_BROKER_READY, br->node_id, br->produce_ver, "");
 	br->reauth_due = false;
-	/* KIP-368: log in again at 85% of the session, at least 100 ms from now
-	 * (the Java client re-authenticates at 85-95%) */
+	/* KIP-368: log in again at 85% of the session (the Java client
+	 * re-authenticates at 85-95%), counted from when the last
+	 * SaslAuthenticate was sent: the broker's session began before its
+	 * answer reached us, so the time the answer took comes off our margin,
+	 * not the broker's. At least 100 ms from then. */
 	br->reauth_at_ms = 0;
 	if (r.session_lifetime_ms > 0) {
 		int64_t at = r.session_lifetime_ms * 85 / 100;
-		br->reauth_at_ms = c->now_ms + (at > 100 ? at : 100);
+		br->reauth_at_ms = sent_ms + (at > 100 ? at : 100);
 	}
 	br->last_why[0] = '\0';
 	fnl_core_evt(c, FNL_EVT_SECURITY, 1, br->node_id, "");
@@ -465,6 +468,7 @@ static void on_frame(struct fnl_core *c, struct broker *br, const uint8_t *f, ui
 	if (r->kind != REQ_PRODUCE) {
 		int16_t ver = r->api_ver;
 		uint8_t kind = r->kind;
+		int64_t sent_ms = r->sent_ms;
 		fifo_pop(br);
 		r->done = true;
 		if (r->sent)
@@ -474,7 +478,7 @@ static void on_frame(struct fnl_core *c, struct broker *br, const uint8_t *f, ui
 		else if (kind == REQ_SASL_HANDSHAKE)
 			on_sasl_handshake(c, br, f + hl, len - (uint32_t)hl);
 		else
-			on_sasl_auth(c, br, ver, f + hl, len - (uint32_t)hl);
+			on_sasl_auth(c, br, ver, sent_ms, f + hl, len - (uint32_t)hl);
 		return;
 	}
 	if (!on_produce(c, br, r, f + hl, len - (uint32_t)hl))

@@ -6,9 +6,11 @@
 #     exactly once and in order (2 clients, keyed, 3 partitions on 2 brokers),
 #     read back by kcat over the same protocol and checked by verify.py;
 #  2. each failure stops at one log line naming the broker and the cause, and
-#     /health answers 503 with it: wrong CA, hostname mismatch (start-up and
-#     data plane), expired certificate, wrong password, TLS to a plaintext
-#     port, plaintext to a TLS port;
+#     /health answers 503 with it, /metrics counts it by reason: wrong CA,
+#     hostname mismatch (start-up and data plane), expired and not yet valid
+#     certificates, wrong password, TLS to a plaintext port, plaintext to a
+#     TLS port (a disabled mechanism: sasl_gate.sh; kfake accepts the
+#     handshake for every mechanism and closes at the login);
 #  3. a wrong funnel.sasl.password.file fixed on disk recovers without a
 #     restart, a client that waited meanwhile delivers everything;
 #  4. bad settings stop start-up with a message naming the keys, secrets are
@@ -41,6 +43,14 @@ mkdir -p "$C"
 	leaf wronghost 'DNS:kafka.example.com' 2
 	leaf localonly 'DNS:localhost' 2 # names localhost, not the advertised 127.0.0.1
 	leaf expired 'IP:127.0.0.1,DNS:localhost' -1 # OpenSSL 3.0: ends before it starts
+	# valid from 2040 only (openssl x509 of OpenSSL 3.0 cannot set the start: openssl ca)
+	mkdir ca.d
+	touch ca.d/index.txt
+	echo 1000 >ca.d/serial
+	printf '%s\n' '[ca]' default_ca=d '[d]' database=ca.d/index.txt serial=ca.d/serial \
+		new_certs_dir=ca.d default_md=sha256 policy=p unique_subject=no '[p]' commonName=supplied >ca.cnf
+	q openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in server.csr -out future.pem \
+		-startdate 20400101000000Z -enddate 20410101000000Z -extfile server.ext
 )
 
 # ---- kfake-broker ------------------------------------------------------------
@@ -68,6 +78,7 @@ kfake_start sasls "${USERS[@]}" -advertise-sasl-handshake-v0 -tls-cert "$C/serve
 kfake_start wrongh -tls-cert "$C/wronghost.pem" -tls-key "$C/wronghost.key"
 kfake_start expired -tls-cert "$C/expired.pem" -tls-key "$C/expired.key"
 kfake_start local -tls-cert "$C/localonly.pem" -tls-key "$C/localonly.key"
+kfake_start future -tls-cert "$C/future.pem" -tls-key "$C/server.key"
 
 # ---- funneld -------------------------------------------------------------------
 # fd_start TAG BOOTSTRAP -X...: funneld in the background with its own socket and
@@ -91,9 +102,10 @@ fd_stop() {
 	wait "$FD_PID" || st=$?
 	[[ $st -eq 0 ]] || { tail -20 "$FD_LOG" >&2; fnl_fail "funneld exited $st after SIGTERM"; }
 }
-# fd_fails TAG CAUSE: funneld logs CAUSE, /health is 503 with it; then stopped
+# fd_fails TAG CAUSE REASON: funneld logs CAUSE, /health is 503 with it,
+# funnel_security_failures_total{reason="REASON"} counts it; then stopped
 fd_fails() {
-	local tag=$1 cause=$2
+	local tag=$1 cause=$2 reason=$3
 	fnl_wait_for 30 grep -q -- "$cause" "$FD_LOG" || {
 		cat "$FD_LOG" >&2
 		fnl_fail "$tag: no log line with '$cause'"
@@ -102,7 +114,11 @@ fd_fails() {
 	fnl_wait_for 10 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$(fd_port)/health | grep -q 503" ||
 		fnl_fail "$tag: /health is not 503"
 	fd_health | grep -q -- "$cause" || fnl_fail "$tag: /health does not say '$cause': $(fd_health)"
-	echo "$tag: $(grep -m1 -- "$cause" "$FD_LOG" | sed 's/^.*level=//')"
+	local v
+	v=$(curl -s "http://127.0.0.1:$(fd_port)/metrics" |
+		awk -v k="funnel_security_failures_total{reason=\"$reason\"}" '$1 == k {print $2}')
+	[[ ${v:-0} -ge 1 ]] || fnl_fail "$tag: funnel_security_failures_total{reason=\"$reason\"} is '${v:-}'"
+	echo "$tag: $(grep -m1 -- "$cause" "$FD_LOG" | sed 's/^.*level=//'); $reason=$v"
 	kill -TERM "$FD_PID"
 	wait "$FD_PID" || true
 }
@@ -147,18 +163,20 @@ done
 fi
 # ---- 2. failures: one line naming the broker and the cause, /health 503 ---------
 fd_start wrongca "$KB_ssl" -X security.protocol=SSL -X "ssl.ca.location=$C/ca2.pem"
-fd_fails wrongca "certificate verify failed: unable to get local issuer certificate"
+fd_fails wrongca "certificate verify failed: unable to get local issuer certificate" certificate_untrusted
 fd_start wronghost "$KB_wrongh" -X security.protocol=SSL "${tls_x[@]}"
-fd_fails wronghost "certificate verify failed: IP address mismatch"
+fd_fails wronghost "certificate verify failed: IP address mismatch" certificate_name_mismatch
 fd_start expired "$KB_expired" -X security.protocol=SSL "${tls_x[@]}"
-fd_fails expired "certificate verify failed: certificate has expired"
+fd_fails expired "certificate verify failed: certificate has expired" certificate_expired
 fd_start wrongpw "$KB_sasls" -X security.protocol=SASL_SSL "${tls_x[@]}" \
 	-X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=s5 -X sasl.password=nope
-fd_fails wrongpw "SASL SCRAM-SHA-512 authentication failed"
+fd_fails wrongpw "SASL SCRAM-SHA-512 authentication failed" sasl_authentication_failed
+fd_start future "$KB_future" -X security.protocol=SSL "${tls_x[@]}"
+fd_fails future "certificate verify failed: certificate is not yet valid" certificate_not_yet_valid
 fd_start tls2plain "$KB_plain" -X security.protocol=SSL "${tls_x[@]}" -X request.timeout.ms=3000
-fd_fails tls2plain "TLS handshake"
+fd_fails tls2plain "TLS handshake" tls_handshake
 fd_start plain2tls "$KB_ssl"
-fd_fails plain2tls "a TLS port?"
+fd_fails plain2tls "a TLS port?" plaintext_to_tls_port
 # data plane: ctrl bootstraps through localhost (named by the certificate),
 # the brokers advertise 127.0.0.1 (not named): the data-plane connections fail
 # hostname verification; records wait, /health names the broker
