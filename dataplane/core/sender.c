@@ -530,9 +530,8 @@ void fnl_sender_on_event(struct fnl_core *c, const struct fnl_event *ev)
 		if (c->cfg.tls_ctx) {
 			char text[256], name[160];
 			broker_name(br, name, sizeof(name));
-			snprintf(text, sizeof(text), "%s: TLS in user space (%s), %s", name,
-				 c->cfg.ktls_available ? "kernel TLS not used yet"
-						       : "kernel TLS not available",
+			/* version, cipher, and where the record layer runs */
+			snprintf(text, sizeof(text), "%.100s: %.150s", name,
 				 fnl_conn_why(c->eng, br->conn));
 			fnl_core_evt(c, FNL_EVT_LOG, 2, br->node_id, text);
 			if (!c->cfg.creds)

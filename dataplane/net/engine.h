@@ -283,6 +283,10 @@ struct fnl_engine_stats {
 	uint64_t recv_nobufs;   /* multishot recvs ended by an empty buffer ring (-ENOBUFS) */
 	uint64_t tls_handshakes; /* TLS connections established (user-space TLS) */
 	uint64_t tls_failures;   /* TLS handshakes or sessions that failed */
+	/* where each established TLS connection's record layer runs (funnel.ssl.ktls) */
+	uint64_t tls_user; /* all in OpenSSL (user space) */
+	uint64_t ktls_tx;  /* the kernel encrypts its sends */
+	uint64_t ktls_rx;  /* the kernel decrypts its receives (TLS 1.2) */
 };
 void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out);
 

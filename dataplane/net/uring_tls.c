@@ -1,5 +1,7 @@
-/* uring_tls.c - TLS on the io_uring engine's connections (user-space: OpenSSL
- * through a BIO pair, dataplane/net/tls.h). */
+/* uring_tls.c - TLS on the io_uring engine's connections: the handshake in
+ * user space (OpenSSL through a BIO pair, dataplane/net/tls.h), then the
+ * record layer in user space or, where the kernel takes it, in the kernel
+ * (funnel.ssl.ktls). */
 #include "dataplane/net/uring_int.h"
 
 #include <errno.h>
@@ -16,7 +18,25 @@
  * record at a time and encrypted into the pair, whose outgoing buffer (fixed
  * at connection set-up) is sent as is by one IORING_OP_SEND at a time; the
  * head's FNL_EV_SENT comes with the completion of the send that emptied the
- * pair after its last plaintext byte was encrypted. */
+ * pair after its last plaintext byte was encrypted.
+ *
+ * Kernel TLS (tls_path, once per connection, after the handshake and before
+ * CONNECTED): with funnel.ssl.ktls != off the engine waits until OpenSSL's
+ * last handshake bytes (the client Finished) have left the pair and their
+ * send has completed, so no byte OpenSSL encrypted can reach the socket after
+ * the kernel starts encrypting; then fnl_tls_ktls_start. Success with TX
+ * (ktls_tx): sends take the plaintext path (sendmsg of the caller's iovecs,
+ * never SEND_ZC: kTLS refuses it) and the kernel cuts records. With RX too
+ * (ktls_rx, TLS 1.2 only, and only when no ciphertext was already received
+ * past the handshake): the multishot recv's buffers hold plaintext, copied to
+ * rx as on a plain connection. A non-data record (alert, renegotiation) ends
+ * that recv with -EIO, a record the kernel cannot decrypt with -EBADMSG: both
+ * close the connection with a reason and the sender reconnects. TX only
+ * (TLS 1.3): OpenSSL still decrypts; any output it then produces (an answer
+ * to a KeyUpdate, an alert) cannot be sent with OpenSSL's stale send state,
+ * so the connection closes (a reconnect, nothing lost). The per-connection
+ * path is in fnl_conn_why and counted in stats (tls_user, ktls_tx, ktls_rx).
+ */
 
 int ur_conn_tls(struct fnl_engine *base, int conn, struct fnl_tls_ctx *ctx, const char *host)
 {
@@ -109,6 +129,8 @@ void ur_on_send_tls(struct fnl_uring *e, struct fnl_conn *c, int res)
 			c->tls_q_done = false;
 		}
 		ur_send_next(e, c);
+		if (!c->tls_up)
+			ur_pending_add(e, c); /* the handshake's bytes are out: tls_path */
 		return;
 	}
 	if (ur_retryable(res)) {
@@ -144,6 +166,58 @@ static bool tls_feed_held(struct fnl_uring *e, struct fnl_conn *c)
 	return moved;
 }
 
+/* After the handshake: kernel TLS where funnel.ssl.ktls asks and the kernel
+ * takes it, else user space; c->why says which. 0, or -errno to close. */
+static int tls_path(struct fnl_uring *e, struct fnl_conn *c)
+{
+	char hs[64];
+	int mode = fnl_tls_ktls_mode(c->tls), r;
+	bool rx_ok = c->held_n == 0 && !fnl_tls_rx_buffered(c->tls);
+
+	snprintf(hs, sizeof(hs), "%.63s", fnl_tls_why(c->tls)); /* version, cipher */
+	c->tls_path_set = true;
+	if (mode == FNL_KTLS_OFF) {
+		e->st.tls_user++;
+		snprintf(c->why, sizeof(c->why), "%s, TLS in user space (funnel.ssl.ktls=off)", hs);
+		return 0;
+	}
+	r = fnl_tls_ktls_start(c->tls, c->fd, rx_ok);
+	if (r < 0 && (mode == FNL_KTLS_REQUIRED || r == -ENOTRECOVERABLE)) {
+		snprintf(c->why, sizeof(c->why), "funnel.ssl.ktls=%s: %.150s",
+		         mode == FNL_KTLS_REQUIRED ? "required" : "auto", fnl_tls_why(c->tls));
+		return -EPROTO; /* reported like any TLS failure (sender: /health, log) */
+	}
+	if (r < 0) {
+		e->st.tls_user++;
+		snprintf(c->why, sizeof(c->why), "%s, TLS in user space (%.100s)", hs,
+		         fnl_tls_why(c->tls));
+		return 0;
+	}
+	c->ktls_tx = true;
+	e->st.ktls_tx++;
+	if (r & FNL_KTLS_RX) {
+		c->ktls_rx = true;
+		e->st.ktls_rx++;
+		snprintf(c->why, sizeof(c->why), "%s, kernel TLS for sends and receives", hs);
+	} else {
+		snprintf(c->why, sizeof(c->why),
+		         "%s, kernel TLS for sends, receives in user space (%s)", hs,
+		         fnl_tls_is13(c->tls) ? "TLS 1.3"
+		         : !rx_ok             ? "bytes already received past the handshake"
+		                              : "the kernel refused TLS_RX");
+	}
+	return 0;
+}
+
+static enum drain_res hs_fail(struct fnl_uring *e, struct fnl_conn *c, int r)
+{
+	e->st.tls_failures++;
+	c->rx_head = c->rx_tail = 0;
+	ur_held_drop(e, c);
+	ur_start_close(e, c, r);
+	return D_DONE;
+}
+
 /* Handshake progress; emits CONNECTED when done. */
 enum drain_res ur_tls_hs_step(struct fnl_uring *e, struct fnl_conn *c)
 {
@@ -153,17 +227,22 @@ enum drain_res ur_tls_hs_step(struct fnl_uring *e, struct fnl_conn *c)
 	r = h < 0 ? h : ur_tls_pump(e, c);
 	if (r < 0) {
 		snprintf(c->why, sizeof(c->why), "%s", fnl_tls_why(c->tls));
-		e->st.tls_failures++;
-		c->rx_head = c->rx_tail = 0;
-		ur_held_drop(e, c);
-		ur_start_close(e, c, r);
-		return D_DONE;
+		return hs_fail(e, c, r);
 	}
 	if (h == 0)
 		return D_DONE;
+	if (!c->tls_path_set) {
+		/* kernel TLS: OpenSSL's last bytes must be on the wire first; the
+		 * send's completion (ur_on_send_tls) brings the connection back */
+		if (fnl_tls_ktls_mode(c->tls) != FNL_KTLS_OFF &&
+		    (c->send_armed || fnl_tls_out(c->tls, &(const uint8_t *){NULL}) > 0))
+			return D_DONE;
+		r = tls_path(e, c);
+		if (r < 0)
+			return hs_fail(e, c, r);
+	}
 	if (!ur_ev_room(e))
 		return D_BLOCKED;
-	snprintf(c->why, sizeof(c->why), "%s", fnl_tls_why(c->tls)); /* version, cipher */
 	c->tls_up = true;
 	e->st.tls_handshakes++;
 	ur_ev_emit(e, FNL_EV_CONNECTED, (int)conn_idx(e, c), 0, c->user, 0);
@@ -212,8 +291,36 @@ bool ur_tls_fill(struct fnl_uring *e, struct fnl_conn *c)
 		moved = true;
 	}
 	/* reading may have produced output (a KeyUpdate answer, an alert) */
-	if (!c->send_armed && fnl_tls_out(c->tls, &(const uint8_t *){NULL}) > 0 &&
-	    ur_tls_pump(e, c) < 0 && !c->rx_end)
+	if (c->ktls_tx && fnl_tls_out(c->tls, &(const uint8_t *){NULL}) > 0) {
+		if (!c->rx_end) {
+			snprintf(c->why, sizeof(c->why),
+			         "the broker's TLS peer needs an answer (a TLS 1.3 KeyUpdate or an "
+			         "alert) that OpenSSL cannot send while the kernel encrypts: "
+			         "reconnecting");
+			c->rx_end = -EPROTO;
+		}
+		ur_held_drop(e, c);
+	} else if (!c->ktls_tx && !c->send_armed &&
+	           fnl_tls_out(c->tls, &(const uint8_t *){NULL}) > 0 && ur_tls_pump(e, c) < 0 &&
+	           !c->rx_end) {
 		c->rx_end = -EPROTO;
+	}
 	return moved;
+}
+
+/* A kernel-TLS receive's end (the multishot recv's last CQE, res < 0): a
+ * non-data record (-EIO: an alert such as close_notify, or a renegotiation)
+ * or one the kernel could not decrypt (-EBADMSG: corrupt, or a KeyUpdate)
+ * becomes -EPROTO with the reason in why, as user-space TLS reports them. */
+void ur_ktls_rx_end(struct fnl_uring *e, struct fnl_conn *c, int res)
+{
+	if (res != -EIO && res != -EBADMSG)
+		return;
+	e->st.tls_failures++;
+	c->rx_end = -EPROTO;
+	snprintf(c->why, sizeof(c->why), "%s",
+	         res == -EIO ? "kernel TLS: a record that is not application data arrived (an "
+	                       "alert such as close_notify, or a renegotiation): reconnecting"
+	                     : "kernel TLS could not decrypt a record (corrupt, or the peer "
+	                       "changed keys): reconnecting");
 }
