@@ -5,8 +5,10 @@
 #include "dataplane/net/uring_int.h"
 
 #include <errno.h>
+#include <linux/tls.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* ---- TLS: ciphertext on the socket, plaintext to and from the caller ------
  *
@@ -30,8 +32,11 @@
  * (ktls_rx, TLS 1.2 only, and only when no ciphertext was already received
  * past the handshake): the multishot recv's buffers hold plaintext, copied to
  * rx as on a plain connection. A non-data record (alert, renegotiation) ends
- * that recv with -EIO, a record the kernel cannot decrypt with -EBADMSG: both
- * close the connection with a reason and the sender reconnects. TX only
+ * that recv with -EIO (a plain recv has no room for the record-type cmsg):
+ * the record is then read once with recvmsg and a cmsg buffer to say what it
+ * was (close_notify: -ECONNRESET, as in user space; else -EPROTO); a record
+ * the kernel cannot decrypt ends it with -EBADMSG (-EPROTO). Either way the
+ * connection closes with a reason and the sender reconnects. TX only
  * (TLS 1.3): OpenSSL still decrypts; any output it then produces (an answer
  * to a KeyUpdate, an alert) cannot be sent with OpenSSL's stale send state,
  * so the connection closes (a reconnect, nothing lost). The per-connection
@@ -308,19 +313,60 @@ bool ur_tls_fill(struct fnl_uring *e, struct fnl_conn *c)
 	return moved;
 }
 
+/* The record that ended a kernel-TLS receive with -EIO: read once, without
+ * waiting, with room for its TLS_GET_RECORD_TYPE cmsg (one syscall as the
+ * connection ends, never per record). Sets why; the close's result. */
+static int ktls_non_data(struct fnl_conn *c)
+{
+	uint8_t body[64];
+	union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(uint8_t))];
+	} ctl;
+	struct iovec iov = {.iov_base = body, .iov_len = sizeof(body)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
+	                   .msg_controllen = sizeof(ctl)};
+	struct cmsghdr *h;
+	int type = -1;
+	ssize_t n = recvmsg(c->fd, &m, MSG_DONTWAIT);
+
+	h = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL;
+	if (h && h->cmsg_level == SOL_TLS && h->cmsg_type == TLS_GET_RECORD_TYPE)
+		type = *CMSG_DATA(h);
+	if (type == 21 && n >= 2 && body[1] == 0) { /* alert: level, description */
+		snprintf(c->why, sizeof(c->why), "peer closed the TLS session (close_notify)");
+		return -ECONNRESET;
+	}
+	if (type == 21 && n >= 2)
+		snprintf(c->why, sizeof(c->why), "TLS alert %u from the peer (kernel TLS)", body[1]);
+	else if (type == 22)
+		snprintf(c->why, sizeof(c->why),
+		         "kernel TLS: the peer sent a handshake message (renegotiation), which "
+		         "kernel TLS cannot follow: reconnecting");
+	else
+		snprintf(c->why, sizeof(c->why),
+		         "kernel TLS: a record that is not application data (type %d) arrived: "
+		         "reconnecting",
+		         type);
+	return -EPROTO;
+}
+
 /* A kernel-TLS receive's end (the multishot recv's last CQE, res < 0): a
- * non-data record (-EIO: an alert such as close_notify, or a renegotiation)
- * or one the kernel could not decrypt (-EBADMSG: corrupt, or a KeyUpdate)
- * becomes -EPROTO with the reason in why, as user-space TLS reports them. */
+ * non-data record (-EIO: an alert, or a renegotiation) is read to say which
+ * (close_notify becomes -ECONNRESET as in user-space TLS); a record the
+ * kernel could not decrypt (-EBADMSG: corrupt, or a KeyUpdate) -EPROTO. */
 void ur_ktls_rx_end(struct fnl_uring *e, struct fnl_conn *c, int res)
 {
-	if (res != -EIO && res != -EBADMSG)
+	if (res == -EIO) {
+		c->rx_end = ktls_non_data(c);
+	} else if (res == -EBADMSG) {
+		c->rx_end = -EPROTO;
+		snprintf(c->why, sizeof(c->why),
+		         "kernel TLS could not decrypt a record (corrupt, or the peer changed "
+		         "keys): reconnecting");
+	} else {
 		return;
-	e->st.tls_failures++;
-	c->rx_end = -EPROTO;
-	snprintf(c->why, sizeof(c->why), "%s",
-	         res == -EIO ? "kernel TLS: a record that is not application data arrived (an "
-	                       "alert such as close_notify, or a renegotiation): reconnecting"
-	                     : "kernel TLS could not decrypt a record (corrupt, or the peer "
-	                       "changed keys): reconnecting");
+	}
+	if (c->rx_end == -EPROTO)
+		e->st.tls_failures++;
 }

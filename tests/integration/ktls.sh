@@ -52,6 +52,7 @@ export FNL_IN_UML=1
 cd '$PWD'
 bash '$here/ktls.sh' >'$work/out' 2>&1
 echo \$? >'$work/rc'
+cp -r /run/tmp/fnl-test.* '$work/' 2>/dev/null
 sync
 halt -f
 EOF
@@ -130,14 +131,25 @@ fd_stop() {
 	wait "$FD_PID" || st=$?
 	[[ $st -eq 0 ]] || { tail -20 "$FD_LOG" >&2; fnl_fail "funneld exited $st after SIGTERM"; }
 }
-# produce TAG TOPIC: two clients, N records each, all reports back
+# produce TAG TOPIC [RATE]: two clients, N records each; produce_wait TAG: all
+# reports back
+produce_start() {
+	local tag=$1 topic=$2 rate=()
+	[[ -n ${3:-} ]] && rate=(-r "$3")
+	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-a" -n "$N" -k 40 -P 3 \
+		"${rate[@]}" -e "$FNL_TMP/ex-$tag-a"
+	P1=$FNL_LAST_PID
+	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-b" -n "$N" -S 200 \
+		"${rate[@]}" -e "$FNL_TMP/ex-$tag-b"
+	P2=$FNL_LAST_PID
+}
+produce_wait() {
+	wait "$P1" || fnl_fail "$1: client a did not get every delivery report"
+	wait "$P2" || fnl_fail "$1: client b did not get every delivery report"
+}
 produce() {
-	local tag=$1 topic=$2
-	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-a" -n "$N" -k 40 -P 3 -e "$FNL_TMP/ex-$tag-a"
-	local p1=$FNL_LAST_PID
-	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-b" -n "$N" -S 200 -e "$FNL_TMP/ex-$tag-b"
-	wait "$p1" || fnl_fail "$tag: client a did not get every delivery report"
-	wait "$FNL_LAST_PID" || fnl_fail "$tag: client b did not get every delivery report"
+	produce_start "$@"
+	produce_wait "$1"
 }
 # check TAG TOPIC BOOTSTRAP [READBACK PREFIX...]: exactly once, in order
 check() {
@@ -165,7 +177,7 @@ counters() {
 }
 
 topics=()
-for t in kt_auto kt13 kt12; do topics+=(-topic "$t:3"); done
+for t in kt_auto kt13 kt_off kt_cc kt_cbc kt12; do topics+=(-topic "$t:3"); done
 
 if ! ktls_probe; then
 	echo "== this kernel has no kernel TLS: fallback"
@@ -216,21 +228,40 @@ fnl_track $!
 fnl_wait_for 30 test -s "$FNL_TMP/boot" || fnl_fail "kfake-broker did not start"
 boot=$(cat "$FNL_TMP/boot")
 SOCKS=$(mktemp -d /run/fnl-ktls.XXXXXX 2>/dev/null || mktemp -d)
-# terminators VERSION: one per advertised port, TLS capped at VERSION
+# terminators VERSION [CIPHERS]: one per advertised port, TLS capped at
+# VERSION (the previous ones stopped; the inner relays stay)
 term_pids=()
+inner_pids=()
+# inner_up / inner_down: the relays inside the namespace, socket -> broker
+inner_up() {
+	local hp p
+	for hp in ${boot//,/ }; do
+		p=${hp##*:}
+		[[ -S $SOCKS/b$p.sock ]] && continue
+		ip netns exec "$NS" socat "UNIX-LISTEN:$SOCKS/b$p.sock,fork" "TCP:127.0.0.1:$p" \
+			2>>"$FNL_TMP/socat.err" &
+		fnl_track $!
+		inner_pids+=($!)
+		fnl_wait_for 10 test -S "$SOCKS/b$p.sock" || fnl_fail "inner socat for $p"
+	done
+}
+inner_down() {
+	local pid kid
+	for pid in "${inner_pids[@]}"; do
+		for kid in $(ps -o pid= --ppid "$pid"); do kill "$kid" 2>/dev/null || true; done
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	done
+	inner_pids=()
+	rm -f "$SOCKS"/b*.sock
+}
 terminators() {
 	local hp p
-	for pid in "${term_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	inner_up
+	for pid in "${term_pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
 	term_pids=()
 	for hp in ${boot//,/ }; do
 		p=${hp##*:}
-		if [[ ! -S $SOCKS/b$p.sock ]]; then
-			ip netns exec "$NS" socat "UNIX-LISTEN:$SOCKS/b$p.sock,fork" "TCP:127.0.0.1:$p" \
-				2>>"$FNL_TMP/socat.err" &
-			fnl_track $!
-			fnl_wait_for 10 test -S "$SOCKS/b$p.sock" || fnl_fail "inner socat for $p"
-		fi
-		socat "OPENSSL-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,cert=$C/server.pem,key=$C/server.key,verify=0,openssl-max-version=$1" \
+		socat "OPENSSL-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,cert=$C/server.pem,key=$C/server.key,verify=0,openssl-max-proto-version=$1${2:+,ciphers=$2}" \
 			"UNIX-CONNECT:$SOCKS/b$p.sock" 2>>"$FNL_TMP/socat.err" &
 		fnl_track $!
 		term_pids+=($!)
@@ -242,25 +273,77 @@ terminators() {
 }
 inns() { ip netns exec "$NS" "$@"; }
 
-echo "== TLS 1.3, funnel.ssl.ktls=auto: the kernel encrypts, OpenSSL decrypts"
-terminators TLS1.3
-fd_start kt13 "$boot" -X funnel.idle.nap.us=1000
-produce kt13 kt13
-grep -q "TLSv1.3 .*, kernel TLS for sends, receives in user space (TLS 1.3)" "$FD_LOG" ||
-	{ cat "$FD_LOG" >&2; fnl_fail "kt13: no per-connection line saying the kernel encrypts"; }
-counters kt13 0 + 0
-fd_stop
-check kt13 kt13 "$boot" inns
-echo "kt13: $(grep -m1 -o 'broker [0-9]* ([^)]*): TLSv1.3.*' "$FD_LOG")"
+# rig_case TAG TOPIC MAX_VERSION CIPHERS MODE LINE USER TX RX: terminators
+# capped at MAX_VERSION (TLS 1.2 ones offering only CIPHERS), funneld with
+# funnel.ssl.ktls=MODE, two clients; the per-connection line matches LINE and
+# /metrics' counters USER TX RX ("0" or "+", see counters); records read back
+rig_case() {
+	local tag=$1 topic=$2 ver=$3 ciphers=$4 mode=$5 line=$6
+	terminators "$ver" "$ciphers"
+	fd_start "$tag" "$boot" -X funnel.idle.nap.us=1000 -X "funnel.ssl.ktls=$mode"
+	produce "$tag" "$topic"
+	grep -q -- "$line" "$FD_LOG" || { cat "$FD_LOG" >&2; fnl_fail "$tag: no per-connection line '$line'"; }
+	counters "$tag" "$7" "$8" "$9"
+	fd_stop
+	check "$tag" "$topic" "$boot" inns
+	echo "$tag: $(grep -m1 -o 'broker [0-9]* ([^)]*): TLSv.*' "$FD_LOG")"
+}
 
-echo "== TLS 1.2, funnel.ssl.ktls=required: the kernel encrypts and decrypts"
-terminators TLS1.2
-fd_start kt12 "$boot" -X funnel.idle.nap.us=1000 -X funnel.ssl.ktls=required
-produce kt12 kt12
-grep -q "TLSv1.2 .*, kernel TLS for sends and receives" "$FD_LOG" ||
+echo "== TLS 1.3, funnel.ssl.ktls=auto: the kernel encrypts, OpenSSL decrypts"
+rig_case kt13 kt13 TLS1.3 "" auto \
+	"TLSv1.3 TLS_AES_256_GCM_SHA384, kernel TLS for sends, receives in user space (TLS 1.3)" 0 + 0
+echo "== TLS 1.3, funnel.ssl.ktls=off: user space although the kernel has kTLS"
+rig_case ktoff kt_off TLS1.3 "" off "TLS in user space (funnel.ssl.ktls=off)" + 0 0
+echo "== TLS 1.2 ChaCha20-Poly1305, funnel.ssl.ktls=required: the kernel encrypts and decrypts"
+rig_case ktcc kt_cc TLS1.2 ECDHE-RSA-CHACHA20-POLY1305 required \
+	"TLSv1.2 ECDHE-RSA-CHACHA20-POLY1305, kernel TLS for sends and receives" 0 + +
+
+echo "== TLS 1.2 AES-128-CBC (no kernel TLS for it here): auto falls back, required refuses"
+rig_case ktcbc kt_cbc TLS1.2 ECDHE-RSA-AES128-SHA256 auto \
+	"TLSv1.2 ECDHE-RSA-AES128-SHA256, TLS in user space (kernel TLS for this cipher" + 0 0
+fd_start ktcbcr "$boot" -X funnel.idle.nap.us=1000 -X funnel.ssl.ktls=required \
+	-X funnel.shutdown.timeout.ms=1000
+# (brokers are dialled when records come: a client that waits)
+fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t kt_cbc -c ktcbcr -n 10 -e "$FNL_TMP/ex-ktcbcr"
+waiter=$FNL_LAST_PID
+fnl_wait_for 60 grep -q "funnel.ssl.ktls=required: kernel TLS for this cipher" "$FD_LOG" ||
+	{ cat "$FD_LOG" >&2; fnl_fail "ktcbcr: no line saying required refused the connection"; }
+port=$(sed -n 's/.*metrics listening.* port=\([0-9]*\).*/\1/p' "$FD_LOG" | head -1)
+fnl_wait_for 20 sh -c "python3 '$here/obs/httpget.py' $port /health | grep -q 'funnel.ssl.ktls=required'" ||
+	fnl_fail "ktcbcr: /health does not name funnel.ssl.ktls=required"
+counters ktcbcr 0 0 0
+kill "$waiter" 2>/dev/null || true
+kill -TERM "$FD_PID"
+wait "$FD_PID" || true
+echo "ktcbcr: $(grep -m1 -o 'funnel.ssl.ktls=required: kernel TLS for this cipher[^"]*' "$FD_LOG")"
+
+echo "== TLS 1.2 AES-256-GCM, funnel.ssl.ktls=required, the terminators close mid-stream"
+terminators TLS1.2 ""
+fd_start kt12 "$boot" -X funnel.idle.nap.us=1000 -X funnel.ssl.ktls=required \
+	-X retry.backoff.ms=50
+produce_start kt12 kt12 "${FNL_KTLS_RATE:-400}"
+# mid-stream, the relays behind the terminators go away for 2 s: the live
+# connections end (the terminator closes, with or without close_notify), and
+# each new one is accepted by the terminator, which then cannot reach the
+# broker and ends the TLS session with close_notify; funneld's kernel-TLS
+# receive gets it as a non-data record and says so; after the relays are back
+# funneld reconnects (kernel TLS again) and the idempotent producer delivers
+# everything exactly once
+fnl_wait_for 30 grep -q "broker connection ready" "$FD_LOG" || fnl_fail "kt12: no broker connection"
+sleep 1
+k0=$(fd_metric funnel_tls_kernel_rx_connections_total)
+inner_down
+fnl_wait_for 30 grep -q "peer closed the TLS session (close_notify)" "$FD_LOG" ||
+	{ cat "$FD_LOG" >&2; fnl_fail "kt12: the terminators' close_notify was not recognised on kernel TLS"; }
+inner_up
+produce_wait kt12
+grep -q "TLSv1.2 ECDHE-RSA-AES256-GCM-SHA384, kernel TLS for sends and receives" "$FD_LOG" ||
 	{ cat "$FD_LOG" >&2; fnl_fail "kt12: no per-connection line saying the kernel encrypts and decrypts"; }
 counters kt12 0 + +
+t=$(fd_metric funnel_tls_kernel_rx_connections_total)
+[[ $t -gt $k0 ]] || fnl_fail "kt12: no kernel-TLS reconnect counted (kernel_rx $k0 before the close, $t after)"
+echo "kt12: kernel-TLS connections $k0 before the terminators closed, $t after"
 fd_stop
 check kt12 kt12 "$boot" inns
-echo "kt12: $(grep -m1 -o 'broker [0-9]* ([^)]*): TLSv1.2.*' "$FD_LOG")"
+echo "kt12: $(grep -m1 -o 'broker connection closed: .*(close_notify))' "$FD_LOG")"
 echo "ktls (kernel TLS): ok"
