@@ -98,7 +98,7 @@ int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t len)
 	    "security protocol=%s mechanism=%s tls=%s", fnl_sec_proto_name(c->security_protocol),
 	    fnl_sec_sasl(c->security_protocol) ? fnl_sasl_mech_name(c->sasl_mechanism) : "none",
 	    !fnl_sec_tls(c->security_protocol) ? "off"
-	    : c->ssl_ktls == FNL_KTLS_OFF     ? "user-space (funnel.ssl.ktls=off)"
+	    : c->ssl_ktls == FNL_KTLS_OFF      ? "user-space (funnel.ssl.ktls=off)"
 	    : fnl_tls_kernel_available()
 	        ? "handshake in user space, then kernel TLS where the kernel takes the cipher "
 	          "(each connection logs its path)"

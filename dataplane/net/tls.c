@@ -524,8 +524,8 @@ static int expand_label(const EVP_MD *md, const uint8_t *secret, size_t secret_l
 	n += ll;
 	info[n++] = 0; /* empty context */
 	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, mode, 0);
-	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	                                        (char *)EVP_MD_get0_name(md), 0);
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(md),
+	                                        0);
 	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, secret_len);
 	p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n);
 	p[4] = OSSL_PARAM_construct_end();
@@ -560,8 +560,8 @@ static int keys12(struct fnl_tls *t, const EVP_MD *md, size_t key_len, size_t iv
 	    SSL_get_client_random(t->ssl, seed + 13 + SSL3_RANDOM_SIZE, SSL3_RANDOM_SIZE) !=
 	        SSL3_RANDOM_SIZE)
 		return -ENOKEY;
-	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	                                        (char *)EVP_MD_get0_name(md), 0);
+	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(md),
+	                                        0);
 	p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, master, ml);
 	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof(seed));
 	p[3] = OSSL_PARAM_construct_end();

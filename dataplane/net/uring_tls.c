@@ -324,8 +324,8 @@ static int ktls_non_data(struct fnl_conn *c)
 		uint8_t b[CMSG_SPACE(sizeof(uint8_t))];
 	} ctl;
 	struct iovec iov = {.iov_base = body, .iov_len = sizeof(body)};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
-	                   .msg_controllen = sizeof(ctl)};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
 	struct cmsghdr *h;
 	int type = -1;
 	ssize_t n = recvmsg(c->fd, &m, MSG_DONTWAIT);
@@ -338,7 +338,8 @@ static int ktls_non_data(struct fnl_conn *c)
 		return -ECONNRESET;
 	}
 	if (type == 21 && n >= 2)
-		snprintf(c->why, sizeof(c->why), "TLS alert %u from the peer (kernel TLS)", body[1]);
+		snprintf(c->why, sizeof(c->why), "TLS alert %u from the peer (kernel TLS)",
+		         body[1]);
 	else if (type == 22)
 		snprintf(c->why, sizeof(c->why),
 		         "kernel TLS: the peer sent a handshake message (renegotiation), which "
