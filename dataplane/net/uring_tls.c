@@ -355,7 +355,8 @@ static int ktls_non_data(struct fnl_conn *c)
 /* A kernel-TLS receive's end (the multishot recv's last CQE, res < 0): a
  * non-data record (-EIO: an alert, or a renegotiation) is read to say which
  * (close_notify becomes -ECONNRESET as in user-space TLS); a record the
- * kernel could not decrypt (-EBADMSG: corrupt, or a KeyUpdate) -EPROTO. */
+ * kernel could not decrypt (-EBADMSG: corrupt; kernel receive is TLS 1.2
+ * only, so never a KeyUpdate) -EPROTO. */
 void ur_ktls_rx_end(struct fnl_uring *e, struct fnl_conn *c, int res)
 {
 	if (res == -EIO) {
@@ -363,8 +364,7 @@ void ur_ktls_rx_end(struct fnl_uring *e, struct fnl_conn *c, int res)
 	} else if (res == -EBADMSG) {
 		c->rx_end = -EPROTO;
 		snprintf(c->why, sizeof(c->why),
-		         "kernel TLS could not decrypt a record (corrupt, or the peer changed "
-		         "keys): reconnecting");
+		         "kernel TLS could not decrypt a record (corrupt): reconnecting");
 	} else {
 		return;
 	}

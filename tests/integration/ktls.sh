@@ -32,6 +32,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 if [[ ${FNL_KTLS_UML:-0} == 1 && -z ${FNL_IN_UML:-} ]]; then
 	command -v linux.uml >/dev/null || { echo "FAIL: linux.uml missing (apt-get install user-mode-linux)"; exit 1; }
 	command -v modprobe >/dev/null || [[ -x /usr/sbin/modprobe ]] || { echo "FAIL: kmod missing"; exit 1; }
+	fd=${FNL_FUNNELD:-${FNL_BUILD_DIR:-}/ctrl/funneld}
+	if ldd "$fd" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+		echo "FAIL: $fd is built with sanitizers, which cannot run under user-mode-linux (ASan's"
+		echo "shadow memory lies beyond UML's address space): use a plain build, e.g."
+		echo "  meson setup build-uml -Duml=true && meson test -C build-uml --suite uml"
+		exit 1
+	fi
 	work=$(mktemp -d "${TMPDIR:-/tmp}/fnl-uml.XXXXXX")
 	# what the test needs from meson's environment, for the init inside
 	env_lines=$(env | grep -E '^(FNL_[A-Z_]*|MESON_[A-Z_]*|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS)=' |
