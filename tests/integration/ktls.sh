@@ -12,7 +12,9 @@
 #    kcat read-back, verify.py); funnel.ssl.ktls=required stops start-up with
 #    a message naming the key and the reason; required without TLS is refused.
 #  - kernel TLS (Debian's kernel under user-mode-linux, FNL_KTLS_UML=1, or a
-#    host that has it): the rig, a socat OPENSSL-LISTEN terminator per
+#    host that has it): the engine's TLS unit test (test_net_tls: 1 MiB
+#    frames echoed by an OpenSSL server over TLS 1.3 and 1.2, now through
+#    kernel TLS), then the rig, a socat OPENSSL-LISTEN terminator per
 #    advertised port in front of kfake-broker in a network namespace; over
 #    TLS 1.3 with funnel.ssl.ktls=auto (the kernel encrypts sends, OpenSSL
 #    still decrypts: kernel TLS 1.3 receive is not used) and over TLS 1.2
@@ -220,6 +222,17 @@ if ! ktls_probe; then
 	echo "ktls (fallback): ok"
 	exit 0
 fi
+
+echo "== kernel TLS on $(uname -r): the engine against an OpenSSL server (tests/unit/net/test_tls.c)"
+# 40 frames up to 1 MiB as iovecs, 5 in flight, echoed: TLS 1.3 (kernel TX)
+# and TLS 1.2 (kernel TX and RX); on the default and a 4-buffer receive ring
+for rx in "" tiny; do
+	FNL_NET_RX=$rx "$FNL_BUILD_DIR/tests/unit/net/test_net_tls" >"$FNL_TMP/net-tls$rx.out" 2>&1 ||
+		{ cat "$FNL_TMP/net-tls$rx.out" >&2; fnl_fail "test_net_tls (FNL_NET_RX=$rx) failed under kernel TLS"; }
+	grep -q "TLSv1.2 .*kernel TLS for sends and receives" "$FNL_TMP/net-tls$rx.out" ||
+		fnl_fail "test_net_tls did not run TLS 1.2 through kernel TLS"
+	sed "s/^/engine (rx=${rx:-ring}): /" "$FNL_TMP/net-tls$rx.out"
+done
 
 echo "== kernel TLS on $(uname -r): the socat rig"
 [[ $(id -u) -eq 0 ]] || fnl_fail "the kTLS rig needs root (ip netns)"

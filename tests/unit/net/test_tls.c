@@ -196,7 +196,10 @@ static void expect_closed(struct fnl_engine *e, int id, int want, const char *ca
 	}
 }
 
-static void test_echo(struct fnl_engine *e, struct fnl_tls_ctx *x)
+/* Echo over TLS; max_version caps the server (0: TLS 1.3). Where the kernel
+ * has kTLS the records go through it (funnel.ssl.ktls=auto: TX, and RX for
+ * TLS 1.2), else through OpenSSL; the connection's line says which. */
+static void test_echo(struct fnl_engine *e, struct fnl_tls_ctx *x, int max_version)
 {
 	struct server sv = {.ctx = server_ctx()};
 	pthread_t th;
@@ -205,10 +208,19 @@ static void test_echo(struct fnl_engine *e, struct fnl_tls_ctx *x)
 	static uint8_t hdr[FRAMES][4];
 	static struct iovec iov[FRAMES][3];
 	uint32_t len[FRAMES];
+	memset(iov, 0, sizeof(iov)); /* a previous run left its entries advanced */
+	if (max_version)
+		SSL_CTX_set_max_proto_version(sv.ctx, max_version);
 	int id = start(e, &sv, &th, M_ECHO, x, "127.0.0.1");
 	struct fnl_event ev = nt_next(e);
 	CHECK_EQ(ev.type, FNL_EV_CONNECTED);
 	CHECK(strstr(fnl_conn_why(e, id), "TLSv1."));
+	CHECK(strstr(fnl_conn_why(e, id), !fnl_tls_kernel_available()
+	                                      ? "TLS in user space (kernel TLS not available"
+	                                  : max_version == TLS1_2_VERSION
+	                                      ? "kernel TLS for sends and receives"
+	                                      : "kernel TLS for sends, receives in user space"));
+	printf("net-tls: echo: %s\n", fnl_conn_why(e, id));
 	CHECK_EQ(fnl_conn_send(e, id, iov[0], 1, 0), -EINVAL); /* zero bytes */
 	srand(13);
 	int sent = 0, sents = 0, frames = 0;
@@ -393,11 +405,16 @@ int main(void)
 		close(lfd);
 		puts("net-tls: direct receive path refuses TLS, ok");
 	} else {
-		test_echo(e, x);
+		test_echo(e, x, 0);
+		test_echo(e, x, TLS1_2_VERSION);
 		test_failures(e, x);
 		test_mtls(e);
 		fnl_engine_stats(e, &st);
 		CHECK(st.tls_handshakes >= 3);
+		if (fnl_tls_kernel_available()) /* both echoes: TX; the TLS 1.2 one: RX */
+			CHECK(st.ktls_tx >= 2 && st.ktls_rx >= 1);
+		else
+			CHECK(st.tls_user >= 3 && st.ktls_tx == 0 && st.ktls_rx == 0);
 		puts("net-tls: ok");
 	}
 	fnl_tls_ctx_free(x);
