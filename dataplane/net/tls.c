@@ -674,3 +674,9 @@ bool fnl_tls_is13(const struct fnl_tls *t)
 {
 	return SSL_version(t->ssl) == TLS1_3_VERSION;
 }
+
+bool fnl_tls_owes_output(struct fnl_tls *t)
+{
+	return BIO_ctrl_pending(t->net) > 0 ||
+	       SSL_get_key_update_type(t->ssl) != SSL_KEY_UPDATE_NONE;
+}

@@ -127,6 +127,10 @@ int fnl_tls_ktls_start(struct fnl_tls *t, int fd, bool rx_ok);
 /* Whether received ciphertext waits inside the pair or OpenSSL (it would be
  * lost to a kernel that starts decrypting at the socket's next byte). */
 bool fnl_tls_rx_buffered(const struct fnl_tls *t);
+/* Whether OpenSSL owes the peer bytes: output waiting in the pair, or a
+ * KeyUpdate answer it will send with the next write (a TLS 1.3 peer asked for
+ * update_requested). With kernel TLS for sends neither can be sent. */
+bool fnl_tls_owes_output(struct fnl_tls *t);
 /* Whether the session is TLS 1.3 (after the handshake). */
 bool fnl_tls_is13(const struct fnl_tls *t);
 

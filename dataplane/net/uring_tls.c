@@ -296,7 +296,7 @@ bool ur_tls_fill(struct fnl_uring *e, struct fnl_conn *c)
 		moved = true;
 	}
 	/* reading may have produced output (a KeyUpdate answer, an alert) */
-	if (c->ktls_tx && fnl_tls_out(c->tls, &(const uint8_t *){NULL}) > 0) {
+	if (c->ktls_tx && fnl_tls_owes_output(c->tls)) {
 		if (!c->rx_end) {
 			snprintf(c->why, sizeof(c->why),
 			         "the broker's TLS peer needs an answer (a TLS 1.3 KeyUpdate or an "

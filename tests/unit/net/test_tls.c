@@ -4,6 +4,8 @@
  *             come back through TLS in order, every send gets its SENT;
  *   verify    a host the certificate does not name, and an untrusted CA, end
  *             in CLOSED -EKEYREJECTED with the cause in fnl_conn_why;
+ *   keyupdate a TLS 1.3 KeyUpdate from the server, requested or not (with
+ *             kernel TLS for sends a requested one closes the connection);
  *   hostile   a peer that closes during the handshake, one that answers the
  *             ClientHello with plaintext, garbage after the handshake, a
  *             truncated record then close: each ends in one CLOSED with a
@@ -65,7 +67,16 @@ static void make_cert(void)
 	BIO_free(b);
 }
 
-enum mode { M_ECHO, M_CLOSE_IN_HS, M_PLAIN_REPLY, M_GARBAGE, M_TRUNCATED, M_MTLS };
+enum mode {
+	M_ECHO,
+	M_CLOSE_IN_HS,
+	M_PLAIN_REPLY,
+	M_GARBAGE,
+	M_TRUNCATED,
+	M_MTLS,
+	M_KEYUPDATE,    /* TLS 1.3 KeyUpdate (update_not_requested) first, then echo */
+	M_KEYUPDATE_REQ /* the same with update_requested: the client must answer */
+};
 
 struct server {
 	int lfd;
@@ -122,7 +133,13 @@ static void *serve(void *arg)
 	SSL *s = SSL_new(sv->ctx);
 	SSL_set_fd(s, fd);
 	if (SSL_accept(s) == 1) {
-		if (sv->mode == M_ECHO || sv->mode == M_MTLS) {
+		if (sv->mode == M_KEYUPDATE || sv->mode == M_KEYUPDATE_REQ) {
+			CHECK(SSL_key_update(s, sv->mode == M_KEYUPDATE
+			                            ? SSL_KEY_UPDATE_NOT_REQUESTED
+			                            : SSL_KEY_UPDATE_REQUESTED) == 1);
+			CHECK(SSL_do_handshake(s) == 1); /* sends it now */
+			echo(s);
+		} else if (sv->mode == M_ECHO || sv->mode == M_MTLS) {
 			echo(s);
 		} else if (sv->mode == M_GARBAGE) {
 			uint8_t g[37] = {0x17, 0x03, 0x03, 0x00, 0x20};
@@ -319,6 +336,52 @@ static void test_failures(struct fnl_engine *e, struct fnl_tls_ctx *x)
 	SSL_CTX_free(sv.ctx);
 }
 
+/* A TLS 1.3 server changes its keys first thing. Not requested: the client's
+ * receive side (OpenSSL, also with kernel TLS for sends) follows, frames echo.
+ * Requested: the client must answer with a KeyUpdate of its own; in user
+ * space it does and frames echo, with kernel TLS for sends it cannot (the
+ * kernel holds the send keys), so the connection closes with that reason. */
+static void test_keyupdate(struct fnl_engine *e, struct fnl_tls_ctx *x, enum mode mode)
+{
+	struct server sv = {.ctx = server_ctx()};
+	pthread_t th;
+	static uint8_t fr[3][4 + 1000];
+	static struct iovec iov[3];
+	int id = start(e, &sv, &th, mode, x, "127.0.0.1");
+	struct fnl_event ev = nt_next(e);
+	bool kernel_tx = strstr(fnl_conn_why(e, id), "kernel TLS for sends") != NULL;
+	CHECK_EQ(ev.type, FNL_EV_CONNECTED);
+	CHECK(kernel_tx == fnl_tls_kernel_available());
+	for (int i = 0; i < 3; i++) {
+		nt_be32(fr[i], 1000);
+		memset(fr[i] + 4, 'a' + i, 1000);
+		iov[i] = (struct iovec){fr[i], sizeof(fr[i])};
+		CHECK_EQ(fnl_conn_send(e, id, &iov[i], 1, (uint64_t)i), 0);
+	}
+	if (mode == M_KEYUPDATE_REQ && kernel_tx) {
+		expect_closed(e, id, -EPROTO, "KeyUpdate");
+	} else {
+		for (int got = 0; got < 3;) {
+			ev = nt_next(e);
+			if (ev.type == FNL_EV_SENT)
+				continue;
+			CHECK_EQ(ev.type, FNL_EV_FRAME);
+			CHECK_EQ(ev.frame_len, 1000u);
+			CHECK_MEM(ev.frame, fr[got] + 4, 1000);
+			got++;
+		}
+		fnl_conn_close(e, id);
+		do
+			ev = nt_next(e);
+		while (ev.type == FNL_EV_SENT);
+		CHECK_EQ(ev.type, FNL_EV_CLOSED);
+	}
+	printf("net-tls: KeyUpdate %s: %s\n", mode == M_KEYUPDATE ? "not requested" : "requested",
+	       mode == M_KEYUPDATE_REQ && kernel_tx ? fnl_conn_why(e, id) : "frames echoed");
+	finish(&sv, th);
+	SSL_CTX_free(sv.ctx);
+}
+
 /* mTLS: a server that requires a client certificate signed by our CA; the
  * client's key is encrypted (ssl.key.password). */
 static void test_mtls(struct fnl_engine *e)
@@ -407,6 +470,8 @@ int main(void)
 	} else {
 		test_echo(e, x, 0);
 		test_echo(e, x, TLS1_2_VERSION);
+		test_keyupdate(e, x, M_KEYUPDATE);
+		test_keyupdate(e, x, M_KEYUPDATE_REQ);
 		test_failures(e, x);
 		test_mtls(e);
 		fnl_engine_stats(e, &st);
