@@ -74,8 +74,9 @@ enum mode {
 	M_GARBAGE,
 	M_TRUNCATED,
 	M_MTLS,
-	M_KEYUPDATE,    /* TLS 1.3 KeyUpdate (update_not_requested) first, then echo */
-	M_KEYUPDATE_REQ /* the same with update_requested: the client must answer */
+	M_KEYUPDATE,     /* TLS 1.3 KeyUpdate (update_not_requested) first, then echo */
+	M_KEYUPDATE_REQ, /* the same with update_requested: the client must answer */
+	M_RENEGOTIATE    /* TLS 1.2: a HelloRequest first, then read until the client closes */
 };
 
 struct server {
@@ -139,6 +140,13 @@ static void *serve(void *arg)
 			                            : SSL_KEY_UPDATE_REQUESTED) == 1);
 			CHECK(SSL_do_handshake(s) == 1); /* sends it now */
 			echo(s);
+		} else if (sv->mode == M_RENEGOTIATE) {
+			uint8_t b[256];
+			size_t k;
+			CHECK(SSL_renegotiate(s) == 1);
+			SSL_do_handshake(s); /* sends the HelloRequest */
+			while (SSL_read_ex(s, b, sizeof(b), &k) == 1)
+				; /* until the client, which cannot follow, closes */
 		} else if (sv->mode == M_ECHO || sv->mode == M_MTLS) {
 			echo(s);
 		} else if (sv->mode == M_GARBAGE) {
@@ -146,7 +154,10 @@ static void *serve(void *arg)
 			memset(g + 5, 'g', 32); /* an application record that does not decrypt */
 			nt_write_all(fd, g, sizeof(g));
 			uint8_t b[64];
-			CHECK(read(fd, b, sizeof(b)) >= 0);
+			/* until the client gives up: an alert from OpenSSL, or (kernel TLS
+			 * receive, which sends no alert) a reset */
+			if (read(fd, b, sizeof(b)) < 0)
+				CHECK(errno == ECONNRESET);
 		} else { /* M_TRUNCATED: the header of a 16 KiB record, 100 bytes, close */
 			static uint8_t rec[105] = {0x17, 0x03, 0x03, 0x40, 0x00};
 			nt_write_all(fd, rec, sizeof(rec));
@@ -330,20 +341,38 @@ static void test_failures(struct fnl_engine *e, struct fnl_tls_ctx *x)
 	CHECK_EQ(nt_next(e).type, FNL_EV_CONNECTED);
 	expect_closed(e, id, -ECONNRESET, "");
 	finish(&sv, th);
+	/* the same two over TLS 1.2, where kernel TLS (if any) also receives */
+	SSL_CTX_set_max_proto_version(sv.ctx, TLS1_2_VERSION);
+	id = start(e, &sv, &th, M_GARBAGE, x, "127.0.0.1");
+	CHECK_EQ(nt_next(e).type, FNL_EV_CONNECTED);
+	expect_closed(e, id, -EPROTO,
+	              fnl_tls_kernel_available() ? "kernel TLS could not decrypt a record"
+	                                         : "TLS record failed");
+	finish(&sv, th);
+	id = start(e, &sv, &th, M_TRUNCATED, x, "127.0.0.1");
+	CHECK_EQ(nt_next(e).type, FNL_EV_CONNECTED);
+	expect_closed(e, id, -ECONNRESET, "");
+	finish(&sv, th);
 
 	fnl_engine_stats(e, &st1);
 	CHECK(st1.tls_failures - st0.tls_failures >= 5);
 	SSL_CTX_free(sv.ctx);
 }
 
-/* A TLS 1.3 server changes its keys first thing. Not requested: the client's
- * receive side (OpenSSL, also with kernel TLS for sends) follows, frames echo.
- * Requested: the client must answer with a KeyUpdate of its own; in user
- * space it does and frames echo, with kernel TLS for sends it cannot (the
- * kernel holds the send keys), so the connection closes with that reason. */
+/* A TLS 1.3 server changes its keys first thing (or, M_RENEGOTIATE, run only
+ * where the kernel has kTLS, a TLS 1.2 server sends a HelloRequest: with
+ * kernel TLS for receives it is a non-data record and the connection closes
+ * naming it; this blocking test server cannot drive a renegotiation that the
+ * user-space client follows, so that case is not run here). Not requested: the
+ * client's receive side (OpenSSL, also with kernel TLS for sends) follows, frames echo. Requested:
+ * the client must answer with a KeyUpdate of its own; in user space it does and frames echo, with
+ * kernel TLS for sends it cannot (the kernel holds the send keys), so the connection closes with
+ * that reason. */
 static void test_keyupdate(struct fnl_engine *e, struct fnl_tls_ctx *x, enum mode mode)
 {
 	struct server sv = {.ctx = server_ctx()};
+	if (mode == M_RENEGOTIATE)
+		SSL_CTX_set_max_proto_version(sv.ctx, TLS1_2_VERSION);
 	pthread_t th;
 	static uint8_t fr[3][4 + 1000];
 	static struct iovec iov[3];
@@ -360,6 +389,8 @@ static void test_keyupdate(struct fnl_engine *e, struct fnl_tls_ctx *x, enum mod
 	}
 	if (mode == M_KEYUPDATE_REQ && kernel_tx) {
 		expect_closed(e, id, -EPROTO, "KeyUpdate");
+	} else if (mode == M_RENEGOTIATE && kernel_tx) { /* kernel receive: a non-data record */
+		expect_closed(e, id, -EPROTO, "renegotiation");
 	} else {
 		for (int got = 0; got < 3;) {
 			ev = nt_next(e);
@@ -376,8 +407,11 @@ static void test_keyupdate(struct fnl_engine *e, struct fnl_tls_ctx *x, enum mod
 		while (ev.type == FNL_EV_SENT);
 		CHECK_EQ(ev.type, FNL_EV_CLOSED);
 	}
-	printf("net-tls: KeyUpdate %s: %s\n", mode == M_KEYUPDATE ? "not requested" : "requested",
-	       mode == M_KEYUPDATE_REQ && kernel_tx ? fnl_conn_why(e, id) : "frames echoed");
+	printf("net-tls: %s: %s\n",
+	       mode == M_KEYUPDATE       ? "KeyUpdate not requested"
+	       : mode == M_KEYUPDATE_REQ ? "KeyUpdate requested"
+	                                 : "TLS 1.2 renegotiation",
+	       mode != M_KEYUPDATE && kernel_tx ? fnl_conn_why(e, id) : "frames echoed");
 	finish(&sv, th);
 	SSL_CTX_free(sv.ctx);
 }
@@ -472,6 +506,8 @@ int main(void)
 		test_echo(e, x, TLS1_2_VERSION);
 		test_keyupdate(e, x, M_KEYUPDATE);
 		test_keyupdate(e, x, M_KEYUPDATE_REQ);
+		if (fnl_tls_kernel_available()) /* a kernel-TLS receive case only (see above) */
+			test_keyupdate(e, x, M_RENEGOTIATE);
 		test_failures(e, x);
 		test_mtls(e);
 		fnl_engine_stats(e, &st);
