@@ -239,7 +239,8 @@ echo "== kernel TLS on $(uname -r): the socat rig"
 command -v socat >/dev/null || fnl_fail "socat not installed"
 NS=fnl-ktls-$$
 ip netns add "$NS" || fnl_fail "ip netns add $NS"
-trap 'st=$?; set +e; ip netns del "$NS" 2>/dev/null; (exit $st); fnl__cleanup' EXIT
+SOCKS=
+trap 'st=$?; set +e; ip netns del "$NS" 2>/dev/null; [[ -n $SOCKS ]] && rm -rf "$SOCKS"; (exit $st); fnl__cleanup' EXIT
 ip netns exec "$NS" ip link set lo up
 rm -f "$FNL_TMP/boot"
 ip netns exec "$NS" "$KFAKE" -brokers 2 "${topics[@]}" -bootfile "$FNL_TMP/boot" \
