@@ -28,7 +28,8 @@ enum kind {
 	K_SASLMECH,
 	K_ENDPOINT,
 	K_PEM,
-	K_SECRET
+	K_SECRET,
+	K_KTLS
 };
 
 struct key {
@@ -41,6 +42,9 @@ struct key {
 };
 
 #define F(field) offsetof(struct fnl_config, field)
+
+/* funnel.ssl.ktls, in the order of enum fnl_ktls_mode (dataplane/net/tls.h) */
+static const char *const ktls_modes[] = {"auto", "off", "required"};
 
 /* Defaults follow the Java producer (Kafka 4.x: linger.ms=5), except
  * compression.type, where funnel's reason to exist is one large zstd batch,
@@ -114,6 +118,8 @@ static const struct key keys[] = {
 	 "true or false"},
 	{"ssl.endpoint.identification.algorithm", K_ENDPOINT, F(ssl_verify_host), 0, 0, "https",
 	 "https or none"},
+	{"funnel.ssl.ktls", K_KTLS, F(ssl_ktls), 0, 0, "auto",
+	 "auto, off or required (kernel TLS after the handshake; auto: where the kernel has it)"},
 	{"sasl.mechanism", K_SASLMECH, F(sasl_mechanism), 0, 0, "",
 	 "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"},
 	{"sasl.username", K_STR, F(sasl_username), 0, 0, "", NULL},
@@ -318,6 +324,13 @@ static int set_enum(struct fnl_config *c, const struct key *k, const char *value
 				return 0;
 			}
 		return bad(k, value, msg, len);
+	case K_KTLS:
+		for (int i = 0; i < 3; i++)
+			if (strcasecmp(value, ktls_modes[i]) == 0) {
+				*dst = i;
+				return 0;
+			}
+		return bad(k, value, msg, len);
 	case K_ENDPOINT:
 		if (strcasecmp(value, "https") == 0)
 			c->ssl_verify_host = true;
@@ -509,6 +522,11 @@ static int finish_ssl(const struct fnl_config *c, char *msg, size_t len)
 		if (readable(files[i].key, v, msg, len) < 0)
 			return -EINVAL;
 	}
+	if (!tls && c->ssl_ktls == 2)
+		return say(msg, len,
+			   "funnel.ssl.ktls=required but security.protocol=%s does not use TLS: set "
+			   "security.protocol=SSL (or SASL_SSL) or funnel.ssl.ktls=auto",
+			   proto);
 	if (tls && c->uring_rx_direct)
 		return say(msg, len,
 			   "security.protocol=%s needs the provided-buffer receive path: remove "
@@ -654,6 +672,8 @@ static size_t put_value(const struct fnl_config *c, const struct key *k, char *v
 		return (size_t)snprintf(v, cap, "%s", fnl_sasl_mech_name(c->sasl_mechanism));
 	case K_ENDPOINT:
 		return (size_t)snprintf(v, cap, "%s", c->ssl_verify_host ? "https" : "none");
+	case K_KTLS:
+		return (size_t)snprintf(v, cap, "%s", ktls_modes[*(const int *)field % 3]);
 	case K_ACKS:
 		return (size_t)snprintf(v, cap, "%s", c->acks == -1 ? "all" : c->acks ? "1" : "0");
 	case K_CODEC:

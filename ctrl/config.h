@@ -111,6 +111,7 @@ struct fnl_config {
 	char sasl_token_file[FNL_CONFIG_STR_MAX];    /* funnel.sasl.oauthbearer.token.file */
 	bool sasl_unsecure_jwt;                      /* enable.sasl.oauthbearer.unsecure.jwt */
 	char sasl_oauthbearer_config[FNL_CONFIG_STR_MAX]; /* principal=NAME [lifeSeconds=N] */
+	int ssl_ktls; /* funnel.ssl.ktls: enum fnl_ktls_mode (auto, off, required) */
 	/* Test only: send this transactional id with InitProducerId and Produce so that a
 	 * broker which checks sequences only for transactional producers (librdkafka's mock
 	 * cluster) checks them. A real broker refuses Produce with a transactional id

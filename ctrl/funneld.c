@@ -135,7 +135,6 @@ static void core_cfg_security(const struct fnl_daemon *d, struct fnl_core_cfg *c
 {
 	c->tls_ctx = d->tls_ctx;
 	c->creds = d->creds.mech ? (struct fnl_sasl_creds *)&d->creds : NULL;
-	c->ktls_available = fnl_tls_kernel_available();
 }
 
 static void *core_main(void *arg)

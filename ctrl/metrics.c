@@ -199,8 +199,17 @@ static const struct gstat gstats[] = {
        "Multishot receives ended because every provided buffer was in use; if it grows, raise "
        "funnel.uring.rx.buffers."),
     GS("funnel_tls_user_handshakes_total", "counter", tls_handshakes,
-       "Data-plane broker connections that completed a TLS handshake (user-space TLS: "
-       "OpenSSL in the data-plane thread; kernel TLS is not used yet)."),
+       "Data-plane broker connections that completed a TLS handshake (the handshake always "
+       "runs in user space: OpenSSL in the data-plane thread)."),
+    GS("funnel_tls_user_connections_total", "counter", tls_user,
+       "Data-plane TLS connections whose records are encrypted and decrypted in user space "
+       "(funnel.ssl.ktls=off, or the kernel offers no kernel TLS)."),
+    GS("funnel_tls_kernel_tx_connections_total", "counter", ktls_tx,
+       "Data-plane TLS connections whose sends the kernel encrypts (kernel TLS, "
+       "funnel.ssl.ktls)."),
+    GS("funnel_tls_kernel_rx_connections_total", "counter", ktls_rx,
+       "Data-plane TLS connections whose receives the kernel decrypts (kernel TLS; TLS 1.2 "
+       "only)."),
     GS("funnel_tls_failures_total", "counter", tls_failures,
        "Data-plane TLS handshakes or sessions that failed (certificate, protocol, peer close)."),
     GS("funnel_sasl_logins_total", "counter", sasl_logins,

@@ -120,7 +120,8 @@ int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t len)
 		                         .key = c->ssl_key_location,
 		                         .key_password = c->ssl_key_password,
 		                         .verify = c->ssl_verify,
-		                         .verify_host = c->ssl_verify_host};
+		                         .verify_host = c->ssl_verify_host,
+		                         .ktls = c->ssl_ktls};
 		int rc = fnl_tls_ctx_new(&tc, &d->tls_ctx, msg, len);
 		if (rc < 0)
 			return rc;
@@ -153,9 +154,12 @@ int fnl_secure_setup(struct fnl_daemon *d, char *msg, size_t len)
 	    "security protocol=%s mechanism=%s tls=%s", fnl_sec_proto_name(c->security_protocol),
 	    fnl_sec_sasl(c->security_protocol) ? fnl_sasl_mech_name(c->sasl_mechanism) : "none",
 	    !fnl_sec_tls(c->security_protocol) ? "off"
-	    : fnl_tls_kernel_available() ? "user-space (kernel TLS is available but not used yet)"
-	                                 : "user-space (kernel TLS not available: no 'tls' in "
-	                                   "/proc/sys/net/ipv4/tcp_available_ulp)");
+	    : c->ssl_ktls == FNL_KTLS_OFF      ? "user-space (funnel.ssl.ktls=off)"
+	    : fnl_tls_kernel_available()
+	        ? "handshake in user space, then kernel TLS where the kernel takes the cipher "
+	          "(each connection logs its path)"
+	        : "user-space (kernel TLS not available: no 'tls' upper layer protocol in this "
+	          "kernel)");
 	return 0;
 }
 

@@ -65,6 +65,9 @@ static void copy_engine_stats(struct fnl_core *c)
 	c->st.recv_nobufs = es.recv_nobufs;
 	c->st.tls_handshakes = es.tls_handshakes;
 	c->st.tls_failures = es.tls_failures;
+	c->st.tls_user = es.tls_user;
+	c->st.ktls_tx = es.ktls_tx;
+	c->st.ktls_rx = es.ktls_rx;
 }
 
 int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fnl_cmdq *evt,

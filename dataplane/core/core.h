@@ -55,7 +55,6 @@ struct fnl_core_cfg {
 	/* security, owned by ctrl and outliving the core; NULL = plaintext / no SASL */
 	struct fnl_tls_ctx *tls_ctx;
 	struct fnl_sasl_creds *creds;
-	bool ktls_available; /* for the per-connection log line only */
 };
 
 /* Counters (core writes, others read; 64-bit aligned loads are atomic on the
@@ -78,6 +77,8 @@ struct fnl_core_stats {
 	/* security: user-space TLS handshakes / failures (engine), SASL logins / failures */
 	uint64_t tls_handshakes, tls_failures, sasl_logins, sasl_failures;
 	uint64_t sasl_reauths; /* KIP-368 re-authentications on a live connection */
+	/* TLS connections by record layer (engine): all user space, kernel TX, kernel RX */
+	uint64_t tls_user, ktls_tx, ktls_rx;
 	int64_t producer_id;
 	int32_t producer_epoch;
 	int32_t clients_active;

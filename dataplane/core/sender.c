@@ -189,9 +189,12 @@ static void broker_down(struct fnl_core *c, struct broker *br, int res)
 		security_failed(c, br, cause);
 	}
 	if (res < 0 && !br->quiet_close) {
-		char why[160];
-		snprintf(why, sizeof(why), "broker connection %s: %s",
-			 br->state == BR_CONNECTING ? "failed" : "closed", strerror(-res));
+		char why[256];
+		/* TLS: what the session said (e.g. close_notify), else its path */
+		snprintf(why, sizeof(why), "broker connection %s: %s%s%.150s%s",
+			 br->state == BR_CONNECTING ? "failed" : "closed", strerror(-res),
+			 c->cfg.tls_ctx && cause[0] ? " (" : "", c->cfg.tls_ctx ? cause : "",
+			 c->cfg.tls_ctx && cause[0] ? ")" : "");
 		fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id, why);
 	}
 	lose_inflight(c, br, ERR_NETWORK_EXCEPTION);
@@ -534,9 +537,8 @@ void fnl_sender_on_event(struct fnl_core *c, const struct fnl_event *ev)
 		if (c->cfg.tls_ctx) {
 			char text[256], name[160];
 			broker_name(br, name, sizeof(name));
-			snprintf(text, sizeof(text), "%s: TLS in user space (%s), %s", name,
-				 c->cfg.ktls_available ? "kernel TLS not used yet"
-						       : "kernel TLS not available",
+			/* version, cipher, and where the record layer runs */
+			snprintf(text, sizeof(text), "%.100s: %.150s", name,
 				 fnl_conn_why(c->eng, br->conn));
 			fnl_core_evt(c, FNL_EVT_LOG, 2, br->node_id, text);
 			if (!c->cfg.creds)

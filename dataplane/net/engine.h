@@ -215,15 +215,17 @@ struct fnl_tls_ctx;
 /* Make connection conn (just returned by fnl_conn_open, before the next poll)
  * a TLS client connection to host (the broker's advertised name or address:
  * SNI and hostname verification, dataplane/net/tls.h). The TCP connect is then
- * followed by the handshake, and FNL_EV_CONNECTED means the handshake is done;
+ * followed by the handshake, and FNL_EV_CONNECTED means the handshake is done
+ * and the record layer placed (user space, or kernel TLS per the context's
+ * funnel.ssl.ktls: uring_tls.c; fnl_conn_why says which);
  * a failed handshake ends in FNL_EV_CLOSED res -EKEYREJECTED (certificate) or
  * -EPROTO, with fnl_conn_why saying why. Sends take and FRAME events give
  * plaintext as on any connection. Allocates the connection's TLS state (SSL,
  * two FNL_TLS_PAIR_BYTES buffers); -EINVAL, -ENOMEM, -EOPNOTSUPP on the direct
  * receive path. */
 int fnl_conn_tls(struct fnl_engine *e, int conn, struct fnl_tls_ctx *ctx, const char *host);
-/* Why connection conn closed, or after a TLS handshake its version and cipher;
- * "" if nothing to say. Valid until the slot is opened again. */
+/* Why connection conn closed, or after a TLS handshake its version, cipher
+ * and record-layer path; "" if nothing to say. Valid until the slot is opened again. */
 const char *fnl_conn_why(const struct fnl_engine *e, int conn);
 
 /* Queue a send of an iovec list (no copy). The iovec ARRAY and all the buffers
@@ -283,6 +285,10 @@ struct fnl_engine_stats {
 	uint64_t recv_nobufs;   /* multishot recvs ended by an empty buffer ring (-ENOBUFS) */
 	uint64_t tls_handshakes; /* TLS connections established (user-space TLS) */
 	uint64_t tls_failures;   /* TLS handshakes or sessions that failed */
+	/* where each established TLS connection's record layer runs (funnel.ssl.ktls) */
+	uint64_t tls_user; /* all in OpenSSL (user space) */
+	uint64_t ktls_tx;  /* the kernel encrypts its sends */
+	uint64_t ktls_rx;  /* the kernel decrypts its receives (TLS 1.2) */
 };
 void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out);
 

@@ -51,7 +51,20 @@ struct fnl_tls_cfg {
 	const char *key_password;
 	bool verify;      /* verify the broker's certificate chain */
 	bool verify_host; /* and that it names the broker's host */
+	int ktls;         /* funnel.ssl.ktls: enum fnl_ktls_mode */
 };
+
+/* funnel.ssl.ktls: hand an established session's record layer to the kernel.
+ *   auto      where the kernel takes it (TX always when it can, RX for TLS 1.2),
+ *             else user-space TLS, said in the log;
+ *   off       user-space TLS always;
+ *   required  start-up fails unless the kernel offers kernel TLS, and a
+ *             connection whose sends the kernel refuses to encrypt is closed
+ *             (and retried) rather than run in user space. */
+enum fnl_ktls_mode { FNL_KTLS_AUTO = 0, FNL_KTLS_OFF, FNL_KTLS_REQUIRED };
+/* fnl_tls_ktls_start's result: which directions the kernel now carries */
+#define FNL_KTLS_TX 1
+#define FNL_KTLS_RX 2
 
 struct fnl_tls_ctx;
 struct fnl_tls;
@@ -61,8 +74,9 @@ struct fnl_tls;
 int fnl_tls_ctx_new(const struct fnl_tls_cfg *cfg, struct fnl_tls_ctx **out, char *msg,
                     size_t msg_len);
 void fnl_tls_ctx_free(struct fnl_tls_ctx *x);
-/* Whether this kernel offers kernel TLS (the "tls" upper layer protocol).
- * Funnel uses user-space TLS either way today. */
+/* Whether this kernel offers kernel TLS: "tls" is in
+ * /proc/sys/net/ipv4/tcp_available_ulp, or TCP_ULP "tls" on an unconnected
+ * socket loads the module and fails with ENOTCONN (not ENOENT). */
 bool fnl_tls_kernel_available(void);
 
 /* A client connection to host (an advertised broker host name or address).
@@ -88,6 +102,37 @@ int fnl_tls_write(struct fnl_tls *t, const void *p, size_t n);
  * run (its length returned, 0 none); fnl_tls_out_done drops n sent bytes. */
 size_t fnl_tls_out(struct fnl_tls *t, const uint8_t **p);
 void fnl_tls_out_done(struct fnl_tls *t, size_t n);
+
+/* The connection's funnel.ssl.ktls mode (enum fnl_ktls_mode). */
+int fnl_tls_ktls_mode(const struct fnl_tls *t);
+/* Kernel TLS on fd, the connected socket whose handshake fnl_tls_handshake
+ * just completed, before any application data crossed it and after every
+ * byte OpenSSL wrote (its Finished) was sent. Derives the traffic keys from
+ * what OpenSSL exposes (TLS 1.3: the traffic secrets through the keylog
+ * callback, HKDF-Expand-Label; TLS 1.2: the master secret and randoms,
+ * TLS1-PRF "key expansion"), attaches the "tls" ULP, sets TLS_TX and reads it
+ * back (getsockopt) to see that the kernel took it; with rx_ok and TLS 1.2
+ * also TLS_RX (TLS 1.3 receives stay in OpenSSL: its NewSessionTickets are
+ * handshake records already partly consumed, so the receive sequence number
+ * is not known). Sequence numbers: TLS 1.2 both 1 (each side's Finished was
+ * record 0), TLS 1.3 TX 0. Returns FNL_KTLS_TX [| FNL_KTLS_RX], or -errno with
+ * fnl_tls_why saying why: then the socket still carries bytes as they are
+ * (TCP_ULP without crypto info passes them through) and user-space TLS may
+ * go on, except after -ENOTRECOVERABLE (the kernel accepted a key but it does
+ * not read back: close the connection). Keys are wiped after use. Afterwards
+ * fnl_tls_write must not be called; fnl_tls_read may (TX only), and output
+ * it produces (a KeyUpdate answer, an alert) cannot be sent: the caller
+ * closes the connection. */
+int fnl_tls_ktls_start(struct fnl_tls *t, int fd, bool rx_ok);
+/* Whether received ciphertext waits inside the pair or OpenSSL (it would be
+ * lost to a kernel that starts decrypting at the socket's next byte). */
+bool fnl_tls_rx_buffered(const struct fnl_tls *t);
+/* Whether OpenSSL owes the peer bytes: output waiting in the pair, or a
+ * KeyUpdate answer it will send with the next write (a TLS 1.3 peer asked for
+ * update_requested). With kernel TLS for sends neither can be sent. */
+bool fnl_tls_owes_output(struct fnl_tls *t);
+/* Whether the session is TLS 1.3 (after the handshake). */
+bool fnl_tls_is13(const struct fnl_tls *t);
 
 /* What failed, or after a handshake "TLSv1.3 TLS_AES_256_GCM_SHA384". */
 const char *fnl_tls_why(const struct fnl_tls *t);

@@ -64,7 +64,7 @@ void ur_ev_emit(struct fnl_uring *e, enum fnl_ev_type type, int conn, int res, u
 	*v = (struct fnl_event){.type = type, .conn = conn, .res = res, .user = user, .tag = tag};
 }
 
-static void pending_add(struct fnl_uring *e, struct fnl_conn *c)
+void ur_pending_add(struct fnl_uring *e, struct fnl_conn *c)
 {
 	if (c->on_pending)
 		return;
@@ -226,7 +226,7 @@ static void pb_give(struct fnl_uring *e, uint16_t bid)
 		struct fnl_conn *w = &e->conns[i];
 		if (w->rx_nobufs) {
 			w->rx_nobufs = false;
-			pending_add(e, w); /* conn_drain re-arms its recv */
+			ur_pending_add(e, w); /* conn_drain re-arms its recv */
 		}
 	}
 	e->rx_waiters = 0;
@@ -283,7 +283,7 @@ static void finish_close(struct fnl_uring *e, struct fnl_conn *c)
 	close(c->fd);
 	c->fd = -1;
 	c->state = S_DRAINING;
-	pending_add(e, c);
+	ur_pending_add(e, c);
 }
 
 /* Cancel one in-flight op by its exact user_data: the generation in it means a
@@ -451,7 +451,7 @@ static enum drain_res rx_arm(struct fnl_uring *e, struct fnl_conn *c)
 static bool rx_fill(struct fnl_uring *e, struct fnl_conn *c)
 {
 	bool moved = false;
-	if (c->tls)
+	if (ur_tls_rx_user(c))
 		return ur_tls_fill(e, c);
 	while (c->held_n > 0) {
 		uint16_t bid = c->held_head;
@@ -542,7 +542,7 @@ static enum drain_res rx_step(struct fnl_uring *e, struct fnl_conn *c)
 static void rx_rearm(struct fnl_uring *e, struct fnl_conn *c)
 {
 	if ((e->bufring ? rx_step(e, c) : rx_arm(e, c)) != D_DONE)
-		pending_add(e, c);
+		ur_pending_add(e, c);
 }
 
 bool ur_retryable(int res)
@@ -581,10 +581,12 @@ static void on_recv_ring(struct fnl_uring *e, struct fnl_conn *c, int res, bool 
 			} /* else some came back since the kernel found none: re-arm */
 		} else if (!more && !ur_retryable(res) && !(res == -ECANCELED && stopped)) {
 			c->rx_end = res == 0 ? -ECONNRESET : res;
+			if (c->ktls_rx)
+				ur_ktls_rx_end(e, c, res);
 		}
 	}
 	if (rx_step(e, c) != D_DONE)
-		pending_add(e, c);
+		ur_pending_add(e, c);
 }
 
 static void on_recv(struct fnl_uring *e, struct fnl_conn *c, int res)
@@ -597,7 +599,7 @@ static void on_recv(struct fnl_uring *e, struct fnl_conn *c, int res)
 		e->st.bytes_rx += (uint64_t)res;
 		c->rx_parse = true;
 		if (rx_parse(e, c) == D_BLOCKED)
-			pending_add(e, c);
+			ur_pending_add(e, c);
 		else
 			rx_rearm(e, c);
 	} else if (res == 0) {
@@ -642,7 +644,7 @@ void ur_send_pop(struct fnl_uring *e, struct fnl_conn *c)
 void ur_send_next(struct fnl_uring *e, struct fnl_conn *c)
 {
 	int r;
-	if (c->tls) {
+	if (ur_tls_tx_user(c)) {
 		r = ur_tls_pump(e, c);
 		if (r < 0) {
 			e->st.send_errors++;
@@ -664,7 +666,7 @@ static void on_send(struct fnl_uring *e, struct fnl_conn *c, int res)
 	struct fnl_send *q = &c->sendq[c->sq_head];
 	int id = (int)conn_idx(e, c);
 
-	if (c->tls) {
+	if (ur_tls_tx_user(c)) {
 		ur_on_send_tls(e, c, res);
 		return;
 	}
@@ -811,7 +813,7 @@ static void drain_pending(struct fnl_uring *e)
 		struct fnl_conn *c = pending_pop(e);
 		enum drain_res r = conn_drain(e, c);
 		if (r != D_DONE)
-			pending_add(e, c);
+			ur_pending_add(e, c);
 		if (r == D_BLOCKED)
 			break;
 	}
@@ -925,6 +927,7 @@ static void conn_reset(struct fnl_conn *c, int fd, uint64_t user)
 	fnl_tls_conn_free(c->tls); /* the slot's previous connection's */
 	c->tls = NULL;
 	c->tls_up = c->tls_q_done = c->tls_rx_full = false;
+	c->tls_path_set = c->ktls_tx = c->ktls_rx = false;
 	c->why[0] = '\0';
 }
 
@@ -1017,7 +1020,7 @@ static int uring_conn_send(struct fnl_engine *base, int conn, struct iovec *iov,
 	c->sq_count++;
 	if (c->send_armed)
 		return 0;
-	r = c->tls ? ur_tls_pump(e, c) : arm_send(e, c);
+	r = ur_tls_tx_user(c) ? ur_tls_pump(e, c) : arm_send(e, c);
 	if (r < 0)
 		c->sq_count--;
 	return r;

@@ -73,6 +73,9 @@ struct fnl_conn {
 	bool tls_up;         /* handshake done, CONNECTED emitted */
 	bool tls_q_done;     /* the head send's plaintext is all encrypted */
 	bool tls_rx_full;    /* decrypted bytes wait for room in rx */
+	bool tls_path_set;   /* after the handshake: user space or kernel chosen */
+	bool ktls_tx;        /* the kernel encrypts sends: the sendq goes out as plaintext */
+	bool ktls_rx;        /* the kernel decrypts receives: buffers hold plaintext */
 	char why[FNL_TLS_WHY_MAX];
 };
 
@@ -142,7 +145,18 @@ static inline const struct fnl_uring *ur_c(const struct fnl_engine *b)
 
 /* ---- shared between uring.c and uring_tls.c ---------------------------- */
 
+/* Whether OpenSSL (not the kernel) carries this connection's sends / receives. */
+static inline bool ur_tls_tx_user(const struct fnl_conn *c)
+{
+	return c->tls && !c->ktls_tx;
+}
+static inline bool ur_tls_rx_user(const struct fnl_conn *c)
+{
+	return c->tls && !c->ktls_rx;
+}
+
 bool ur_ev_room(const struct fnl_uring *e);
+void ur_pending_add(struct fnl_uring *e, struct fnl_conn *c);
 void ur_ev_emit(struct fnl_uring *e, enum fnl_ev_type type, int conn, int res, uint64_t user,
                 uint64_t tag);
 struct io_uring_sqe *ur_sqe_get(struct fnl_uring *e);
@@ -160,5 +174,6 @@ int ur_tls_pump(struct fnl_uring *e, struct fnl_conn *c);
 void ur_on_send_tls(struct fnl_uring *e, struct fnl_conn *c, int res);
 int ur_conn_tls(struct fnl_engine *base, int conn, struct fnl_tls_ctx *ctx, const char *host);
 const char *ur_conn_why(const struct fnl_engine *base, int conn);
+void ur_ktls_rx_end(struct fnl_uring *e, struct fnl_conn *c, int res);
 
 #endif
