@@ -334,6 +334,17 @@ static int failed(struct fnl_tls *t, int ret)
 	if (strstr(r, "wrong version number") || strstr(r, "packet length too long") ||
 	    strstr(r, "record layer failure"))
 		snprintf(t->why, sizeof(t->why), "peer is not speaking TLS (%s)", r);
+	else if (strstr(r, "certificate required"))
+		snprintf(t->why, sizeof(t->why),
+		         "the broker requires a client certificate (mTLS): set "
+		         "ssl.certificate.location and ssl.key.location (%s)",
+		         r);
+	else if (strstr(r, "alert bad certificate") || strstr(r, "alert unknown ca") ||
+	         strstr(r, "alert certificate unknown"))
+		snprintf(t->why, sizeof(t->why),
+		         "the broker refused funnel's client certificate (%s): is "
+		         "ssl.certificate.location signed by a CA the broker trusts?",
+		         r);
 	else
 		snprintf(t->why, sizeof(t->why), "TLS %s failed: %s",
 		         t->done ? "record" : "handshake", r);

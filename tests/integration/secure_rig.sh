@@ -9,7 +9,12 @@
 # funneld (security.protocol=SSL) produces while broker 2 goes down and up and
 # leaders move; every record is read back by kcat over TLS exactly once, in
 # order, and the sequences on the wire (fnl-rawfetch inside the namespace)
-# have no gap. Needs root (ip netns) and socat.
+# have no gap. Then mTLS: the terminators restart demanding a client
+# certificate (socat verify=1, cafile): kcat with a client certificate proves
+# the rig; funneld without one is refused (the log names the broker and the
+# cause, /health 503); funneld with ssl.certificate.location and an encrypted
+# ssl.key.location + ssl.key.password delivers exactly once, in order. Needs
+# root (ip netns) and socat.
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 280
@@ -33,6 +38,12 @@ mkdir -p "$C"
 	printf 'subjectAltName=IP:127.0.0.1\n' >server.ext
 	q openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
 		-days 2 -extfile server.ext
+	# the client's certificate for mTLS, its key encrypted (ssl.key.password)
+	q openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=funnel-client
+	printf 'extendedKeyUsage=clientAuth\n' >client.ext
+	q openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem \
+		-days 2 -extfile client.ext
+	q openssl pkey -in client.key -aes256 -passout pass:rig-key-pass -out client-enc.key
 )
 
 # the mock inside the namespace (lib.sh starts $FNL_MOCKBROKER)
@@ -42,22 +53,33 @@ cat >"$FNL_TMP/mock-in-ns" <<EOF
 exec ip netns exec $NS $real_mock "\$@"
 EOF
 chmod +x "$FNL_TMP/mock-in-ns"
-FNL_MOCKBROKER=$FNL_TMP/mock-in-ns fnl_broker_start -b 3 -t rdown:6 -t rlead:6
+FNL_MOCKBROKER=$FNL_TMP/mock-in-ns fnl_broker_start -b 3 -t rdown:6 -t rlead:6 -t mtls:6
 
-# one terminator pair per advertised port
+# one terminator pair per advertised port; terminators VERIFY (0, or 1 with
+# the CA: a client certificate is required)
+OUTER=()
+terminators() {
+	local hp p
+	for hp in ${FNL_BOOTSTRAP//,/ }; do
+		p=${hp##*:}
+		socat "OPENSSL-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,cert=$C/server.pem,key=$C/server.key,$1" \
+			"UNIX-CONNECT:$FNL_TMP/b$p.sock" 2>>"$FNL_TMP/socat.err" &
+		fnl_track $!
+		OUTER+=($!)
+	done
+	for hp in ${FNL_BOOTSTRAP//,/ }; do
+		fnl_wait_for 10 bash -c "echo >/dev/tcp/127.0.0.1/${hp##*:}" 2>/dev/null ||
+			fnl_fail "terminator ${hp##*:}"
+	done
+}
 for hp in ${FNL_BOOTSTRAP//,/ }; do
 	p=${hp##*:}
 	ip netns exec "$NS" socat "UNIX-LISTEN:$FNL_TMP/b$p.sock,fork" "TCP:127.0.0.1:$p" \
 		2>>"$FNL_TMP/socat.err" &
 	fnl_track $!
 	fnl_wait_for 10 test -S "$FNL_TMP/b$p.sock" || fnl_fail "inner socat for $p"
-	socat "OPENSSL-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,cert=$C/server.pem,key=$C/server.key,verify=0" \
-		"UNIX-CONNECT:$FNL_TMP/b$p.sock" 2>>"$FNL_TMP/socat.err" &
-	fnl_track $!
 done
-for hp in ${FNL_BOOTSTRAP//,/ }; do
-	fnl_wait_for 10 bash -c "echo >/dev/tcp/127.0.0.1/${hp##*:}" 2>/dev/null || fnl_fail "terminator ${hp##*:}"
-done
+terminators verify=0
 # the rig first, with an independent client: kcat over TLS lists the brokers
 KT="-X security.protocol=SSL -X ssl.ca.location=$C/ca.pem -X ssl.endpoint.identification.algorithm=https"
 # shellcheck disable=SC2086
@@ -81,7 +103,7 @@ run() {
 finish() {
 	wait "$c1" || fnl_fail "$1: keyed client did not get every report"
 	wait "$c2" || fnl_fail "$1: null-key client did not get every report"
-	FNL_KCAT_ARGS=$KT "$FNL_READBACK" "$FNL_BOOTSTRAP" "$1" 6 >"$FNL_TMP/rb-$1.tsv" ||
+	FNL_KCAT_ARGS=${KREAD:-$KT} "$FNL_READBACK" "$FNL_BOOTSTRAP" "$1" 6 >"$FNL_TMP/rb-$1.tsv" ||
 		fnl_fail "read-back of $1 over TLS failed"
 	cat "$FNL_TMP/ex-$1-k" "$FNL_TMP/ex-$1-n" >"$FNL_TMP/expect-$1.tsv"
 	python3 "$FNL_VERIFY" check --readback "$FNL_TMP/rb-$1.tsv" --expect "$FNL_TMP/expect-$1.tsv" \
@@ -117,4 +139,52 @@ done
 finish rlead
 grep -Eq "TLS in user space|kernel TLS for sends" "$FNL_TMP/funneld.err" || fnl_fail "no per-connection TLS line"
 fnl_funneld_stop
+
+echo "== mTLS: the terminators require a client certificate"
+kill "${OUTER[@]}" 2>/dev/null || true
+wait "${OUTER[@]}" 2>/dev/null || true
+OUTER=()
+terminators "verify=1,cafile=$C/ca.pem"
+# shellcheck disable=SC2086
+timeout 20 kcat -L -b "$FNL_BOOTSTRAP" $KT >"$FNL_TMP/kcat-nocert.txt" 2>&1 &&
+	grep -q "3 brokers" "$FNL_TMP/kcat-nocert.txt" &&
+	fnl_fail "the terminators let kcat in without a client certificate"
+KM="$KT -X ssl.certificate.location=$C/client.pem -X ssl.key.location=$C/client-enc.key -X ssl.key.password=rig-key-pass"
+# shellcheck disable=SC2086
+timeout 20 kcat -L -b "$FNL_BOOTSTRAP" $KM >"$FNL_TMP/kcat-mtls.txt" 2>&1 || {
+	cat "$FNL_TMP/kcat-mtls.txt" >&2
+	fnl_fail "kcat with a client certificate cannot list the cluster"
+}
+grep -q "3 brokers" "$FNL_TMP/kcat-mtls.txt" || fnl_fail "kcat (mTLS) does not see 3 brokers"
+
+# without a certificate: refused, the reason logged and in /health
+"$FNL_FUNNELD" -X "bootstrap.servers=$FNL_BOOTSTRAP" -X "funnel.socket.path=$FNL_TMP/nocert.sock" \
+	-X security.protocol=SSL -X "ssl.ca.location=$C/ca.pem" -X funnel.metrics.listen=127.0.0.1:0 \
+	-X funnel.journal=false 2>"$FNL_TMP/funneld-nocert.err" &
+nocert=$!
+fnl_track $nocert
+fnl_wait_for 20 grep -q "metrics listening" "$FNL_TMP/funneld-nocert.err" || fnl_fail "funneld (no cert) did not start"
+np=$(sed -n 's/.*metrics listening.* port=\([0-9]*\).*/\1/p' "$FNL_TMP/funneld-nocert.err" | head -1)
+health() { python3 "$(dirname "$0")/obs/httpget.py" "$np" /health --status || true; }
+fnl_wait_for 20 sh -c "grep -q 'requires a client certificate (mTLS): set ssl.certificate.location' '$FNL_TMP/funneld-nocert.err'" || {
+	tail -5 "$FNL_TMP/funneld-nocert.err" >&2
+	fnl_fail "funneld without a client certificate logs no certificate cause"
+}
+grep -m1 "client certificate" "$FNL_TMP/funneld-nocert.err"
+grep -Eiq "certificate.*127\.0\.0\.1:[0-9]+|127\.0\.0\.1:[0-9]+.*certificate" "$FNL_TMP/funneld-nocert.err" ||
+	fnl_fail "the refusal does not name the broker"
+[[ $(health) == 503 ]] || fnl_fail "/health is not 503 while every broker refuses the client"
+[[ ! -S $FNL_TMP/nocert.sock ]] || fnl_fail "funneld without a client certificate became ready"
+kill -TERM $nocert
+wait $nocert || true
+
+fnl_funneld_start -X security.protocol=SSL -X "ssl.ca.location=$C/ca.pem" \
+	-X "ssl.certificate.location=$C/client.pem" -X "ssl.key.location=$C/client-enc.key" \
+	-X ssl.key.password=rig-key-pass -X funnel.metrics.listen=127.0.0.1:0 \
+	-X funnel.test.transactional.id=funnel-seqcheck
+grep -q "rig-key-pass" "$FNL_TMP/funneld.err" && fnl_fail "the key password is in the log"
+run mtls
+KREAD=$KM finish mtls
+fnl_funneld_stop
+echo "mTLS: 2 x $N records exactly once, in order, with a client certificate"
 echo "secure_rig: ok"
