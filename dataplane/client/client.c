@@ -16,6 +16,7 @@
  */
 #include "funnel.h"
 
+#include "dataplane/client/client_int.h"
 #include "dataplane/ring/ctlproto.h"
 #include "dataplane/ring/ring.h"
 
@@ -63,6 +64,7 @@ struct fnl_client {
 	uint32_t ntopics, topics_cap;
 	uint32_t last_topic; /* index of the last report's topic (cache) */
 	struct fnl_client *prev, *next; /* all open clients (clients_mu) */
+	struct fnl_ctxn *txn; /* transactions (txn_client.c); NULL until fnl_txn_init */
 };
 
 /* ------------------------------------------------------------------ fork */
@@ -98,6 +100,7 @@ static void atfork_child(void)
 		close_fd(&c->sock);
 		close_fd(&c->doorbell);
 		close_fd(&c->ring_fd);
+		fnl_ctxn_atfork_child(c->txn);
 		c->forked = true;
 	}
 	pthread_mutex_unlock(&clients_mu);
@@ -359,6 +362,7 @@ void fnl_close(fnl_client_t *c)
 	for (i = 0; i < c->ntopics; i++)
 		free(c->topics[i]);
 	free(c->topics);
+	fnl_ctxn_free(c->txn);
 	free(c);
 }
 
@@ -817,8 +821,8 @@ static uint8_t *put(uint8_t *p, const void *src, size_t n)
 	return p + n;
 }
 
-static void write_record(uint8_t *p, const struct fnl_rec_hdr *rh, const void *key,
-                         const void *value, const struct fnl_header *h, int nh)
+void fnl_client_write_record(uint8_t *p, const struct fnl_rec_hdr *rh, const void *key,
+                             const void *value, const struct fnl_header *h, int nh)
 {
 	uint8_t *q = put(p, rh, sizeof(*rh));
 	int i;
@@ -877,6 +881,8 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 	rh.value_len = (uint32_t)value_len;
 	rh.headers_len = (uint32_t)hbytes;
 	rh.header_count = (uint16_t)nh;
+	if (__builtin_expect(c->txn != NULL, 0) && fnl_ctxn_open(c->txn))
+		return fnl_ctxn_append(c->txn, &rh, key, value, h, nh);
 	p = fnl_ring_reserve(&c->v, rh.len);
 	if (!p) {
 		if (c->conf.max_block_ms == 0) {
@@ -889,9 +895,35 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 		if (!p)
 			return rc;
 	}
-	write_record(p, &rh, key, value, h, nh);
+	fnl_client_write_record(p, &rh, key, value, h, nh);
 	if (fnl_ring_publish(&c->v))
 		ring_doorbell(c);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ for txn_client.c */
+
+struct fnl_ctxn **fnl_client_txn_slot(fnl_client_t *c)
+{
+	return &c->txn;
+}
+
+const char *fnl_client_socket_path(const fnl_client_t *c)
+{
+	return c->path;
+}
+
+size_t fnl_client_ring_bytes(const fnl_client_t *c)
+{
+	return (size_t)c->v.rec_bytes;
+}
+
+int fnl_client_topic_at(const fnl_client_t *c, uint32_t i, uint32_t *id, const char **name)
+{
+	if (i >= c->ntopics)
+		return -ENOENT;
+	*id = c->topics[i]->id;
+	*name = c->topics[i]->name;
 	return 0;
 }
 
