@@ -133,6 +133,8 @@ static const struct key keys[] = {
 	{"transaction.timeout.ms", K_INT, F(txn_timeout_ms), 1, INT_MAX, "60000", NULL},
 	{"funnel.txn.window.bytes", K_I64, F(txn_window_bytes), 1 << 20, (int64_t)1 << 30,
 	 "16777216", "bytes of client transactions one window (Kafka transaction) holds"},
+	{"funnel.test.txn.trace", K_STR, F(txn_trace), 0, 0, "",
+	 "test only: a file funneld appends each transaction request and its answer to"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

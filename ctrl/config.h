@@ -120,6 +120,7 @@ struct fnl_config {
 	char txn_id[FNL_CONFIG_STR_MAX]; /* transactional.id; "" = none */
 	int txn_timeout_ms;              /* transaction.timeout.ms */
 	int64_t txn_window_bytes;        /* funnel.txn.window.bytes */
+	char txn_trace[FNL_CONFIG_STR_MAX]; /* funnel.test.txn.trace: "" = none */
 };
 
 void fnl_config_defaults(struct fnl_config *c);

@@ -117,6 +117,8 @@ struct fnl_txnd {
 	int64_t init_at_ms;
 	char why[512]; /* why not ready / fatal */
 	int32_t txn_coord, group_coord;
+	FILE *trace;    /* funnel.test.txn.trace, or NULL */
+	int16_t op_err; /* the Kafka error of the last coordinator request (-1: no answer) */
 	int64_t window_no;
 	struct ttopic topics[MAX_TOPICS];
 	int ntopics;
@@ -231,6 +233,12 @@ static const uint8_t *request(struct fnl_kclient *kc, int len, int16_t api, int1
 		return NULL;
 	}
 	return b;
+}
+
+static void io_err(struct fnl_txnd *t)
+{
+	t->op_err = -1;
+	fnl_txn_on_io_error(&t->txn, mono_ms());
 }
 
 /* ---- metadata ---- */
@@ -429,7 +437,7 @@ static void op_find_coord(struct fnl_txnd *t, enum fnl_txn_op op)
 	int16_t v = ver_of(t, FNL_API_FIND_COORDINATOR);
 	size_t bl;
 	if (t->boot.fd < 0 && metadata(t, NULL, 0) < 0) {
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
 	int n = fnl_enc_find_coordinator_req(
@@ -438,11 +446,12 @@ static void op_find_coord(struct fnl_txnd *t, enum fnl_txn_op op)
 	const uint8_t *b = request(&t->boot, n, FNL_API_FIND_COORDINATOR, v, &bl);
 	struct coord_seen s = {-1, -1, t};
 	if (!b || fnl_dec_find_coordinator(b, bl, v, on_coord, &s, NULL) < 0) {
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
 	if (s.err == 0)
 		*(is_txn ? &t->txn_coord : &t->group_coord) = s.node;
+	t->op_err = s.err;
 	fnl_txn_on_result(&t->txn, op, s.err, mono_ms());
 }
 
@@ -454,7 +463,7 @@ static void op_init_pid(struct fnl_txnd *t)
 	size_t bl;
 	if (!kc) {
 		t->txn.need_txn_coord = true;
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
 	int n = fnl_enc_init_pid_req_txn(kc->buf, kc->buf_bytes, v, kc->corr++, t->cfg->client_id,
@@ -462,7 +471,7 @@ static void op_init_pid(struct fnl_txnd *t)
 	                                 t->txn.epoch);
 	const uint8_t *b = request(kc, n, FNL_API_INIT_PRODUCER_ID, v, &bl);
 	if (!b || fnl_dec_init_pid(b, bl, v, &err, &pid, &epoch) < 0) {
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
 	if (err == 0) {
@@ -473,6 +482,7 @@ static void op_init_pid(struct fnl_txnd *t)
 		fnl_info("transactions: producer id pid=%lld epoch=%d transactional.id=%s",
 		         (long long)pid, epoch, t->cfg->txn_id);
 	}
+	t->op_err = err;
 	fnl_txn_on_init_pid(&t->txn, err, pid, epoch, mono_ms());
 }
 
@@ -486,7 +496,7 @@ static void op_add_partitions(struct fnl_txnd *t)
 	int ntp = 0;
 	if (!kc) {
 		t->txn.need_txn_coord = true;
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
 	for (int i = 0; i < t->nwparts; i++) { /* wparts are sorted by topic */
@@ -502,9 +512,10 @@ static void op_add_partitions(struct fnl_txnd *t)
 	const uint8_t *b = request(kc, n, FNL_API_ADD_PARTITIONS_TO_TXN, v, &bl);
 	struct parts_seen s = {FNL_TXN_OP_ADD_PARTITIONS, 0};
 	if (!b || fnl_dec_add_partitions(b, bl, v, on_part, &s, NULL) < 0) {
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
+	t->op_err = s.worst;
 	fnl_txn_on_result(&t->txn, FNL_TXN_OP_ADD_PARTITIONS, s.worst, mono_ms());
 }
 
@@ -515,7 +526,7 @@ static void op_add_offsets(struct fnl_txnd *t)
 	size_t bl;
 	if (!kc) {
 		t->txn.need_txn_coord = true;
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
 	int n = fnl_enc_add_offsets_req(kc->buf, kc->buf_bytes, v, kc->corr++, t->cfg->client_id,
@@ -523,9 +534,10 @@ static void op_add_offsets(struct fnl_txnd *t)
 	                                cur_pg.g.group_id);
 	const uint8_t *b = request(kc, n, FNL_API_ADD_OFFSETS_TO_TXN, v, &bl);
 	if (!b || fnl_dec_add_offsets(b, bl, v, &err, NULL) < 0) {
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
+	t->op_err = err;
 	fnl_txn_on_result(&t->txn, FNL_TXN_OP_ADD_OFFSETS, err, mono_ms());
 }
 
@@ -536,7 +548,7 @@ static void op_offset_commit(struct fnl_txnd *t)
 	size_t bl;
 	if (!kc) {
 		t->txn.need_group_coord = true;
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
 	int n = fnl_enc_txn_offset_commit_req(kc->buf, kc->buf_bytes, v, kc->corr++,
@@ -545,9 +557,10 @@ static void op_offset_commit(struct fnl_txnd *t)
 	const uint8_t *b = request(kc, n, FNL_API_TXN_OFFSET_COMMIT, v, &bl);
 	struct parts_seen s = {FNL_TXN_OP_TXN_OFFSET_COMMIT, 0};
 	if (!b || fnl_dec_txn_offset_commit(b, bl, v, on_part, &s, NULL) < 0) {
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
+	t->op_err = s.worst;
 	fnl_txn_on_result(&t->txn, FNL_TXN_OP_TXN_OFFSET_COMMIT, s.worst, mono_ms());
 }
 
@@ -560,19 +573,20 @@ static void op_end_txn(struct fnl_txnd *t)
 	bool commit = t->txn.state == FNL_TXN_COMMITTING;
 	if (!kc) {
 		t->txn.need_txn_coord = true;
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
 	int n = fnl_enc_end_txn_req(kc->buf, kc->buf_bytes, v, kc->corr++, t->cfg->client_id,
 	                            t->cfg->txn_id, t->txn.producer_id, t->txn.epoch, commit);
 	const uint8_t *b = request(kc, n, FNL_API_END_TXN, v, &bl);
 	if (!b || fnl_dec_end_txn(b, bl, v, &err, &pid, &epoch, NULL) < 0) {
-		fnl_txn_on_io_error(&t->txn, mono_ms());
+		io_err(t);
 		return;
 	}
 	if (err)
 		fnl_warn("transactions: EndTxn(%s) window=%lld err=%s", commit ? "commit" : "abort",
 		         (long long)t->window_no, fnl_err_name(err));
+	t->op_err = err;
 	fnl_txn_on_end_txn(&t->txn, err, pid, epoch, mono_ms());
 }
 
@@ -587,7 +601,7 @@ static void drive(struct fnl_txnd *t)
 			if (wait < 0 || atomic_load_explicit(&t->stop, memory_order_relaxed))
 				return;
 			sleep_ms(wait);
-			break;
+			continue;
 		case FNL_TXN_OP_FIND_TXN_COORD:
 		case FNL_TXN_OP_FIND_GROUP_COORD:
 			op_find_coord(t, op);
@@ -610,9 +624,14 @@ static void drive(struct fnl_txnd *t)
 		default:
 			return;
 		}
-		/* tests check the protocol order with funnel.log.level=debug */
+		if (t->trace) /* tests check the protocol order in it */
+			fprintf(t->trace, "%s %s %s\n", fnl_txn_op_name(op),
+			        fnl_txn_state_name(t->txn.state),
+			        t->op_err < 0 ? "no_answer" : fnl_err_name(t->op_err)),
+			    fflush(t->trace);
 		fnl_debug("transactions: op=%s state=%s err=%s", fnl_txn_op_name(op),
-		          fnl_txn_state_name(t->txn.state), fnl_err_name(t->txn.last_err));
+		          fnl_txn_state_name(t->txn.state),
+		          t->op_err < 0 ? "no answer" : fnl_err_name(t->op_err));
 	}
 }
 
@@ -970,6 +989,8 @@ static int produce_one(struct fnl_txnd *t, int32_t leader, int *sel, int nsel, u
 	struct presp s = {t, sel, nsel};
 	if (!b || fnl_dec_produce(b, bl, v, on_presp, &s, NULL) < 0)
 		return -1;
+	if (t->trace)
+		fprintf(t->trace, "Produce v%d partitions=%d\n", v, nsel), fflush(t->trace);
 	fnl_debug("transactions: op=PRODUCE v%d node=%d partitions=%d", v, leader, nsel);
 	return 0;
 }
@@ -1389,6 +1410,12 @@ int fnl_txnd_start(struct fnl_daemon *d, struct fnl_txnd **out, char *msg, size_
 		goto fail;
 	t->boot.tls_ctx = d->tls_ctx;
 	t->boot.creds = d->creds.mech ? &d->creds : NULL;
+	if (d->cfg.txn_trace[0] && !(t->trace = fopen(d->cfg.txn_trace, "a"))) {
+		rc = -errno;
+		snprintf(msg, msg_len, "cannot open funnel.test.txn.trace %s: %s", d->cfg.txn_trace,
+		         strerror(errno));
+		goto fail;
+	}
 	struct fnl_txn_cfg tc = {d->cfg.txn_timeout_ms, d->cfg.retry_backoff_ms, 1000};
 	fnl_txn_init(&t->txn, &tc);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -1465,5 +1492,7 @@ void fnl_txnd_stop(struct fnl_txnd *t)
 	free(t->batches);
 	free(t->entries);
 	free(t->conns);
+	if (t->trace)
+		fclose(t->trace);
 	free(t);
 }
