@@ -1085,15 +1085,14 @@ static PyObject *Producer_topic_partitions(Producer *p, PyObject *topic)
 	return t ? PyLong_FromLong(fnl_topic_partitions(t)) : NULL;
 }
 
-
 /* ------------------------------------------------------------ transactions */
 
 /* Runs one blocking fnl_txn_* call without the GIL (the client held, as produce_slow). */
-#define TXN_CALL(p, rc, call)                                                                  \
-	do {                                                                                   \
-		client_acquire(p);                                                             \
-		Py_BEGIN_ALLOW_THREADS rc = (call);                                            \
-		Py_END_ALLOW_THREADS client_release(p);                                        \
+#define TXN_CALL(p, rc, call)                                                                      \
+	do {                                                                                       \
+		client_acquire(p);                                                                 \
+		Py_BEGIN_ALLOW_THREADS rc = (call);                                                \
+		Py_END_ALLOW_THREADS client_release(p);                                            \
 	} while (0)
 
 static PyObject *txn_timeout_call(Producer *p, PyObject *args, PyObject *kw, int which)
@@ -1237,8 +1236,8 @@ static PyObject *Producer_send_offsets(Producer *p, PyObject *args, PyObject *kw
 		if (PyErr_Occurred())
 			goto out;
 	}
-	int rc = fnl_txn_send_offsets(p->c, group, (int32_t)generation, member, instance, offs,
-	                              (int)n);
+	int rc =
+	    fnl_txn_send_offsets(p->c, group, (int32_t)generation, member, instance, offs, (int)n);
 	if (rc < 0) {
 		raise_txn(p->c, rc, "send_offsets_to_transaction");
 		goto out;
