@@ -32,6 +32,7 @@
 
 #include "ctrl/daemon.h"
 #include "ctrl/log.h"
+#include "ctrl/txnd_resolve.h"
 #include "dataplane/kafka/recbatch.h"
 #include "dataplane/kafka/txn_proto.h"
 #include "dataplane/partition/partition.h"
@@ -97,7 +98,10 @@ struct entry {
 	int ci; /* conn */
 	uint32_t seq;
 	size_t off, len; /* body in wbuf */
-	bool bad;        /* answered already (refused alone) */
+	bool bad;        /* answered already (refused alone, or settled as committed) */
+	uint64_t uid;    /* the client's commit id (txnwire.h) */
+	uint32_t cseq;
+	bool resend;
 };
 
 struct fnl_txnd {
@@ -120,6 +124,11 @@ struct fnl_txnd {
 	FILE *trace;    /* funnel.test.txn.trace, or NULL */
 	int16_t op_err; /* the Kafka error of the last coordinator request (-1: no answer) */
 	int64_t window_no;
+	/* settling commits in doubt (txnd_resolve.h) */
+	char rgroup[300];    /* "<transactional.id>.funnel-windows" */
+	bool fetched;        /* the predecessor's last window was read */
+	int entries_max;     /* commits per window: FNL_TXR_WINDOW_MAX (metadata size) */
+	struct fnl_txr done; /* ids of committed client transactions (recent ones) */
 	struct ttopic topics[MAX_TOPICS];
 	int ntopics;
 	/* the window */
@@ -637,6 +646,76 @@ static void drive(struct fnl_txnd *t)
 
 /* ---- start-up of the producer ---- */
 
+struct fetch_seen {
+	int64_t best;
+	char md[FNL_TXR_WINDOW_MAX * 32];
+	int mdl;
+	int16_t err;
+};
+
+static void on_offset(void *ctx, const char *tn, int tl, int32_t p, int64_t off, const char *md,
+                      int mdl, int16_t err)
+{
+	struct fetch_seen *f = ctx;
+	(void)tn;
+	(void)tl;
+	(void)p;
+	if (err) {
+		if (err == 88) /* UNSTABLE_OFFSET_COMMIT: a commit is being completed; again */
+			f->err = err;
+		return;
+	}
+	if (off > f->best && (size_t)mdl < sizeof(f->md)) {
+		f->best = off;
+		memcpy(f->md, md, (size_t)mdl);
+		f->mdl = mdl;
+	}
+}
+
+/* Reads the last committed window (of this funneld's predecessors): its number continues,
+ * its commits are settled as committed. 0, or -1 (try again later; not ready meanwhile). */
+static int fetch_last_window(struct fnl_txnd *t)
+{
+	size_t bl;
+	int16_t v = ver_of(t, FNL_API_FIND_COORDINATOR);
+	struct coord_seen s = {-1, -1, t};
+	int n = fnl_enc_find_coordinator_req(t->boot.buf, t->boot.buf_bytes, v, t->boot.corr++,
+	                                     t->cfg->client_id, t->rgroup, FNL_COORD_GROUP);
+	const uint8_t *b = request(&t->boot, n, FNL_API_FIND_COORDINATOR, v, &bl);
+	if (!b || fnl_dec_find_coordinator(b, bl, v, on_coord, &s, NULL) < 0 || s.err) {
+		snprintf(t->why, sizeof(t->why), "FindCoordinator(%s) failed: %s", t->rgroup,
+		         b ? fnl_err_name(s.err) : "no answer");
+		return -1;
+	}
+	struct fnl_kclient *kc = node_kc(t, s.node);
+	if (!kc)
+		return -1;
+	struct fetch_seen f = {.best = -1};
+	int16_t top = 0;
+	n = fnl_enc_offset_fetch_all(kc->buf, kc->buf_bytes, kc->corr++, t->cfg->client_id,
+	                             t->rgroup);
+	b = request(kc, n, 9 /* OffsetFetch */, 2, &bl);
+	/* GROUP_ID_NOT_FOUND (69): no window was ever committed */
+	if (!b || fnl_dec_offset_fetch(b, bl, on_offset, &f, &top) < 0 || (top && top != 69) ||
+	    f.err) {
+		snprintf(t->why, sizeof(t->why), "OffsetFetch(%s) failed: %s", t->rgroup,
+		         fnl_err_name(top     ? top
+		                      : f.err ? f.err
+		                              : -1));
+		return -1;
+	}
+	if (f.best >= 0) {
+		if (fnl_txr_parse(f.md, (size_t)f.mdl, &t->done) < 0)
+			fnl_warn("transactions: the last window's record is malformed group=%s",
+			         t->rgroup);
+		if (f.best > t->window_no)
+			t->window_no = f.best;
+	}
+	fnl_info("transactions: last committed window=%lld commits=%u group=%s", (long long)f.best,
+	         t->done.n, t->rgroup);
+	return 0;
+}
+
 static void try_init(struct fnl_txnd *t)
 {
 	if (t->ready || t->txn.state == FNL_TXN_FATAL_ERROR || mono_ms() < t->init_at_ms)
@@ -651,6 +730,14 @@ static void try_init(struct fnl_txnd *t)
 	else if (t->txn.state == FNL_TXN_ABORTABLE_ERROR || t->txn.state == FNL_TXN_IN_TXN)
 		fnl_txn_abort(&t->txn); /* a window left half-ended: end it first */
 	drive(t);
+	if (t->txn.state == FNL_TXN_READY && !t->fetched) {
+		if (fetch_last_window(t) < 0) {
+			fnl_warn("transactions: cannot read the last committed window yet: %s",
+			         t->why);
+			return;
+		}
+		t->fetched = true;
+	}
 	if (t->txn.state == FNL_TXN_READY) {
 		t->ready = true;
 		t->why[0] = '\0';
@@ -1083,6 +1170,36 @@ static int produce(struct fnl_txnd *t)
 	return 0;
 }
 
+/* The window's own offset (txnd_resolve.h): group rgroup, partition 0 of a topic the window
+ * wrote (or sent offsets for), offset = the window's number, metadata = its commits. 0, or -1
+ * when the transaction failed. A window that names no topic (empty commits) records nothing:
+ * committing those again stores nothing twice. */
+static int window_record(struct fnl_txnd *t)
+{
+	static struct fnl_txr_id ids[FNL_TXR_WINDOW_MAX];
+	static char md[FNL_TXR_WINDOW_MAX * 32], topic[256];
+	int n = 0;
+	topic[0] = '\0';
+	if (t->nwparts)
+		snprintf(topic, sizeof(topic), "%s", t->topics[t->wparts[0].ti].name);
+	else if (t->ngroups && cur_pg.ntos) /* cur_pg: the last group sent */
+		snprintf(topic, sizeof(topic), "%s", cur_pg.tos[0].topic);
+	if (!topic[0])
+		return 0;
+	for (int i = 0; i < t->nentries && n < FNL_TXR_WINDOW_MAX; i++)
+		if (!t->entries[i].bad)
+			ids[n++] = (struct fnl_txr_id){t->entries[i].uid, t->entries[i].cseq};
+	if (fnl_txr_format(ids, n, md, sizeof(md)) < 0)
+		return 0;
+	cur_pg.g = (struct fnl_txn_group){t->rgroup, -1, "", NULL};
+	cur_pg.offs[0] = (struct fnl_txn_offset){0, t->window_no, -1, md};
+	cur_pg.tos[0] = (struct fnl_txn_topic_offsets){topic, cur_pg.offs, 1};
+	cur_pg.ntos = 1;
+	fnl_txn_send_offsets(&t->txn);
+	drive(t);
+	return t->txn.state == FNL_TXN_IN_TXN ? 0 : -1;
+}
+
 /* Runs the window's Kafka transaction. Returns the class for every commit in it, with why. */
 static int run_txn(struct fnl_txnd *t, int16_t *kerr, char *why, size_t cap)
 {
@@ -1113,6 +1230,8 @@ static int run_txn(struct fnl_txnd *t, int16_t *kerr, char *why, size_t cap)
 		if (t->txn.state != FNL_TXN_IN_TXN)
 			goto failed;
 	}
+	if (window_record(t) < 0)
+		goto failed;
 	fnl_txn_commit(&t->txn);
 	drive(t);
 	if (t->txn.state == FNL_TXN_READY)
@@ -1165,6 +1284,15 @@ static void run_window(struct fnl_txnd *t)
 		struct entry *e = &t->entries[i];
 		int ng = t->ngroups;
 		why[0] = 0;
+		if (e->resend && fnl_txr_has(&t->done, e->uid, e->cseq)) {
+			/* its window was committed before its answer was lost */
+			fnl_info("transactions: a commit sent again was committed before; answered "
+			         "without running it again uid=%llx cseq=%u",
+			         (unsigned long long)e->uid, e->cseq);
+			e->bad = true;
+			reply(t, e->ci, e->seq, FNL_TXW_OK, 0, "");
+			continue;
+		}
 		if (take_commit(t, e, why, sizeof(why)) < 0) {
 			t->ngroups = ng;
 			e->bad = true;
@@ -1190,10 +1318,14 @@ static void run_window(struct fnl_txnd *t)
 	          "result=%d ms=%lld",
 	          (long long)t->window_no, good, t->nrecs, t->nwparts, t->ngroups, cls,
 	          (long long)(mono_ms() - t0));
-	for (int i = 0; i < t->nentries; i++)
-		if (!t->entries[i].bad)
-			reply(t, t->entries[i].ci, t->entries[i].seq, cls, kerr,
-			      cls == FNL_TXW_OK ? "" : why);
+	for (int i = 0; i < t->nentries; i++) {
+		if (t->entries[i].bad)
+			continue;
+		if (cls == FNL_TXW_OK)
+			fnl_txr_add(&t->done, t->entries[i].uid, t->entries[i].cseq);
+		reply(t, t->entries[i].ci, t->entries[i].seq, cls, kerr,
+		      cls == FNL_TXW_OK ? "" : why);
+	}
 }
 
 /* ---- clients ---- */
@@ -1239,13 +1371,18 @@ static void take_body(struct fnl_txnd *t, int ci)
 		conn_close(t, ci); /* its body is not read */
 		return;
 	}
-	if (len > t->wcap - t->wlen || t->nentries == t->conns_cap)
+	if (len > t->wcap - t->wlen || t->nentries == t->entries_max)
 		return; /* next window */
 	if (read_full(c->fd, t->wbuf + t->wlen, len) < 0) {
 		conn_close(t, ci); /* a partial commit is dropped: it never joins a window */
 		return;
 	}
-	t->entries[t->nentries++] = (struct entry){ci, c->hdr.seq, t->wlen, len, false};
+	struct fnl_txw_commit cm = {0};
+	if (len >= sizeof(cm))
+		memcpy(&cm, t->wbuf + t->wlen, sizeof(cm));
+	t->entries[t->nentries++] =
+	    (struct entry){ci,    c->hdr.seq, t->wlen, len,
+	                   false, cm.uid,     cm.cseq, (cm.flags & FNL_TXW_F_RESEND) != 0};
 	t->wlen += (len + 7) & ~7u;
 	c->has_hdr = false;
 }
@@ -1394,6 +1531,8 @@ int fnl_txnd_start(struct fnl_daemon *d, struct fnl_txnd **out, char *msg, size_
 	t->recs_cap = (uint32_t)(t->wcap / FNL_REC_HDR_BYTES);
 	t->batches_cap = t->recs_cap + MAX_WPARTS;
 	t->conns_cap = d->cfg.clients_max;
+	t->entries_max = t->conns_cap < FNL_TXR_WINDOW_MAX ? t->conns_cap : FNL_TXR_WINDOW_MAX;
+	snprintf(t->rgroup, sizeof(t->rgroup), "%s%s", d->cfg.txn_id, FNL_TXR_SUFFIX);
 	t->wbuf = malloc(t->wcap);
 	t->arena = malloc(t->acap);
 	t->recs = calloc(t->recs_cap, sizeof(*t->recs));

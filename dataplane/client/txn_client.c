@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/random.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +30,10 @@ struct fnl_ctxn {
 	int cls; /* enum fnl_txn_error_class of the last call */
 	char msg[FNL_TXW_MSG_BYTES + 64];
 	uint32_t seq;
-	uint8_t *rec; /* records in ring format */
+	uint64_t uid;  /* names this client's commits to funneld (random) */
+	uint32_t cseq; /* the open transaction's commit number */
+	bool resend;   /* its commit got no answer: the outcome is funneld's to tell */
+	uint8_t *rec;  /* records in ring format */
 	size_t rec_cap, rec_len;
 	uint32_t nrec;
 	uint8_t *offs; /* serialized groups (txnwire.h COMMIT) */
@@ -267,6 +271,8 @@ int fnl_txn_init(fnl_client_t *c, int timeout_ms)
 			return -ENOMEM;
 		}
 		snprintf(t->path, sizeof(t->path), "%s.txn", fnl_client_socket_path(c));
+		if (getrandom(&t->uid, sizeof(t->uid), 0) != sizeof(t->uid))
+			t->uid = (uint64_t)mono_ms() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
 		*fnl_client_txn_slot(c) = t;
 	}
 	if (t->fatal)
@@ -293,6 +299,8 @@ int fnl_txn_begin(fnl_client_t *c)
 		            t->open ? "a transaction is already open" : "call fnl_txn_init first");
 	t->open = true;
 	t->abortable = false;
+	t->resend = false;
+	t->cseq++;
 	t->rec_len = t->offs_len = 0;
 	t->nrec = t->ngroups = 0;
 	return ok(t);
@@ -400,7 +408,9 @@ static int send_commit(struct fnl_ctxn *t, fnl_client_t *c, int64_t deadline)
 		memcpy(tb + o + 6, name, nl);
 		o += 6 + nl;
 	}
-	struct fnl_txw_commit cm = {ntopics, t->nrec, (uint32_t)t->rec_len, t->ngroups};
+	struct fnl_txw_commit cm = {t->uid,    t->cseq, t->resend ? FNL_TXW_F_RESEND : 0u,
+	                            ntopics,   t->nrec, (uint32_t)t->rec_len,
+	                            t->ngroups};
 	struct fnl_txw_hdr h = {FNL_TXW_MAGIC, FNL_TXW_COMMIT, 0,
 	                        (uint32_t)(sizeof(cm) + tbytes + t->rec_len + t->offs_len),
 	                        ++t->seq};
@@ -448,16 +458,21 @@ int fnl_txn_commit(fnl_client_t *c, int timeout_ms)
 		            timeout_ms);
 	t->commit_sent = false;
 	if (rc < 0) {
+		/* funneld went away with the commit: its successor knows whether it was
+		 * committed; ask it (the same commit, marked RESEND) within this call's time */
 		drop_conn(t);
-		t->abortable = true;
-		return fail(t, FNL_TXN_ERR_ABORTABLE, -ECANCELED,
-		            "funneld went away while committing (%s): the outcome is in doubt, the "
-		            "transaction may have been committed",
+		t->resend = true;
+		if (remaining(deadline) != 0)
+			return fnl_txn_commit(c, deadline < 0 ? -1 : remaining(deadline));
+		return fail(t, FNL_TXN_ERR_RETRIABLE, -ETIMEDOUT,
+		            "funneld went away while committing (%s): call fnl_txn_commit again "
+		            "to learn the outcome from its successor",
 		            strerror(-rc));
 	}
+	t->resend = false; /* answered: the outcome is known */
 	switch (r.cls) {
 	case FNL_TXW_OK:
-		t->open = false;
+		t->open = t->resend = false;
 		return ok(t);
 	case FNL_TXW_RETRIABLE:
 		return fail(t, FNL_TXN_ERR_RETRIABLE, -EAGAIN, "%s", r.msg);
@@ -478,9 +493,10 @@ int fnl_txn_abort(fnl_client_t *c, int timeout_ms)
 		return -EINVAL;
 	if (t->fatal)
 		return fail(t, FNL_TXN_ERR_FATAL, -EPERM, "%s", t->msg);
-	if (t->commit_sent)
+	if (t->commit_sent || t->resend)
 		return fail(t, FNL_TXN_ERR_RETRIABLE, -EINPROGRESS,
-		            "a commit is under way: call fnl_txn_commit for its result");
+		            "a commit is under way (or its outcome is not known yet): call "
+		            "fnl_txn_commit for its result");
 	if (!t->open)
 		return fail(t, FNL_TXN_ERR_USAGE, -EINVAL, "no transaction is open");
 	t->open = t->abortable = false;

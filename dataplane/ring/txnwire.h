@@ -19,7 +19,9 @@
  *                        [str group_instance_id][u32 n] n x [str topic][i32 partition]
  *                        [i64 offset][str metadata]
  *           where str = [u16 len][bytes], len 0xffff = null.
- *           Answered by RESULT once the window holding it is committed (or failed).
+ *           Answered by RESULT once the window holding it is committed (or failed). A
+ *           commit whose answer was lost (funneld died) is sent again with the same
+ *           (uid, cseq) and FNL_TXW_F_RESEND.
  * daemon -> client
  *   RESULT  struct fnl_txw_result; seq echoes the request's.
  *
@@ -50,11 +52,18 @@ struct fnl_txw_hdr {
 _Static_assert(sizeof(struct fnl_txw_hdr) == 16, "txn wire header is 16 bytes");
 
 struct fnl_txw_commit {
+	uint64_t uid;   /* the client's random id (per fnl_txn_init) */
+	uint32_t cseq;  /* its commit number: (uid, cseq) names this transaction */
+	uint32_t flags; /* FNL_TXW_F_RESEND: sent again after its answer was lost */
 	uint32_t ntopics;
 	uint32_t nrecords;
 	uint32_t rec_bytes;
 	uint32_t ngroups;
 };
+
+/* A commit sent again because funneld went away before answering it: funneld answers OK
+ * without running it when the commit is in a committed window (ctrl/txnd_resolve.h). */
+#define FNL_TXW_F_RESEND 1u
 
 /* The error classes a client reads (include/funnel.h FNL_TXN_ERR_*). */
 enum fnl_txw_class {

@@ -18,6 +18,10 @@
 #      re-initializes the transactional id (same producer id, higher epoch), the clients'
 #      commits go to it, and read_committed holds exactly the committed transactions, once
 #      each, in order per client.
+#   5b. funneld SIGKILLed twice while 4 clients commit 40 transactions back to back: a commit
+#      whose answer was lost is sent again (RESEND) to the successor, which answers it from
+#      the last committed window's record or runs it; read_committed holds each client's 40
+#      transactions exactly once, in order.
 #   6. fencing: funneld A is stopped (SIGSTOP), funneld B starts with the same
 #      transactional.id (InitProducerId fences A); A resumes and its client's commit is
 #      FATAL; B's client commits; read_committed holds B's records only.
@@ -25,7 +29,8 @@
 #      fnl_txn_init is FATAL with a message naming both settings.
 # mock (no markers: protocol order and injected errors):
 #   8. the order of a window's requests (FindCoordinator, InitProducerId, AddPartitionsToTxn,
-#      Produce, AddOffsetsToTxn, FindCoordinator(group), TxnOffsetCommit, EndTxn);
+#      Produce, AddOffsetsToTxn, FindCoordinator(group), TxnOffsetCommit for the client's
+#      group, the same for the window's own record (txnd_resolve.h), EndTxn);
 #      CONCURRENT_TRANSACTIONS on AddPartitionsToTxn retried and the commit succeeds;
 #      PRODUCER_FENCED on EndTxn: the client's commit is FATAL.
 set -euo pipefail
@@ -177,6 +182,29 @@ if ! fnl_broker_is_mock; then
 		same "$FNL_TMP/rc5.$n" "$FNL_TMP/want5.$n" "$n's committed transactions after the funneld kill"
 	done
 
+	echo "== 5b. funneld SIGKILLed twice while 4 clients commit back to back"
+	plan=$(printf 'C%.0s' $(seq 1 40))
+	for n in q1 q2 q3 q4; do client "$n" -t kill -p "$plan" -P $P; done
+	for kill in 1 2; do
+		fnl_wait_for 60 grep -q "^committed $((kill * 12))" "$FNL_TMP/q1.out" || fnl_fail "q1 stalled before kill $kill"
+		kill -KILL "$FNL_FUNNELD_PID"
+		wait "$FNL_FUNNELD_PID" 2>/dev/null || true
+		cat "$FNL_TMP/funneld.err" >>"$FNL_TMP/funneld.all"
+		: >"$FNL_TMP/funneld.err"
+		fnl_funneld_start -X funnel.metrics.listen= "${TX[@]}"
+	done
+	for n in q1 q2 q3 q4; do
+		v=PID_$n
+		wait "${!v}" || { cat "$FNL_TMP/$n.out" >&2; tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "$n failed across the kills"; }
+	done
+	consume kill read_committed >"$FNL_TMP/rc5b"
+	for n in q1 q2 q3 q4; do
+		grep "^$n:" "$FNL_TMP/rc5b" >"$FNL_TMP/rc5b.$n" || true
+		expected "$n" $(for k in $(seq 0 39); do echo "$k:C"; done) >"$FNL_TMP/want5b.$n"
+		same "$FNL_TMP/rc5b.$n" "$FNL_TMP/want5b.$n" "$n's 40 transactions across two funneld kills"
+	done
+	echo "   commits settled by a successor: $(cat "$FNL_TMP/funneld.err" "$FNL_TMP/funneld.all" | grep -c 'answered without running it again' || true)"
+
 	echo "== 6. fencing: a stopped funneld resumes after another took its transactional.id"
 	kill -STOP "$FNL_FUNNELD_PID"
 	A_PID=$FNL_FUNNELD_PID A_SOCK=$FNL_SOCKET
@@ -221,17 +249,20 @@ else
 	printf '%s\n' 'FindCoordinator(txn) INITIALIZING NONE' 'InitProducerId READY NONE' \
 		'AddPartitionsToTxn IN_TXN NONE' 'Produce v7 partitions=1' 'AddOffsetsToTxn IN_TXN NONE' \
 		'FindCoordinator(group) IN_TXN NONE' 'TxnOffsetCommit IN_TXN NONE' \
-		'EndTxn READY NONE' >"$FNL_TMP/ops.want"
+		'AddOffsetsToTxn IN_TXN NONE' 'FindCoordinator(group) IN_TXN NONE' \
+		'TxnOffsetCommit IN_TXN NONE' 'EndTxn READY NONE' >"$FNL_TMP/ops.want"
 	same "$FNL_TMP/ops" "$FNL_TMP/ops.want" "the requests of a window"
 
 	echo "== 8b. CONCURRENT_TRANSACTIONS retried"
 	fnl_broker_cmd "push AddPartitionsToTxn CONCURRENT_TRANSACTIONS CONCURRENT_TRANSACTIONS" >/dev/null
 	run_client m2 -t txn -p C -P $P
 	grep -q '^committed 0' "$FNL_TMP/m2.out" || fnl_fail "m2 did not commit"
-	sed -n '9,$p' "$FNL_TMP/trace" >"$FNL_TMP/ops2"
+	awk 'seen; /^EndTxn/ {seen = 1}' "$FNL_TMP/trace" >"$FNL_TMP/ops2"
 	printf '%s\n' 'AddPartitionsToTxn IN_TXN CONCURRENT_TRANSACTIONS' \
 		'AddPartitionsToTxn IN_TXN CONCURRENT_TRANSACTIONS' 'AddPartitionsToTxn IN_TXN NONE' \
-		'Produce v7 partitions=1' 'EndTxn READY NONE' >"$FNL_TMP/ops2.want"
+		'Produce v7 partitions=1' 'AddOffsetsToTxn IN_TXN NONE' \
+		'FindCoordinator(group) IN_TXN NONE' 'TxnOffsetCommit IN_TXN NONE' \
+		'EndTxn READY NONE' >"$FNL_TMP/ops2.want"
 	same "$FNL_TMP/ops2" "$FNL_TMP/ops2.want" "the window with CONCURRENT_TRANSACTIONS"
 
 	echo "== 8c. PRODUCER_FENCED is fatal"
