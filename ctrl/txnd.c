@@ -953,8 +953,10 @@ static int build_batches(struct fnl_txnd *t)
 		wp->b0 = t->nbatches;
 		wp->nb = 0;
 		for (uint32_t ri = wp->head; ri != UINT32_MAX;) {
-			struct fnl_rec_view r;
-			rec_view(t->wbuf + t->recs[ri].off, FNL_REC_HDR_BYTES + (1u << 31), &r);
+			struct fnl_rec_view r = {0};
+			if (rec_view(t->wbuf + t->recs[ri].off, FNL_REC_HDR_BYTES + (1u << 31),
+			             &r) < 0)
+				return -1; /* validated when the commit was taken */
 			if (!open) {
 				size_t room = t->acap - ao;
 				if (room < FNL_RB_HEADER_BYTES + 64 ||
