@@ -178,8 +178,9 @@ const char *fnl_last_error(void);
  * Transactional records get no delivery report (on_report) and do not count in
  * fnl_outq_len(): fnl_txn_commit()'s result is their report. Order: a transaction's records
  * keep their order per partition; relative to the same client's non-transactional records
- * there is no order. A commit whose funneld died before answering is in doubt (ABORTABLE,
- * fnl_txn_error() says so): it may have been committed.
+ * there is no order. A commit whose funneld dies before answering is sent again to its
+ * successor, which knows whether it was committed (it is then not stored twice); until that
+ * answer came, fnl_txn_commit() says RETRIABLE and fnl_txn_abort() -EINPROGRESS.
  *
  * Every function returns 0 or -errno; after a failure fnl_txn_error_class() and
  * fnl_txn_error() say what to do and why. */
@@ -224,7 +225,8 @@ int fnl_txn_send_offsets(fnl_client_t *c, const char *group_id, int32_t generati
 int fnl_txn_commit(fnl_client_t *c, int timeout_ms);
 
 /* Aborts the open transaction: its records and offsets are discarded (they never reached
- * Kafka). 0; -EINPROGRESS (RETRIABLE: a commit is under way, call fnl_txn_commit());
+ * Kafka). 0; -EINPROGRESS (RETRIABLE: a commit is under way or its outcome is not known yet,
+ * call fnl_txn_commit());
  * -EINVAL (USAGE: none open). timeout_ms is accepted for symmetry and not needed. */
 int fnl_txn_abort(fnl_client_t *c, int timeout_ms);
 
