@@ -3,7 +3,7 @@
  * librdkafka transactional producers (one transactional.id each), side by side on one broker.
  *
  *   fnl-txn-bench -m funnel|rdkafka -t TOPIC [-b BOOTSTRAP] [-s SOCKET] [-c CLIENTS]
- *                 [-n RECORDS] [-T TXNS] [-x TXN_ID_PREFIX]
+ *                 [-n RECORDS] [-T TXNS] [-x TXN_ID_PREFIX] [-L LINGER_MS (librdkafka, 5)]
  *
  * Prints one line: mode, clients, records per transaction, committed records/s over the
  * whole run (first begin to last commit), commit latency p50/p99 (the commit call: for
@@ -24,7 +24,7 @@
 
 #include "funnel.h"
 
-static const char *mode = "funnel", *topic, *boot = "", *prefix = "bench-txn";
+static const char *mode = "funnel", *topic, *boot = "", *prefix = "bench-txn", *linger = "5";
 static int clients = 8, nrec = 100, ntxn = 200;
 
 static int64_t now_us(void)
@@ -93,7 +93,7 @@ static void run_rdkafka(int ci)
 	snprintf(id, sizeof(id), "%s-%d", prefix, ci);
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", boot, err, sizeof(err)) ||
 	    rd_kafka_conf_set(conf, "transactional.id", id, err, sizeof(err)) ||
-	    rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err)))
+	    rd_kafka_conf_set(conf, "linger.ms", linger, err, sizeof(err)))
 		die(err);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	if (!rk)
@@ -140,7 +140,7 @@ static double pct(int64_t *v, size_t n, double p)
 int main(int argc, char **argv)
 {
 	int o;
-	while ((o = getopt(argc, argv, "m:t:b:s:c:n:T:x:")) != -1) {
+	while ((o = getopt(argc, argv, "m:t:b:s:c:n:T:x:L:")) != -1) {
 		switch (o) {
 		case 'm': mode = optarg; break;
 		case 't': topic = optarg; break;
@@ -150,6 +150,7 @@ int main(int argc, char **argv)
 		case 'n': nrec = atoi(optarg); break;
 		case 'T': ntxn = atoi(optarg); break;
 		case 'x': prefix = optarg; break;
+		case 'L': linger = optarg; break;
 		default: return 2;
 		}
 	}
