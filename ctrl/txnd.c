@@ -797,13 +797,16 @@ static int rec_view(const uint8_t *p, size_t left, struct fnl_rec_view *r)
 
 static int wpart_of(struct fnl_txnd *t, int ti, int32_t p)
 {
+	static int last = -1; /* consecutive records mostly go to one partition */
+	if (last >= 0 && last < t->nwparts && t->wparts[last].ti == ti && t->wparts[last].p == p)
+		return last;
 	for (int i = 0; i < t->nwparts; i++)
 		if (t->wparts[i].ti == ti && t->wparts[i].p == p)
-			return i;
+			return last = i;
 	if (t->nwparts == MAX_WPARTS)
 		return -1;
 	t->wparts[t->nwparts] = (struct wpart){ti, p, UINT32_MAX, UINT32_MAX, 0, 0, false, 0};
-	return t->nwparts++;
+	return last = t->nwparts++;
 }
 
 /* Reads one commit's topic table and records: every record gets its partition and joins its
@@ -855,13 +858,16 @@ static int take_commit(struct fnl_txnd *t, struct entry *e, char *why, size_t ca
 	int nw0 = t->nwparts;
 	for (int k = 0; k < t->ntopics; k++)
 		t->topics[k].sticky = -1;
+	uint32_t last_i = 0;
 	while (rp < rend) {
 		struct fnl_rec_view r;
 		uint32_t i;
 		if (rec_view(rp, (size_t)(rend - rp), &r) < 0 || t->nrecs == t->recs_cap)
 			goto bad;
-		for (i = 0; i < cm.ntopics && ids[i] != r.h.topic_id; i++)
+		i = last_i < cm.ntopics && ids[last_i] == r.h.topic_id ? last_i : 0;
+		for (; i < cm.ntopics && ids[i] != r.h.topic_id; i++)
 			;
+		last_i = i;
 		if (i == cm.ntopics)
 			goto bad;
 		if (tis[i] < 0) {
