@@ -32,7 +32,9 @@
 #      Produce, AddOffsetsToTxn, FindCoordinator(group), TxnOffsetCommit for the client's
 #      group, the same for the window's own record (txnd_resolve.h), EndTxn);
 #      CONCURRENT_TRANSACTIONS on AddPartitionsToTxn retried and the commit succeeds;
-#      PRODUCER_FENCED on EndTxn: the client's commit is FATAL.
+#      PRODUCER_FENCED on EndTxn: the client's commit is FATAL; garbage on the transaction
+#      socket (bad magic, oversized or cut bodies, malformed commits) is refused and
+#      funneld goes on committing.
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 280
@@ -264,6 +266,33 @@ else
 		'FindCoordinator(group) IN_TXN NONE' 'TxnOffsetCommit IN_TXN NONE' \
 		'EndTxn READY NONE' >"$FNL_TMP/ops2.want"
 	same "$FNL_TMP/ops2" "$FNL_TMP/ops2.want" "the window with CONCURRENT_TRANSACTIONS"
+
+	echo "== 8d. garbage on the transaction socket"
+	/usr/bin/python3 - "$FNL_SOCKET.txn" <<'PY' || fnl_fail "hostile transaction client"
+import socket, struct, sys, os
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.settimeout(20)
+    return s
+MAGIC = 0x46545857
+s = conn(); s.sendall(b"\xff" * 64); s.close()                        # bad magic: closed
+s = conn(); s.sendall(struct.pack("=IHHII", MAGIC, 2, 0, 1 << 30, 1)); s.close()  # too long
+s = conn(); s.sendall(struct.pack("=IHHII", MAGIC, 2, 0, 4096, 1) + b"\x01" * 100); s.close()  # cut
+for body in [b"", os.urandom(40), struct.pack("=QIIIIII", 1, 1, 0, 1, 1, 1000, 0) + b"\x07\x00"]:
+    s = conn()
+    s.sendall(struct.pack("=IHHII", MAGIC, 2, 0, len(body), 7) + body)
+    h = s.recv(16, socket.MSG_WAITALL)
+    magic, typ, _, ln, seq = struct.unpack("=IHHII", h)
+    assert magic == MAGIC and typ == 3 and seq == 7, h
+    r = s.recv(ln, socket.MSG_WAITALL)
+    cls = struct.unpack("=i", r[:4])[0]
+    assert cls == 2, (cls, r)  # ABORTABLE: refused alone
+    s.close()
+print("garbage refused")
+PY
+	run_client m4 -t txn -p C -P $P
+	grep -q '^committed 0' "$FNL_TMP/m4.out" || fnl_fail "no commit after the garbage"
 
 	echo "== 8c. PRODUCER_FENCED is fatal"
 	fnl_broker_cmd "push EndTxn PRODUCER_FENCED" >/dev/null
