@@ -1141,11 +1141,9 @@ static int produce(struct fnl_txnd *t)
 					fnl_warn("transactions: produce %s-%d window=%lld err=%s",
 					         t->topics[wp->ti].name, wp->p,
 					         (long long)t->window_no, fnl_err_name(wp->err));
-					/* batches after this one were numbered already */
-					t->txn.need_bump = true;
 					fnl_txn_on_produce_error(&t->txn, wp->err);
-					if (t->txn.state == FNL_TXN_IN_TXN)
-						t->txn.state = FNL_TXN_ABORTABLE_ERROR;
+					/* batches after this one were numbered already */
+					fnl_txn_on_produce_lost(&t->txn);
 					return -1;
 				}
 			}
@@ -1155,11 +1153,7 @@ static int produce(struct fnl_txnd *t)
 				continue;
 			/* resend what failed or was not answered, after a metadata refresh */
 			if (tries + 1 >= PRODUCE_TRIES) {
-				t->txn.need_bump = true; /* their sequences are unknown now */
-				fnl_txn_on_produce_error(&t->txn, 7 /* REQUEST_TIMED_OUT */);
-				if (t->txn.state ==
-				    FNL_TXN_IN_TXN) /* not classified as abortable */
-					t->txn.state = FNL_TXN_ABORTABLE_ERROR;
+				fnl_txn_on_produce_lost(&t->txn); /* their fate is unknown */
 				return -1;
 			}
 			sleep_ms(t->cfg->retry_backoff_ms);
@@ -1222,8 +1216,7 @@ static int run_txn(struct fnl_txnd *t, int16_t *kerr, char *why, size_t cap)
 		if (build_batches(t) < 0) {
 			snprintf(why, cap,
 			         "the window's batches do not fit funnel.txn.window.bytes");
-			t->txn.state = FNL_TXN_ABORTABLE_ERROR;
-			t->txn.need_bump = true; /* some sequences were taken */
+			fnl_txn_on_produce_lost(&t->txn); /* some sequences were taken */
 			goto failed;
 		}
 		if (produce(t) < 0)
