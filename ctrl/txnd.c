@@ -121,7 +121,10 @@ struct fnl_txnd {
 	int64_t init_at_ms;
 	char why[512]; /* why not ready / fatal */
 	int32_t txn_coord, group_coord;
-	FILE *trace;    /* funnel.test.txn.trace, or NULL */
+	FILE *trace;               /* funnel.test.txn.trace, or NULL */
+	struct fnl_compressor *zc; /* compression.type for transactional batches */
+	uint8_t *zscratch;
+	size_t zcap;
 	int16_t op_err; /* the Kafka error of the last coordinator request (-1: no answer) */
 	int64_t window_no;
 	/* settling commits in doubt (txnd_resolve.h) */
@@ -942,6 +945,25 @@ static int cmp_wpart(const void *a, const void *b)
 	return x->p < y->p ? -1 : x->p > y->p;
 }
 
+/* Compresses a batch's records in place (compression.type, as the data plane does: kept
+ * uncompressed when that is not smaller). Returns the codec used; rw->len is updated. */
+static int compress_batch(struct fnl_txnd *t, struct fnl_rbw *rw)
+{
+	int codec = t->cfg->compression_type;
+	if (codec == FNL_CODEC_NONE || !t->zc)
+		return FNL_CODEC_NONE;
+	int level = codec == FNL_CODEC_ZSTD   ? t->cfg->compression_zstd_level
+	            : codec == FNL_CODEC_GZIP ? t->cfg->compression_gzip_level
+	                                      : t->cfg->compression_lz4_level;
+	long z = fnl_compress(t->zc, (enum fnl_codec)codec, level, rw->buf, rw->len, t->zscratch,
+	                      t->zcap);
+	if (z <= 0 || (size_t)z >= rw->len)
+		return FNL_CODEC_NONE;
+	memcpy(rw->buf, t->zscratch, (size_t)z);
+	rw->len = (size_t)z;
+	return codec;
+}
+
 /* Builds the window's batches: per partition, its records in order, cut at the request
  * size. 0 or -1 (the arena is full: cannot happen within the bounds, see fnl_txnd_start). */
 static int build_batches(struct fnl_txnd *t)
@@ -993,7 +1015,8 @@ static int build_batches(struct fnl_txnd *t)
 			if (ri != UINT32_MAX)
 				continue;
 		seal:;
-			struct fnl_rb_meta m = {.codec = FNL_CODEC_NONE,
+			int codec = compress_batch(t, &rw);
+			struct fnl_rb_meta m = {.codec = (int16_t)codec,
 			                        .producer_id = t->txn.producer_id,
 			                        .producer_epoch = t->txn.epoch,
 			                        .base_sequence = tp->seq[wp->p],
@@ -1543,6 +1566,13 @@ int fnl_txnd_start(struct fnl_daemon *d, struct fnl_txnd **out, char *msg, size_
 	int rc = -ENOMEM;
 	if (!t->wbuf || !t->arena || !t->recs || !t->batches || !t->entries || !t->conns)
 		goto fail;
+	if (d->cfg.compression_type != FNL_CODEC_NONE) {
+		t->zcap = fnl_compress_bound((enum fnl_codec)d->cfg.compression_type, REQ_CAP / 2);
+		t->zc = fnl_compressor_new();
+		t->zscratch = t->zcap ? malloc(t->zcap) : NULL;
+		if (!t->zc || !t->zscratch)
+			goto fail;
+	}
 	for (int i = 0; i < t->conns_cap; i++)
 		t->conns[i].fd = -1;
 	rc = fnl_kclient_init(&t->boot, d->cfg.client_id, d->cfg.request_timeout_ms);
@@ -1632,6 +1662,8 @@ void fnl_txnd_stop(struct fnl_txnd *t)
 	free(t->batches);
 	free(t->entries);
 	free(t->conns);
+	fnl_compressor_free(t->zc);
+	free(t->zscratch);
 	if (t->trace)
 		fclose(t->trace);
 	free(t);

@@ -7,7 +7,7 @@
 #      funneld at start-up with a message naming the keys.
 # kfake (markers, read_committed, group offsets):
 #   1. commit, abort, commit with offsets: read_committed holds transactions 0 and 2 in
-#      order; the aborted one reached Kafka not at all (read_uncommitted holds the same); the
+#      order, sent as transactional zstd batches with commit markers (fnl-rawfetch); the aborted one reached Kafka not at all (read_uncommitted holds the same); the
 #      group's offsets are transaction 2's.
 #   2. offsets reach the group only with the commit: while a client holds an open
 #      transaction with offsets, the group has none and read_committed none of its records.
@@ -124,6 +124,13 @@ if ! fnl_broker_is_mock; then
 	consume txn read_uncommitted >"$FNL_TMP/ru1"
 	same "$FNL_TMP/ru1" "$FNL_TMP/want1" "read_uncommitted after C A C (a client abort never reaches Kafka)"
 	[[ $(committed grp txn) == "30 31 32" ]] || fnl_fail "group offsets: $(committed grp txn), want 30 31 32"
+	# on the wire (fnl-rawfetch, independent of funnel's codec): transactional zstd batches
+	# (attributes 0x14) with their commit markers (control batches, 0x30), CRCs good
+	timeout 30 "$FNL_BUILD_DIR/tests/harness/fnl-rawfetch" -b "$FNL_BOOTSTRAP" -t txn >"$FNL_TMP/raw1"
+	grep '^batch ' "$FNL_TMP/raw1" | grep -v 'crc_ok=1' && fnl_fail "a bad CRC on the wire"
+	(($(grep -c "^batch .*count=$R codec=zstd .*attrs=0x14 " "$FNL_TMP/raw1") == 2)) ||
+		{ cat "$FNL_TMP/raw1" >&2; fnl_fail "the committed records are not 2 transactional zstd batches"; }
+	(($(grep -c '^batch .*attrs=0x30 ' "$FNL_TMP/raw1") == 2)) || fnl_fail "not 2 commit markers"
 
 	echo "== 2. offsets only with the commit"
 	client c2 -t txn -p W -g grp2 -P $P -w "$FNL_TMP/go2"
