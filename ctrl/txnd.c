@@ -18,354 +18,19 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "ctrl/daemon.h"
 #include "ctrl/log.h"
-#include "ctrl/txnd_resolve.h"
+#include "ctrl/txnd_int.h"
 #include "dataplane/kafka/recbatch.h"
-#include "dataplane/kafka/txn_proto.h"
 #include "dataplane/partition/partition.h"
 #include "dataplane/producer/errtab.h"
-#include "dataplane/producer/txn.h"
 #include "dataplane/ring/ring.h"
-#include "dataplane/ring/txnwire.h"
-
-#define MAX_NODES     64
-#define MAX_TOPICS    512
-#define MAX_WPARTS    4096
-#define MAX_GROUPS    1024
-#define MAX_CTOPICS   256 /* topics named by one commit */
-#define MAX_HEADERS   256 /* headers of one record */
-#define PRODUCE_TRIES 6
-#define REQ_CAP       (3u << 20) /* a request fits kclient's 4 MiB buffer */
-
-struct node {
-	int32_t id;
-	char hp[300]; /* host:port */
-	struct fnl_kclient kc;
-	bool used, kc_init;
-};
-
-struct ttopic {
-	char name[256];
-	int32_t nparts;
-	int32_t *leader, *seq;
-	int32_t sticky; /* partition of the null-key records of this window */
-};
-
-struct wpart {
-	int ti;
-	int32_t p;
-	uint32_t head, tail; /* record list (recs index), UINT32_MAX = none */
-	uint32_t b0, nb;     /* batches */
-	bool pending;
-	int16_t err;
-};
-
-struct wbatch {
-	size_t off, len;
-	int32_t count;
-};
-
-struct rec {
-	uint32_t off;  /* in wbuf */
-	uint32_t next; /* next record of the same partition */
-};
-
-struct group {
-	size_t off, len; /* the serialized group in wbuf */
-};
-
-struct conn {
-	int fd;
-	bool hello_owed;
-	bool has_hdr; /* a COMMIT header read; its body waits for the next window */
-	struct fnl_txw_hdr hdr;
-};
-
-struct entry {
-	int ci; /* conn */
-	uint32_t seq;
-	size_t off, len; /* body in wbuf */
-	bool bad;        /* answered already (refused alone, or settled as committed) */
-	uint64_t uid;    /* the client's commit id (txnwire.h) */
-	uint32_t cseq;
-	bool resend;
-};
-
-struct fnl_txnd {
-	struct fnl_daemon *d;
-	const struct fnl_config *cfg;
-	pthread_t thr;
-	bool running;
-	atomic_bool stop; /* relaxed: the eventfd wakes the thread; the flag is read after */
-	int listen_fd, stop_efd;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct node nodes[MAX_NODES];
-	struct fnl_kclient boot;
-	struct fnl_api_range ranges[64];
-	int nranges;
-	struct fnl_txn txn;
-	bool ready;
-	int64_t init_at_ms;
-	char why[512]; /* why not ready / fatal */
-	int32_t txn_coord, group_coord;
-	FILE *trace;               /* funnel.test.txn.trace, or NULL */
-	struct fnl_compressor *zc; /* compression.type for transactional batches */
-	uint8_t *zscratch;
-	size_t zcap;
-	int16_t op_err; /* the Kafka error of the last coordinator request (-1: no answer) */
-	int64_t window_no;
-	/* settling commits in doubt (txnd_resolve.h) */
-	char rgroup[300];    /* "<transactional.id>.funnel-windows" */
-	bool fetched;        /* the predecessor's last window was read */
-	int entries_max;     /* commits per window: FNL_TXR_WINDOW_MAX (metadata size) */
-	struct fnl_txr done; /* ids of committed client transactions (recent ones) */
-	struct ttopic topics[MAX_TOPICS];
-	int ntopics;
-	/* the window */
-	uint8_t *wbuf, *arena;
-	size_t wcap, wlen, acap;
-	struct rec *recs;
-	uint32_t nrecs, recs_cap;
-	struct wpart wparts[MAX_WPARTS];
-	int nwparts;
-	struct wbatch *batches;
-	uint32_t nbatches, batches_cap;
-	struct group groups[MAX_GROUPS];
-	int ngroups, cur_group;
-	struct entry *entries;
-	int nentries;
-	struct conn *conns;
-	int nconns, conns_cap;
-	uint8_t scratch[64 * 1024]; /* strings of one group's offsets */
-};
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-/* ---- connections to brokers ---- */
-
-static struct node *node_find(struct fnl_txnd *t, int32_t id)
-{
-	for (int i = 0; i < MAX_NODES; i++)
-		if (t->nodes[i].used && t->nodes[i].id == id)
-			return &t->nodes[i];
-	return NULL;
-}
-
-static void node_set(struct fnl_txnd *t, int32_t id, const char *host, int host_len, int32_t port)
-{
-	struct node *n = node_find(t, id);
-	for (int i = 0; !n && i < MAX_NODES; i++)
-		if (!t->nodes[i].used)
-			n = &t->nodes[i];
-	if (!n)
-		return;
-	char hp[300];
-	snprintf(hp, sizeof(hp), "%.*s:%d", host_len, host, port);
-	if (n->used && strcmp(n->hp, hp) != 0 && n->kc_init)
-		fnl_kclient_close(&n->kc); /* moved */
-	n->used = true;
-	n->id = id;
-	snprintf(n->hp, sizeof(n->hp), "%s", hp);
-}
-
-static struct fnl_kclient *node_kc(struct fnl_txnd *t, int32_t id)
-{
-	struct node *n = node_find(t, id);
-	if (!n)
-		return NULL;
-	if (!n->kc_init) {
-		if (fnl_kclient_init(&n->kc, t->cfg->client_id, t->cfg->request_timeout_ms) < 0)
-			return NULL;
-		n->kc.tls_ctx = t->d->tls_ctx;
-		n->kc.creds = t->d->creds.mech ? &t->d->creds : NULL;
-		n->kc_init = true;
-	}
-	if (n->kc.fd < 0) {
-		char msg[512];
-		if (fnl_kclient_connect(&n->kc, n->hp, msg, sizeof(msg)) < 0) {
-			fnl_warn("transactions: cannot connect to broker node=%d: %s", id, msg);
-			return NULL;
-		}
-	}
-	return &n->kc;
-}
-
-static const struct {
-	int16_t key, max;
-} caps[] = {
-    {FNL_API_PRODUCE, 11},
-    {FNL_API_END_TXN, 4},
-    {FNL_API_TXN_OFFSET_COMMIT, 4},
-    {FNL_API_INIT_PRODUCER_ID, 4},
-};
-
-static int16_t ver_of(struct fnl_txnd *t, int16_t key)
-{
-	int16_t v = fnl_api_pick(t->ranges, t->nranges, key);
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
-		if (caps[i].key == key && v > caps[i].max)
-			v = caps[i].max;
-	return v;
-}
-
-/* Sends kc->buf[0..len) and returns the body, or NULL (connection closed, error logged). */
-static const uint8_t *request(struct fnl_kclient *kc, int len, int16_t api, int16_t ver, size_t *bl)
-{
-	const uint8_t *b;
-	if (len < 0 || !kc)
-		return NULL;
-	int rc = fnl_kclient_request(kc, (size_t)len, api, ver, &b, bl);
-	if (rc < 0) {
-		fnl_warn("transactions: request api=%d v%d to %s failed: %s", api, ver, kc->peer,
-		         strerror(-rc));
-		return NULL;
-	}
-	return b;
-}
-
-static void io_err(struct fnl_txnd *t)
-{
-	t->op_err = -1;
-	fnl_txn_on_io_error(&t->txn, mono_ms());
-}
-
-/* ---- metadata ---- */
-
-struct md_ctx {
-	struct fnl_txnd *t;
-	int ti; /* topic being read, -1 none */
-};
-
-static void md_broker(void *ctx, int32_t id, const char *host, int host_len, int32_t port)
-{
-	struct md_ctx *m = ctx;
-	node_set(m->t, id, host, host_len, port);
-}
-
-static int topic_find(struct fnl_txnd *t, const char *name, size_t len)
-{
-	for (int i = 0; i < t->ntopics; i++)
-		if (strlen(t->topics[i].name) == len && memcmp(t->topics[i].name, name, len) == 0)
-			return i;
-	return -1;
-}
-
-static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int32_t nparts)
-{
-	struct md_ctx *m = ctx;
-	struct fnl_txnd *t = m->t;
-	m->ti = -1;
-	if (err || nparts <= 0 || name_len >= 256)
-		return;
-	int ti = topic_find(t, name, (size_t)name_len);
-	if (ti < 0) {
-		if (t->ntopics == MAX_TOPICS)
-			return;
-		ti = t->ntopics;
-		struct ttopic *tp = &t->topics[ti];
-		tp->leader = calloc((size_t)nparts, sizeof(int32_t));
-		tp->seq = calloc((size_t)nparts, sizeof(int32_t));
-		if (!tp->leader || !tp->seq) {
-			free(tp->leader);
-			free(tp->seq);
-			return;
-		}
-		memcpy(tp->name, name, (size_t)name_len);
-		tp->name[name_len] = '\0';
-		tp->nparts = nparts;
-		for (int32_t p = 0; p < nparts; p++)
-			tp->leader[p] = -1;
-		t->ntopics++;
-	}
-	if (t->topics[ti].nparts != nparts)
-		return; /* a grown topic keeps its count until funneld restarts */
-	m->ti = ti;
-}
-
-static void md_part(void *ctx, int16_t err, int32_t p, int32_t leader, int32_t epoch)
-{
-	struct md_ctx *m = ctx;
-	(void)epoch;
-	if (m->ti < 0 || p < 0 || p >= m->t->topics[m->ti].nparts)
-		return;
-	m->t->topics[m->ti].leader[p] = err ? -1 : leader;
-}
-
-/* Metadata for these topics (n 0: brokers only), on the bootstrap connection. */
-static int metadata(struct fnl_txnd *t, const char *const *names, int n)
-{
-	char msg[512];
-	if (t->boot.fd < 0 &&
-	    fnl_kclient_connect(&t->boot, t->cfg->bootstrap_servers, msg, sizeof(msg)) < 0) {
-		snprintf(t->why, sizeof(t->why), "%s", msg);
-		return -ENOTCONN;
-	}
-	if (t->boot.fd >= 0 && t->nranges == 0) {
-		memcpy(t->ranges, t->boot.ranges, sizeof(t->ranges));
-		t->nranges = t->boot.nranges;
-	}
-	struct md_ctx m = {t, -1};
-	struct fnl_md_visitor v = {&m, md_broker, md_topic, md_part, NULL, NULL};
-	if (fnl_kclient_metadata(&t->boot, names, n, &v, msg, sizeof(msg)) < 0) {
-		snprintf(t->why, sizeof(t->why), "%s", msg);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* ---- the coordinator requests ---- */
-
-struct coord_seen {
-	int16_t err;
-	int32_t node;
-	struct fnl_txnd *t;
-};
-
-static void on_coord(void *ctx, const char *key, int key_len, int16_t err, int32_t node,
-                     const char *host, int host_len, int32_t port)
-{
-	struct coord_seen *s = ctx;
-	(void)key;
-	(void)key_len;
-	s->err = err;
-	s->node = node;
-	if (err == 0)
-		node_set(s->t, node, host, host_len, port);
-}
-
-/* The group being sent: its id and metadata, parsed from wbuf (strings copied to scratch). */
-struct pgroup {
-	struct fnl_txn_group g;
-	struct fnl_txn_topic_offsets tos[256];
-	struct fnl_txn_offset offs[1024];
-	int ntos;
-};
-
-static struct pgroup cur_pg;
 
 /* [u16 len][bytes] -> NUL-terminated copy in scratch; NULL for a null string. -1 malformed. */
 static int get_str(const uint8_t **p, const uint8_t *end, uint8_t *scr, size_t *so, size_t scap,
@@ -427,329 +92,6 @@ static int parse_group(struct fnl_txnd *t, const uint8_t **p, const uint8_t *end
 		pg->tos[pg->ntos - 1].noffsets++;
 	}
 	return 0;
-}
-
-struct parts_seen {
-	enum fnl_txn_op op;
-	int16_t worst;
-};
-
-static void on_part(void *ctx, const char *tn, int tl, int32_t p, int16_t err)
-{
-	struct parts_seen *s = ctx;
-	(void)tn;
-	(void)tl;
-	(void)p;
-	s->worst = fnl_txn_worse(s->op, s->worst, err);
-}
-
-static void op_find_coord(struct fnl_txnd *t, enum fnl_txn_op op)
-{
-	bool is_txn = op == FNL_TXN_OP_FIND_TXN_COORD;
-	int16_t v = ver_of(t, FNL_API_FIND_COORDINATOR);
-	size_t bl;
-	if (t->boot.fd < 0 && metadata(t, NULL, 0) < 0) {
-		io_err(t);
-		return;
-	}
-	int n = fnl_enc_find_coordinator_req(
-	    t->boot.buf, t->boot.buf_bytes, v, t->boot.corr++, t->cfg->client_id,
-	    is_txn ? t->cfg->txn_id : cur_pg.g.group_id, is_txn ? FNL_COORD_TXN : FNL_COORD_GROUP);
-	const uint8_t *b = request(&t->boot, n, FNL_API_FIND_COORDINATOR, v, &bl);
-	struct coord_seen s = {-1, -1, t};
-	if (!b || fnl_dec_find_coordinator(b, bl, v, on_coord, &s, NULL) < 0) {
-		io_err(t);
-		return;
-	}
-	if (s.err == 0)
-		*(is_txn ? &t->txn_coord : &t->group_coord) = s.node;
-	t->op_err = s.err;
-	fnl_txn_on_result(&t->txn, op, s.err, mono_ms());
-}
-
-static void op_init_pid(struct fnl_txnd *t)
-{
-	struct fnl_kclient *kc = node_kc(t, t->txn_coord);
-	int16_t v = ver_of(t, FNL_API_INIT_PRODUCER_ID), err, epoch;
-	int64_t pid;
-	size_t bl;
-	if (!kc) {
-		t->txn.need_txn_coord = true;
-		io_err(t);
-		return;
-	}
-	int n = fnl_enc_init_pid_req_txn(kc->buf, kc->buf_bytes, v, kc->corr++, t->cfg->client_id,
-	                                 t->cfg->txn_id, t->cfg->txn_timeout_ms, t->txn.producer_id,
-	                                 t->txn.epoch);
-	const uint8_t *b = request(kc, n, FNL_API_INIT_PRODUCER_ID, v, &bl);
-	if (!b || fnl_dec_init_pid(b, bl, v, &err, &pid, &epoch) < 0) {
-		io_err(t);
-		return;
-	}
-	if (err == 0) {
-		if (pid != t->txn.producer_id || epoch != t->txn.epoch)
-			for (int i = 0; i < t->ntopics; i++)
-				memset(t->topics[i].seq, 0,
-				       (size_t)t->topics[i].nparts * sizeof(int32_t));
-		fnl_info("transactions: producer id pid=%lld epoch=%d transactional.id=%s",
-		         (long long)pid, epoch, t->cfg->txn_id);
-	}
-	t->op_err = err;
-	fnl_txn_on_init_pid(&t->txn, err, pid, epoch, mono_ms());
-}
-
-static void op_add_partitions(struct fnl_txnd *t)
-{
-	static struct fnl_txn_topic_parts tps[MAX_WPARTS];
-	static int32_t parts[MAX_WPARTS];
-	struct fnl_kclient *kc = node_kc(t, t->txn_coord);
-	int16_t v = ver_of(t, FNL_API_ADD_PARTITIONS_TO_TXN);
-	size_t bl;
-	int ntp = 0;
-	if (!kc) {
-		t->txn.need_txn_coord = true;
-		io_err(t);
-		return;
-	}
-	for (int i = 0; i < t->nwparts; i++) { /* wparts are sorted by topic */
-		parts[i] = t->wparts[i].p;
-		if (ntp == 0 || tps[ntp - 1].topic != t->topics[t->wparts[i].ti].name)
-			tps[ntp++] = (struct fnl_txn_topic_parts){t->topics[t->wparts[i].ti].name,
-			                                          &parts[i], 0};
-		tps[ntp - 1].npartitions++;
-	}
-	int n =
-	    fnl_enc_add_partitions_req(kc->buf, kc->buf_bytes, v, kc->corr++, t->cfg->client_id,
-	                               t->cfg->txn_id, t->txn.producer_id, t->txn.epoch, tps, ntp);
-	const uint8_t *b = request(kc, n, FNL_API_ADD_PARTITIONS_TO_TXN, v, &bl);
-	struct parts_seen s = {FNL_TXN_OP_ADD_PARTITIONS, 0};
-	if (!b || fnl_dec_add_partitions(b, bl, v, on_part, &s, NULL) < 0) {
-		io_err(t);
-		return;
-	}
-	t->op_err = s.worst;
-	fnl_txn_on_result(&t->txn, FNL_TXN_OP_ADD_PARTITIONS, s.worst, mono_ms());
-}
-
-static void op_add_offsets(struct fnl_txnd *t)
-{
-	struct fnl_kclient *kc = node_kc(t, t->txn_coord);
-	int16_t v = ver_of(t, FNL_API_ADD_OFFSETS_TO_TXN), err;
-	size_t bl;
-	if (!kc) {
-		t->txn.need_txn_coord = true;
-		io_err(t);
-		return;
-	}
-	int n = fnl_enc_add_offsets_req(kc->buf, kc->buf_bytes, v, kc->corr++, t->cfg->client_id,
-	                                t->cfg->txn_id, t->txn.producer_id, t->txn.epoch,
-	                                cur_pg.g.group_id);
-	const uint8_t *b = request(kc, n, FNL_API_ADD_OFFSETS_TO_TXN, v, &bl);
-	if (!b || fnl_dec_add_offsets(b, bl, v, &err, NULL) < 0) {
-		io_err(t);
-		return;
-	}
-	t->op_err = err;
-	fnl_txn_on_result(&t->txn, FNL_TXN_OP_ADD_OFFSETS, err, mono_ms());
-}
-
-static void op_offset_commit(struct fnl_txnd *t)
-{
-	struct fnl_kclient *kc = node_kc(t, t->group_coord);
-	int16_t v = ver_of(t, FNL_API_TXN_OFFSET_COMMIT);
-	size_t bl;
-	if (!kc) {
-		t->txn.need_group_coord = true;
-		io_err(t);
-		return;
-	}
-	int n = fnl_enc_txn_offset_commit_req(kc->buf, kc->buf_bytes, v, kc->corr++,
-	                                      t->cfg->client_id, t->cfg->txn_id, t->txn.producer_id,
-	                                      t->txn.epoch, &cur_pg.g, cur_pg.tos, cur_pg.ntos);
-	const uint8_t *b = request(kc, n, FNL_API_TXN_OFFSET_COMMIT, v, &bl);
-	struct parts_seen s = {FNL_TXN_OP_TXN_OFFSET_COMMIT, 0};
-	if (!b || fnl_dec_txn_offset_commit(b, bl, v, on_part, &s, NULL) < 0) {
-		io_err(t);
-		return;
-	}
-	t->op_err = s.worst;
-	fnl_txn_on_result(&t->txn, FNL_TXN_OP_TXN_OFFSET_COMMIT, s.worst, mono_ms());
-}
-
-static void op_end_txn(struct fnl_txnd *t)
-{
-	struct fnl_kclient *kc = node_kc(t, t->txn_coord);
-	int16_t v = ver_of(t, FNL_API_END_TXN), err, epoch;
-	int64_t pid;
-	size_t bl;
-	bool commit = t->txn.state == FNL_TXN_COMMITTING;
-	if (!kc) {
-		t->txn.need_txn_coord = true;
-		io_err(t);
-		return;
-	}
-	int n = fnl_enc_end_txn_req(kc->buf, kc->buf_bytes, v, kc->corr++, t->cfg->client_id,
-	                            t->cfg->txn_id, t->txn.producer_id, t->txn.epoch, commit);
-	const uint8_t *b = request(kc, n, FNL_API_END_TXN, v, &bl);
-	if (!b || fnl_dec_end_txn(b, bl, v, &err, &pid, &epoch, NULL) < 0) {
-		io_err(t);
-		return;
-	}
-	if (err)
-		fnl_warn("transactions: EndTxn(%s) window=%lld err=%s", commit ? "commit" : "abort",
-		         (long long)t->window_no, fnl_err_name(err));
-	t->op_err = err;
-	fnl_txn_on_end_txn(&t->txn, err, pid, epoch, mono_ms());
-}
-
-/* Runs what the state machine asks for until it owes nothing (or funneld stops). */
-static void drive(struct fnl_txnd *t)
-{
-	for (;;) {
-		int64_t wait;
-		enum fnl_txn_op op = fnl_txn_next(&t->txn, mono_ms(), true, &wait);
-		switch (op) {
-		case FNL_TXN_OP_NONE:
-			if (wait < 0 || atomic_load_explicit(&t->stop, memory_order_relaxed))
-				return;
-			sleep_ms(wait);
-			continue;
-		case FNL_TXN_OP_FIND_TXN_COORD:
-		case FNL_TXN_OP_FIND_GROUP_COORD:
-			op_find_coord(t, op);
-			break;
-		case FNL_TXN_OP_INIT_PID:
-			op_init_pid(t);
-			break;
-		case FNL_TXN_OP_ADD_PARTITIONS:
-			op_add_partitions(t);
-			break;
-		case FNL_TXN_OP_ADD_OFFSETS:
-			op_add_offsets(t);
-			break;
-		case FNL_TXN_OP_TXN_OFFSET_COMMIT:
-			op_offset_commit(t);
-			break;
-		case FNL_TXN_OP_END_TXN:
-			op_end_txn(t);
-			break;
-		default:
-			return;
-		}
-		if (t->trace) /* tests check the protocol order in it */
-			fprintf(t->trace, "%s %s %s\n", fnl_txn_op_name(op),
-			        fnl_txn_state_name(t->txn.state),
-			        t->op_err < 0 ? "no_answer" : fnl_err_name(t->op_err)),
-			    fflush(t->trace);
-		fnl_debug("transactions: op=%s state=%s err=%s", fnl_txn_op_name(op),
-		          fnl_txn_state_name(t->txn.state),
-		          t->op_err < 0 ? "no answer" : fnl_err_name(t->op_err));
-	}
-}
-
-/* ---- start-up of the producer ---- */
-
-struct fetch_seen {
-	int64_t best;
-	char md[FNL_TXR_WINDOW_MAX * 32];
-	int mdl;
-	int16_t err;
-};
-
-static void on_offset(void *ctx, const char *tn, int tl, int32_t p, int64_t off, const char *md,
-                      int mdl, int16_t err)
-{
-	struct fetch_seen *f = ctx;
-	(void)tn;
-	(void)tl;
-	(void)p;
-	if (err) {
-		if (err == 88) /* UNSTABLE_OFFSET_COMMIT: a commit is being completed; again */
-			f->err = err;
-		return;
-	}
-	if (off > f->best && (size_t)mdl < sizeof(f->md)) {
-		f->best = off;
-		memcpy(f->md, md, (size_t)mdl);
-		f->mdl = mdl;
-	}
-}
-
-/* Reads the last committed window (of this funneld's predecessors): its number continues,
- * its commits are settled as committed. 0, or -1 (try again later; not ready meanwhile). */
-static int fetch_last_window(struct fnl_txnd *t)
-{
-	size_t bl;
-	int16_t v = ver_of(t, FNL_API_FIND_COORDINATOR);
-	struct coord_seen s = {-1, -1, t};
-	int n = fnl_enc_find_coordinator_req(t->boot.buf, t->boot.buf_bytes, v, t->boot.corr++,
-	                                     t->cfg->client_id, t->rgroup, FNL_COORD_GROUP);
-	const uint8_t *b = request(&t->boot, n, FNL_API_FIND_COORDINATOR, v, &bl);
-	if (!b || fnl_dec_find_coordinator(b, bl, v, on_coord, &s, NULL) < 0 || s.err) {
-		snprintf(t->why, sizeof(t->why), "FindCoordinator(%s) failed: %s", t->rgroup,
-		         b ? fnl_err_name(s.err) : "no answer");
-		return -1;
-	}
-	struct fnl_kclient *kc = node_kc(t, s.node);
-	if (!kc)
-		return -1;
-	struct fetch_seen f = {.best = -1};
-	int16_t top = 0;
-	n = fnl_enc_offset_fetch_all(kc->buf, kc->buf_bytes, kc->corr++, t->cfg->client_id,
-	                             t->rgroup);
-	b = request(kc, n, 9 /* OffsetFetch */, 2, &bl);
-	/* GROUP_ID_NOT_FOUND (69): no window was ever committed */
-	if (!b || fnl_dec_offset_fetch(b, bl, on_offset, &f, &top) < 0 || (top && top != 69) ||
-	    f.err) {
-		snprintf(t->why, sizeof(t->why), "OffsetFetch(%s) failed: %s", t->rgroup,
-		         fnl_err_name(top     ? top
-		                      : f.err ? f.err
-		                              : -1));
-		return -1;
-	}
-	if (f.best >= 0) {
-		if (fnl_txr_parse(f.md, (size_t)f.mdl, &t->done) < 0)
-			fnl_warn("transactions: the last window's record is malformed group=%s",
-			         t->rgroup);
-		if (f.best > t->window_no)
-			t->window_no = f.best;
-	}
-	fnl_info("transactions: last committed window=%lld commits=%u group=%s", (long long)f.best,
-	         t->done.n, t->rgroup);
-	return 0;
-}
-
-static void try_init(struct fnl_txnd *t)
-{
-	if (t->ready || t->txn.state == FNL_TXN_FATAL_ERROR || mono_ms() < t->init_at_ms)
-		return;
-	t->init_at_ms = mono_ms() + 1000;
-	if (metadata(t, NULL, 0) < 0) {
-		fnl_warn("transactions: cluster not reachable yet: %s", t->why);
-		return;
-	}
-	if (t->txn.state == FNL_TXN_UNINITIALIZED)
-		fnl_txn_init_transactions(&t->txn);
-	else if (t->txn.state == FNL_TXN_ABORTABLE_ERROR || t->txn.state == FNL_TXN_IN_TXN)
-		fnl_txn_abort(&t->txn); /* a window left half-ended: end it first */
-	drive(t);
-	if (t->txn.state == FNL_TXN_READY && !t->fetched) {
-		if (fetch_last_window(t) < 0) {
-			fnl_warn("transactions: cannot read the last committed window yet: %s",
-			         t->why);
-			return;
-		}
-		t->fetched = true;
-	}
-	if (t->txn.state == FNL_TXN_READY) {
-		t->ready = true;
-		t->why[0] = '\0';
-		fnl_info("transactions ready transactional.id=%s pid=%lld epoch=%d socket=%s",
-		         t->cfg->txn_id, (long long)t->txn.producer_id, t->txn.epoch, t->path);
-	} else if (t->txn.state == FNL_TXN_FATAL_ERROR) {
-		fnl_txn_describe(&t->txn, t->cfg->txn_id, t->why, sizeof(t->why));
-		fnl_err("transactions: %s", t->why);
-	}
 }
 
 /* ---- the window ---- */
@@ -844,15 +186,15 @@ static int take_commit(struct fnl_txnd *t, struct entry *e, char *why, size_t ca
 		memcpy(namebuf[i], p, nl);
 		namebuf[i][nl] = 0;
 		p += nl;
-		tis[i] = topic_find(t, namebuf[i], nl);
+		tis[i] = fnl_txnd_topic_find(t, namebuf[i], nl);
 		if (tis[i] < 0)
 			names[missing++] = namebuf[i];
 	}
 	if (missing) {
-		metadata(t, names, missing);
+		fnl_txnd_metadata(t, names, missing);
 		for (uint32_t i = 0; i < cm.ntopics; i++)
 			if (tis[i] < 0)
-				tis[i] = topic_find(t, namebuf[i], strlen(namebuf[i]));
+				tis[i] = fnl_txnd_topic_find(t, namebuf[i], strlen(namebuf[i]));
 	}
 	if ((size_t)(end - p) < cm.rec_bytes)
 		return snprintf(why, cap, "malformed commit"), -1;
@@ -908,7 +250,7 @@ static int take_commit(struct fnl_txnd *t, struct entry *e, char *why, size_t ca
 	p = rend;
 	for (uint32_t g = 0; g < cm.ngroups; g++) {
 		const uint8_t *g0 = p;
-		if (t->ngroups == MAX_GROUPS || parse_group(t, &p, end, &cur_pg) < 0)
+		if (t->ngroups == MAX_GROUPS || parse_group(t, &p, end, &t->pg) < 0)
 			goto bad;
 		t->groups[t->ngroups++] = (struct group){(size_t)(g0 - t->wbuf), (size_t)(p - g0)};
 	}
@@ -1064,11 +406,11 @@ static void on_presp(void *ctx, const char *tn, int tl, int32_t p, int16_t err, 
  * it was answered (per-partition errors in wparts[].err), -1 on an I/O failure. */
 static int produce_one(struct fnl_txnd *t, int32_t leader, int *sel, int nsel, uint32_t r)
 {
-	struct fnl_kclient *kc = node_kc(t, leader);
+	struct fnl_kclient *kc = fnl_txnd_node_kc(t, leader);
 	static uint8_t scratch[64 * 1024];
 	static struct iovec iov[2 * MAX_WPARTS + 8];
 	struct fnl_preq q;
-	int16_t v = ver_of(t, FNL_API_PRODUCE);
+	int16_t v = fnl_txnd_ver(t, FNL_API_PRODUCE);
 	int ntop = 0;
 	if (!kc)
 		return -1;
@@ -1103,7 +445,7 @@ static int produce_one(struct fnl_txnd *t, int32_t leader, int *sel, int nsel, u
 		len += iov[i].iov_len;
 	}
 	size_t bl;
-	const uint8_t *b = request(kc, (int)len, FNL_API_PRODUCE, v, &bl);
+	const uint8_t *b = fnl_txnd_request(kc, (int)len, FNL_API_PRODUCE, v, &bl);
 	struct presp s = {t, sel, nsel};
 	if (!b || fnl_dec_produce(b, bl, v, on_presp, &s, NULL) < 0)
 		return -1;
@@ -1189,7 +531,7 @@ static int produce(struct fnl_txnd *t)
 				    (nn == 0 || names[nn - 1] != t->topics[wp->ti].name))
 					names[nn++] = t->topics[wp->ti].name;
 			}
-			metadata(t, names, nn);
+			fnl_txnd_metadata(t, names, nn);
 		}
 	}
 	return 0;
@@ -1207,8 +549,8 @@ static int window_record(struct fnl_txnd *t)
 	topic[0] = '\0';
 	if (t->nwparts)
 		snprintf(topic, sizeof(topic), "%s", t->topics[t->wparts[0].ti].name);
-	else if (t->ngroups && cur_pg.ntos) /* cur_pg: the last group sent */
-		snprintf(topic, sizeof(topic), "%s", cur_pg.tos[0].topic);
+	else if (t->ngroups && t->pg.ntos) /* t->pg: the last group sent */
+		snprintf(topic, sizeof(topic), "%s", t->pg.tos[0].topic);
 	if (!topic[0])
 		return 0;
 	for (int i = 0; i < t->nentries && n < FNL_TXR_WINDOW_MAX; i++)
@@ -1216,12 +558,12 @@ static int window_record(struct fnl_txnd *t)
 			ids[n++] = (struct fnl_txr_id){t->entries[i].uid, t->entries[i].cseq};
 	if (fnl_txr_format(ids, n, md, sizeof(md)) < 0)
 		return 0;
-	cur_pg.g = (struct fnl_txn_group){t->rgroup, -1, "", NULL};
-	cur_pg.offs[0] = (struct fnl_txn_offset){0, t->window_no, -1, md};
-	cur_pg.tos[0] = (struct fnl_txn_topic_offsets){topic, cur_pg.offs, 1};
-	cur_pg.ntos = 1;
+	t->pg.g = (struct fnl_txn_group){t->rgroup, -1, "", NULL};
+	t->pg.offs[0] = (struct fnl_txn_offset){0, t->window_no, -1, md};
+	t->pg.tos[0] = (struct fnl_txn_topic_offsets){topic, t->pg.offs, 1};
+	t->pg.ntos = 1;
 	fnl_txn_send_offsets(&t->txn);
-	drive(t);
+	fnl_txnd_drive(t);
 	return t->txn.state == FNL_TXN_IN_TXN ? 0 : -1;
 }
 
@@ -1233,7 +575,7 @@ static int run_txn(struct fnl_txnd *t, int16_t *kerr, char *why, size_t cap)
 		goto failed;
 	if (t->nwparts) {
 		fnl_txn_add_partitions(&t->txn);
-		drive(t);
+		fnl_txnd_drive(t);
 		if (t->txn.state != FNL_TXN_IN_TXN)
 			goto failed;
 		if (build_batches(t) < 0) {
@@ -1247,17 +589,17 @@ static int run_txn(struct fnl_txnd *t, int16_t *kerr, char *why, size_t cap)
 	}
 	for (int g = 0; g < t->ngroups; g++) {
 		const uint8_t *p = t->wbuf + t->groups[g].off;
-		if (parse_group(t, &p, p + t->groups[g].len, &cur_pg) < 0)
+		if (parse_group(t, &p, p + t->groups[g].len, &t->pg) < 0)
 			continue; /* checked when the commit was taken */
 		fnl_txn_send_offsets(&t->txn);
-		drive(t);
+		fnl_txnd_drive(t);
 		if (t->txn.state != FNL_TXN_IN_TXN)
 			goto failed;
 	}
 	if (window_record(t) < 0)
 		goto failed;
 	fnl_txn_commit(&t->txn);
-	drive(t);
+	fnl_txnd_drive(t);
 	if (t->txn.state == FNL_TXN_READY)
 		return FNL_TXW_OK;
 failed:
@@ -1273,7 +615,7 @@ failed:
 	}
 	fnl_warn("transactions: window=%lld aborted: %s", (long long)t->window_no, why);
 	fnl_txn_abort(&t->txn);
-	drive(t);
+	fnl_txnd_drive(t);
 	if (t->txn.state == FNL_TXN_FATAL_ERROR) {
 		t->ready = false;
 		fnl_txn_describe(&t->txn, t->cfg->txn_id, t->why, sizeof(t->why));
@@ -1295,7 +637,7 @@ static void run_window(struct fnl_txnd *t)
 	t->ngroups = 0;
 	t->window_no++;
 	if (!t->ready) {
-		try_init(t);
+		fnl_txnd_try_init(t);
 		int cls = t->txn.state == FNL_TXN_FATAL_ERROR ? FNL_TXW_FATAL : FNL_TXW_RETRIABLE;
 		if (!t->ready) {
 			for (int i = 0; i < t->nentries; i++)
@@ -1507,7 +849,7 @@ static void *txnd_main(void *arg)
 	if (!p || !ci_of)
 		goto out;
 	while (!atomic_load_explicit(&t->stop, memory_order_relaxed)) {
-		try_init(t);
+		fnl_txnd_try_init(t);
 		answer_hellos(t);
 		int n = 0;
 		p[n++] = (struct pollfd){.fd = t->stop_efd, .events = POLLIN};
