@@ -469,7 +469,8 @@ int fnl_txn_commit(fnl_client_t *c, int timeout_ms)
 		            "to learn the outcome from its successor",
 		            strerror(-rc));
 	}
-	t->resend = false; /* answered: the outcome is known */
+	if (r.cls != FNL_TXW_RETRIABLE)
+		t->resend = false; /* answered: the outcome is known (RETRIABLE: not looked at) */
 	switch (r.cls) {
 	case FNL_TXW_OK:
 		t->open = t->resend = false;
