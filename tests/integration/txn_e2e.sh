@@ -32,6 +32,8 @@
 #      Produce, AddOffsetsToTxn, FindCoordinator(group), TxnOffsetCommit for the client's
 #      group, the same for the window's own record (txnd_resolve.h), EndTxn);
 #      CONCURRENT_TRANSACTIONS on AddPartitionsToTxn retried and the commit succeeds;
+#      NOT_LEADER_OR_FOLLOWER on the transactional Produce resent (same sequence) and
+#      NOT_COORDINATOR on EndTxn -> FindCoordinator, EndTxn again, committed;
 #      PRODUCER_FENCED on EndTxn: the client's commit is FATAL; garbage on the transaction
 #      socket (bad magic, oversized or cut bodies, malformed commits) is refused and
 #      funneld goes on committing.
@@ -276,6 +278,19 @@ else
 		'FindCoordinator(group) IN_TXN NONE' 'TxnOffsetCommit IN_TXN NONE' \
 		'EndTxn READY NONE' >"$FNL_TMP/ops2.want"
 	same "$FNL_TMP/ops2" "$FNL_TMP/ops2.want" "the window with CONCURRENT_TRANSACTIONS"
+
+	echo "== 8e. NOT_COORDINATOR on EndTxn, NOT_LEADER_OR_FOLLOWER on the transactional Produce"
+	fnl_broker_cmd "push EndTxn NOT_COORDINATOR" >/dev/null
+	fnl_broker_cmd "push Produce NOT_LEADER_OR_FOLLOWER" >/dev/null
+	n0=$(wc -l <"$FNL_TMP/trace")
+	run_client m5 -t txn -p C -P $P
+	grep -q '^committed 0' "$FNL_TMP/m5.out" || fnl_fail "m5 did not commit"
+	tail -n +$((n0 + 1)) "$FNL_TMP/trace" >"$FNL_TMP/ops5"
+	printf '%s\n' 'AddPartitionsToTxn IN_TXN NONE' 'Produce v7 partitions=1' 'Produce v7 partitions=1' \
+		'AddOffsetsToTxn IN_TXN NONE' 'FindCoordinator(group) IN_TXN NONE' \
+		'TxnOffsetCommit IN_TXN NONE' 'EndTxn COMMITTING NOT_COORDINATOR' \
+		'FindCoordinator(txn) COMMITTING NONE' 'EndTxn READY NONE' >"$FNL_TMP/ops5.want"
+	same "$FNL_TMP/ops5" "$FNL_TMP/ops5.want" "the window with a moved coordinator and leader"
 
 	echo "== 8d. garbage on the transaction socket"
 	/usr/bin/python3 - "$FNL_SOCKET.txn" <<'PY' || fnl_fail "hostile transaction client"
