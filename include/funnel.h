@@ -167,7 +167,8 @@ const char *fnl_last_error(void);
  *
  * How it works (docs/architecture.md, "Transactions"): while a transaction is open,
  * fnl_produce() appends its records to a buffer of the client's own (no syscall; at most the
- * ring's size of records, else -ENOBUFS), not to the ring. fnl_txn_commit() hands the whole
+ * ring's size of records, else -ENOBUFS; -EINPROGRESS while its commit is under way), not to
+ * the ring. fnl_txn_commit() hands the whole
  * transaction to funneld, which adds it to its next window: one Kafka transaction of its
  * transactional producer holding the client transactions committed since the last one, ended
  * with EndTxn(commit); the call returns when that window committed. fnl_txn_abort() just
