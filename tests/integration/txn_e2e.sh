@@ -27,6 +27,8 @@
 #      FATAL; B's client commits; read_committed holds B's records only.
 #   7. transaction.timeout.ms above the broker's transaction.max.timeout.ms: the client's
 #      fnl_txn_init is FATAL with a message naming both settings.
+#   9. the transaction thread over SASL_PLAINTEXT (SCRAM-SHA-256, a second kfake): commit,
+#      abort, commit with offsets; read_committed (kcat over SASL) holds 0 and 2.
 # mock (no markers: protocol order and injected errors):
 #   8. the order of a window's requests (FindCoordinator, InitProducerId, AddPartitionsToTxn,
 #      Produce, AddOffsetsToTxn, FindCoordinator(group), TxnOffsetCommit for the client's
@@ -252,6 +254,30 @@ if ! fnl_broker_is_mock; then
 	grep -q 'init failed class 3: .*transaction.timeout.ms.*transaction.max.timeout.ms' "$FNL_TMP/big.out" ||
 		fnl_fail "the refusal does not name the settings: $(cat "$FNL_TMP/big.out")"
 	fnl_funneld_stop
+
+	echo "== 9. over SASL_PLAINTEXT (SCRAM-SHA-256)"
+	mkdir -p "$FNL_TMP/s"
+	"$FNL_KFAKE" -brokers 3 -topic sec:$P -sasl SCRAM-SHA-256:s2:s256-pw \
+		-advertise-sasl-handshake-v0 -bootfile "$FNL_TMP/s/boot" </dev/null \
+		>"$FNL_TMP/s/kfake.out" 2>&1 &
+	fnl_track $!
+	fnl_wait_for 10 test -s "$FNL_TMP/s/boot" || fnl_fail "the SASL kfake did not start"
+	SB=$(cat "$FNL_TMP/s/boot")
+	printf '%s\n' "bootstrap.servers=$SB" "funnel.socket.path=$FNL_TMP/s/f.sock" \
+		funnel.metrics.listen= security.protocol=SASL_PLAINTEXT sasl.mechanism=SCRAM-SHA-256 \
+		sasl.username=s2 sasl.password=s256-pw >"$FNL_TMP/s/f.properties"
+	"$FNL_BUILD_DIR/ctrl/funneld" -c "$FNL_TMP/s/f.properties" "${TX[@]}" 2>"$FNL_TMP/s/f.err" &
+	S_PID=$!
+	fnl_track $S_PID
+	fnl_wait_for 30 grep -q 'transactions ready' "$FNL_TMP/s/f.err" || { cat "$FNL_TMP/s/f.err" >&2; fnl_fail "no transactions over SASL"; }
+	SOCK_OVERRIDE=$FNL_TMP/s/f.sock run_client sa -t sec -p CAC -g gs -P $P
+	timeout 30 kcat -C -b "$SB" -t sec -o beginning -e -q -X security.protocol=SASL_PLAINTEXT \
+		-X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=s2 -X sasl.password=s256-pw \
+		-X isolation.level=read_committed -X check.crcs=true -f '%s\n' >"$FNL_TMP/rc9"
+	expected sa 0:C 2:C >"$FNL_TMP/want9"
+	same "$FNL_TMP/rc9" "$FNL_TMP/want9" "read_committed over SASL"
+	kill -TERM "$S_PID"
+	wait "$S_PID" || fnl_fail "the SASL funneld exited $? after SIGTERM"
 else
 	fnl_broker_start -b 3 -t txn:$P:3
 	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e \
