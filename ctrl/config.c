@@ -134,6 +134,13 @@ static const struct key keys[] = {
 	 "principal=NAME [lifeSeconds=N] (with enable.sasl.oauthbearer.unsecure.jwt)"},
 	{"funnel.test.transactional.id", K_STR, F(test_txn_id), 0, 0, "",
 	 "test only: makes a mock broker check sequences"},
+	/* transactions (ctrl/txnd.c): unset = no transaction socket */
+	{"transactional.id", K_STR, F(txn_id), 0, 0, "", "funneld's transactional id"},
+	{"transaction.timeout.ms", K_INT, F(txn_timeout_ms), 1, INT_MAX, "60000", NULL},
+	{"funnel.txn.window.bytes", K_I64, F(txn_window_bytes), 1 << 20, (int64_t)1 << 30,
+	 "16777216", "bytes of client transactions one window (Kafka transaction) holds"},
+	{"funnel.test.txn.trace", K_STR, F(txn_trace), 0, 0, "",
+	 "test only: a file funneld appends each transaction request and its answer to"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -604,6 +611,13 @@ int fnl_config_finish(struct fnl_config *c, char *msg, size_t len)
 		return say(msg, len, "bootstrap.servers is required (host:port[,host:port...])");
 	if (c->socket_path[0] == '\0')
 		return say(msg, len, "funnel.socket.path must not be empty");
+	if (c->txn_id[0] && !c->enable_idempotence)
+		return say(msg, len,
+			   "transactional.id is set but enable.idempotence=false: transactions need "
+			   "idempotence (set enable.idempotence=true or unset transactional.id)");
+	if (c->txn_id[0] && c->acks != -1)
+		return say(msg, len,
+			   "transactional.id is set but acks=%d: transactions need acks=all", c->acks);
 	if (c->enable_idempotence) {
 		if (c->acks != -1)
 			return say(msg, len,

@@ -117,6 +117,11 @@ struct fnl_config {
 	 * cluster) checks them. A real broker refuses Produce with a transactional id
 	 * outside a transaction: never set this in production. */
 	char test_txn_id[FNL_CONFIG_STR_MAX];
+	/* transactions (ctrl/txnd.c) */
+	char txn_id[FNL_CONFIG_STR_MAX]; /* transactional.id; "" = none */
+	int txn_timeout_ms;              /* transaction.timeout.ms */
+	int64_t txn_window_bytes;        /* funnel.txn.window.bytes */
+	char txn_trace[FNL_CONFIG_STR_MAX]; /* funnel.test.txn.trace: "" = none */
 };
 
 void fnl_config_defaults(struct fnl_config *c);

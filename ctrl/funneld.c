@@ -19,6 +19,7 @@
 #include "ctrl/daemon.h"
 #include "ctrl/log.h"
 #include "ctrl/metrics.h"
+#include "ctrl/txnd.h"
 #include "dataplane/net/engine.h"
 #include "dataplane/producer/producer.h"
 
@@ -34,6 +35,7 @@ static const char *cfg_path;
 static char **cfg_overrides;
 static int cfg_overrides_n;
 static struct fnl_metrics *metrics;
+static struct fnl_txnd *txnd; /* transactions (transactional.id set), else NULL */
 
 static int load_config(struct fnl_daemon *d, int argc, char **argv, bool *dump)
 {
@@ -278,6 +280,14 @@ static int setup(struct fnl_daemon *d)
 		fnl_err("%s", msg);
 		return rc;
 	}
+	if (d->cfg.txn_id[0]) {
+		msg[0] = '\0';
+		rc = fnl_txnd_start(d, &txnd, msg, sizeof(msg));
+		if (rc < 0) {
+			fnl_err("%s", msg);
+			return rc;
+		}
+	}
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -446,6 +456,7 @@ int main(int argc, char **argv)
 	if (setup(&d) < 0)
 		return 1;
 	loop(&d);
+	fnl_txnd_stop(txnd);
 	pthread_join(d.core_thread, NULL);
 	fnl_metrics_stop(metrics);
 	const struct fnl_core_stats *st = fnl_core_stats(d.core);

@@ -267,6 +267,8 @@ static int negotiate(struct fnl_kclient *k)
 			continue;
 		if (rc < 0)
 			return rc;
+		memcpy(k->ranges, r, (size_t)nr * sizeof(r[0]));
+		k->nranges = nr;
 		k->ver_metadata = fnl_api_pick(r, nr, FNL_API_METADATA);
 		k->ver_init_pid = fnl_api_pick(r, nr, FNL_API_INIT_PRODUCER_ID);
 		k->ver_api_versions = fnl_api_pick(r, nr, FNL_API_API_VERSIONS);
@@ -444,6 +446,17 @@ int fnl_kclient_connect(struct fnl_kclient *k, const char *servers, char *msg, s
 			 k->why[0] ? k->why : strerror(-rc));
 	}
 	return say(msg, msg_len, rc, "no bootstrap server reachable: %s", tried);
+}
+
+int fnl_kclient_request(struct fnl_kclient *k, size_t len, int16_t api, int16_t ver,
+			const uint8_t **body, size_t *body_len)
+{
+	if (k->fd < 0)
+		return -ENOTCONN;
+	int rc = roundtrip(k, len, api, ver, body, body_len);
+	if (rc < 0)
+		fnl_kclient_close(k);
+	return rc;
 }
 
 int fnl_kclient_metadata(struct fnl_kclient *k, const char *const *topics, int n,

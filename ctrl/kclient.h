@@ -44,6 +44,8 @@ struct fnl_kclient {
 	uint64_t reauths;            /* re-authentications on this client's connections */
 	char why[256];         /* the last security failure, for fnl_kclient_connect's message */
 	struct fnl_sasl sasl;
+	struct fnl_api_range ranges[64]; /* the broker's ApiVersions answer (ctrl/txnd.c) */
+	int nranges;
 	uint8_t ct[17 * 1024]; /* received ciphertext on its way into tls */
 };
 
@@ -73,5 +75,10 @@ int fnl_kclient_metadata(struct fnl_kclient *k, const char *const *topics, int n
 int fnl_kclient_init_pid(struct fnl_kclient *k, const char *txn_id, int64_t pid, int16_t epoch,
 			 int64_t *pid_out, int16_t *epoch_out, int16_t *kerr, char *msg,
 			 size_t msg_len);
+
+/* One request already encoded in k->buf[0..len) (its correlation id k->corr - 1); on 0,
+ * *body points to the answer's body in k->buf. On failure the connection is closed. */
+int fnl_kclient_request(struct fnl_kclient *k, size_t len, int16_t api, int16_t ver,
+			const uint8_t **body, size_t *body_len);
 
 #endif

@@ -153,6 +153,101 @@ const char *fnl_kafka_err_name(int16_t err);
  * Valid until the next call on this thread. */
 const char *fnl_last_error(void);
 
+
+/* ------------------------------------------------------------------ transactions
+ *
+ * Exactly-once writes (Kafka transactions, KIP-98/KIP-447) for a consume-transform-produce
+ * worker: the records a client produces between fnl_txn_begin() and fnl_txn_commit(), on any
+ * topics and partitions, and the consumer offsets it sends with fnl_txn_send_offsets(),
+ * become visible to read_committed consumers together, or not at all. funneld needs a
+ * transactional.id (its settings); clients that never call fnl_txn_init() are not affected.
+ *
+ *   fnl_txn_init(c, 10000);
+ *   for (;;) {
+ *     fnl_txn_begin(c);
+ *     fnl_produce(c, t, ...);  ...                       (records held by the client)
+ *     fnl_txn_send_offsets(c, "group", gen, member, NULL, offs, n);
+ *     if (fnl_txn_commit(c, 10000) < 0)
+ *       switch (fnl_txn_error_class(c)) {
+ *       case FNL_TXN_ERR_RETRIABLE: call fnl_txn_commit() again (same transaction);
+ *       case FNL_TXN_ERR_ABORTABLE: fnl_txn_abort(c, 10000), then start over;
+ *       case FNL_TXN_ERR_FATAL:     transactions on this client are over;
+ *       }
+ *   }
+ *
+ * How it works (docs/architecture.md, "Transactions"): while a transaction is open,
+ * fnl_produce() appends its records to a buffer of the client's own (no syscall; at most the
+ * ring's size of records, else -ENOBUFS; -EINPROGRESS while its commit is under way), not to
+ * the ring. fnl_txn_commit() hands the whole
+ * transaction to funneld, which adds it to its next window: one Kafka transaction of its
+ * transactional producer holding the client transactions committed since the last one, ended
+ * with EndTxn(commit); the call returns when that window committed. fnl_txn_abort() just
+ * discards the buffer: an aborted transaction never reaches Kafka, and neither does the open
+ * transaction of a client that exits or is killed. A window that fails is answered with its
+ * error to every client in it (ABORTABLE: abort and send the transaction again).
+ *
+ * Transactional records get no delivery report (on_report) and do not count in
+ * fnl_outq_len(): fnl_txn_commit()'s result is their report. Order: a transaction's records
+ * keep their order per partition; relative to the same client's non-transactional records
+ * there is no order. A commit whose funneld dies before answering is sent again to its
+ * successor, which knows whether it was committed (it is then not stored twice); until that
+ * answer came, fnl_txn_commit() says RETRIABLE and fnl_txn_abort() -EINPROGRESS.
+ *
+ * Every function returns 0 or -errno; after a failure fnl_txn_error_class() and
+ * fnl_txn_error() say what to do and why. */
+
+enum fnl_txn_error_class {
+	FNL_TXN_ERR_NONE = 0,      /* the last call succeeded */
+	FNL_TXN_ERR_RETRIABLE = 1, /* call the same function again (e.g. its timeout passed) */
+	FNL_TXN_ERR_ABORTABLE = 2, /* fnl_txn_abort(), then begin again */
+	FNL_TXN_ERR_FATAL = 3,     /* this client's transactional use is over */
+	FNL_TXN_ERR_USAGE = 4,     /* the call is not valid now (e.g. begin twice) */
+};
+
+struct fnl_txn_offset {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;       /* the next offset to consume */
+	const char *metadata; /* NULL = none */
+};
+
+/* initTransactions: connects to funneld's transaction socket and waits (up to timeout_ms)
+ * until funneld holds its transactional producer id. 0, -ETIMEDOUT (RETRIABLE), -ENOTSUP
+ * (funneld has no transactional.id: FATAL), -EPERM (FATAL, e.g. the broker refused
+ * transaction.timeout.ms). */
+int fnl_txn_init(fnl_client_t *c, int timeout_ms);
+
+/* Opens a transaction: the client's next records belong to it. 0, -EINVAL (USAGE: not
+ * initialized, or one is open), -EPERM (FATAL). */
+int fnl_txn_begin(fnl_client_t *c);
+
+/* Adds consumer offsets to the open transaction (sendOffsetsToTransaction with the group's
+ * metadata, KIP-447: generation_id -1, member_id "" and group_instance_id NULL when not
+ * known). They reach the group only with the commit. May be called several times. 0,
+ * -EINVAL (USAGE), -ENOMEM. */
+int fnl_txn_send_offsets(fnl_client_t *c, const char *group_id, int32_t generation_id,
+                         const char *member_id, const char *group_instance_id,
+                         const struct fnl_txn_offset *offsets, int n);
+
+/* Commits the open transaction, waiting up to timeout_ms (-1 forever). 0 when it is
+ * committed; -ETIMEDOUT (RETRIABLE: call again, the same commit goes on), -ECANCELED
+ * (ABORTABLE), -EPERM (FATAL, e.g. fenced by another funneld with the same
+ * transactional.id), -EINVAL (USAGE). */
+int fnl_txn_commit(fnl_client_t *c, int timeout_ms);
+
+/* Aborts the open transaction: its records and offsets are discarded (they never reached
+ * Kafka). 0; -EINPROGRESS (RETRIABLE: a commit is under way or its outcome is not known yet,
+ * call fnl_txn_commit());
+ * -EINVAL (USAGE: none open). timeout_ms is accepted for symmetry and not needed. */
+int fnl_txn_abort(fnl_client_t *c, int timeout_ms);
+
+/* The class of the last fnl_txn_* call's failure (FNL_TXN_ERR_NONE after a success). */
+int fnl_txn_error_class(fnl_client_t *c);
+
+/* Why the last fnl_txn_* call failed, naming the setting or cause; "" after a success.
+ * Valid until the next call on this client. */
+const char *fnl_txn_error(fnl_client_t *c);
+
 #ifdef __cplusplus
 }
 #endif

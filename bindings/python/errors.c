@@ -14,7 +14,12 @@ PyObject *KafkaException;
 typedef struct {
 	PyObject_HEAD int code;
 	PyObject *reason; /* str or NULL */
+	unsigned flags;   /* KE_* (transactions) */
 } KafkaError;
+
+#define KE_FATAL     1u
+#define KE_RETRIABLE 2u
+#define KE_ABORT     4u
 
 static const char *err_name(int code)
 {
@@ -31,6 +36,10 @@ static const char *err_name(int code)
 		return "_INVALID_ARG";
 	case ERR__TIMED_OUT:
 		return "_TIMED_OUT";
+	case ERR__STATE:
+		return "_STATE";
+	case ERR__FATAL:
+		return "_FATAL";
 	case ERR__QUEUE_FULL:
 		return "_QUEUE_FULL";
 	default:
@@ -48,6 +57,7 @@ PyObject *kafka_error_new(int code, PyObject *reason)
 	if (!e)
 		return NULL;
 	e->code = code;
+	e->flags = 0;
 	Py_XINCREF(reason);
 	e->reason = reason;
 	return (PyObject *)e;
@@ -68,7 +78,10 @@ static PyObject *KafkaError_tp_new(PyTypeObject *type, PyObject *args, PyObject 
 		PyErr_SetString(PyExc_TypeError, "KafkaError reason must be a str");
 		return NULL;
 	}
-	return kafka_error_new(code, reason);
+	PyObject *e = kafka_error_new(code, reason);
+	if (e && fatal)
+		((KafkaError *)e)->flags |= KE_FATAL;
+	return e;
 }
 
 static void KafkaError_dealloc(KafkaError *e)
@@ -106,15 +119,23 @@ static PyObject *KafkaError_strm(KafkaError *e, PyObject *unused)
 	return KafkaError_str(e);
 }
 
-static PyObject *KafkaError_false(KafkaError *e, PyObject *unused)
+static PyObject *KafkaError_fatal(KafkaError *e, PyObject *unused)
 {
-	(void)e, (void)unused;
-	Py_RETURN_FALSE;
+	(void)unused;
+	return PyBool_FromLong(e->flags & KE_FATAL);
+}
+
+static PyObject *KafkaError_txn_requires_abort(KafkaError *e, PyObject *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(e->flags & KE_ABORT);
 }
 
 static PyObject *KafkaError_retriable(KafkaError *e, PyObject *unused)
 {
 	(void)unused;
+	if (e->flags & KE_RETRIABLE)
+		Py_RETURN_TRUE;
 	switch (e->code) {
 	case ERR__TRANSPORT:
 	case ERR__MSG_TIMED_OUT:
@@ -174,10 +195,11 @@ static PyMethodDef KafkaError_methods[] = {
     {"code", (PyCFunction)KafkaError_code, METH_NOARGS, "The error code (int)."},
     {"name", (PyCFunction)KafkaError_name, METH_NOARGS, "The error's name."},
     {"str", (PyCFunction)KafkaError_strm, METH_NOARGS, "A description a person can act on."},
-    {"fatal", (PyCFunction)KafkaError_false, METH_NOARGS,
-     "Always False (funneld is the producer)."},
+    {"fatal", (PyCFunction)KafkaError_fatal, METH_NOARGS,
+     "True when this client's transactional use is over (e.g. funneld was fenced)."},
     {"retriable", (PyCFunction)KafkaError_retriable, METH_NOARGS, "True if trying again may work."},
-    {"txn_requires_abort", (PyCFunction)KafkaError_false, METH_NOARGS, "Always False."},
+    {"txn_requires_abort", (PyCFunction)KafkaError_txn_requires_abort, METH_NOARGS,
+     "True when the transaction must be aborted (abort_transaction(), then start over)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -213,6 +235,34 @@ PyObject *raise_kafka(int code, const char *fmt, ...)
 	Py_DECREF(reason);
 	if (!err)
 		return NULL;
+	PyErr_SetObject(KafkaException, err);
+	Py_DECREF(err);
+	return NULL;
+}
+
+/* A failed fnl_txn_* call as confluent_kafka raises it: KafkaException(KafkaError) whose
+ * retriable() / txn_requires_abort() / fatal() say what to do. */
+PyObject *raise_txn(fnl_client_t *c, int rc, const char *what)
+{
+	int cls = fnl_txn_error_class(c);
+	const char *why = fnl_txn_error(c);
+	char buf[512];
+	int code = cls == FNL_TXN_ERR_FATAL       ? ERR__FATAL
+	           : cls == FNL_TXN_ERR_RETRIABLE ? ERR__TIMED_OUT
+	           : cls == FNL_TXN_ERR_USAGE     ? ERR__STATE
+	                                          : ERR__FAIL;
+	snprintf(buf, sizeof(buf), "%s: %s", what, *why ? why : fnl_strerror(rc));
+	PyObject *reason = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+	if (!reason)
+		return NULL;
+	PyObject *err = kafka_error_new(code, reason);
+	Py_DECREF(reason);
+	if (!err)
+		return NULL;
+	((KafkaError *)err)->flags = cls == FNL_TXN_ERR_FATAL       ? KE_FATAL
+	                             : cls == FNL_TXN_ERR_RETRIABLE ? KE_RETRIABLE
+	                             : cls == FNL_TXN_ERR_ABORTABLE ? KE_ABORT
+	                                                            : 0;
 	PyErr_SetObject(KafkaException, err);
 	Py_DECREF(err);
 	return NULL;

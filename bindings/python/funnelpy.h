@@ -19,6 +19,8 @@ enum {
 	ERR__INVALID_ARG = -186,
 	ERR__TIMED_OUT = -185,
 	ERR__QUEUE_FULL = -184,
+	ERR__STATE = -172,
+	ERR__FATAL = -150,
 	ERR_MSG_SIZE_TOO_LARGE = 10,
 };
 
@@ -37,6 +39,9 @@ PyObject *kafka_error_new(int code, PyObject *reason);
 PyObject *raise_kafka(int code, const char *fmt, ...);
 /* A libfunnel -errno as the exception confluent_kafka would raise; NULL. */
 PyObject *raise_errno(int rc, const char *what, int max_block_ms);
+/* A failed fnl_txn_* call (its class from libfunnel) as KafkaException; NULL. */
+struct fnl_client;
+PyObject *raise_txn(struct fnl_client *c, int rc, const char *what);
 /* KafkaError's class constants (KafkaError._TRANSPORT, ...). */
 int add_error_consts(void);
 

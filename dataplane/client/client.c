@@ -16,6 +16,7 @@
  */
 #include "funnel.h"
 
+#include "dataplane/client/client_int.h"
 #include "dataplane/ring/ctlproto.h"
 #include "dataplane/ring/ring.h"
 
@@ -66,6 +67,7 @@ struct fnl_client {
 	uint64_t rt_at;      /* stamp at which rt_off was measured (0: never) */
 	int64_t rt_off;      /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns, as of rt_at */
 	struct fnl_client *prev, *next; /* all open clients (clients_mu) */
+	struct fnl_ctxn *txn; /* transactions (txn_client.c); NULL until fnl_txn_init */
 };
 
 /* ------------------------------------------------------------------ fork */
@@ -101,6 +103,7 @@ static void atfork_child(void)
 		close_fd(&c->sock);
 		close_fd(&c->doorbell);
 		close_fd(&c->ring_fd);
+		fnl_ctxn_atfork_child(c->txn);
 		c->forked = true;
 	}
 	pthread_mutex_unlock(&clients_mu);
@@ -395,6 +398,7 @@ void fnl_close(fnl_client_t *c)
 	for (i = 0; i < c->ntopics; i++)
 		free(c->topics[i]);
 	free(c->topics);
+	fnl_ctxn_free(c->txn);
 	free(c);
 }
 
@@ -853,8 +857,8 @@ static uint8_t *put(uint8_t *p, const void *src, size_t n)
 	return p + n;
 }
 
-static void write_record(uint8_t *p, const struct fnl_rec_hdr *rh, const void *key,
-                         const void *value, const struct fnl_header *h, int nh)
+void fnl_client_write_record(uint8_t *p, const struct fnl_rec_hdr *rh, const void *key,
+                             const void *value, const struct fnl_header *h, int nh)
 {
 	uint8_t *q = put(p, rh, sizeof(*rh));
 	int i;
@@ -913,6 +917,11 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 	rh.value_len = (uint32_t)value_len;
 	rh.headers_len = (uint32_t)hbytes;
 	rh.header_count = (uint16_t)nh;
+	if (__builtin_expect(c->txn != NULL, 0) && fnl_ctxn_open(c->txn)) {
+		/* CreateTime for 0 as on the ring path (the stamp orders nothing here) */
+		rh.stamp_ns = rec_stamp(c, timestamp_ms ? NULL : &rh.timestamp_ms);
+		return fnl_ctxn_append(c->txn, &rh, key, value, h, nh);
+	}
 	p = fnl_ring_reserve(&c->v, rh.len);
 	if (!p) {
 		if (c->conf.max_block_ms == 0) {
@@ -926,9 +935,35 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 			return rc;
 	}
 	rh.stamp_ns = rec_stamp(c, timestamp_ms ? NULL : &rh.timestamp_ms);
-	write_record(p, &rh, key, value, h, nh);
+	fnl_client_write_record(p, &rh, key, value, h, nh);
 	if (fnl_ring_publish(&c->v))
 		ring_doorbell(c);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ for txn_client.c */
+
+struct fnl_ctxn **fnl_client_txn_slot(fnl_client_t *c)
+{
+	return &c->txn;
+}
+
+const char *fnl_client_socket_path(const fnl_client_t *c)
+{
+	return c->path;
+}
+
+size_t fnl_client_ring_bytes(const fnl_client_t *c)
+{
+	return (size_t)c->v.rec_bytes;
+}
+
+int fnl_client_topic_at(const fnl_client_t *c, uint32_t i, uint32_t *id, const char **name)
+{
+	if (i >= c->ntopics)
+		return -ENOENT;
+	*id = c->topics[i]->id;
+	*name = c->topics[i]->name;
 	return 0;
 }
 

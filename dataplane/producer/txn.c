@@ -518,6 +518,15 @@ enum fnl_txn_class fnl_txn_on_produce_error(struct fnl_txn *t, int16_t err)
 	return c;
 }
 
+void fnl_txn_on_produce_lost(struct fnl_txn *t)
+{
+	if (t->state == FNL_TXN_FATAL_ERROR)
+		return;
+	t->need_bump = true;
+	if (t->state == FNL_TXN_IN_TXN || t->state == FNL_TXN_COMMITTING)
+		to_error(t, FNL_TXN_OP_PRODUCE, E_REQUEST_TIMED_OUT, false);
+}
+
 /* ---- messages ---- */
 
 int fnl_txn_check_config(const char *txn_id, bool idempotence, int acks, int32_t txn_timeout_ms,

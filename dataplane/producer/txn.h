@@ -153,6 +153,11 @@ enum fnl_txn_class fnl_txn_on_end_txn(struct fnl_txn *t, int16_t err, int64_t pr
 void fnl_txn_on_io_error(struct fnl_txn *t, int64_t now_ms);
 /* A produce of this transaction failed for good (after the sender's own retries). */
 enum fnl_txn_class fnl_txn_on_produce_error(struct fnl_txn *t, int16_t err);
+/* Batches of this transaction whose fate is unknown (no answer after the driver's retries)
+ * or that were numbered and never sent: the sequences are in doubt, so the transaction is
+ * abortable (REQUEST_TIMED_OUT in PRODUCE, unless already in error) and its abort bumps the
+ * epoch (KIP-360), after which sequences start at 0. */
+void fnl_txn_on_produce_lost(struct fnl_txn *t);
 
 /* ---- messages a person can act on ---- */
 

@@ -686,8 +686,42 @@ static void test_messages(void)
 	CHECK_EQ(strlen(small), 7);
 }
 
+/* funneld's window (ctrl/txnd.c): batches whose fate is unknown make the transaction
+ * abortable with an epoch bump; the abort ends it and InitProducerId bumps the epoch. */
+static void test_produce_lost(void)
+{
+	struct fnl_txn t;
+	started(&t, 0);
+	fnl_txn_on_produce_lost(&t);
+	CHECK_EQ(t.state, FNL_TXN_ABORTABLE_ERROR);
+	CHECK(t.need_bump);
+	CHECK_EQ(t.last_err, 7); /* REQUEST_TIMED_OUT */
+	CHECK_EQ(fnl_txn_commit(&t), FNL_TXN_ABORTABLE);
+	CHECK_EQ(fnl_txn_abort(&t), FNL_TXN_PENDING);
+	CHECK_EQ(next(&t, 0), FNL_TXN_OP_END_TXN);
+	fnl_txn_on_end_txn(&t, NONE, -1, -1, 0);
+	CHECK_EQ(next(&t, 0), FNL_TXN_OP_INIT_PID);
+	fnl_txn_on_init_pid(&t, NONE, 7, 1, 0);
+	CHECK_EQ(t.state, FNL_TXN_READY);
+	CHECK_EQ(t.epoch, 1);
+	CHECK(!t.need_bump);
+	/* after a definite produce error it keeps that error and adds the bump */
+	started(&t, 0);
+	fnl_txn_on_produce_error(&t, NOT_LEADER);
+	fnl_txn_on_produce_lost(&t);
+	CHECK_EQ(t.state, FNL_TXN_ABORTABLE_ERROR);
+	CHECK_EQ(t.last_err, NOT_LEADER);
+	CHECK(t.need_bump);
+	/* nothing moves a fatal machine */
+	started(&t, 0);
+	fnl_txn_on_produce_error(&t, PRODUCER_FENCED);
+	fnl_txn_on_produce_lost(&t);
+	CHECK_EQ(t.state, FNL_TXN_FATAL_ERROR);
+}
+
 int main(void)
 {
+	test_produce_lost();
 	test_messages();
 	test_classify();
 	test_init();

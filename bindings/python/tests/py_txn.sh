@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# funnel.Producer's transactions (confluent_kafka's names) through funneld on kfake:
+# init_transactions, begin_transaction, produce, send_offsets_to_transaction (TopicPartition-
+# like objects and tuples; a group id or group metadata), commit_transaction,
+# abort_transaction; an abortable error (group metadata of a member the group does not have)
+# raises KafkaException whose error says txn_requires_abort(); begin twice raises _STATE.
+# read_committed holds exactly the committed transactions in order; the group's offsets are
+# the last committed ones.
+set -euo pipefail
+source "$(dirname "$0")/../../../tests/harness/lib.sh"
+fnl_test_init 200
+source "$(dirname "$0")/../../../tests/integration/funnel_lib.sh"
+source "$(dirname "$0")/py_lib.sh"
+
+fnl_broker_is_mock && { echo "kfake only (visibility needs transaction markers)"; exit 0; }
+fnl_broker_start -b 3 -t pyt:3
+fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=py-txn \
+	-X transaction.timeout.ms=20000
+fnl_py - "$FNL_SOCKET" <<'PY' || fnl_fail "transactions from Python"
+import sys, funnel
+from collections import namedtuple
+TP = namedtuple("TopicPartition", "topic partition offset")
+p = funnel.Producer({"funnel.socket.path": sys.argv[1], "max.block.ms": 10000})
+p.init_transactions(10)
+reports = []
+def txn(k, end, offsets=None, group="pyg"):
+    p.begin_transaction()
+    for i in range(4):
+        p.produce("pyt", ("py:%d-%d" % (k, i)).encode(), key=b"py", on_delivery=lambda e, m: reports.append(e))
+    if offsets:
+        p.send_offsets_to_transaction(offsets, group, 10)
+    end(10)
+txn(0, p.commit_transaction, [TP("pyt", 0, 5), ("pyt", 1, 6)])
+txn(1, p.abort_transaction, [TP("pyt", 0, 99)])
+try:
+    txn(2, p.commit_transaction, [TP("pyt", 0, 7)],
+        {"group_id": "pyg", "generation_id": 7, "member_id": "nobody", "group_instance_id": None})
+    raise AssertionError("a commit with a member the group does not have succeeded")
+except funnel.KafkaException as ex:
+    e = ex.args[0]
+    assert e.txn_requires_abort() and not e.fatal() and not e.retriable(), repr(e)
+    print("abortable:", e.str())
+    p.abort_transaction(10)
+txn(3, p.commit_transaction, [TP("pyt", 0, 8), TP("pyt", 2, 9)])
+p.begin_transaction()
+try:
+    p.begin_transaction()
+    raise AssertionError("begin twice succeeded")
+except funnel.KafkaException as ex:
+    assert ex.args[0].name() == "_STATE", repr(ex.args[0])
+p.abort_transaction()
+assert p.flush(10) == 0
+assert reports == [], reports  # a transaction's records get no delivery report
+p.close()
+print("python transactions ok")
+PY
+got=$(timeout 30 kcat -C -b "$FNL_BOOTSTRAP" -t pyt -o beginning -e -q -X isolation.level=read_committed \
+	-X check.crcs=true -f '%s\n')
+want=$(for k in 0 3; do for i in 0 1 2 3; do echo "py:$k-$i"; done; done)
+[[ $got == "$want" ]] || fnl_fail "read_committed: $got"
+offs=$(timeout 30 /usr/bin/python3 - "$FNL_BOOTSTRAP" <<'PY'
+import sys
+from kafka import KafkaConsumer, TopicPartition
+c = KafkaConsumer(bootstrap_servers=sys.argv[1].split(","), group_id="pyg",
+                  enable_auto_commit=False, api_version=(2, 5, 0))
+print(" ".join(str(c.committed(TopicPartition("pyt", p))) for p in range(3)))
+PY
+)
+[[ $offs == "8 6 9" ]] || fnl_fail "group offsets: $offs, want 8 6 9"
+fnl_funneld_stop
+echo "PASS py_txn"
