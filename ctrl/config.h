@@ -116,6 +116,10 @@ struct fnl_config {
 	 * cluster) checks them. A real broker refuses Produce with a transactional id
 	 * outside a transaction: never set this in production. */
 	char test_txn_id[FNL_CONFIG_STR_MAX];
+	/* Test only: a compression worker (funnel.cores[1..]) holds each batch this many
+	 * microseconds after compressing it, so that the restart tests' SIGKILLs find
+	 * batches with the workers. */
+	int test_compress_delay_us;
 };
 
 void fnl_config_defaults(struct fnl_config *c);

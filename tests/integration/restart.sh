@@ -26,6 +26,12 @@
 # has no response delay; instead the broker process is stopped for 20 ms before each
 # kill (the Produce requests sent meanwhile are in flight when the daemon dies) and
 # continued right after it.
+# FNL_RESTART_CORES (e.g. 0,1; tests restart-cores, restart-cores-kfake) runs funneld
+# with funnel.cores set, so sealed batches are compressed by a worker on the second core
+# (dataplane/core/compress_pool.h); the worker holds each batch 1 ms
+# (funnel.test.compress.delay.us) so that the kills find batches being compressed,
+# whose records must be taken again from the rings, neither lost nor sent twice. The
+# last daemon must say at its stop that the worker compressed batches.
 # A fourth client sends records of 70 KB (larger than batch.size, so each is a
 # batch of its own in a big slot, which the journal maps as the others) at 8/s.
 set -euo pipefail
@@ -36,6 +42,9 @@ source "$(dirname "$0")/funnel_lib.sh"
 fnl_broker_start -b 3 -t rs:6
 OPTS=(-X max.block.ms=30000 -X funnel.metrics.listen=)
 fnl_broker_is_mock && OPTS+=(-X funnel.test.transactional.id=rs)
+if [[ -n ${FNL_RESTART_CORES:-} ]]; then
+	OPTS+=(-X "funnel.cores=$FNL_RESTART_CORES" -X funnel.test.compress.delay.us=1000)
+fi
 fnl_funneld_start "${OPTS[@]}"
 RTT_MS=${FNL_RESTART_RTT_MS:-30}
 if fnl_broker_is_mock; then
@@ -98,6 +107,12 @@ for c in a b c d; do
 	wait "$p" || fnl_fail "client r$c did not get a successful report for every record"
 done
 fnl_funneld_stop
+if [[ -n ${FNL_RESTART_CORES:-} ]]; then
+	grep -q "compress_cores=2" "$FNL_TMP/funneld.err" || fnl_fail "funneld did not start a compression worker"
+	wb=$(sed -n 's/.*stopped compress_core=1 .* batches=\([0-9]*\) .*/\1/p' "$FNL_TMP/funneld.err" | tail -1)
+	echo "last daemon: the worker on core 1 compressed ${wb:-0} batches"
+	[[ ${wb:-0} -gt 0 ]] || fnl_fail "the compression worker compressed nothing"
+fi
 
 "$FNL_READBACK" "$FNL_BOOTSTRAP" rs 6 >"$FNL_TMP/rb-rs.tsv" || fnl_fail "read-back failed"
 cat "$FNL_TMP"/ex-a "$FNL_TMP"/ex-b "$FNL_TMP"/ex-c "$FNL_TMP"/ex-d >"$FNL_TMP/expect-rs.tsv"
