@@ -10,7 +10,8 @@
 
 #include "bench_run.h"
 
-const char *const bench_mode_names[MODE_N] = {"funnel", "librdkafka", "librdkafka-single"};
+const char *const bench_mode_names[MODE_N] = {"funnel", "librdkafka", "librdkafka-single",
+                                              "funnel-cores"};
 
 int bench_results_add(struct bench_results *rs, const struct bench_result *r)
 {
@@ -242,7 +243,7 @@ static void table_one(const struct bench_opts *o, const struct bench_results *rs
 			       bench_mode_names[m], cl[c], okc, v[0], v[1], v[2], v[3], v[4], v[5],
 			       v[6], v[7] / 1e3, v[8] / 1e3, v[9] / 1e3, v[10], v[11], v[13], v[14],
 			       v[12]);
-			if (m == MODE_FUNNEL)
+			if (bench_mode_is_funnel(m))
 				printf(" %7.0f %6.0f %6.2f %7.0f\n", v[16], v[17], v[18], v[19]);
 			else
 				printf(" %7s %6s %6s %7s\n", "-", "-", "-", "-");
@@ -310,6 +311,14 @@ static int targets(const struct bench_opts *o, const struct bench_results *rs, s
 	                         bench_median(rs, MODE_FUNNEL, c, get_dns), 400, false, "ns"};
 	t[n++] = (struct target){"compression ratio vs librdkafka", f_rat / r_rat,
 	                         o->rate ? 1.3 : 1.0, true, "x"};
+	/* compression workers (issue 17 item 3): the same run's funnel-cores
+	 * mode against funnel on one core (NaN when not run) */
+	double m_rps = bench_median(rs, MODE_FUNNEL_CORES, c, get_rps);
+	double m_cpu = bench_median(rs, MODE_FUNNEL_CORES, c, get_cpu);
+	t[n++] = (struct target){"funnel-cores rec/s vs funnel (one core)", m_rps / f_rps, 1, true,
+	                         "x"};
+	t[n++] = (struct target){"funnel-cores CPU per record vs funnel", m_cpu / f_cpu, 1.2, false,
+	                         "x"};
 	/* one data-plane core: brokers x 1; the ctrl thread's metadata
 	 * connection is counted apart (it is not a data-plane connection) */
 	t[n++] =
@@ -439,7 +448,7 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 		json_num(f, "cpu_funneld_s", r->cpu_daemon_s, true);
 		fprintf(f, "\"queue_full_retries\": %llu, \"batches_read\": %llu, ",
 		        (unsigned long long)r->eagain, (unsigned long long)r->batches_read);
-		if (r->mode == MODE_FUNNEL)
+		if (bench_mode_is_funnel(r->mode))
 			fprintf(f,
 			        "\"sealed_full\": %llu, \"sealed_linger\": %llu, "
 			        "\"sealed_pool_empty\": %llu, ",

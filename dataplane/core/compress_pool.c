@@ -160,6 +160,16 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* zeroed and 64-byte aligned (the structs' cache-line members ask for it) */
+static void *zalloc64(size_t n)
+{
+	n = (n + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, n);
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
+
 static int zq_init(struct zq *q, uint64_t cap)
 {
 	uint64_t n = 1;
@@ -182,10 +192,10 @@ int fnl_zpool_new(struct fnl_core *c, struct fnl_zpool **out)
 		return 0; /* nothing to spread: the core seals as it always did */
 	if (n > FNL_ZCORES_MAX - 1)
 		n = FNL_ZCORES_MAX - 1;
-	struct fnl_zpool *zp = calloc(1, sizeof(*zp));
+	struct fnl_zpool *zp = zalloc64(sizeof(*zp));
 	if (!zp)
 		return -ENOMEM;
-	zp->w = calloc((size_t)n, sizeof(*zp->w));
+	zp->w = zalloc64((size_t)n * sizeof(*zp->w));
 	if (!zp->w) {
 		free(zp);
 		return -ENOMEM;
@@ -302,7 +312,7 @@ void fnl_zpool_submit(struct fnl_core *c, struct part *p, struct fnl_batch *b)
 		struct fnl_zcore_stats *s = &c->st.zcore[0];
 		int64_t t0 = fnl_now_ns();
 		b->zrc = fnl_accum_compress(c->acc.zc, c->acc.scratch, c->acc.scratch_cap,
-					    c->cfg.codec, c->cfg.level, b);
+		                            c->cfg.codec, c->cfg.level, b);
 		b->zcore = 0;
 		s->busy_ns += (uint64_t)(fnl_now_ns() - t0);
 		s->batches++;

@@ -34,7 +34,7 @@
 #ifndef FNL_CORE_COMPRESS_POOL_H
 #define FNL_CORE_COMPRESS_POOL_H
 
-#define FNL_ZQ_INLINE_DEPTH 2 /* batches per worker before the core compresses itself */
+#define FNL_ZQ_INLINE_DEPTH 2           /* batches per worker before the core compresses itself */
 #define FNL_ZW_SPIN_NS      (20 * 1000) /* a worker polls this long before it sleeps */
 
 #endif
