@@ -454,6 +454,9 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 			        "\"sealed_pool_empty\": %llu, ",
 			        (unsigned long long)r->seals[0], (unsigned long long)r->seals[1],
 			        (unsigned long long)r->seals[2]);
+		if (bench_mode_is_funnel(r->mode))
+			fprintf(f, "\"compressed_by_core0\": %llu, \"compressed_by_workers\": %llu, ",
+			        (unsigned long long)r->zbatches[0], (unsigned long long)r->zbatches[1]);
 		if (o->slow_ns) {
 			fprintf(
 			    f,

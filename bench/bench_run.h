@@ -55,6 +55,7 @@ struct bench_result {
 	uint64_t value_bytes;    /* value bytes the run produced */
 	double recs_per_batch;   /* funnel: records_in / batches of funneld's exit line */
 	uint64_t seals[3];       /* funnel: batches sealed full, at linger.ms, pool empty */
+	uint64_t zbatches[2];    /* funnel: batches compressed by the data-plane core, by workers */
 	struct bench_calib calib; /* funnel: zstd alone on the same records and batches */
 	double outside_ns;       /* funnel: (clients + funneld CPU) / record - zstd alone */
 	long records; /* produced over all clients */

@@ -490,6 +490,15 @@ static void daemon_stop(struct daemon *d, struct bench_result *r)
 			r->recs_per_batch = (double)strtoull(ri + 11, NULL, 10) /
 			                    (double)strtoull(bt + 9, NULL, 10);
 	}
+	/* funneld's "compression at stop core=N ... batches=M" lines */
+	FILE *lf = fopen(d->log, "r");
+	while (lf && fgets(line, sizeof(line), lf)) {
+		const char *c = strstr(line, "compression at stop core="), *bt = strstr(line, " batches=");
+		if (c && bt)
+			r->zbatches[atoi(c + 25) ? 1 : 0] += strtoull(bt + 9, NULL, 10);
+	}
+	if (lf)
+		fclose(lf);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		r->ok = false;
 		snprintf(r->err, sizeof(r->err), "funneld exited with status 0x%x (log %s)", st,

@@ -459,7 +459,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)st->bytes_wire, (unsigned long long)st->seals_full,
 		 (unsigned long long)st->seals_linger, (unsigned long long)st->seals_pool);
 	for (uint32_t i = 0; i < st->zcores && i < FNL_ZCORES_MAX; i++)
-		fnl_info("stopped compress_core=%u cpu=%d batches=%llu bytes_in=%llu bytes_out=%llu "
+		fnl_info("compression at stop core=%u cpu=%d batches=%llu bytes_in=%llu bytes_out=%llu "
 			 "busy_us=%llu sleeps=%llu",
 			 i, st->zcore[i].cpu, (unsigned long long)st->zcore[i].batches,
 			 (unsigned long long)st->zcore[i].bytes_in,

@@ -117,7 +117,7 @@ fi
 fnl_funneld_stop
 if [[ -n ${FNL_RESTART_CORES:-} ]]; then
 	grep -q "compress_cores=2" "$FNL_TMP/funneld.err" || fnl_fail "funneld did not start a compression worker"
-	wb=$(sed -n 's/.*stopped compress_core=1 .* batches=\([0-9]*\) .*/\1/p' "$FNL_TMP/funneld.err" | tail -1)
+	wb=$(sed -n 's/.*compression at stop core=1 .* batches=\([0-9]*\) .*/\1/p' "$FNL_TMP/funneld.err" | tail -1)
 	echo "last daemon: the worker on core 1 compressed ${wb:-0} batches"
 	[[ ${wb:-0} -gt 0 ]] || fnl_fail "the compression worker compressed nothing"
 fi
