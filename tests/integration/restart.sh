@@ -26,8 +26,9 @@
 # has no response delay; instead the broker process is stopped for 20 ms before each
 # kill (the Produce requests sent meanwhile are in flight when the daemon dies) and
 # continued right after it.
-# FNL_RESTART_CORES (e.g. 0,1; tests restart-cores, restart-cores-kfake) runs funneld
-# with funnel.cores set, so sealed batches are compressed by a worker on the second core
+# FNL_RESTART_CORES (restart-cores: 0,1; restart-cores-kfake: 0,1,1, two workers on CPU 1
+# that finish a partition's batches out of order) runs funneld with funnel.cores set, so
+# sealed batches are compressed by workers on the further cores
 # (dataplane/core/compress_pool.h); the worker holds each batch 1 ms
 # (funnel.test.compress.delay.us) so that the kills find batches being compressed,
 # whose records must be taken again from the rings, neither lost nor sent twice. The
@@ -116,10 +117,15 @@ if [[ -n ${FNL_RESTART_CORES:-} ]]; then
 fi
 fnl_funneld_stop
 if [[ -n ${FNL_RESTART_CORES:-} ]]; then
-	grep -q "compress_cores=2" "$FNL_TMP/funneld.err" || fnl_fail "funneld did not start a compression worker"
-	wb=$(sed -n 's/.*compression at stop core=1 .* batches=\([0-9]*\) .*/\1/p' "$FNL_TMP/funneld.err" | tail -1)
-	echo "last daemon: the worker on core 1 compressed ${wb:-0} batches"
-	[[ ${wb:-0} -gt 0 ]] || fnl_fail "the compression worker compressed nothing"
+	ncores=$(tr ',' '\n' <<<"$FNL_RESTART_CORES" | grep -c .)
+	grep -q "compress_cores=$ncores" "$FNL_TMP/funneld.err" ||
+		fnl_fail "funneld did not start $((ncores - 1)) compression workers"
+	# the last daemon's stop lines: batches compressed by the workers (core >= 1)
+	wb=$(tail -n $((ncores + 5)) "$FNL_TMP/funneld.err" |
+		sed -n 's/.*compression at stop core=[1-9][0-9]* .* batches=\([0-9]*\) .*/\1/p' |
+		awk '{s += $1} END {print s + 0}')
+	echo "last daemon: its $((ncores - 1)) workers compressed $wb batches"
+	[[ $wb -gt 0 ]] || fnl_fail "the compression workers compressed nothing"
 fi
 
 "$FNL_READBACK" "$FNL_BOOTSTRAP" rs 6 >"$FNL_TMP/rb-rs.tsv" || fnl_fail "read-back failed"
