@@ -81,6 +81,7 @@ GETTER(rps, r->rps)
 GETTER(mbps, r->mbps)
 GETTER(cpu, r->cpu_s_per_mrec)
 GETTER(dns, r->daemon_ns_per_rec)
+GETTER(core0, r->core0_ns_per_rec)
 GETTER(a50, r->append_ns[0])
 GETTER(a99, r->append_ns[1])
 GETTER(a999, r->append_ns[2])
@@ -294,6 +295,7 @@ static int targets(const struct bench_opts *o, const struct bench_results *rs, s
 	double f_cpu = bench_median(rs, MODE_FUNNEL, c, get_cpu);
 	double r_cpu = bench_median(rs, MODE_RDK, c, get_cpu);
 	double f_rat = bench_median(rs, MODE_FUNNEL, c, o->rawfetch ? get_rbat : get_rtcp);
+	double f_dns = bench_median(rs, MODE_FUNNEL, c, get_dns);
 	double r_rat = bench_median(rs, MODE_RDK, c, o->rawfetch ? get_rbat : get_rtcp);
 	int n = 0;
 	t[n++] = (struct target){"funnel rec/s vs librdkafka (8 producers)", f_rps / r_rps, 2, true,
@@ -318,6 +320,11 @@ static int targets(const struct bench_opts *o, const struct bench_results *rs, s
 	t[n++] = (struct target){"funnel-cores rec/s vs funnel (one core)", m_rps / f_rps, 1, true,
 	                         "x"};
 	t[n++] = (struct target){"funnel-cores CPU per record vs funnel", m_cpu / f_cpu, 1.2, false,
+	                         "x"};
+	/* funneld's CPU outside its workers (the data-plane core and ctrl) per
+	 * record: the bound on rec/s when the workers' CPUs have time to spare */
+	t[n++] = (struct target){"funnel-cores funneld CPU outside workers vs funnel",
+	                         bench_median(rs, MODE_FUNNEL_CORES, c, get_core0) / f_dns, 1, false,
 	                         "x"};
 	/* one data-plane core: brokers x 1; the ctrl thread's metadata
 	 * connection is counted apart (it is not a data-plane connection) */
@@ -455,8 +462,11 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 			        (unsigned long long)r->seals[0], (unsigned long long)r->seals[1],
 			        (unsigned long long)r->seals[2]);
 		if (bench_mode_is_funnel(r->mode))
-			fprintf(f, "\"compressed_by_core0\": %llu, \"compressed_by_workers\": %llu, ",
-			        (unsigned long long)r->zbatches[0], (unsigned long long)r->zbatches[1]);
+			fprintf(f,
+			        "\"compressed_by_core0\": %llu, \"compressed_by_workers\": %llu, "
+			        "\"workers_cpu_s\": %.6f, \"funneld_ns_per_record_outside_workers\": %.1f, ",
+			        (unsigned long long)r->zbatches[0], (unsigned long long)r->zbatches[1],
+			        r->worker_cpu_s, r->core0_ns_per_rec);
 		if (o->slow_ns) {
 			fprintf(
 			    f,

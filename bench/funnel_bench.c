@@ -494,8 +494,11 @@ static void daemon_stop(struct daemon *d, struct bench_result *r)
 	FILE *lf = fopen(d->log, "r");
 	while (lf && fgets(line, sizeof(line), lf)) {
 		const char *c = strstr(line, "compression at stop core="), *bt = strstr(line, " batches=");
+		const char *cu = strstr(line, " cpu_us=");
 		if (c && bt)
 			r->zbatches[atoi(c + 25) ? 1 : 0] += strtoull(bt + 9, NULL, 10);
+		if (c && cu && atoi(c + 25))
+			r->worker_cpu_s += (double)strtoull(cu + 8, NULL, 10) / 1e6;
 	}
 	if (lf)
 		fclose(lf);
@@ -732,6 +735,7 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 	if (r->acked) {
 		r->cpu_s_per_mrec = cpu / ((double)r->acked / 1e6);
 		r->daemon_ns_per_rec = r->cpu_daemon_s * 1e9 / (double)r->acked;
+		r->core0_ns_per_rec = (r->cpu_daemon_s - r->worker_cpu_s) * 1e9 / (double)r->acked;
 	}
 	if (r->bytes_sent)
 		r->ratio_tcp = (double)r->value_bytes / (double)r->bytes_sent;

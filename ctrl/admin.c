@@ -133,6 +133,7 @@ static void snap_zcores(const struct fnl_daemon *d, struct fnl_mbuf *b)
 		put_u(b, "busy_us", z->busy_ns / 1000);
 		put_u(b, "depth", z->depth);
 		put_u(b, "sleeps", z->sleeps);
+		put_u(b, "cpu_us", z->cpu_ns / 1000);
 		fnl_mbuf_put(b, "\n", 1);
 	}
 }

@@ -15,7 +15,7 @@
  *             bytes_raw bytes_wire bytes_tx connects disconnects ring_full_waits
  *             pool_empty seals_full seals_linger seals_pool quarantined
  *             metadata_requests epoch_bumps
- *   core      core cpu batches bytes_in bytes_out busy_us depth sleeps (one per
+ *   core      core cpu batches bytes_in bytes_out busy_us depth sleeps cpu_us (one per
  *             core that compresses: 0 the data-plane core, i the worker on
  *             funnel.cores[i]; with the totals)
  *   error     code name records

@@ -460,12 +460,13 @@ int main(int argc, char **argv)
 		 (unsigned long long)st->seals_linger, (unsigned long long)st->seals_pool);
 	for (uint32_t i = 0; i < st->zcores && i < FNL_ZCORES_MAX; i++)
 		fnl_info("compression at stop core=%u cpu=%d batches=%llu bytes_in=%llu bytes_out=%llu "
-			 "busy_us=%llu sleeps=%llu",
+			 "busy_us=%llu sleeps=%llu cpu_us=%llu",
 			 i, st->zcore[i].cpu, (unsigned long long)st->zcore[i].batches,
 			 (unsigned long long)st->zcore[i].bytes_in,
 			 (unsigned long long)st->zcore[i].bytes_out,
 			 (unsigned long long)st->zcore[i].busy_ns / 1000,
-			 (unsigned long long)st->zcore[i].sleeps);
+			 (unsigned long long)st->zcore[i].sleeps,
+			 (unsigned long long)st->zcore[i].cpu_ns / 1000);
 	fnl_registry_close_all(&d);
 	fnl_core_free(d.core);
 	fnl_kclient_free(&d.kc);

@@ -307,6 +307,8 @@ static void render_zcores(const struct fnl_core_stats *st, struct fnl_mbuf *b)
 	     "Batches handed to this worker and not yet taken back by the data-plane core."},
 	    {"funnel_core_compress_sleeps_total", "counter",
 	     "Times this worker slept waiting for batches."},
+	    {"funnel_core_compress_cpu_seconds_total", "counter",
+	     "CPU time of this worker's thread (0 for the data-plane core)."},
 	};
 	uint32_t n = st->zcores < FNL_ZCORES_MAX ? st->zcores : FNL_ZCORES_MAX;
 	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
@@ -318,7 +320,8 @@ static void render_zcores(const struct fnl_core_stats *st, struct fnl_mbuf *b)
 			           : k == 2 ? (double)z->bytes_out
 			           : k == 3 ? (double)z->busy_ns / 1e9
 			           : k == 4 ? (double)z->depth
-			                    : (double)z->sleeps;
+			           : k == 5 ? (double)z->sleeps
+			                    : (double)z->cpu_ns / 1e9;
 			fnl_mbuf_printf(b, "%s{core=\"%u\",cpu=\"%d\"} %.17g\n", f[k].name, i,
 			                (int)z->cpu, v);
 		}

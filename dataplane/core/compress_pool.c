@@ -92,6 +92,15 @@ static void pin_self(int cpu)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+/* The worker thread's CPU time into its counters (a clock_gettime per
+ * batch, not per record). */
+static void note_cpu(struct zworker *w)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+		w->st->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void compress_one(struct zworker *w, struct fnl_batch *b)
 {
 	int64_t t0 = fnl_now_ns();
@@ -144,6 +153,7 @@ static void *worker_main(void *arg)
 				ssize_t wr = write(zp->doorbell_efd, &one, sizeof(one));
 				(void)wr;
 			}
+			note_cpu(w);
 			idle_since = fnl_now_ns();
 			continue;
 		}
@@ -154,6 +164,7 @@ static void *worker_main(void *arg)
 			sched_yield(); /* the core shares this CPU with clients here */
 			continue;
 		}
+		note_cpu(w);
 		worker_sleep(w);
 		idle_since = fnl_now_ns();
 	}

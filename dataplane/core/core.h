@@ -77,6 +77,7 @@ struct fnl_zcore_stats {
 	uint64_t bytes_in, bytes_out; /* records bytes before / wire bytes after */
 	uint64_t busy_ns;         /* time spent compressing (CLOCK_MONOTONIC) */
 	uint64_t sleeps;          /* a worker: times it slept on its futex */
+	uint64_t cpu_ns;          /* a worker: its thread's CPU time (updated per batch) */
 };
 
 /* Counters (core writes, others read; 64-bit aligned loads are atomic on the
