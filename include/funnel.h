@@ -38,6 +38,16 @@
  * reports; those that no process read are counted in the daemon's metric
  * funnel_reports_unread_total. Whether they were delivered is known only from
  * the daemon's counters (funnel_delivery_errors_total counts failures).
+ *
+ * Order: if one fnl_produce() returned before another began, on any clients in
+ * any processes or threads, and both records go to the same partition, funneld
+ * appends the first before the second (each record carries a CLOCK_MONOTONIC
+ * stamp; docs/architecture.md, "Order across rings"). So a key's records keep
+ * the order of requests that different workers served one after the other.
+ * Calls that overlap in time are unordered. Across a funneld restart the order
+ * across clients may break for records the dead daemon had not yet sealed.
+ * When timestamp_ms is 0 the CreateTime is the wall clock at the call, derived
+ * from the stamp (the wall clock's offset is re-read every 100 ms).
  */
 #ifndef FUNNEL_H
 #define FUNNEL_H

@@ -147,7 +147,8 @@ void fph_client_release_producer(fph_producer *p)
 /* ------------------------------------------------------------- slots */
 
 int fph_slot_take(struct fph_client *pc, fph_producer *p, zval *opaque, zend_string *key,
-                  zend_string *payload, uint32_t *slot)
+                  zend_string *payload, HashTable *headers, int64_t timestamp_ms,
+                  uint32_t *slot)
 {
 	if (!pc->free_head) {
 		uint32_t old = pc->slots_cap, cap = old ? old * 2 : 64;
@@ -174,6 +175,13 @@ int fph_slot_take(struct fph_client *pc, fph_producer *p, zval *opaque, zend_str
 	ZVAL_COPY(&s->opaque, opaque);
 	s->key = key ? zend_string_copy(key) : NULL;
 	s->payload = payload ? zend_string_copy(payload) : NULL;
+	ZVAL_UNDEF(&s->headers);
+	if (headers && zend_hash_num_elements(headers) > 0) {
+		zval h;
+		ZVAL_ARR(&h, headers);
+		ZVAL_COPY(&s->headers, &h); /* a reference (none for an immutable array) */
+	}
+	s->timestamp_ms = timestamp_ms;
 	pc->slots_used++;
 	p->nslots++;
 	*slot = idx + 1;
@@ -198,6 +206,8 @@ void fph_slot_release(struct fph_client *pc, uint32_t slot)
 		zend_string_release(s->key);
 	if (s->payload)
 		zend_string_release(s->payload);
+	zval_ptr_dtor(&s->headers);
+	ZVAL_UNDEF(&s->headers);
 	s->key = s->payload = NULL;
 	s->next_free = pc->free_head;
 	pc->free_head = slot;

@@ -192,6 +192,9 @@ static void message_init(zval *out, const struct fph_report *r, const struct fph
 		zend_update_property_long(ce, m, ZEND_STRL("len"), (zend_long)ZSTR_LEN(s->payload));
 	}
 	zend_update_property(ce, m, ZEND_STRL("opaque"), (zval *)&s->opaque);
+	zend_update_property_long(ce, m, ZEND_STRL("timestamp"), (zend_long)s->timestamp_ms);
+	if (Z_TYPE(s->headers) == IS_ARRAY)
+		zend_update_property(ce, m, ZEND_STRL("headers"), (zval *)&s->headers);
 }
 
 /* Calls the delivery callbacks of the reports libfunnel served. Stops at the
@@ -379,7 +382,7 @@ static struct fph_topic *topic_of(struct fph_client *pc, zend_string *name)
  * full, serves the reports that came back and tries once more. 0, or -1
  * with an exception thrown. */
 static int slot_for(struct fph_client *pc, fph_producer *p, zval *opaque, zend_string *key,
-                    zend_string *value, uint32_t *slot)
+                    zend_string *value, HashTable *headers, int64_t ts, uint32_t *slot)
 {
 	zval null_zv;
 	int rc;
@@ -387,13 +390,13 @@ static int slot_for(struct fph_client *pc, fph_producer *p, zval *opaque, zend_s
 	ZVAL_NULL(&null_zv);
 	if (!opaque)
 		opaque = &null_zv;
-	rc = fph_slot_take(pc, p, opaque, key, value, slot);
+	rc = fph_slot_take(pc, p, opaque, key, value, headers, ts, slot);
 	if (rc == -ENOBUFS) {
 		fnl_poll(pc->c, 0);
 		dispatch(pc);
 		if (EG(exception))
 			return -1;
-		rc = fph_slot_take(pc, p, opaque, key, value, slot);
+		rc = fph_slot_take(pc, p, opaque, key, value, headers, ts, slot);
 	}
 	if (rc < 0) {
 		fph_throw(rc, "produce",
@@ -456,7 +459,12 @@ PHP_METHOD(Funnel_Producer, produce)
 			goto out;
 	}
 	if (Z_TYPE(p->dr_cb) != IS_UNDEF || (opaque && Z_TYPE_P(opaque) != IS_NULL)) {
-		if (slot_for(pc, p, opaque, key, value, &slot) < 0)
+		if (ts == 0) { /* so that the report's timestamp is the record's CreateTime */
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			ts = (zend_long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		}
+		if (slot_for(pc, p, opaque, key, value, headers, (int64_t)ts, &slot) < 0)
 			goto out;
 	}
 	rc = fnl_produce(pc->c, t->t, (int32_t)partition, key ? ZSTR_VAL(key) : NULL,

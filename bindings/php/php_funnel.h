@@ -9,7 +9,7 @@
  *     topics       name -> struct fph_topic (persistent hash, never shrinks)
  *     prods[]      live Producer objects: id -> object (a request has a few)
  *     slots[]      records whose report a PHP callback will see: owner id,
- *                  opaque zval, key and payload (free list; at most
+ *                  opaque zval, key, payload, headers, timestamp (free list; at most
  *                  FPH_SLOTS_MAX)
  *     q[]          reports served by libfunnel, waiting to be dispatched to
  *                  PHP callbacks (at most one per slot in use)
@@ -54,6 +54,8 @@ struct fph_slot {
 	uint32_t next_free; /* index + 1 of the next free slot, 0 = none */
 	zval opaque;
 	zend_string *key, *payload; /* NULL = null */
+	zval headers;               /* the array given to produce(), IS_UNDEF when none */
+	int64_t timestamp_ms;       /* the record's CreateTime */
 };
 
 struct fph_report {
@@ -112,7 +114,8 @@ bool fph_client_replaceable(struct fph_client *pc);
 void fph_client_release_producer(fph_producer *p);
 int fph_client_topic(struct fph_client *pc, zend_string *name, struct fph_topic **out);
 int fph_slot_take(struct fph_client *pc, fph_producer *p, zval *opaque, zend_string *key,
-                  zend_string *payload, uint32_t *slot);
+                  zend_string *payload, HashTable *headers, int64_t timestamp_ms,
+                  uint32_t *slot);
 void fph_slot_release(struct fph_client *pc, uint32_t slot);
 zend_object *fph_client_producer(struct fph_client *pc, uint32_t id);
 size_t fph_clients_count(void);

@@ -1084,6 +1084,104 @@ static PyObject *Producer_topic_partitions(Producer *p, PyObject *topic)
 	return t ? PyLong_FromLong(fnl_topic_partitions(t)) : NULL;
 }
 
+/* types.SimpleNamespace(**kw); steals kw */
+static PyObject *namespace(PyObject *kw)
+{
+	PyObject *types, *ns = NULL, *args = NULL, *o = NULL;
+
+	if (!kw)
+		return NULL;
+	types = PyImport_ImportModule("types");
+	if (types)
+		ns = PyObject_GetAttrString(types, "SimpleNamespace");
+	if (ns)
+		args = PyTuple_New(0);
+	if (args)
+		o = PyObject_Call(ns, args, kw);
+	Py_XDECREF(args);
+	Py_XDECREF(ns);
+	Py_XDECREF(types);
+	Py_DECREF(kw);
+	return o;
+}
+
+/* list_topics(topic=None, timeout=-1), shaped like confluent_kafka's
+ * ClusterMetadata for the one topic named: funneld tells a client a topic's
+ * partition count, not its leaders, replicas, ISRs or the brokers (funneld
+ * keeps the cluster connection), so those read -1 / [] / {}. Listing every
+ * topic needs that metadata: topic=None raises NotImplementedError. The
+ * lookup waits up to max.block.ms (timeout is accepted for the signature). */
+static PyObject *Producer_list_topics(Producer *p, PyObject *args, PyObject *kwargs)
+{
+	static char *kw[] = {"topic", "timeout", NULL};
+	PyObject *topic = Py_None, *parts, *topics, *tm;
+	double timeout = -1;
+	fnl_topic_t *t;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|Od:list_topics", kw, &topic, &timeout))
+		return NULL;
+	if (topic == Py_None) {
+		PyErr_SetString(PyExc_NotImplementedError,
+		                "funnel: list_topics() needs a topic: funneld holds the cluster "
+		                "metadata and tells a client only the partition count of a topic "
+		                "it names");
+		return NULL;
+	}
+	if (!PyUnicode_Check(topic)) {
+		PyErr_Format(PyExc_TypeError, "topic must be str, not %.100s", Py_TYPE(topic)->tp_name);
+		return NULL;
+	}
+	if (check_open(p) < 0)
+		return NULL;
+	check_fork(p);
+	t = topic_lookup(p, topic);
+	if (!t)
+		return NULL;
+	parts = PyDict_New();
+	for (int32_t i = 0; parts && i < fnl_topic_partitions(t); i++) {
+		PyObject *id = PyLong_FromLong(i);
+		PyObject *pm = namespace(Py_BuildValue("{s:i,s:i,s:[],s:[],s:O}", "id", (int)i,
+		                                       "leader", -1, "replicas", "isrs", "error",
+		                                       Py_None));
+		if (!id || !pm || PyDict_SetItem(parts, id, pm) < 0)
+			Py_CLEAR(parts);
+		Py_XDECREF(id);
+		Py_XDECREF(pm);
+	}
+	if (!parts)
+		return NULL;
+	tm = namespace(Py_BuildValue("{s:O,s:N,s:O}", "topic", topic, "partitions", parts, "error",
+	                             Py_None));
+	if (!tm)
+		return NULL;
+	topics = Py_BuildValue("{O:N}", topic, tm);
+	return namespace(Py_BuildValue("{s:O,s:i,s:{},s:N,s:i,s:O}", "cluster_id", Py_None,
+	                               "controller_id", -1, "brokers", "topics", topics,
+	                               "orig_broker_id", -1, "orig_broker_name", Py_None));
+}
+
+/* purge(): not available. A record is in funneld's hands once produce()
+ * returned (the ring is shared memory the daemon reads at any moment), and
+ * neither libfunnel nor the ring protocol can withdraw one; raising says so
+ * instead of pretending. */
+static PyObject *Producer_purge(Producer *p, PyObject *args, PyObject *kwargs)
+{
+	static char *kw[] = {"in_queue", "in_flight", "blocking", NULL};
+	int in_queue = 1, in_flight = 1, blocking = 1;
+
+	(void)p;
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|ppp:purge", kw, &in_queue, &in_flight,
+	                                 &blocking))
+		return NULL;
+	if (!in_queue && !in_flight)
+		Py_RETURN_NONE; /* nothing asked */
+	PyErr_SetString(PyExc_NotImplementedError,
+	                "funnel: purge() cannot withdraw records: once produce() returned, a "
+	                "record is in funneld's ring and will be delivered (or fail with a "
+	                "report); libfunnel has no purge");
+	return NULL;
+}
+
 static PyMethodDef Producer_methods[] = {
     {"produce", (PyCFunction)(void (*)(void))Producer_produce, METH_FASTCALL | METH_KEYWORDS,
      "produce(topic, value=None, key=None, partition=-1, on_delivery=None, timestamp=0, "
@@ -1097,6 +1195,14 @@ static PyMethodDef Producer_methods[] = {
      "passed; returns how many records still wait."},
     {"topic_partitions", (PyCFunction)Producer_topic_partitions, METH_O,
      "topic_partitions(topic): partition count funneld knows for the topic."},
+    {"list_topics", (PyCFunction)(void (*)(void))Producer_list_topics,
+     METH_VARARGS | METH_KEYWORDS,
+     "list_topics(topic=None, timeout=-1): ClusterMetadata-shaped namespace for the named "
+     "topic: its partitions (leader -1, no replicas/isrs: funneld keeps those); "
+     "topic=None raises NotImplementedError."},
+    {"purge", (PyCFunction)(void (*)(void))Producer_purge, METH_VARARGS | METH_KEYWORDS,
+     "purge(in_queue=True, in_flight=True, blocking=True): raises NotImplementedError "
+     "(records in funneld's ring cannot be withdrawn)."},
     {"close", (PyCFunction)Producer_close, METH_NOARGS,
      "close(): detaches from funneld without waiting (flush() first)."},
     {"__enter__", (PyCFunction)Producer_enter, METH_NOARGS, NULL},

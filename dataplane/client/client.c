@@ -62,6 +62,9 @@ struct fnl_client {
 	struct fnl_topic **topics;
 	uint32_t ntopics, topics_cap;
 	uint32_t last_topic; /* index of the last report's topic (cache) */
+	uint64_t last_stamp; /* stamp_ns of the last record: stamps never decrease */
+	uint64_t rt_at;      /* stamp at which rt_off was measured (0: never) */
+	int64_t rt_off;      /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns, as of rt_at */
 	struct fnl_client *prev, *next; /* all open clients (clients_mu) */
 };
 
@@ -160,6 +163,39 @@ static int64_t now_ms(clockid_t clk)
 
 	clock_gettime(clk, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define RT_REFRESH_NS 100000000u /* re-measure the wall clock's offset every 100 ms */
+
+/* A record's stamp_ns (ring.h): CLOCK_MONOTONIC through the vDSO, read after
+ * the ring space is reserved and before rec_head is published, so it lies
+ * between the start of this produce call and the record's publication. funneld
+ * takes records across rings in stamp order, which keeps a produce call that
+ * returned before another began ahead of it (docs/architecture.md, "Order
+ * across rings"). Clamped so one ring's stamps never decrease.
+ * *wall_ms (if not NULL): the record's CreateTime, CLOCK_REALTIME derived from
+ * the stamp and an offset read at most RT_REFRESH_NS ago, so a record costs
+ * one clock read, as it did before stamps (a step of the wall clock shows
+ * within 100 ms; NTP's slew moves it by microseconds meanwhile). */
+static inline uint64_t rec_stamp(struct fnl_client *c, int64_t *wall_ms)
+{
+	struct timespec ts;
+	uint64_t s;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (s < c->last_stamp)
+		s = c->last_stamp;
+	c->last_stamp = s;
+	if (wall_ms) {
+		if (!c->rt_at || s - c->rt_at >= RT_REFRESH_NS) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			c->rt_off = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - (int64_t)s;
+			c->rt_at = s;
+		}
+		*wall_ms = ((int64_t)s + c->rt_off) / 1000000;
+	}
+	return s;
 }
 
 static inline void cpu_relax(void)
@@ -871,7 +907,7 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 	rh.flags = (uint16_t)((key ? 0 : FNL_REC_F_KEY_NULL) | (value ? 0 : FNL_REC_F_VALUE_NULL));
 	rh.topic_id = t->id;
 	rh.partition = partition;
-	rh.timestamp_ms = timestamp_ms ? timestamp_ms : now_ms(CLOCK_REALTIME);
+	rh.timestamp_ms = timestamp_ms; /* 0: now, set with the stamp below */
 	rh.opaque = opaque;
 	rh.key_len = (uint32_t)key_len;
 	rh.value_len = (uint32_t)value_len;
@@ -889,6 +925,7 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 		if (!p)
 			return rc;
 	}
+	rh.stamp_ns = rec_stamp(c, timestamp_ms ? NULL : &rh.timestamp_ms);
 	write_record(p, &rh, key, value, h, nh);
 	if (fnl_ring_publish(&c->v))
 		ring_doorbell(c);

@@ -1,13 +1,14 @@
 /* funnel-cat - produce stdin lines to a topic through funneld.
  *
  *   funnel-cat [-s SOCKET] -t TOPIC [-p PARTITION] [-K DELIM] [-H name=value]...
- *              [-T timestamp_ms]
+ *              [-T timestamp_ms] [-m max_block_ms]
  *
  * One record per line (newline stripped; empty lines produce empty values).
  * With -K the key is the text before the first DELIM and the value the rest; a
  * line without DELIM has a null key. Waits for every delivery report, prints
  * failures to stderr, exits 0 when all were delivered, 1 when any failed, 2 on
- * usage or connection errors.
+ * usage or connection errors. -m bounds every wait (attaching while funneld is
+ * away, a topic lookup, a full ring), as max.block.ms does; default 60000.
  */
 #include "funnel.h"
 
@@ -28,7 +29,7 @@ struct cat_state {
 static void usage(void)
 {
 	fprintf(stderr, "usage: funnel-cat [-s SOCKET] -t TOPIC [-p PARTITION] [-K DELIM]\n"
-	                "                  [-H name=value]... [-T timestamp_ms]\n"
+	                "                  [-H name=value]... [-T timestamp_ms] [-m max_block_ms]\n"
 	                "reads stdin, one record per line, and produces to TOPIC via funneld\n");
 	exit(2);
 }
@@ -98,7 +99,7 @@ int main(int argc, char **argv)
 	struct cat_state st = {0};
 	struct fnl_conf conf;
 	const char *topic = NULL, *delim = NULL;
-	int64_t part = -1, ts = 0;
+	int64_t part = -1, ts = 0, block_ms;
 	fnl_client_t *c;
 	fnl_topic_t *t;
 	uint64_t lineno = 0, produce_failed = 0;
@@ -108,7 +109,7 @@ int main(int argc, char **argv)
 	int opt, nh = 0, rc;
 
 	fnl_conf_init(&conf);
-	while ((opt = getopt(argc, argv, "s:t:p:K:H:T:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:p:K:H:T:m:h")) != -1) {
 		switch (opt) {
 		case 's':
 			conf.socket_path = optarg;
@@ -132,6 +133,11 @@ int main(int argc, char **argv)
 		case 'T':
 			if (!parse_i64(optarg, &ts) || ts < 0)
 				usage();
+			break;
+		case 'm':
+			if (!parse_i64(optarg, &block_ms) || block_ms < 0 || block_ms > INT32_MAX)
+				usage();
+			conf.max_block_ms = (int)block_ms;
 			break;
 		default:
 			usage();

@@ -87,12 +87,13 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 	c->evt_efd = evt_efd;
 	c->clients = zalloc(sizeof(*c->clients) * (size_t)cfg->clients_max);
 	c->active = zalloc(sizeof(*c->active) * (size_t)cfg->clients_max);
+	c->heap = zalloc(sizeof(*c->heap) * (size_t)cfg->clients_max);
 	c->topics = zalloc(sizeof(*c->topics) * (size_t)cfg->topics_max);
 	c->parts = zalloc(sizeof(*c->parts) * (size_t)cfg->partitions_max);
 	c->bparts = zalloc(sizeof(*c->bparts) * (size_t)cfg->partitions_max);
 	c->brokers = zalloc(sizeof(*c->brokers) * (size_t)cfg->brokers_max);
 	int rc = -ENOMEM;
-	if (!c->clients || !c->active || !c->topics || !c->parts || !c->bparts || !c->brokers)
+	if (!c->clients || !c->active || !c->heap || !c->topics || !c->parts || !c->bparts || !c->brokers)
 		goto fail;
 	for (int i = 0; i < cfg->brokers_max; i++) {
 		c->brokers[i].reqs = zalloc(sizeof(struct req) * FNL_REQS_PER_BROKER);
@@ -188,6 +189,7 @@ void fnl_core_free(struct fnl_core *c)
 	}
 	free(c->clients);
 	free(c->active);
+	free(c->heap);
 	free(c->topics);
 	free(c->parts);
 	free(c->bparts);
@@ -467,7 +469,7 @@ int fnl_core_run(struct fnl_core *c)
 		int work = fnl_core_run_commands(c);
 		work += run_engine(c, 0);
 		int taken = fnl_ingest_pass(c);
-		work += taken;
+		work += taken + c->deferred; /* deferred: stamped after the pass began */
 		work += fnl_zpool_collect(c); /* compressed batches, to their queues */
 		work += fnl_sender_pass(c);
 		fnl_ingest_flush_wakes(c);

@@ -25,8 +25,9 @@
 #include "dataplane/ring/ring.h"
 #include "dataplane/sasl/creds.h"
 
-#define FNL_BURST_RECORDS 128  /* records taken from one client per pass */
+#define FNL_BURST_RECORDS 128  /* records taken per pass: this many per active client */
 #define FNL_NAP_BELOW     64   /* a pass that took fewer records is light load */
+#define FNL_STAMP_AHEAD_NS 1000000000ull /* a record stamp this far past a pass is bogus */
 #define FNL_REQ_PARTS_MAX 128  /* partitions in one Produce request */
 #define FNL_REQ_SCRATCH   16384
 #define FNL_REQS_PER_BROKER 8  /* >= max in flight (5) + ApiVersions */
@@ -50,6 +51,12 @@ struct client {
 	bool resumed;
 	uint64_t resume_end;
 	uint32_t jk, jr; /* its key in the journal's recovery index, and cursor */
+	struct fnl_rec_view next; /* during a pass: its next record, validated */
+};
+
+struct fnl_merge_ent {
+	uint64_t stamp; /* the ring's next record's stamp_ns (a private copy) */
+	uint32_t slot;
 };
 
 struct topic {
@@ -144,7 +151,11 @@ struct fnl_core {
 	uint32_t *bparts;
 	int64_t now_ms;
 	int64_t next_expiry_ms, last_refresh_ms, last_bump_ms;
-	uint32_t rr_client; /* fair start for the next drain pass */
+	/* a drain pass's merge of the rings by record stamp (ingest.c): a binary
+	 * min-heap of the rings whose next record is older than the pass */
+	struct fnl_merge_ent *heap; /* [clients_max] */
+	uint32_t heap_n;
+	bool deferred; /* the last pass left records for the next one */
 	bool stopping;
 	int64_t stop_deadline_ms;
 	bool have_metadata;

@@ -231,7 +231,7 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 	uint64_t cmp_slot;
 	int rc = fnl_ring_cmp_reserve(&cl->v, rv->end, &cmp_slot);
 	if (rc == -ENOBUFS)
-		return 1; /* the client has not read its reports yet: wait */
+		return 2; /* the client has not read its reports yet: wait */
 	if (rc < 0) {
 		quarantine(c, slot, "completion index (cmp_tail) out of range");
 		return -1;
@@ -299,68 +299,172 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 	return 0;
 }
 
-/* Take one burst from a client. Returns records taken (>= 0). */
-static int drain_client(struct fnl_core *c, uint32_t slot)
+/* The ring's next record into cl->next. 1 when there is one, 0 when nothing
+ * more is published (or a gone client's records are all taken), -1 when the
+ * ring broke the format (quarantined). */
+static int peek(struct fnl_core *c, uint32_t slot)
 {
 	struct client *cl = &c->clients[slot];
-	int n = 0;
 	uint64_t limit = cl->state == CL_GONE ? cl->stop_at : UINT64_MAX;
-	while (n < FNL_BURST_RECORDS && cl->rd < limit) {
-		uint64_t cur = cl->rd;
-		struct fnl_rec_view r;
-		int rc = fnl_ring_next(&cl->v, &cur, &r);
-		if (rc == 0) {
-			cl->rd = cur; /* PADs skipped */
-			break;
+	if (cl->rd >= limit)
+		return 0;
+	uint64_t cur = cl->rd;
+	int rc = fnl_ring_next(&cl->v, &cur, &cl->next);
+	if (rc == 0)
+		cl->rd = cur; /* PADs skipped */
+	if (rc < 0)
+		quarantine(c, slot, "malformed record or ring index in shared memory");
+	return rc < 0 ? -1 : rc;
+}
+
+/* Takes cl->next. 0 taken (or passed over: finished or journaled before a
+ * restart), 1 out of batch memory (the pass stops; the record is retried next
+ * pass), 2 this ring stalls (its report slots are full: only a client that
+ * broke I3 of ring.h), -1 quarantined or failed. */
+static int take_next(struct fnl_core *c, uint32_t slot)
+{
+	struct client *cl = &c->clients[slot];
+	const struct fnl_rec_view *r = &cl->next;
+	int t = 0;
+	if (cl->resumed) {
+		t = fnl_recover_record(c, cl, r);
+		if (t == -ENOBUFS)
+			return 2; /* the client has not read its reports yet */
+		if (t < 0) {
+			quarantine(c, slot, "completion index (cmp_tail) out of range");
+			return -1;
 		}
-		if (rc < 0) {
-			quarantine(c, slot, "malformed record or ring index in shared memory");
-			break;
-		}
-		int t = 0;
-		if (cl->resumed) {
-			t = fnl_recover_record(c, cl, &r);
-			if (t == -ENOBUFS)
-				break; /* the client has not read its reports yet */
-			if (t < 0) {
-				quarantine(c, slot, "completion index (cmp_tail) out of range");
-				break;
-			}
-			cl->resumed = cur < cl->resume_end;
-		}
-		if (t == 1) {
-			cl->rd = cur; /* finished or journaled before the restart */
-			n++;
-			continue;
-		}
-		t = take_record(c, cl, slot, &r);
-		if (t != 0) {
-			if (t < 0)
-				c->st.records_bad++;
-			break; /* pool or report slots exhausted (retry later), or quarantined */
-		}
-		cl->rd = cur;
-		n++;
+		cl->resumed = r->end < cl->resume_end;
 	}
-	if (n)
-		cl->wake = true;
-	return n;
+	if (t == 0) {
+		t = take_record(c, cl, slot, r);
+		if (t < 0)
+			c->st.records_bad++;
+		if (t != 0)
+			return t;
+	}
+	cl->rd = r->end;
+	cl->wake = true;
+	return 0;
+}
+
+/* The merge heap: a min-heap of (stamp, slot), ties by slot. */
+static bool ent_less(const struct fnl_merge_ent *a, const struct fnl_merge_ent *b)
+{
+	return a->stamp < b->stamp || (a->stamp == b->stamp && a->slot < b->slot);
+}
+
+static void heap_down(struct fnl_merge_ent *h, uint32_t n, uint32_t i)
+{
+	struct fnl_merge_ent e = h[i];
+	for (;;) {
+		uint32_t k = 2 * i + 1;
+		if (k >= n)
+			break;
+		if (k + 1 < n && ent_less(&h[k + 1], &h[k]))
+			k++;
+		if (!ent_less(&h[k], &e))
+			break;
+		h[i] = h[k];
+		i = k;
+	}
+	h[i] = e;
+}
+
+static void heap_push(struct fnl_core *c, uint64_t stamp, uint32_t slot)
+{
+	struct fnl_merge_ent *h = c->heap, e = {.stamp = stamp, .slot = slot};
+	uint32_t i = c->heap_n++;
+	while (i > 0 && ent_less(&e, &h[(i - 1) / 2])) {
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h[i] = e;
+}
+
+static void heap_pop(struct fnl_core *c)
+{
+	c->heap[0] = c->heap[--c->heap_n];
+	heap_down(c->heap, c->heap_n, 0);
+}
+
+/* One drain pass: every record published before the pass began, across all
+ * rings, in stamp order (docs/architecture.md, "Order across rings").
+ *
+ * t0 is read first; then the queued commands run, so a ring whose WELCOME a
+ * client could have seen before t0 is attached. A record is taken only if its
+ * stamp is below t0: a record stamped later waits for the next pass, even if
+ * it is visible now. Then a produce call that returned before another began
+ * had published its record before that one's stamp; if that stamp is below t0,
+ * the earlier record was published before t0, so this pass sees it, and with
+ * its smaller stamp it is taken first. The merge only ever stops as a whole
+ * (out of batch memory, or the per-pass budget), never past one ring alone,
+ * except for a ring that broke the format or its report budget. */
+/* A record's merge key: its stamp, unless the stamp lies more than
+ * FNL_STAMP_AHEAD_NS past t0, which no honest client can write (it read its
+ * stamp before publishing, and we saw the record after t0): such a record is
+ * taken at once rather than left to stall its ring, and keeps the loop from
+ * spinning on it. Only that client's own order can suffer. */
+static uint64_t rec_key(const struct fnl_rec_view *r, uint64_t t0)
+{
+	uint64_t st = r->h.stamp_ns;
+	return st >= t0 && st - t0 > FNL_STAMP_AHEAD_NS ? 0 : st;
+}
+
+static uint64_t pass_t0(void)
+{
+	uint64_t t0 = (uint64_t)fnl_now_ns();
+#if defined(__x86_64__) || defined(__i386__)
+	/* the vDSO fences before its TSC read, not after it: without this a load
+	 * of a ring below could execute before the clock was read, and miss a
+	 * record published before t0 (Intel SDM: LFENCE after RDTSC) */
+	__builtin_ia32_lfence();
+#endif
+	return t0;
 }
 
 int fnl_ingest_pass(struct fnl_core *c)
 {
-	int total = 0;
-	uint32_t n = c->nactive;
-	for (uint32_t k = 0; k < n; k++) {
-		uint32_t slot = c->active[(c->rr_client + k) % n];
+	uint64_t t0 = pass_t0();
+	fnl_core_run_commands(c);
+	c->heap_n = 0;
+	c->deferred = false;
+	for (uint32_t k = 0; k < c->nactive; k++) {
+		uint32_t slot = c->active[k];
 		struct client *cl = &c->clients[slot];
 		if (cl->state != CL_ACTIVE && cl->state != CL_GONE)
 			continue;
-		if (c->acc.free_n == 0)
-			break;
-		total += drain_client(c, slot);
+		if (peek(c, slot) != 1)
+			continue;
+		uint64_t st = rec_key(&cl->next, t0);
+		if (st < t0)
+			heap_push(c, st, slot);
+		else
+			c->deferred = true; /* published just now: the next pass */
 	}
-	c->rr_client = n ? (c->rr_client + 1) % n : 0;
+	int total = 0, budget = FNL_BURST_RECORDS * (int)(c->nactive ? c->nactive : 1);
+	while (c->heap_n && total < budget) {
+		uint32_t slot = c->heap[0].slot;
+		int t = take_next(c, slot);
+		if (t == 1)
+			break; /* out of batch memory: all rings wait, order kept */
+		if (t != 0) {
+			heap_pop(c); /* quarantined, or a client that broke I3 */
+			continue;
+		}
+		total++;
+		struct client *cl = &c->clients[slot];
+		uint64_t st;
+		if (peek(c, slot) == 1 && (st = rec_key(&cl->next, t0)) < t0) {
+			c->heap[0].stamp = st;
+			if (c->heap_n > 1) /* one busy ring: no heap to keep */
+				heap_down(c->heap, c->heap_n, 0);
+		} else {
+			heap_pop(c);
+		}
+	}
+	if (c->heap_n && total >= budget)
+		c->deferred = true; /* not when out of memory: then the loop may nap */
 	/* linger: seal what waited long enough */
 	struct fnl_batch *b;
 	while ((b = fnl_accum_lingered(&c->acc, c->now_ms)) != NULL) {

@@ -1,4 +1,5 @@
-/* engine.h - the io_uring network engine of one data-plane core.
+/* engine.h - the network engine of one data-plane core: the interface, and
+ * its io_uring implementation (uring.c; others plug in through engine_ops.h).
  *
  * One engine per data-plane core, driven by one thread, no locks. It opens TCP
  * connections, sends caller-owned iovec lists in order and cuts the byte stream
@@ -9,7 +10,7 @@
  *
  *   struct fnl_engine
  *   +-----------+-------------------------------------------------------------+
- *   | io_uring  | SQ sq_entries, CQ >= 4 * conns_max (see engine.c)           |
+ *   | io_uring  | SQ sq_entries, CQ >= 4 * conns_max (see uring.c)            |
  *   | conns[]   | conns_max slots, index = connection id                      |
  *   | sendq[]   | conns_max * sends_max {iov, iovcnt, tag}, a ring per slot   |
  *   | free[]    | LIFO stack of free slot ids (a closed slot is reused first) |
@@ -174,6 +175,9 @@ struct fnl_engine_cfg {
 	uint32_t rx_buf_bytes; /* bytes per provided buffer, 1..16 MiB; default 16 KiB */
 	bool rx_direct;        /* force the fallback: no buffer ring, a plain recv straight
 	                          into each slot's buffer (rx_bufs/rx_buf_bytes unused) */
+	/* which implementation (engine_ops.h); the fields above are io_uring's */
+	enum fnl_egress { FNL_EGRESS_URING = 0, FNL_EGRESS_DPDK = 1 } egress;
+	const void *egress_cfg; /* the implementation's own settings; NULL for io_uring */
 };
 
 /* Fill *c with the defaults above. */
@@ -181,7 +185,8 @@ void fnl_engine_cfg_default(struct fnl_engine_cfg *c);
 
 struct fnl_engine;
 
-/* Allocate the engine, its ring and the provided buffers (everything but the
+/* Make an engine of cfg.egress (-EOPNOTSUPP if that kind is not built in).
+ * For io_uring: allocate the engine, its ring and the provided buffers (everything but the
  * slots' receive buffers), and choose the receive path: the buffer ring unless
  * cfg.rx_direct, registering it fails or a multishot recv probe (on a
  * throwaway ring and socketpair) fails; then the direct recv, silently.
@@ -280,6 +285,9 @@ struct fnl_engine_stats {
 	uint64_t tls_failures;   /* TLS handshakes or sessions that failed */
 };
 void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out);
+
+/* The implementation's name ("uring", ...); "" for NULL. */
+const char *fnl_engine_name(const struct fnl_engine *e);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t fnl_now_ns(void);

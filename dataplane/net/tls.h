@@ -1,6 +1,6 @@
 /* tls.h - TLS for broker connections with OpenSSL 3, through a BIO pair: the
  * caller moves ciphertext between the socket and the pair, OpenSSL never
- * touches a socket. Used by the io_uring engine (engine.c, data-plane thread,
+ * touches a socket. Used by the io_uring engine (uring_tls.c, data-plane thread,
  * no blocking call) and by ctrl's blocking client (kclient.c).
  *
  * Layout

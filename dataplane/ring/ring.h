@@ -30,8 +30,13 @@
  *   | fnl_cmp | fnl_cmp | ...               (slot = index & (cmp_entries-1))
  *   +---------------------------------------------------------------------+
  *
- * A record is a 48-byte struct fnl_rec_hdr followed by key, value and the
- * serialized headers, its total length padded to 8. Records never wrap: when
+ * A record is a 56-byte struct fnl_rec_hdr followed by key, value and the
+ * serialized headers, its total length padded to 8. Its stamp_ns is the
+ * CLOCK_MONOTONIC time libfunnel read while it wrote the record, after the
+ * produce call began and before it published rec_head; the stamps of one ring
+ * never decrease. The daemon takes records across rings in stamp order
+ * ("Order across rings" in docs/architecture.md); it trusts no stamp: a wrong
+ * one only reorders or delays that client's own records. Records never wrap: when
  * one does not fit before the end of the area the client writes a PAD record
  * (type FNL_REC_PAD, len = bytes to the end; only its first 8 bytes, len and
  * type, are meaningful, so a PAD may be as short as 8 bytes) and starts again at
@@ -122,7 +127,7 @@
 #include <string.h>
 
 #define FNL_RING_MAGIC              0x31474e49524c4e46ull /* "FNLRING1" little-endian */
-#define FNL_RING_VERSION            1u
+#define FNL_RING_VERSION            2u /* 2: records carry stamp_ns */
 #define FNL_RING_HDR_BYTES          4096u
 #define FNL_RING_LINE_BYTES         64u
 #define FNL_RING_REC_BYTES_MIN      (64u * 1024u)
@@ -138,7 +143,7 @@
 #define FNL_REC_F_KEY_NULL   0x1u
 #define FNL_REC_F_VALUE_NULL 0x2u
 #define FNL_REC_F_ALL        0x3u
-#define FNL_REC_HDR_BYTES    48u
+#define FNL_REC_HDR_BYTES    56u
 #define FNL_REC_PAD_MIN      8u
 
 struct fnl_ring_hdr {
@@ -189,7 +194,7 @@ _Static_assert(offsetof(struct fnl_ring_hdr, wake_rec_tail) == 392, "line 6");
 _Static_assert(offsetof(struct fnl_ring_hdr, wake_cmp_head) == 400, "line 6");
 _Static_assert(offsetof(struct fnl_ring_hdr, daemon_ring_id) == 448, "line 7");
 
-struct fnl_rec_hdr {                 /* 48 bytes, then key, value, headers; total len padded to 8 */
+struct fnl_rec_hdr {                 /* 56 bytes, then key, value, headers; total len padded to 8 */
 	uint32_t len;                /* total bytes incl. this header and padding */
 	uint16_t type;               /* FNL_REC_DATA or FNL_REC_PAD */
 	uint16_t flags;              /* FNL_REC_F_KEY_NULL, FNL_REC_F_VALUE_NULL */
@@ -200,8 +205,9 @@ struct fnl_rec_hdr {                 /* 48 bytes, then key, value, headers; tota
 	uint32_t key_len, value_len; /* 0 when null */
 	uint32_t headers_len;        /* bytes of serialized headers after the value */
 	uint16_t header_count, _pad;
+	uint64_t stamp_ns;           /* CLOCK_MONOTONIC at commit, never decreasing in a ring */
 };
-_Static_assert(sizeof(struct fnl_rec_hdr) == FNL_REC_HDR_BYTES, "record header is 48 bytes");
+_Static_assert(sizeof(struct fnl_rec_hdr) == FNL_REC_HDR_BYTES, "record header is 56 bytes");
 /* Headers after the value, unaligned, repeated header_count times:
  *   [u16 name_len][name bytes][i32 value_len, -1 = null][value bytes]  */
 
@@ -411,7 +417,7 @@ static inline bool fnl_ring_cmp_room(const struct fnl_ring_cview *v)
 	return v->recs - v->cmp_tail_pub < v->cmp_entries;
 }
 
-/* Client: reserves len bytes (multiple of 8, 48 <= len <= fnl_ring_rec_max) for
+/* Client: reserves len bytes (multiple of 8, 56 <= len <= fnl_ring_rec_max) for
  * one DATA record and returns where to write it, or NULL when the ring (record
  * area or completion budget) is full or len is invalid. Writes a PAD first when
  * the record does not fit before the end of the area. Several reservations may
@@ -638,7 +644,7 @@ static inline bool fnl_ring_pending(const struct fnl_ring_dview *v, uint64_t cur
  * >= v->tail), skipping PADs. Returns 1 and fills out (cursor moves to out->end),
  * 0 when nothing more is published (cursor may have moved past PADs), or
  * -EBADMSG when the client broke the format: rec_head misaligned, moved below
- * the cursor or beyond tail + rec_bytes; len < 48 (8 for a PAD), not a multiple
+ * the cursor or beyond tail + rec_bytes; len < 56 (8 for a PAD), not a multiple
  * of 8, beyond the published bytes or the end of the area; PAD not reaching the
  * end; unknown type or flags; lengths not adding up to len. Never reads outside
  * the records area. */
@@ -654,9 +660,15 @@ static inline int fnl_ring_next(const struct fnl_ring_dview *v, uint64_t *cursor
 	while (pos != head) {
 		uint64_t off = pos & v->rec_mask, to_end = v->rec_bytes - off, avail = head - pos;
 		uint64_t lim = avail < to_end ? avail : to_end;
-		struct fnl_rec_hdr h = {0};
+		struct fnl_rec_hdr h;
 
-		memcpy(&h, v->rec + off, lim >= FNL_REC_HDR_BYTES ? FNL_REC_HDR_BYTES : 8);
+		/* two constant sizes: a copy the compiler inlines (a PAD may be 8 bytes) */
+		if (lim >= FNL_REC_HDR_BYTES) {
+			memcpy(&h, v->rec + off, FNL_REC_HDR_BYTES);
+		} else {
+			memset(&h, 0, sizeof(h));
+			memcpy(&h, v->rec + off, 8);
+		}
 		atomic_signal_fence(memory_order_seq_cst); /* use the copy, never re-read */
 		if (h.len & 7u || h.len > lim)
 			return -EBADMSG;

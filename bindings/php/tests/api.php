@@ -45,7 +45,8 @@ $p = new Funnel\Producer(['max.block.ms' => 10000]);
 $n = 3000;
 $reports = 0;
 $bad = [];
-$p->setDrMsgCb(function ($producer, $msg) use (&$reports, &$bad, $p, $topic) {
+$tstart = (int)(microtime(true) * 1000) - 1;
+$p->setDrMsgCb(function ($producer, $msg) use (&$reports, &$bad, $p, $topic, &$tstart) {
     $reports++;
     if ($producer !== $p) $bad[] = 'producer';
     if (!$msg instanceof Funnel\Message) $bad[] = 'class';
@@ -55,6 +56,13 @@ $p->setDrMsgCb(function ($producer, $msg) use (&$reports, &$bad, $p, $topic) {
     [$seq, $key] = $msg->opaque;
     if ($msg->key !== $key || $msg->payload !== "c=keyed s=$seq" || $msg->len !== strlen($msg->payload))
         $bad[] = "key/payload of $seq";
+    // the record's CreateTime (given, or the wall clock at produce()) and headers
+    $now = (int)(microtime(true) * 1000) + 1;
+    if ($seq % 3 ? $msg->timestamp !== 1700000000000 + $seq
+                 : !is_int($msg->timestamp) || $msg->timestamp < $tstart || $msg->timestamp > $now)
+        $bad[] = "timestamp of $seq: " . var_export($msg->timestamp, true);
+    if ($msg->headers !== ($seq % 2 ? ['trace' => "t$seq", 'empty' => null] : null))
+        $bad[] = "headers of $seq: " . json_encode($msg->headers);
 });
 $ts0 = 1700000000000;
 for ($i = 0; $i < $n; $i++) {

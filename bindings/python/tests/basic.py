@@ -309,8 +309,28 @@ def test_context_manager():
     print("context manager: flushed on exit")
 
 
+def test_metadata(p):
+    # list_topics(topic): the partitions funneld knows, confluent_kafka's shape
+    md = p.list_topics(TOPIC, timeout=5)
+    tm = md.topics[TOPIC]
+    assert tm.topic == TOPIC and tm.error is None
+    assert sorted(tm.partitions) == list(range(PARTS)), tm.partitions
+    assert all(pm.id == i and pm.leader == -1 and pm.replicas == [] and pm.isrs == []
+               for i, pm in tm.partitions.items())
+    assert md.brokers == {} and md.cluster_id is None
+    assert p.list_topics(topic=TOPIC).topics[TOPIC].partitions.keys() == tm.partitions.keys()
+    expect_raises(NotImplementedError, p.list_topics)
+    expect_raises(TypeError, p.list_topics, 5)
+    # purge: records in the ring cannot be withdrawn; asking for nothing is fine
+    expect_raises(NotImplementedError, p.purge)
+    expect_raises(NotImplementedError, p.purge, in_queue=False)
+    assert p.purge(in_queue=False, in_flight=False) is None
+    print("list_topics: %d partitions; purge: NotImplementedError" % len(tm.partitions))
+
+
 p = test_records()
 test_arguments(p)
+test_metadata(p)
 test_callback_exception()
 test_bounded_table()
 test_reentrant()

@@ -2,9 +2,9 @@
  * a free slot, is dropped after the slot is reused; on the buffer ring path a
  * dropped completion gives its provided buffer back, and a connection that
  * found the ring dry while every buffer was held waits and is woken. Includes
- * engine.c to reach its static dispatcher (this binary does not link
- * fnl_net_lib). */
-#include "dataplane/net/engine.c"
+ * uring.c to reach its static dispatcher (this binary does not link
+ * fnl_net_lib); ur(e) is the io_uring engine behind the handle. */
+#include "dataplane/net/uring.c"
 
 #include "netutil.h"
 
@@ -12,11 +12,11 @@ static void check_drop(struct fnl_engine *e, uint64_t ud, int res, uint64_t stal
 {
 	struct fnl_event ev[4];
 	struct fnl_engine_stats st;
-	e->ev = ev;
-	e->ev_n = 0;
-	e->ev_max = 4;
-	on_cqe(e, ud, res, 0);
-	CHECK_EQ(e->ev_n, 0);
+	ur(e)->ev = ev;
+	ur(e)->ev_n = 0;
+	ur(e)->ev_max = 4;
+	on_cqe(ur(e), ud, res, 0);
+	CHECK_EQ(ur(e)->ev_n, 0);
 	fnl_engine_stats(e, &st);
 	CHECK_EQ(st.stale_cqes, stale_before + 1);
 }
@@ -42,39 +42,39 @@ static void test_stale_buffer(void)
 	nt_cfg(&cfg);
 	cfg.conns_max = 8;
 	CHECK_EQ(fnl_engine_new(&cfg, &e), 0);
-	if (!e->bufring) {
+	if (!ur(e)->bufring) {
 		fnl_engine_free(e);
 		return;
 	}
 	lfd = nt_listen(&sa, 4);
 	id = nt_connect(e, &sa, 7);
-	c = &e->conns[id];
+	c = &ur(e)->conns[id];
 	fd = accept(lfd, NULL, NULL);
 	CHECK(fd >= 0);
 	CHECK(nt_write_all(fd, "xyz", 3));
-	e->ev = evs;
-	e->ev_n = 0;
-	e->ev_max = 4;
+	ur(e)->ev = evs;
+	ur(e)->ev_n = 0;
+	ur(e)->ev_max = 4;
 	for (;;) { /* others (the connect's link timeout) are dispatched as usual */
-		CHECK_EQ(io_uring_wait_cqe_timeout(&e->ring, &cqe, &ts), 0);
+		CHECK_EQ(io_uring_wait_cqe_timeout(&ur(e)->ring, &cqe, &ts), 0);
 		ud = cqe->user_data;
 		res = cqe->res;
 		flags = cqe->flags;
-		io_uring_cqe_seen(&e->ring, cqe);
+		io_uring_cqe_seen(&ur(e)->ring, cqe);
 		if (ud == ud_make(OP_RECV, (uint32_t)id, c->gen))
 			break;
-		on_cqe(e, ud, res, flags);
+		on_cqe(ur(e), ud, res, flags);
 	}
-	CHECK_EQ(e->ev_n, 0);
+	CHECK_EQ(ur(e)->ev_n, 0);
 	CHECK_EQ(res, 3);
 	CHECK(flags & IORING_CQE_F_BUFFER);
 	CHECK(flags & IORING_CQE_F_MORE);
 	inflight = c->inflight;
-	on_cqe(e, ud_make(OP_RECV, (uint32_t)id, c->gen - 1), res, flags);
-	CHECK_EQ(e->ev_n, 0);
+	on_cqe(ur(e), ud_make(OP_RECV, (uint32_t)id, c->gen - 1), res, flags);
+	CHECK_EQ(ur(e)->ev_n, 0);
 	fnl_engine_stats(e, &st);
 	CHECK_EQ(st.stale_cqes, 1);
-	CHECK_EQ(e->pb_out, 0);
+	CHECK_EQ(ur(e)->pb_out, 0);
 	CHECK_EQ(c->held_n, 0);
 	CHECK_EQ(c->inflight, inflight);
 	CHECK(c->recv_armed);
@@ -86,7 +86,7 @@ static void test_stale_buffer(void)
 	fnl_conn_close(e, id);
 	ev = nt_next(e);
 	CHECK_EQ(ev.type, FNL_EV_CLOSED);
-	CHECK_EQ(e->pb_out, 0);
+	CHECK_EQ(ur(e)->pb_out, 0);
 	fnl_engine_stats(e, &st);
 	CHECK_EQ(st.recv_arms, 1);
 	close(fd);
@@ -137,7 +137,7 @@ static void test_waiter(void)
 	cfg.rx_buf_bytes = 256;
 	cfg.rx_bytes_max = 100;
 	CHECK_EQ(fnl_engine_new(&cfg, &e), 0);
-	if (!e->bufring) {
+	if (!ur(e)->bufring) {
 		fnl_engine_free(e);
 		return;
 	}
@@ -162,10 +162,10 @@ static void test_waiter(void)
 				CHECK_EQ(ev[i].frame[j], (uint8_t)got);
 			got++;
 		}
-		waited += e->rx_waiters;
-		if (e->pb_out > held_max)
-			held_max = e->pb_out;
-		CHECK(n > 0 || e->rx_waiters == 0); /* a waiter is woken within a poll */
+		waited += ur(e)->rx_waiters;
+		if (ur(e)->pb_out > held_max)
+			held_max = ur(e)->pb_out;
+		CHECK(n > 0 || ur(e)->rx_waiters == 0); /* a waiter is woken within a poll */
 	}
 	fnl_engine_stats(e, &st);
 	printf("waiter: %u polls saw a waiter, %llu nobufs, %llu stops, %llu arms\n", waited,
@@ -176,9 +176,9 @@ static void test_waiter(void)
 	CHECK(st.recv_nobufs > 0);
 	fnl_conn_close(e, id);
 	CHECK_EQ(nt_next(e).type, FNL_EV_CLOSED);
-	CHECK_EQ(e->pb_out, 0);
-	CHECK_EQ(e->rx_waiters, 0);
-	CHECK_EQ(e->conns[id].held_n, 0);
+	CHECK_EQ(ur(e)->pb_out, 0);
+	CHECK_EQ(ur(e)->rx_waiters, 0);
+	CHECK_EQ(ur(e)->conns[id].held_n, 0);
 	pthread_join(w.th, NULL);
 	close(w.lfd);
 	fnl_engine_free(e);
@@ -191,7 +191,7 @@ int main(void)
 	struct fnl_event ev;
 	int lfd = nt_listen(&sa, 4);
 	int id = nt_connect(e, &sa, 1), id2;
-	struct fnl_conn *c = &e->conns[id];
+	struct fnl_conn *c = &ur(e)->conns[id];
 	uint32_t old_gen = c->gen, inflight, tail;
 	uint64_t x = 0;
 	struct iovec iov = {&x, sizeof(x)}; /* valid until SENT */
@@ -223,10 +223,10 @@ int main(void)
 	CHECK_EQ(ev.type, FNL_EV_SENT);
 	CHECK_EQ(ev.user, 2);
 	/* which ring setup the kernel took */
-	printf("default ring flags 0x%x (single issuer %d, defer taskrun %d)\n", e->ring.flags,
-	       !!(e->ring.flags & IORING_SETUP_SINGLE_ISSUER),
-	       !!(e->ring.flags & IORING_SETUP_DEFER_TASKRUN));
-	CHECK(e->ring.flags & IORING_SETUP_DEFER_TASKRUN);
+	printf("default ring flags 0x%x (single issuer %d, defer taskrun %d)\n", ur(e)->ring.flags,
+	       !!(ur(e)->ring.flags & IORING_SETUP_SINGLE_ISSUER),
+	       !!(ur(e)->ring.flags & IORING_SETUP_DEFER_TASKRUN));
+	CHECK(ur(e)->ring.flags & IORING_SETUP_DEFER_TASKRUN);
 	fnl_engine_free(e);
 	{
 		struct fnl_engine_cfg cfg;
@@ -234,8 +234,8 @@ int main(void)
 		cfg.sqpoll = true;
 		cfg.sqpoll_cpu = 0;
 		CHECK_EQ(fnl_engine_new(&cfg, &e), 0);
-		printf("sqpoll ring flags 0x%x (sqpoll %d)\n", e->ring.flags,
-		       !!(e->ring.flags & IORING_SETUP_SQPOLL));
+		printf("sqpoll ring flags 0x%x (sqpoll %d)\n", ur(e)->ring.flags,
+		       !!(ur(e)->ring.flags & IORING_SETUP_SQPOLL));
 		fnl_engine_free(e);
 	}
 	close(lfd);

@@ -56,7 +56,11 @@ int main(int argc, char **argv)
 	CHECK(strstr(err, "usage") != NULL);
 	char *usage2[] = {"funnel-cat", "-t", "x", "-H", "novalue", NULL};
 	CHECK_EQ(run_cat(usage2, "", err, sizeof(err)), 2);
-	char *noconn[] = {"funnel-cat", "-s", "/tmp/fnl-no-such-dir/s.sock", "-t", "x", NULL};
+	char *usage3[] = {"funnel-cat", "-t", "x", "-m", "-1", NULL};
+	CHECK_EQ(run_cat(usage3, "", err, sizeof(err)), 2);
+	/* no daemon: gives up after -m (max.block.ms), not the default 60 s */
+	char *noconn[] = {"funnel-cat", "-s", "/tmp/fnl-no-such-dir/s.sock", "-t", "x", "-m",
+	                  "500",        NULL};
 	CHECK_EQ(run_cat(noconn, "a\n", err, sizeof(err)), 2);
 	CHECK(strstr(err, "cannot attach") != NULL);
 	char *missing[] = {"funnel-cat", "-s", f->path, "-t", "missing", NULL};

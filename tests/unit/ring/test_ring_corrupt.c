@@ -101,7 +101,7 @@ static void m_null_both(struct test_ring *t)
 	h->flags = FNL_REC_F_KEY_NULL | FNL_REC_F_VALUE_NULL;
 	h->key_len = 0;
 	h->value_len = 0;
-	h->headers_len = 16;
+	h->headers_len = 64 - FNL_REC_HDR_BYTES;
 }
 
 static void test_each_violation(void)
@@ -157,12 +157,12 @@ static void test_head_backwards_and_pads(void)
 	CHECK_EQ(fnl_ring_next(&t.d, &cursor, &r), -EBADMSG);
 	client_rec(&t, cursor)->len = 16;
 	client_rec(&t, cursor)->type = FNL_REC_PAD;
-	recgen_write(t.c.rec, 48, 1, 9);
-	atomic_store(&t.c.hdr->rec_head, cursor + 16 + 48);
+	recgen_write(t.c.rec, FNL_REC_HDR_BYTES, 1, 9);
+	atomic_store(&t.c.hdr->rec_head, cursor + 16 + FNL_REC_HDR_BYTES);
 	CHECK_EQ(fnl_ring_next(&t.d, &cursor, &r), 1);
 	recgen_check(&r, 1, 9);
 	CHECK_EQ(r.pos, REC_BYTES);
-	CHECK_EQ(cursor, REC_BYTES + 48);
+	CHECK_EQ(cursor, REC_BYTES + FNL_REC_HDR_BYTES);
 	test_ring_close(&t);
 }
 
@@ -233,7 +233,7 @@ static void test_garbage(void)
 			/* valid records and PADs, then a few flipped bytes */
 			uint64_t off = 0;
 			while (off < REC_BYTES) {
-				uint32_t len = fnl_ring_align8(48 + test_rand(&seed) % 300);
+				uint32_t len = fnl_ring_align8(FNL_REC_HDR_BYTES + test_rand(&seed) % 300);
 				if (len > REC_BYTES - off) {
 					struct fnl_rec_hdr ph = {.len = (uint32_t)(REC_BYTES - off),
 					                         .type = FNL_REC_PAD};

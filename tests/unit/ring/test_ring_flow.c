@@ -101,7 +101,7 @@ static void test_full_ring(void)
 		recgen_write(p, 1024, 7, n++);
 	CHECK_EQ(n, REC_BYTES / 1024);
 	fnl_ring_publish(&t.c);
-	CHECK(fnl_ring_reserve(&t.c, 48) == NULL);
+	CHECK(fnl_ring_reserve(&t.c, FNL_REC_HDR_BYTES) == NULL);
 	/* the daemon releases one record: exactly one fits again */
 	struct fnl_rec_view r;
 	CHECK_EQ(fnl_ring_next(&t.d, &cursor, &r), 1);
@@ -115,7 +115,7 @@ static void test_full_ring(void)
 	CHECK(p == t.c.rec); /* wrapped exactly at the end, no PAD */
 	recgen_write(p, 1024, 7, n++);
 	fnl_ring_publish(&t.c);
-	CHECK(fnl_ring_reserve(&t.c, 48) == NULL);
+	CHECK(fnl_ring_reserve(&t.c, FNL_REC_HDR_BYTES) == NULL);
 	/* release is in order and bounded */
 	CHECK_EQ(fnl_ring_release(&t.d, r.end - 8), -EINVAL);
 	CHECK_EQ(fnl_ring_release(&t.d, r.end + REC_BYTES + 8), -EINVAL);
@@ -265,10 +265,10 @@ static void test_wake_marks_rec(void)
 	/* the record needs a PAD and nearly the whole ring: its fit decides.
 	 * head at area offset 32776: a 32768-byte record pads 32760 first */
 	CHECK_EQ(t.c.head & t.c.rec_mask, 1024);
-	p = fnl_ring_reserve(&t.c, 31704);
-	recgen_write(p, 31704, 7, n++);
-	p = fnl_ring_reserve(&t.c, 48);
-	recgen_write(p, 48, 7, n++);
+	p = fnl_ring_reserve(&t.c, 32776 - 1024 - FNL_REC_HDR_BYTES);
+	recgen_write(p, 32776 - 1024 - FNL_REC_HDR_BYTES, 7, n++);
+	p = fnl_ring_reserve(&t.c, FNL_REC_HDR_BYTES);
+	recgen_write(p, FNL_REC_HDR_BYTES, 7, n++);
 	fnl_ring_publish(&t.c);
 	CHECK_EQ(t.c.head & t.c.rec_mask, 32776);
 	CHECK(fnl_ring_reserve(&t.c, 32768) == NULL);

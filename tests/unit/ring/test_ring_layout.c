@@ -43,7 +43,7 @@ static void test_validate(void)
 	h->magic ^= 1;
 	CHECK_EQ(fnl_ring_validate(h, total, &g), -EPROTO);
 	h->magic ^= 1;
-	h->version = 2;
+	h->version = FNL_RING_VERSION + 1;
 	CHECK_EQ(fnl_ring_validate(h, total, &g), -EPROTO);
 	h->version = FNL_RING_VERSION;
 	h->hdr_bytes = 8192;

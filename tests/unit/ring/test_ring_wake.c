@@ -17,12 +17,12 @@
 #include <time.h>
 
 #define RING    (64u * 1024u)
-#define VAL     1000u /* DATA record: 48 + 1000 = 1048 bytes */
+#define VAL     992u /* DATA record: 56 + 992 = 1048 bytes */
 #define BIG     1048u
 #define FILL    (RING / BIG) /* 62 records fit, the 63rd blocks */
 #define CMP     1024u        /* libfunnel: one slot per 64 ring bytes */
 #define N_BIG   20000u       /* opaques 0 .. N_BIG-1: 1048-byte records */
-#define N_SMALL 20000u       /* then 48-byte records (no key, no value) */
+#define N_SMALL 20000u       /* then 56-byte records (no key, no value) */
 #define TOTAL   (N_BIG + N_SMALL)
 
 /* ------------------------------------------------------------------ child */

@@ -1,10 +1,10 @@
 <?php
-// One record per request, key from ?key=: value "c=<key>.<pid> s=<seq>", where
-// seq counts this key's requests (one byte appended to a file per request, so a
+// One record per request, key from ?key=: value "c=<key> s=<seq>", where seq
+// counts this key's requests (one byte appended to a file per request, so a
 // worker killed at any point never leaves the counter half-written). The
-// client sends a key's requests one at a time, so seq order is produce order.
-// funnel keeps the order of one client's (worker's) records to a partition;
-// records of different workers are separate streams (c=<key>.<pid>).
+// client sends a key's requests one at a time, so each produce() of a key
+// begins after the previous one returned, whichever worker served it: funnel
+// keeps that order across workers (clients), so a key's records are one stream.
 // Replies "<key> <pid> <seq>" (also in the X-Funnel header) once the record is
 // in the ring; no flush(): funneld delivers what a request left in the ring.
 $key = $_GET['key'] ?? '';
@@ -29,7 +29,7 @@ if ($mode <= 1) {
     $p->setDrMsgCb(function ($prod, $msg) use (&$got) { $got = $msg; });
     $opaque = new ArrayObject([$key, $seq]);
 }
-$p->produce(getenv('FNL_PHP_TOPIC'), "c=$key.$pid s=$seq", $key, -1, [], 0, $opaque ?? null);
+$p->produce(getenv('FNL_PHP_TOPIC'), "c=$key s=$seq", $key, -1, [], 0, $opaque ?? null);
 if ($mode === 1) {
     $p->poll(0);
 } elseif ($mode === 0) {
