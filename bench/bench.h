@@ -32,7 +32,13 @@ struct bench_corpus;
 #define BENCH_CLIENTS_MAX   256
 #define BENCH_PORTS_MAX     16
 
-enum bench_mode { MODE_FUNNEL, MODE_RDK, MODE_RDK_SINGLE, MODE_N };
+/* MODE_FUNNEL_CORES: funneld with funnel.cores = --funnel-cores (default 0,1):
+ * compression workers on the further cores (issue 17); not run by default */
+enum bench_mode { MODE_FUNNEL, MODE_RDK, MODE_RDK_SINGLE, MODE_FUNNEL_CORES, MODE_N };
+static inline bool bench_mode_is_funnel(int m)
+{
+	return m == MODE_FUNNEL || m == MODE_FUNNEL_CORES;
+}
 
 struct bench_hist {
 	uint64_t n;
@@ -63,6 +69,8 @@ struct bench_opts {
 	bool sweep;
 	bool rawfetch; /* read the batches back to measure the compression ratio */
 	bool pin;
+	const char *funnel_cores; /* funnel.cores of MODE_FUNNEL_CORES ("0,1") */
+	int mode;                 /* the mode of the run being started */
 	bool sched_batch; /* clients run SCHED_BATCH: a waking client does not preempt another */
 	uint64_t slow_ns; /* > 0: for append calls at least this long, say what the thread's
 	                     getrusage saw during them, next to a control copy (struct

@@ -10,7 +10,8 @@
 
 #include "bench_run.h"
 
-const char *const bench_mode_names[MODE_N] = {"funnel", "librdkafka", "librdkafka-single"};
+const char *const bench_mode_names[MODE_N] = {"funnel", "librdkafka", "librdkafka-single",
+                                              "funnel-cores"};
 
 int bench_results_add(struct bench_results *rs, const struct bench_result *r)
 {
@@ -80,6 +81,7 @@ GETTER(rps, r->rps)
 GETTER(mbps, r->mbps)
 GETTER(cpu, r->cpu_s_per_mrec)
 GETTER(dns, r->daemon_ns_per_rec)
+GETTER(core0, r->core0_ns_per_rec)
 GETTER(a50, r->append_ns[0])
 GETTER(a99, r->append_ns[1])
 GETTER(a999, r->append_ns[2])
@@ -242,7 +244,7 @@ static void table_one(const struct bench_opts *o, const struct bench_results *rs
 			       bench_mode_names[m], cl[c], okc, v[0], v[1], v[2], v[3], v[4], v[5],
 			       v[6], v[7] / 1e3, v[8] / 1e3, v[9] / 1e3, v[10], v[11], v[13], v[14],
 			       v[12]);
-			if (m == MODE_FUNNEL)
+			if (bench_mode_is_funnel(m))
 				printf(" %7.0f %6.0f %6.2f %7.0f\n", v[16], v[17], v[18], v[19]);
 			else
 				printf(" %7s %6s %6s %7s\n", "-", "-", "-", "-");
@@ -293,6 +295,7 @@ static int targets(const struct bench_opts *o, const struct bench_results *rs, s
 	double f_cpu = bench_median(rs, MODE_FUNNEL, c, get_cpu);
 	double r_cpu = bench_median(rs, MODE_RDK, c, get_cpu);
 	double f_rat = bench_median(rs, MODE_FUNNEL, c, o->rawfetch ? get_rbat : get_rtcp);
+	double f_dns = bench_median(rs, MODE_FUNNEL, c, get_dns);
 	double r_rat = bench_median(rs, MODE_RDK, c, o->rawfetch ? get_rbat : get_rtcp);
 	int n = 0;
 	t[n++] = (struct target){"funnel rec/s vs librdkafka (8 producers)", f_rps / r_rps, 2, true,
@@ -310,6 +313,19 @@ static int targets(const struct bench_opts *o, const struct bench_results *rs, s
 	                         bench_median(rs, MODE_FUNNEL, c, get_dns), 400, false, "ns"};
 	t[n++] = (struct target){"compression ratio vs librdkafka", f_rat / r_rat,
 	                         o->rate ? 1.3 : 1.0, true, "x"};
+	/* compression workers (issue 17 item 3): the same run's funnel-cores
+	 * mode against funnel on one core (NaN when not run) */
+	double m_rps = bench_median(rs, MODE_FUNNEL_CORES, c, get_rps);
+	double m_cpu = bench_median(rs, MODE_FUNNEL_CORES, c, get_cpu);
+	t[n++] = (struct target){"funnel-cores rec/s vs funnel (one core)", m_rps / f_rps, 1, true,
+	                         "x"};
+	t[n++] = (struct target){"funnel-cores CPU per record vs funnel", m_cpu / f_cpu, 1.2, false,
+	                         "x"};
+	/* funneld's CPU outside its workers (the data-plane core and ctrl) per
+	 * record: the bound on rec/s when the workers' CPUs have time to spare */
+	t[n++] = (struct target){"funnel-cores funneld CPU outside workers vs funnel",
+	                         bench_median(rs, MODE_FUNNEL_CORES, c, get_core0) / f_dns, 1, false,
+	                         "x"};
 	/* one data-plane core: brokers x 1; the ctrl thread's metadata
 	 * connection is counted apart (it is not a data-plane connection) */
 	t[n++] =
@@ -439,12 +455,18 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 		json_num(f, "cpu_funneld_s", r->cpu_daemon_s, true);
 		fprintf(f, "\"queue_full_retries\": %llu, \"batches_read\": %llu, ",
 		        (unsigned long long)r->eagain, (unsigned long long)r->batches_read);
-		if (r->mode == MODE_FUNNEL)
+		if (bench_mode_is_funnel(r->mode))
 			fprintf(f,
 			        "\"sealed_full\": %llu, \"sealed_linger\": %llu, "
 			        "\"sealed_pool_empty\": %llu, ",
 			        (unsigned long long)r->seals[0], (unsigned long long)r->seals[1],
 			        (unsigned long long)r->seals[2]);
+		if (bench_mode_is_funnel(r->mode))
+			fprintf(f,
+			        "\"compressed_by_core0\": %llu, \"compressed_by_workers\": %llu, "
+			        "\"workers_cpu_s\": %.6f, \"funneld_ns_per_record_outside_workers\": %.1f, ",
+			        (unsigned long long)r->zbatches[0], (unsigned long long)r->zbatches[1],
+			        r->worker_cpu_s, r->core0_ns_per_rec);
 		if (o->slow_ns) {
 			fprintf(
 			    f,

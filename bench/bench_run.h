@@ -55,6 +55,9 @@ struct bench_result {
 	uint64_t value_bytes;    /* value bytes the run produced */
 	double recs_per_batch;   /* funnel: records_in / batches of funneld's exit line */
 	uint64_t seals[3];       /* funnel: batches sealed full, at linger.ms, pool empty */
+	uint64_t zbatches[2];    /* funnel: batches compressed by the data-plane core, by workers */
+	double worker_cpu_s;     /* funnel-cores: the compression workers' CPU (funneld's stop lines) */
+	double core0_ns_per_rec; /* funneld's CPU outside the workers per record */
 	struct bench_calib calib; /* funnel: zstd alone on the same records and batches */
 	double outside_ns;       /* funnel: (clients + funneld CPU) / record - zstd alone */
 	long records; /* produced over all clients */

@@ -75,7 +75,10 @@ static void usage(FILE *f)
 	    "  --calib-sweep        no runs: zstd alone on the corpus (3 rounds, medians) at\n"
 	    "                       levels 1-3 in batches of 16 KiB to 1 MB of records\n"
 	    "  --rounds N           rounds, modes alternate inside each (default 5)\n"
-	    "  --modes LIST         funnel,librdkafka,librdkafka-single (default all)\n"
+	    "  --modes LIST         funnel,librdkafka,librdkafka-single,funnel-cores\n"
+	    "                       (default the first three; funnel-cores: funneld with\n"
+	    "                       funnel.cores=--funnel-cores, compression workers)\n"
+	    "  --funnel-cores LIST  funnel.cores of the funnel-cores mode (default 0,1)\n"
 	    "  --sweep              clients 1,2,4,8,16,64 at the same total record count\n"
 	    "  --bootstrap LIST     use this broker instead of starting fnl-mockbroker\n"
 	    "  --security ssl       funneld and librdkafka both over TLS (security.protocol=SSL,\n"
@@ -149,6 +152,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                                   {"bootstrap", 1, 0, 'x'},
 	                                   {"no-rawfetch", 0, 0, 'F'},
 	                                   {"no-pin", 0, 0, 'P'},
+	                                   {"funnel-cores", 1, 0, 'C'},
 	                                   {"sched-batch", 0, 0, 4},
 	                                   {"slow-ns", 1, 0, 5},
 	                                   {"json", 1, 0, 'j'},
@@ -180,9 +184,10 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                         .rounds = 5,
 	                         .rawfetch = true,
 	                         .pin = true,
-	                         .modes = {true, true, true}};
+	                         .funnel_cores = "0,1",
+	                         .modes = {true, true, true, false}};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:n:s:k:r:p:b:B:l:R:m:Sx:FPj:g:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:n:s:k:r:p:b:B:l:R:m:Sx:FPj:g:qhC:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->clients = atoi(optarg);
@@ -198,6 +203,9 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'r':
 			o->rate = atol(optarg);
+			break;
+		case 'C':
+			o->funnel_cores = optarg;
 			break;
 		case 'p':
 			o->partitions = atoi(optarg);
@@ -434,7 +442,12 @@ static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id
 	snprintf(a[na++], 600, "compression.type=zstd");
 	snprintf(a[na++], 600, "acks=all");
 	snprintf(a[na++], 600, "enable.idempotence=true");
-	snprintf(a[na++], 600, "funnel.cores=%s", o->pin ? "0" : "");
+	/* funnel-cores mode: compression workers on the further cores (unpinned
+	 * without --no-pin's pinning: the first CPUs of the list are used as is) */
+	if (o->mode == MODE_FUNNEL_CORES)
+		snprintf(a[na++], 600, "funnel.cores=%s", o->funnel_cores);
+	else
+		snprintf(a[na++], 600, "funnel.cores=%s", o->pin ? "0" : "");
 	/* the restart journal on tmpfs, as under systemd (/run): see docs/operations.md */
 	snprintf(a[na++], 600, "funnel.state.dir=%s", state_dir(o));
 	if (o->security) {
@@ -501,6 +514,18 @@ static void daemon_stop(struct daemon *d, struct bench_result *r)
 			r->recs_per_batch = (double)strtoull(ri + 11, NULL, 10) /
 			                    (double)strtoull(bt + 9, NULL, 10);
 	}
+	/* funneld's "compression at stop core=N ... batches=M" lines */
+	FILE *lf = fopen(d->log, "r");
+	while (lf && fgets(line, sizeof(line), lf)) {
+		const char *c = strstr(line, "compression at stop core="), *bt = strstr(line, " batches=");
+		const char *cu = strstr(line, " cpu_us=");
+		if (c && bt)
+			r->zbatches[atoi(c + 25) ? 1 : 0] += strtoull(bt + 9, NULL, 10);
+		if (c && cu && atoi(c + 25))
+			r->worker_cpu_s += (double)strtoull(cu + 8, NULL, 10) / 1e6;
+	}
+	if (lf)
+		fclose(lf);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		r->ok = false;
 		snprintf(r->err, sizeof(r->err), "funneld exited with status 0x%x (log %s)", st,
@@ -565,7 +590,7 @@ static int spawn_clients(struct bench_opts *o, struct bench_shm *shm, enum bench
 			return -errno;
 		if (pids[i] == 0) {
 			signal(SIGINT, SIG_IGN);
-			int rc = m == MODE_FUNNEL ? bench_client_funnel(o, shm, i, records, rate)
+			int rc = bench_mode_is_funnel(m) ? bench_client_funnel(o, shm, i, records, rate)
 			                          : bench_client_rdk(o, shm, i, records, rate);
 			_exit(rc);
 		}
@@ -601,7 +626,7 @@ static void collect(struct bench_shm *shm, int n, struct bench_result *r)
 			t_end = s->t_end_ns;
 		bench_hist_merge(r->append, &s->append_ns);
 		bench_hist_merge(r->e2e, &s->e2e_ns);
-		if (r->mode != MODE_FUNNEL) {
+		if (!bench_mode_is_funnel(r->mode)) {
 			r->produce_requests += s->produce_requests;
 			r->bytes_sent += s->sock.bytes_sent;
 			r->conns += s->sock.conns;
@@ -657,7 +682,8 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 	memset(shm, 0, sizeof(*shm));
 	struct daemon d = {0};
 	o->client_cpu = -1;
-	if (m == MODE_FUNNEL) {
+	o->mode = m;
+	if (bench_mode_is_funnel(m)) {
 		snprintf(o->socket, sizeof(o->socket), "%s/funnel-%d.sock", o->tmpdir, run_id);
 		int rc = daemon_start(o, &d, run_id);
 		if (rc < 0) {
@@ -718,7 +744,7 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 	if (!o->quiet && isatty(2))
 		fputc('\n', stderr);
 	collect(shm, n, r);
-	if (m == MODE_FUNNEL) {
+	if (bench_mode_is_funnel(m)) {
 		struct bench_sock s;
 		if (bench_sockets(d.pid, o->ports, o->nports, &s) == 0) {
 			r->bytes_sent = s.bytes_sent;
@@ -733,10 +759,11 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 	if (r->acked) {
 		r->cpu_s_per_mrec = cpu / ((double)r->acked / 1e6);
 		r->daemon_ns_per_rec = r->cpu_daemon_s * 1e9 / (double)r->acked;
+		r->core0_ns_per_rec = (r->cpu_daemon_s - r->worker_cpu_s) * 1e9 / (double)r->acked;
 	}
 	if (r->bytes_sent)
 		r->ratio_tcp = (double)r->value_bytes / (double)r->bytes_sent;
-	if (m == MODE_FUNNEL && r->ok && r->recs_per_batch > 0) {
+	if (bench_mode_is_funnel(m) && r->ok && r->recs_per_batch > 0) {
 		/* zstd alone on the same records in batches of the same size */
 		int level = o->funnel_level >= 0 ? o->funnel_level
 		            : o->zstd_level >= 0  ? o->zstd_level

@@ -117,6 +117,27 @@ static void snap_totals(const struct fnl_daemon *d, struct fnl_mbuf *b)
 	fnl_mbuf_put(b, "\n", 1);
 }
 
+/* One line per core that compresses (compress_pool.h): 0 the data-plane core. */
+static void snap_zcores(const struct fnl_daemon *d, struct fnl_mbuf *b)
+{
+	const struct fnl_core_stats *s = fnl_core_stats(d->core);
+	uint32_t n = s->zcores < FNL_ZCORES_MAX ? s->zcores : FNL_ZCORES_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fnl_zcore_stats *z = &s->zcore[i];
+		fnl_mbuf_put(b, "core", 4);
+		put_u(b, "core", i);
+		put_i(b, "cpu", z->cpu);
+		put_u(b, "batches", z->batches);
+		put_u(b, "bytes_in", z->bytes_in);
+		put_u(b, "bytes_out", z->bytes_out);
+		put_u(b, "busy_us", z->busy_ns / 1000);
+		put_u(b, "depth", z->depth);
+		put_u(b, "sleeps", z->sleeps);
+		put_u(b, "cpu_us", z->cpu_ns / 1000);
+		fnl_mbuf_put(b, "\n", 1);
+	}
+}
+
 static void snap_errors(const struct fnl_daemon *d, struct fnl_mbuf *b)
 {
 	const struct fnl_core_stats *s = fnl_core_stats(d->core);
@@ -247,6 +268,8 @@ int fnl_admin_snapshot(const struct fnl_daemon *d, uint32_t sections, struct fnl
 		snap_daemon(d, out);
 	if (sections & FNL_ADMIN_TOTALS)
 		snap_totals(d, out);
+	if (sections & FNL_ADMIN_TOTALS)
+		snap_zcores(d, out);
 	if (sections & FNL_ADMIN_ERRORS)
 		snap_errors(d, out);
 	if (sections & FNL_ADMIN_BROKERS)

@@ -15,6 +15,9 @@
  *             bytes_raw bytes_wire bytes_tx connects disconnects ring_full_waits
  *             pool_empty seals_full seals_linger seals_pool quarantined
  *             metadata_requests epoch_bumps
+ *   core      core cpu batches bytes_in bytes_out busy_us depth sleeps cpu_us (one per
+ *             core that compresses: 0 the data-plane core, i the worker on
+ *             funnel.cores[i]; with the totals)
  *   error     code name records
  *   broker    node state state_name inflight requests responses rtt_mean_us leads
  *   partition topic partition leader queued_batches queued_bytes open_records

@@ -132,6 +132,8 @@ static const struct key keys[] = {
 	 "true or false (tests only: an unsigned token)"},
 	{"sasl.oauthbearer.config", K_STR, F(sasl_oauthbearer_config), 0, 0, "",
 	 "principal=NAME [lifeSeconds=N] (with enable.sasl.oauthbearer.unsecure.jwt)"},
+	{"funnel.test.compress.delay.us", K_INT, F(test_compress_delay_us), 0, 100000, "0",
+	 "test only: a compression worker holds each batch this long before handing it back"},
 	{"funnel.test.transactional.id", K_STR, F(test_txn_id), 0, 0, "",
 	 "test only: makes a mock broker check sequences"},
 	/* transactions (ctrl/txnd.c): unset = no transaction socket */

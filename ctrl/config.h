@@ -122,6 +122,10 @@ struct fnl_config {
 	int txn_timeout_ms;              /* transaction.timeout.ms */
 	int64_t txn_window_bytes;        /* funnel.txn.window.bytes */
 	char txn_trace[FNL_CONFIG_STR_MAX]; /* funnel.test.txn.trace: "" = none */
+	/* Test only: a compression worker (funnel.cores[1..]) holds each batch this many
+	 * microseconds after compressing it, so that the restart tests' SIGKILLs find
+	 * batches with the workers. */
+	int test_compress_delay_us;
 };
 
 void fnl_config_defaults(struct fnl_config *c);

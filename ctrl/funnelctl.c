@@ -421,6 +421,16 @@ static void print_daemon(const struct snap *s)
 		else
 			printf("batch bytes: not counted yet\n");
 	}
+	for (int i = 0; i < s->nrows; i++) {
+		const struct row *z = &s->rows[i];
+		if (strcmp(z->kind, "core") != 0)
+			continue;
+		double in = num(z, "bytes_in"), out = num(z, "bytes_out");
+		printf("compression core %s (cpu %s): %s batches, ratio %.2f, busy %.1f s, queued %s, "
+		       "sleeps %s\n",
+		       get(z, "core"), get(z, "cpu"), get(z, "batches"), out > 0 ? in / out : 0.0,
+		       num(z, "busy_us") / 1e6, get(z, "depth"), get(z, "sleeps"));
+	}
 	for (int i = 0; i < s->nrows; i++)
 		if (strcmp(s->rows[i].kind, "error") == 0)
 			printf("delivery errors: %s (%s) on %s records\n", get(&s->rows[i], "name"),

@@ -99,6 +99,8 @@ static void core_cfg(const struct fnl_config *s, struct fnl_core_cfg *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->cpu = s->cores_n ? s->cores[0] : -1;
+	for (int i = 1; i < s->cores_n && i < FNL_ZCORES_MAX; i++)
+		c->zcpus[c->zworkers++] = s->cores[i]; /* compression workers */
 	c->linger_ms = s->linger_ms;
 	c->batch_size = s->batch_size;
 	c->buffer_memory = s->buffer_memory;
@@ -125,6 +127,7 @@ static void core_cfg(const struct fnl_config *s, struct fnl_core_cfg *c)
 	c->rx_buf_bytes = (uint32_t)s->uring_rx_buffer_bytes;
 	c->rx_direct = s->uring_rx_direct;
 	c->idle_nap_us = s->idle_nap_us;
+	c->zdelay_us = s->test_compress_delay_us;
 	snprintf(c->client_id, sizeof(c->client_id), "%s", s->client_id);
 	if (s->journal)
 		fnl_state_path(s, "journal", c->journal_path, sizeof(c->journal_path));
@@ -301,10 +304,11 @@ static int setup(struct fnl_daemon *d)
 		return -rc;
 	d->core_running = true;
 	fnl_info("funneld ready socket=%s brokers=%d producer_id=%lld epoch=%d codec=%d "
-		 "linger_ms=%d batch_size=%d rx=%s",
+		 "linger_ms=%d batch_size=%d rx=%s compress_cores=%u",
 		 d->cfg.socket_path, d->brokers_known, (long long)d->pid, d->epoch,
 		 d->cfg.compression_type, d->cfg.linger_ms, d->cfg.batch_size,
-		 fnl_core_stats(d->core)->rx_bufring ? "bufring" : "direct");
+		 fnl_core_stats(d->core)->rx_bufring ? "bufring" : "direct",
+		 fnl_core_stats(d->core)->zcores);
 	return 0;
 }
 
@@ -467,6 +471,15 @@ int main(int argc, char **argv)
 		 (unsigned long long)st->requests_sent, (unsigned long long)st->bytes_raw,
 		 (unsigned long long)st->bytes_wire, (unsigned long long)st->seals_full,
 		 (unsigned long long)st->seals_linger, (unsigned long long)st->seals_pool);
+	for (uint32_t i = 0; i < st->zcores && i < FNL_ZCORES_MAX; i++)
+		fnl_info("compression at stop core=%u cpu=%d batches=%llu bytes_in=%llu bytes_out=%llu "
+			 "busy_us=%llu sleeps=%llu cpu_us=%llu",
+			 i, st->zcore[i].cpu, (unsigned long long)st->zcore[i].batches,
+			 (unsigned long long)st->zcore[i].bytes_in,
+			 (unsigned long long)st->zcore[i].bytes_out,
+			 (unsigned long long)st->zcore[i].busy_ns / 1000,
+			 (unsigned long long)st->zcore[i].sleeps,
+			 (unsigned long long)st->zcore[i].cpu_ns / 1000);
 	fnl_registry_close_all(&d);
 	fnl_core_free(d.core);
 	fnl_kclient_free(&d.kc);

@@ -309,6 +309,47 @@ static void render_security(const struct fnl_daemon *d, struct fnl_mbuf *b)
 		                fnl_sec_reason_names[i], (unsigned long long)n[i]);
 }
 
+/* Compression per core (issue 17): core 0 is the data-plane core, core i the
+ * worker pinned on funnel.cores[i]. */
+static void render_zcores(const struct fnl_core_stats *st, struct fnl_mbuf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} f[] = {
+	    {"funnel_core_compress_batches_total", "counter",
+	     "Batches compressed on this core (core 0: the data-plane core, alone or when every "
+	     "worker was busy; core i: the worker on funnel.cores[i])."},
+	    {"funnel_core_compress_bytes_in_total", "counter",
+	     "Record bytes this core compressed (before compression)."},
+	    {"funnel_core_compress_bytes_out_total", "counter",
+	     "Wire bytes of the batches this core compressed."},
+	    {"funnel_core_compress_seconds_total", "counter",
+	     "Time this core spent compressing (0 for a lone data-plane core: not timed)."},
+	    {"funnel_core_compress_queue_depth", "gauge",
+	     "Batches handed to this worker and not yet taken back by the data-plane core."},
+	    {"funnel_core_compress_sleeps_total", "counter",
+	     "Times this worker slept waiting for batches."},
+	    {"funnel_core_compress_cpu_seconds_total", "counter",
+	     "CPU time of this worker's thread (0 for the data-plane core)."},
+	};
+	uint32_t n = st->zcores < FNL_ZCORES_MAX ? st->zcores : FNL_ZCORES_MAX;
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+		family(b, f[k].name, f[k].type, f[k].help);
+		for (uint32_t i = 0; i < n; i++) {
+			const struct fnl_zcore_stats *z = &st->zcore[i];
+			double v = k == 0   ? (double)z->batches
+			           : k == 1 ? (double)z->bytes_in
+			           : k == 2 ? (double)z->bytes_out
+			           : k == 3 ? (double)z->busy_ns / 1e9
+			           : k == 4 ? (double)z->depth
+			           : k == 5 ? (double)z->sleeps
+			                    : (double)z->cpu_ns / 1e9;
+			fnl_mbuf_printf(b, "%s{core=\"%u\",cpu=\"%d\"} %.17g\n", f[k].name, i,
+			                (int)z->cpu, v);
+		}
+	}
+}
+
 static void render_latency(const struct fnl_core_stats *st, struct fnl_mbuf *b)
 {
 	const char *n = "funnel_delivery_latency_seconds";
@@ -539,6 +580,7 @@ int fnl_metrics_render(const struct fnl_daemon *d, struct fnl_mbuf *out)
 	render_errors(st, out);
 	render_security(d, out);
 	render_latency(st, out);
+	render_zcores(st, out);
 	render_clients(d, &s, out);
 	render_parts(d, &s, out);
 	render_brokers(&s, out);

@@ -266,36 +266,54 @@ int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, co
 	return 0;
 }
 
-int fnl_accum_seal(struct fnl_accum *a, struct fnl_batch *b)
+void fnl_accum_seal_begin(struct fnl_accum *a, struct fnl_batch *b)
 {
 	linger_remove(a, b);
+}
+
+int fnl_accum_compress(struct fnl_compressor *zc, uint8_t *scratch, size_t scratch_cap, int codec,
+		       int level, struct fnl_batch *b)
+{
 	size_t raw = b->w.len;
 	long n = (long)raw;
-	int codec = a->cfg.codec;
 	if (codec != FNL_CODEC_NONE) {
 		/* the records are already where the wire wants them (recs = wire
 		 * + 61): compress them out to scratch and copy back only if that
 		 * is smaller; otherwise they go as they are, uncompressed */
-		long z = fnl_compress(a->zc, codec, a->cfg.level, b->recs, raw, a->scratch,
-				      a->scratch_cap);
+		long z = fnl_compress(zc, codec, level, b->recs, raw, scratch, scratch_cap);
 		if (z < 0)
 			return (int)z;
 		if ((size_t)z < raw) {
-			memcpy(b->recs, a->scratch, (size_t)z);
+			memcpy(b->recs, scratch, (size_t)z);
 			n = z;
 		} else {
 			codec = FNL_CODEC_NONE;
-			a->st.uncompressed++;
 		}
 	}
 	b->wire_len = FNL_RB_HEADER_BYTES + (size_t)n;
 	b->codec = (int16_t)codec;
+	return 0;
+}
+
+void fnl_accum_seal_end(struct fnl_accum *a, struct fnl_batch *b)
+{
+	if (a->cfg.codec != FNL_CODEC_NONE && b->codec == FNL_CODEC_NONE)
+		a->st.uncompressed++;
 	b->sealed = true;
 	b->pb.record_count = b->count;
 	b->pb.created_ms = b->created_ms;
 	a->st.batches_sealed++;
-	a->st.bytes_raw += raw;
+	a->st.bytes_raw += b->w.len;
 	a->st.bytes_wire += b->wire_len;
+}
+
+int fnl_accum_seal(struct fnl_accum *a, struct fnl_batch *b)
+{
+	fnl_accum_seal_begin(a, b);
+	int rc = fnl_accum_compress(a->zc, a->scratch, a->scratch_cap, a->cfg.codec, a->cfg.level, b);
+	if (rc < 0)
+		return rc;
+	fnl_accum_seal_end(a, b);
 	return 0;
 }
 

@@ -79,6 +79,12 @@ struct fnl_batch {
 	bool sealed;
 	bool in_send; /* a send referencing `wire` has not completed yet */
 	bool big;     /* a big slot (for one record larger than batch.size) */
+	/* compression on another core (dataplane/core/compress_pool.h): set by
+	 * the worker before it hands the batch back (zrc), by the core when it
+	 * took it back (zdone); the core's per-partition FIFO links by `next` */
+	bool zdone;
+	uint8_t zcore; /* which core compressed it: 0 the data-plane core, i worker i */
+	int32_t zrc;   /* fnl_accum_compress()'s result */
 };
 
 struct fnl_accum_cfg {
@@ -168,6 +174,16 @@ int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, co
  * that is not smaller); leaves the header to fnl_batch_prepare(). Returns 0 or
  * -errno. Removes b from the linger list. */
 int fnl_accum_seal(struct fnl_accum *a, struct fnl_batch *b);
+
+/* fnl_accum_seal() in three steps, for compression on another thread:
+ * begin (the owning core: off the linger list), compress (any thread that
+ * owns zc and scratch, touching only b's records, wire_len and codec), end
+ * (the owning core again: sealed, counters). Between begin and end the batch
+ * belongs to the compressing thread. */
+void fnl_accum_seal_begin(struct fnl_accum *a, struct fnl_batch *b);
+int fnl_accum_compress(struct fnl_compressor *zc, uint8_t *scratch, size_t scratch_cap, int codec,
+		       int level, struct fnl_batch *b);
+void fnl_accum_seal_end(struct fnl_accum *a, struct fnl_batch *b);
 
 /* Writes the header for the producer fields the batch is sent with (CRC included),
  * only when they differ from what the wire already holds. */

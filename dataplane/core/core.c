@@ -68,6 +68,13 @@ static void copy_engine_stats(struct fnl_core *c)
 	c->st.tls_user = es.tls_user;
 	c->st.ktls_tx = es.ktls_tx;
 	c->st.ktls_rx = es.ktls_rx;
+	if (!c->zp) {
+		/* one core: it compressed every batch, at seal */
+		struct fnl_zcore_stats *z = &c->st.zcore[0];
+		z->batches = c->acc.st.batches_sealed;
+		z->bytes_in = c->acc.st.bytes_raw;
+		z->bytes_out = c->acc.st.bytes_wire;
+	}
 }
 
 int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fnl_cmdq *evt,
@@ -156,6 +163,9 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 	if (rc < 0)
 		goto fail;
 	copy_engine_stats(c); /* the receive path chosen is known from here */
+	rc = fnl_zpool_new(c, &c->zp); /* compression workers on funnel.cores[1..] */
+	if (rc < 0)
+		goto fail;
 	c->st.producer_id = -1;
 	*out = c;
 	return 0;
@@ -168,6 +178,7 @@ void fnl_core_free(struct fnl_core *c)
 {
 	if (!c)
 		return;
+	fnl_zpool_free(c->zp); /* joins the workers before their batches' pool goes */
 	if (c->eng)
 		fnl_engine_free(c->eng);
 	if (c->acc.mem)
@@ -389,7 +400,12 @@ int fnl_core_run_commands(struct fnl_core *c)
 static int run_engine(struct fnl_core *c, int64_t wait_ns)
 {
 	struct fnl_event ev[FNL_EVENTS_MAX];
+	/* a compression worker that hands a batch back wakes a waiting core */
+	if (wait_ns > 0 && !fnl_zpool_sleep_begin(c))
+		wait_ns = 0;
 	int n = fnl_engine_poll(c->eng, ev, FNL_EVENTS_MAX, wait_ns);
+	if (wait_ns > 0)
+		fnl_zpool_sleep_end(c);
 	if (n <= 0)
 		return 0;
 	c->now_ms = now_ms();
@@ -457,6 +473,7 @@ int fnl_core_run(struct fnl_core *c)
 		work += run_engine(c, 0);
 		int taken = fnl_ingest_pass(c);
 		work += taken + c->deferred; /* deferred: stamped after the pass began */
+		work += fnl_zpool_collect(c); /* compressed batches, to their queues */
 		work += fnl_sender_pass(c);
 		fnl_ingest_flush_wakes(c);
 		if (c->now_ms >= next_tick) {

@@ -25,11 +25,17 @@
 #include "dataplane/core/cmdq.h"
 
 #define FNL_LAT_BUCKETS 24
+#define FNL_ZCORES_MAX  16 /* data-plane core + compression workers (funnel.cores) */
 
 struct fnl_core;
 
 struct fnl_core_cfg {
 	int cpu; /* -1: not pinned */
+	/* compression workers, one pinned on each (funnel.cores[1..]); 0: none,
+	 * the core compresses at seal as it always did */
+	int zworkers;
+	int zcpus[FNL_ZCORES_MAX - 1];
+	int zdelay_us; /* test only: a worker holds each batch this long (funnel.test.compress.delay.us) */
 	int linger_ms;
 	int batch_size;
 	int64_t buffer_memory;
@@ -55,6 +61,22 @@ struct fnl_core_cfg {
 	/* security, owned by ctrl and outliving the core; NULL = plaintext / no SASL */
 	struct fnl_tls_ctx *tls_ctx;
 	struct fnl_sasl_creds *creds;
+};
+
+/* Compression per core (issue 17): entry 0 is the data-plane core itself
+ * (funnel.cores[0]; with no workers its entry mirrors the accumulator's
+ * counters and busy_ns stays 0), entry i >= 1 the worker pinned on
+ * funnel.cores[i]. Each entry is written by one thread (the worker for its
+ * own batches, bytes, busy_ns and sleeps; the core for depth) and sits on
+ * its own cache line. */
+struct fnl_zcore_stats {
+	_Alignas(64) int32_t cpu; /* -1: not pinned */
+	uint32_t depth;           /* batches handed to it and not yet taken back */
+	uint64_t batches;         /* batches compressed */
+	uint64_t bytes_in, bytes_out; /* records bytes before / wire bytes after */
+	uint64_t busy_ns;         /* time spent compressing (CLOCK_MONOTONIC) */
+	uint64_t sleeps;          /* a worker: times it slept on its futex */
+	uint64_t cpu_ns;          /* a worker: its thread's CPU time (updated per batch) */
 };
 
 /* Counters (core writes, others read; 64-bit aligned loads are atomic on the
@@ -87,6 +109,8 @@ struct fnl_core_stats {
 	 * bucket i counts latencies in [2^(i-1), 2^i) ms, bucket 0 is < 1 ms */
 	uint64_t latency_ms_hist[FNL_LAT_BUCKETS];
 	uint64_t latency_ms_sum; /* of the same records, for the histogram's _sum */
+	uint32_t zcores; /* entries of zcore[] in use: 1 + compression workers */
+	struct fnl_zcore_stats zcore[FNL_ZCORES_MAX];
 };
 
 /* Per client, per partition, per broker: snapshots for ctrl (metrics, funnelctl),

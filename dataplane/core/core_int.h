@@ -81,6 +81,10 @@ struct part {
 	uint32_t retries_by_cell[FNL_RETRY_CELLS];
 	int16_t last_err;
 	uint32_t jseq; /* its sequence entry in the journal, UINT32_MAX none */
+	/* sealed batches out for compression on another core, in seal order
+	 * (linked by fnl_batch.next): only the head may reach pp's queue, once
+	 * compressed (compress_pool.c) */
+	struct fnl_batch *zhead, *ztail;
 };
 
 /* The first five are exported as numbers (struct fnl_broker_stats); BR_SASL
@@ -160,6 +164,7 @@ struct fnl_core {
 	uint32_t records_cap; /* records section bytes per batch at most (fnl_accum_raw_cap) */
 	uint32_t big_cap;     /* ... of a big slot, for one larger record (0: none) */
 	uint32_t meta_cap;    /* records per batch at most */
+	struct fnl_zpool *zp; /* compression workers on funnel.cores[1..]; NULL: one core */
 	char txn_id[256]; /* tests only: see funnel.test.transactional.id */
 	uint8_t sasl_msg[FNL_SASL_MSG_MAX]; /* a SASL client message on its way into a request */
 };
@@ -171,6 +176,7 @@ void fnl_core_evt_full(struct fnl_core *c, const struct fnl_cmd *e);
 /* ingest.c */
 int fnl_ingest_pass(struct fnl_core *c);
 void fnl_ingest_seal(struct fnl_core *c, struct part *p);
+void fnl_ingest_sealed(struct fnl_core *c, struct part *p, struct fnl_batch *b, int rc);
 void fnl_ingest_report_batch(struct fnl_core *c, struct fnl_batch *b, int16_t err, int64_t base_offset);
 void fnl_ingest_flush_wakes(struct fnl_core *c);
 void fnl_ingest_client_add(struct fnl_core *c, int slot, void *map, uint64_t bytes, uint64_t ino);
@@ -188,5 +194,13 @@ int fnl_sender_broker_set(struct fnl_core *c, int32_t node_id, const struct sock
 void fnl_sender_rebuild(struct fnl_core *c);
 void fnl_sender_pop_done(struct fnl_core *c, struct part *p);
 bool fnl_sender_idle(const struct fnl_core *c);
+/* compress_pool.c */
+struct fnl_zpool;
+int fnl_zpool_new(struct fnl_core *c, struct fnl_zpool **out);
+void fnl_zpool_free(struct fnl_zpool *zp);
+void fnl_zpool_submit(struct fnl_core *c, struct part *p, struct fnl_batch *b);
+int fnl_zpool_collect(struct fnl_core *c);
+bool fnl_zpool_sleep_begin(struct fnl_core *c);
+void fnl_zpool_sleep_end(struct fnl_core *c);
 
 #endif

@@ -99,7 +99,17 @@ void fnl_ingest_seal(struct fnl_core *c, struct part *p)
 	if (!b)
 		return;
 	p->open = NULL;
-	int rc = fnl_accum_seal(&c->acc, b);
+	if (c->zp) {
+		fnl_zpool_submit(c, p, b); /* comes back to fnl_ingest_sealed in seal order */
+		return;
+	}
+	fnl_ingest_sealed(c, p, b, fnl_accum_seal(&c->acc, b));
+}
+
+/* A sealed batch (rc: its compression's result) joins its partition's queue;
+ * with compression workers, in the partition's seal order. */
+void fnl_ingest_sealed(struct fnl_core *c, struct part *p, struct fnl_batch *b, int rc)
+{
 	if (rc < 0) {
 		/* compression failed: the records cannot be sent; fail them loudly */
 		fnl_ingest_report_batch(c, b, -1, -1);

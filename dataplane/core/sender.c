@@ -825,7 +825,7 @@ void fnl_sender_rebuild(struct fnl_core *c)
 bool fnl_sender_idle(const struct fnl_core *c)
 {
 	for (uint32_t k = 0; k < c->parts_used; k++)
-		if (c->parts[k].pp.head || c->parts[k].open)
+		if (c->parts[k].pp.head || c->parts[k].open || c->parts[k].zhead)
 			return false;
 	return true;
 }

@@ -26,6 +26,13 @@
 # has no response delay; instead the broker process is stopped for 20 ms before each
 # kill (the Produce requests sent meanwhile are in flight when the daemon dies) and
 # continued right after it.
+# FNL_RESTART_CORES (restart-cores: 0,1; restart-cores-kfake: 0,1,1, two workers on CPU 1
+# that finish a partition's batches out of order) runs funneld with funnel.cores set, so
+# sealed batches are compressed by workers on the further cores
+# (dataplane/core/compress_pool.h); the worker holds each batch 1 ms
+# (funnel.test.compress.delay.us) so that the kills find batches being compressed,
+# whose records must be taken again from the rings, neither lost nor sent twice. The
+# last daemon must say at its stop that the worker compressed batches.
 # A fourth client sends records of 70 KB (larger than batch.size, so each is a
 # batch of its own in a big slot, which the journal maps as the others) at 8/s.
 set -euo pipefail
@@ -36,6 +43,9 @@ source "$(dirname "$0")/funnel_lib.sh"
 fnl_broker_start -b 3 -t rs:6
 OPTS=(-X max.block.ms=30000 -X funnel.metrics.listen=)
 fnl_broker_is_mock && OPTS+=(-X funnel.test.transactional.id=rs)
+if [[ -n ${FNL_RESTART_CORES:-} ]]; then
+	OPTS+=(-X "funnel.cores=$FNL_RESTART_CORES" -X funnel.test.compress.delay.us=1000)
+fi
 fnl_funneld_start "${OPTS[@]}"
 RTT_MS=${FNL_RESTART_RTT_MS:-30}
 if fnl_broker_is_mock; then
@@ -93,14 +103,33 @@ echo "funneld killed and restarted $KILLS times"
 if fnl_broker_is_mock; then
 	for b in 1 2 3; do fnl_broker_cmd "rtt $b 0" >/dev/null; done
 fi
+EXPECT=("$FNL_TMP"/ex-a "$FNL_TMP"/ex-b "$FNL_TMP"/ex-c "$FNL_TMP"/ex-d)
 for c in a b c d; do
 	eval "p=\$pid_$c"
 	wait "$p" || fnl_fail "client r$c did not get a successful report for every record"
 done
+if [[ -n ${FNL_RESTART_CORES:-} ]]; then
+	# the clients may have finished before the last restart: a last one through
+	# the last daemon, so that its worker has batches to compress
+	"$FNL_LOAD" -q -s "$FNL_SOCKET" -t rs -c re -n 5000 -k 97 -P 6 -e "$FNL_TMP/ex-e" ||
+		fnl_fail "client re did not get a successful report for every record"
+	EXPECT+=("$FNL_TMP/ex-e")
+fi
 fnl_funneld_stop
+if [[ -n ${FNL_RESTART_CORES:-} ]]; then
+	ncores=$(tr ',' '\n' <<<"$FNL_RESTART_CORES" | grep -c .)
+	grep -q "compress_cores=$ncores" "$FNL_TMP/funneld.err" ||
+		fnl_fail "funneld did not start $((ncores - 1)) compression workers"
+	# the last daemon's stop lines: batches compressed by the workers (core >= 1)
+	wb=$(tail -n $((ncores + 5)) "$FNL_TMP/funneld.err" |
+		sed -n 's/.*compression at stop core=[1-9][0-9]* .* batches=\([0-9]*\) .*/\1/p' |
+		awk '{s += $1} END {print s + 0}')
+	echo "last daemon: its $((ncores - 1)) workers compressed $wb batches"
+	[[ $wb -gt 0 ]] || fnl_fail "the compression workers compressed nothing"
+fi
 
 "$FNL_READBACK" "$FNL_BOOTSTRAP" rs 6 >"$FNL_TMP/rb-rs.tsv" || fnl_fail "read-back failed"
-cat "$FNL_TMP"/ex-a "$FNL_TMP"/ex-b "$FNL_TMP"/ex-c "$FNL_TMP"/ex-d >"$FNL_TMP/expect-rs.tsv"
+cat "${EXPECT[@]}" >"$FNL_TMP/expect-rs.tsv"
 python3 "$FNL_VERIFY" check --readback "$FNL_TMP/rb-rs.tsv" --expect "$FNL_TMP/expect-rs.tsv" \
 	>"$FNL_TMP/check.txt" || true
 tail -1 "$FNL_TMP/check.txt"
@@ -108,7 +137,7 @@ grep -q " 0 missing" "$FNL_TMP/check.txt" || fnl_fail "records were lost across 
 dups=$(sed -n 's/.*records, \([0-9]*\) duplicates.*/\1/p' "$FNL_TMP/check.txt")
 grep -q " 0 out of order" "$FNL_TMP/check.txt" || fnl_fail "records out of order"
 if ! fnl_broker_is_mock; then # a second, independent consumer agrees: each record once
-	fnl_pyreadback_verify rs 6 "$FNL_TMP"/ex-a "$FNL_TMP"/ex-b "$FNL_TMP"/ex-c "$FNL_TMP"/ex-d
+	fnl_pyreadback_verify rs 6 "${EXPECT[@]}"
 fi
 fnl_broker_is_mock || [[ $dups -eq 0 ]] ||
 	fnl_fail "$dups duplicates on kfake, which drops exact resends: funneld resent with a new identity or sequence"
