@@ -48,7 +48,7 @@ struct fnl_dpdk_port_stats {
  * it), then configure and start the first port: one rx and one tx queue, mtu.
  * mac receives the port's address. -errno with why filled. */
 int fnl_dpdk_port_open(const char *eal_args, uint32_t mtu, uint8_t mac[6],
-		       struct fnl_dpdk_port **out, char *why, size_t why_len);
+                       struct fnl_dpdk_port **out, char *why, size_t why_len);
 void fnl_dpdk_port_close(struct fnl_dpdk_port *p);
 /* One rx burst: fn(arg, frame, len) per packet (frame valid during the call).
  * Returns the packets seen. */

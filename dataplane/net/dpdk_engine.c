@@ -75,9 +75,9 @@
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
-#define SPIN_NS 20000
-#define NAP_MIN_US 50
-#define NAP_MAX_US 200
+#define SPIN_NS       20000
+#define NAP_MIN_US    50
+#define NAP_MAX_US    200
 #define RX_BURSTS_MAX 8 /* rx bursts per poll before events are cut */
 
 enum cstate { C_FREE = 0, C_CONNECTING, C_CONNECTED, C_CLOSING };
@@ -85,7 +85,7 @@ enum cstate { C_FREE = 0, C_CONNECTING, C_CONNECTED, C_CLOSING };
 struct dsend {
 	struct iovec *iov;
 	int iovcnt;
-	int idx;    /* first iovec not fully copied */
+	int idx; /* first iovec not fully copied */
 	uint64_t tag;
 };
 
@@ -125,7 +125,9 @@ struct dpdk_engine {
 	struct watch watches[FNL_ENGINE_WATCHES_MAX];
 	int nwatch;
 	struct fnl_engine_stats st;
-	uint64_t rx_nopbuf; /* frames dropped: no lwIP pbuf */
+	uint64_t rx_nopbuf;    /* frames dropped: no lwIP pbuf */
+	int64_t trace_next_ns; /* FNL_DPDK_TRACE=1: a counters line on stderr every second */
+	bool trace;
 };
 
 static bool engine_live; /* lwIP and the EAL exist once per process */
@@ -171,8 +173,8 @@ static err_t nif_init(struct netif *n)
 	n->linkoutput = nif_linkoutput;
 	n->mtu = (u16_t)d->dcfg.mtu;
 	n->hwaddr_len = ETH_HWADDR_LEN;
-	n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET |
-		   NETIF_FLAG_LINK_UP;
+	n->flags =
+	    NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
 	return ERR_OK;
 }
 
@@ -328,7 +330,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 /* ---- the ops ---- */
 
 static int dp_conn_open(struct fnl_engine *e, const struct sockaddr *sa, socklen_t salen,
-			int64_t timeout_ms, uint64_t user)
+                        int64_t timeout_ms, uint64_t user)
 {
 	struct dpdk_engine *d = (struct dpdk_engine *)e;
 	if (!sa || salen < (socklen_t)sizeof(struct sockaddr_in) || sa->sa_family != AF_INET)
@@ -366,7 +368,7 @@ static int dp_conn_open(struct fnl_engine *e, const struct sockaddr *sa, socklen
 	err_t rc = tcp_connect(pcb, &dst, ntohs(in->sin_port), on_connected);
 	if (rc != ERR_OK) { /* no route (no gateway for an off-subnet broker), or memory */
 		set_why(c, rc == ERR_RTE ? "no route to the broker (set funnel.dpdk.gateway)"
-					 : "lwIP refused the connect");
+		                         : "lwIP refused the connect");
 		drop_pcb(c, true);
 		mark_gone(c, rc == ERR_RTE ? -ENETUNREACH : -ENOMEM);
 		d->st.conn_errors++;
@@ -387,8 +389,7 @@ static const char *dp_conn_why(const struct fnl_engine *e, int conn)
 	return c ? c->why : "";
 }
 
-static int dp_conn_send(struct fnl_engine *e, int conn, struct iovec *iov, int iovcnt,
-			uint64_t tag)
+static int dp_conn_send(struct fnl_engine *e, int conn, struct iovec *iov, int iovcnt, uint64_t tag)
 {
 	struct dpdk_engine *d = (struct dpdk_engine *)e;
 	if (iovcnt < 1 || iovcnt > IOV_MAX)
@@ -451,9 +452,11 @@ static void push_sends(struct dpdk_engine *d, struct dconn *c)
 				n = room;
 			if (n > 0xffff)
 				n = 0xffff;
-			bool more = n < v->iov_len || s->idx + 1 < s->iovcnt || c->sq_wr + 1 != c->sq_tail;
-			err_t rc = tcp_write(c->pcb, v->iov_base, (u16_t)n,
-					     TCP_WRITE_FLAG_COPY | (more ? TCP_WRITE_FLAG_MORE : 0));
+			bool more =
+			    n < v->iov_len || s->idx + 1 < s->iovcnt || c->sq_wr + 1 != c->sq_tail;
+			err_t rc =
+			    tcp_write(c->pcb, v->iov_base, (u16_t)n,
+			              TCP_WRITE_FLAG_COPY | (more ? TCP_WRITE_FLAG_MORE : 0));
 			if (rc == ERR_MEM)
 				goto out; /* lwIP is full: the rest at the next poll */
 			if (rc != ERR_OK) {
@@ -487,6 +490,25 @@ static void count_retransmits(struct dpdk_engine *d, struct dconn *c)
 	c->nrtx_seen = n;
 }
 
+static void trace(struct dpdk_engine *d, int64_t now)
+{
+	struct fnl_dpdk_port_stats ps;
+	fnl_dpdk_port_stats(d->port, &ps);
+	d->trace_next_ns = now + 1000000000;
+	fprintf(stderr,
+	        "dpdk: rx=%llu tx=%llu rxdrop=%llu txdrop=%llu nopbuf=%llu link.recv=%u ip.recv=%u "
+	        "tcp.recv=%u tcp.drop=%u tcp.memerr=%u pool.used=%u pool.err=%u heap.used=%u "
+	        "heap.err=%u seg.used=%u\n",
+	        (unsigned long long)ps.rx_pkts, (unsigned long long)ps.tx_pkts,
+	        (unsigned long long)ps.rx_drops, (unsigned long long)ps.tx_drops,
+	        (unsigned long long)d->rx_nopbuf, (unsigned)lwip_stats.link.recv,
+	        (unsigned)lwip_stats.ip.recv, (unsigned)lwip_stats.tcp.recv,
+	        (unsigned)lwip_stats.tcp.drop, (unsigned)lwip_stats.tcp.memerr,
+	        (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->used,
+	        (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->err, (unsigned)lwip_stats.mem.used,
+	        (unsigned)lwip_stats.mem.err, (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->used);
+}
+
 /* Everything but cutting events: rx, lwIP timers, timeouts, sends, tx. */
 static int pump(struct dpdk_engine *d)
 {
@@ -515,6 +537,8 @@ static int pump(struct dpdk_engine *d)
 			push_sends(d, c);
 	}
 	fnl_dpdk_port_tx_flush(d->port);
+	if (d->trace && now >= d->trace_next_ns)
+		trace(d, now);
 	return pkts;
 }
 
@@ -525,20 +549,19 @@ static void free_slot(struct dpdk_engine *d, struct dconn *c)
 }
 
 static int put(struct fnl_event *ev, int *n, int max, struct dconn *c, struct dpdk_engine *d,
-	       enum fnl_ev_type t, int res)
+               enum fnl_ev_type t, int res)
 {
 	if (*n >= max)
 		return -1;
-	ev[*n] = (struct fnl_event){
-	    .type = t, .conn = (int)(c - d->conns), .res = res, .user = c->user};
+	ev[*n] =
+	    (struct fnl_event){.type = t, .conn = (int)(c - d->conns), .res = res, .user = c->user};
 	(*n)++;
 	return 0;
 }
 
 /* Cut one slot's events in order: CONNECTED, SENT, FRAME, then CLOSED.
  * Returns -1 when ev is full (the rest waits for the next poll). */
-static int cut_events(struct dpdk_engine *d, struct dconn *c, struct fnl_event *ev, int *n,
-		      int max)
+static int cut_events(struct dpdk_engine *d, struct dconn *c, struct fnl_event *ev, int *n, int max)
 {
 	if (c->connected_owed) {
 		if (put(ev, n, max, c, d, FNL_EV_CONNECTED, 0) < 0)
@@ -555,7 +578,7 @@ static int cut_events(struct dpdk_engine *d, struct dconn *c, struct fnl_event *
 	while (!c->drop_frames && c->rx_tail - c->rx_head >= 4) {
 		const uint8_t *h = c->rx + c->rx_head;
 		int32_t size = (int32_t)((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
-					 (uint32_t)h[2] << 8 | h[3]);
+		                         (uint32_t)h[2] << 8 | h[3]);
 		if (size < 0 || (uint32_t)size > d->cfg.rx_bytes_max) {
 			set_why(c, size < 0 ? "bad frame size" : "frame larger than rx_bytes_max");
 			drop_pcb(c, true);
@@ -686,7 +709,7 @@ static void dp_stats(const struct fnl_engine *e, struct fnl_engine_stats *out)
 	/* dropped frames: before us (NIC/PMD), for want of a pbuf or an mbuf, and by
 	 * lwIP (bad checksum, no pcb, out of order beyond its queue, ...) */
 	out->pkt_drops = ps.rx_drops + ps.tx_drops + d->rx_nopbuf + lwip_stats.link.drop +
-			 lwip_stats.etharp.drop + lwip_stats.ip.drop + lwip_stats.tcp.drop;
+	                 lwip_stats.etharp.drop + lwip_stats.ip.drop + lwip_stats.tcp.drop;
 }
 
 static void dp_free(struct fnl_engine *e)
@@ -699,9 +722,9 @@ static void dp_free(struct fnl_engine *e)
 		free(c->rx);
 		free(c->sq);
 	}
-	if (d->port) {
+	if (d->port) { /* the RSTs above, then the port goes (AF_XDP: its XDP program too) */
 		fnl_dpdk_port_tx_flush(d->port);
-		/* the port stays up: the EAL cannot be initialised twice in a process */
+		fnl_dpdk_port_close(d->port);
 	}
 	free(d->conns);
 	free(d->free_ids);
@@ -745,8 +768,9 @@ int fnl_dpdk_new(const struct fnl_engine_cfg *cfg, struct fnl_engine **out)
 	if (dc->mtu < 576 || dc->mtu > 1500 || !dc->ip || !dc->netmask)
 		return fail(-EINVAL, "%s", "DPDK egress: funnel.dpdk.ip/netmask/mtu");
 	if (engine_live)
-		return fail(-EALREADY, "%s",
-			    "the DPDK egress runs one engine per process: set one funnel.cores entry");
+		return fail(
+		    -EALREADY, "%s",
+		    "the DPDK egress runs one engine per process: set one funnel.cores entry");
 	struct dpdk_engine *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -766,7 +790,7 @@ int fnl_dpdk_new(const struct fnl_engine_cfg *cfg, struct fnl_engine **out)
 	}
 	uint8_t mac[6];
 	rc = fnl_dpdk_port_open(dc->eal_args, dc->mtu, mac, &d->port, last_error,
-				sizeof(last_error));
+	                        sizeof(last_error));
 	if (rc < 0)
 		goto fail;
 	if (getrandom(&rand_state, sizeof(rand_state), 0) != sizeof(rand_state) || !rand_state)
@@ -784,6 +808,8 @@ int fnl_dpdk_new(const struct fnl_engine_cfg *cfg, struct fnl_engine **out)
 	netif_set_default(&d->nif);
 	netif_set_up(&d->nif);
 	netif_set_link_up(&d->nif);
+	const char *tr = getenv("FNL_DPDK_TRACE");
+	d->trace = tr && tr[0] == '1';
 	engine_live = true;
 	the_engine = d;
 	*out = &d->base;

@@ -22,10 +22,10 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-#define RX_BURST 64
-#define TX_BATCH 64
+#define RX_BURST   64
+#define TX_BATCH   64
 #define POOL_MBUFS 8191
-#define ARGS_MAX 64
+#define ARGS_MAX   64
 
 struct fnl_dpdk_port {
 	uint16_t port;
@@ -53,7 +53,7 @@ static int eal_init(const char *args, char *why, size_t why_len)
 	     t = strtok_r(NULL, " \t", &save)) {
 		if (argc == ARGS_MAX + 1) {
 			snprintf(why, why_len, "funnel.dpdk.eal.args: more than %d arguments",
-				 ARGS_MAX);
+			         ARGS_MAX);
 			return -E2BIG;
 		}
 		argv[argc++] = t;
@@ -66,8 +66,8 @@ static int eal_init(const char *args, char *why, size_t why_len)
 		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
 	if (rc < 0) {
 		int err = rte_errno ? rte_errno : EINVAL;
-		snprintf(why, why_len, "DPDK EAL init failed (funnel.dpdk.eal.args='%s'): %s",
-			 args, rte_strerror(err));
+		snprintf(why, why_len, "DPDK EAL init failed (funnel.dpdk.eal.args='%s'): %s", args,
+		         rte_strerror(err));
 		return -err;
 	}
 	eal_done = true;
@@ -94,10 +94,10 @@ static int port_start(struct fnl_dpdk_port *p, char *why, size_t why_len)
 	if (sock < 0)
 		sock = 0;
 	p->pool = rte_pktmbuf_pool_create("fnl_mbufs", POOL_MBUFS, 256, 0,
-					  RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+	                                  RTE_MBUF_DEFAULT_BUF_SIZE, sock);
 	if (!p->pool) {
 		snprintf(why, why_len, "DPDK: mbuf pool: %s (give the EAL more memory: -m)",
-			 rte_strerror(rte_errno));
+		         rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
 	rc = rte_eth_rx_queue_setup(p->port, 0, nrx, sock, NULL, p->pool);
@@ -105,21 +105,21 @@ static int port_start(struct fnl_dpdk_port *p, char *why, size_t why_len)
 		rc = rte_eth_tx_queue_setup(p->port, 0, ntx, sock, NULL);
 	if (rc < 0) {
 		snprintf(why, why_len, "DPDK port %u (%s): queue setup: %s", p->port,
-			 info.driver_name, strerror(-rc));
+		         info.driver_name, strerror(-rc));
 		return rc;
 	}
 	rte_eth_dev_set_mtu(p->port, (uint16_t)p->mtu); /* best effort; frames stay <= mtu */
 	rc = rte_eth_dev_start(p->port);
 	if (rc < 0) {
 		snprintf(why, why_len, "DPDK port %u (%s): start: %s", p->port, info.driver_name,
-			 strerror(-rc));
+		         strerror(-rc));
 		return rc;
 	}
 	return 0;
 }
 
 int fnl_dpdk_port_open(const char *eal_args, uint32_t mtu, uint8_t mac[6],
-		       struct fnl_dpdk_port **out, char *why, size_t why_len)
+                       struct fnl_dpdk_port **out, char *why, size_t why_len)
 {
 	int rc = eal_init(eal_args, why, why_len);
 	if (rc < 0)
@@ -133,8 +133,8 @@ int fnl_dpdk_port_open(const char *eal_args, uint32_t mtu, uint8_t mac[6],
 	}
 	if (port == RTE_MAX_ETHPORTS) {
 		snprintf(why, why_len,
-			 "DPDK: no port (funnel.dpdk.eal.args needs a device, e.g. "
-			 "--vdev=net_af_xdp0,iface=eth1)");
+		         "DPDK: no port (funnel.dpdk.eal.args needs a device, e.g. "
+		         "--vdev=net_af_xdp0,iface=eth1)");
 		return -ENODEV;
 	}
 	struct fnl_dpdk_port *p = calloc(1, sizeof(*p));
