@@ -631,7 +631,7 @@ static int finish_egress(const struct fnl_config *c, char *msg, size_t len)
 			   "--no-pci --no-shconf -m 256 --vdev=net_af_xdp0,iface=eth1)");
 	if (!c->dpdk_ip[0])
 		return say(msg, len, "funnel.egress=dpdk needs funnel.dpdk.ip (funneld's address)");
-	uint32_t ip, mask, gw = 0;
+	uint32_t ip = 0, mask = 0, gw = 0;
 	if (ipv4("funnel.dpdk.ip", c->dpdk_ip, &ip, msg, len) < 0 ||
 	    ipv4("funnel.dpdk.netmask", c->dpdk_netmask, &mask, msg, len) < 0)
 		return -EINVAL;

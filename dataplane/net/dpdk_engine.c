@@ -27,9 +27,10 @@
  * queued sends copied into lwIP (tcp_write with TCP_WRITE_FLAG_COPY, so SENT
  * follows the copy: the caller's buffers are free then) and tcp_output -> tx
  * burst -> events (per slot: CONNECTED, SENT, FRAME, then CLOSED) -> eventfd
- * watches. With nothing to report and wait_ns != 0 it spins ~20 us, then naps
- * in ppoll on the watched eventfds (a doorbell ends the nap at once) for 50 us
- * doubling up to 200 us, polling the port between naps, until wait_ns is up.
+ * watches. With nothing to report and wait_ns != 0 it spins while TCP has
+ * bytes queued or unacknowledged (or a connect is under way), else ~20 us, then
+ * naps in ppoll on the watched eventfds (a doorbell ends the nap at once) for
+ * 50 us doubling up to 200 us, polling the port between naps, until wait_ns is up.
  *
  * Invariants
  *   - lwIP is driven from this thread only, and only inside engine calls;
@@ -667,6 +668,21 @@ static int read_watches(struct dpdk_engine *d, struct fnl_event *ev, int max, in
 	return n;
 }
 
+/* Whether TCP has work in flight: sends queued or unacknowledged, a connect
+ * under way. Then the poll keeps spinning (ACKs must be answered with the next
+ * segments at once); it naps only when nothing is owed to the wire. */
+static bool tcp_busy(const struct dpdk_engine *d)
+{
+	for (uint32_t i = 0; i < d->cfg.conns_max; i++) {
+		const struct dconn *c = &d->conns[i];
+		if (c->st == C_CONNECTING || c->sq_wr != c->sq_tail)
+			return true;
+		if (c->pcb && (c->pcb->unsent || c->pcb->unacked))
+			return true;
+	}
+	return false;
+}
+
 static int dp_poll(struct fnl_engine *e, struct fnl_event *ev, int max, int64_t wait_ns)
 {
 	struct dpdk_engine *d = (struct dpdk_engine *)e;
@@ -684,7 +700,7 @@ static int dp_poll(struct fnl_engine *e, struct fnl_event *ev, int max, int64_t 
 		int64_t now = fnl_now_ns();
 		if (wait_ns > 0 && now - start >= wait_ns)
 			return 0;
-		if (now - start < SPIN_NS)
+		if (now - start < SPIN_NS || tcp_busy(d))
 			continue;
 		int64_t left_us = wait_ns > 0 ? (wait_ns - (now - start)) / 1000 : nap_us;
 		int us = left_us < nap_us ? (int)left_us : nap_us;
