@@ -287,7 +287,8 @@ int main(int argc, char **argv)
 	}
 	double el = (double)(fnl_now_ns() - t0) / 1e9;
 	qsort(lat, nlat, sizeof(*lat), cmp_i64);
-	printf("{\"egress\":\"%s\",\"batch_bytes\":%zu,\"inflight\":%d,\"produce_version\":%d,\"seconds\":%.2f,"
+	printf("{\"egress\":\"%s\",\"batch_bytes\":%zu,\"inflight\":%d,\"produce_version\":%d,"
+	       "\"seconds\":%.2f,"
 	       "\"requests\":%llu,\"requests_per_s\":%.0f,\"gb_per_s\":%.3f,"
 	       "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f}\n",
 	       fnl_engine_name(e), blen, inflight, ver, el, (unsigned long long)tail, (double)tail / el,

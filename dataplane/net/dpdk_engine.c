@@ -51,6 +51,9 @@
  *   exhausted -> -ETIMEDOUT; peer FIN -> -ECONNRESET after the frames before
  *   it; lwIP out of memory for a send -> retried at the next poll.
  *   TLS: not offered (conn_tls -> -EOPNOTSUPP).
+ *
+ * FNL_DPDK_TRACE=1 in the environment prints the port's and lwIP's counters
+ * on stderr once a second (diagnosis only).
  */
 #include "dataplane/net/dpdk.h"
 #include "dataplane/net/engine_ops.h"
