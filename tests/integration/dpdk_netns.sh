@@ -88,6 +88,7 @@ start_dpdk() { # start_dpdk PMD [-X ...]
 	shift
 	local eal="-l $cpu --no-huge --no-pci --no-shconf --no-telemetry -m 256 --log-level=*:warning"
 	eal+=" --vdev=${pmd}0,iface=fD"
+	[[ $pmd == net_af_xdp ]] && eal+="${FNL_DPDK_XDP_OPTS:-}"
 	fnl_funneld_start -X funnel.egress=dpdk -X "funnel.dpdk.eal.args=$eal" \
 		-X funnel.dpdk.ip=10.99.0.2 -X funnel.dpdk.netmask=255.255.255.0 \
 		-X funnel.dpdk.addr.map=127.0.0.1=10.99.0.1 -X funnel.metrics.listen=127.0.0.1:0 \
@@ -105,8 +106,9 @@ plain() { # plain PMD N: two clients, every record read back exactly once, in or
 }
 N=${FNL_DPDK_RECORDS:-20000}
 
-# 1. net_af_xdp (native XDP on the veth): plain load. Known limit (docs/architecture.md): on
-# this PMD the path stalls after broker reconnect churn, so the faults run on net_af_packet.
+# 1. net_af_xdp (native XDP on the veth): plain load. Known problem (docs/architecture.md): on
+# this PMD the tx path stalls after broker reconnect churn, so the faults run on net_af_packet
+# (FNL_DPDK_FAULT_PMD=net_af_xdp reproduces it; FNL_DPDK_XDP_OPTS adds vdev options).
 start_dpdk net_af_xdp
 sleep 1
 if kill -0 "$FNL_FUNNELD_PID" 2>/dev/null; then
@@ -119,8 +121,8 @@ else
 fi
 inf ip link set dev fD xdp off 2>/dev/null || true
 
-# 2. net_af_packet: plain load, then faults
-PMD=net_af_packet
+# 2. net_af_packet (FNL_DPDK_FAULT_PMD=net_af_xdp to study the stall): plain load, then faults
+PMD=${FNL_DPDK_FAULT_PMD:-net_af_packet}
 start_dpdk "$PMD"
 plain plain_pkt "$N"
 # faults, as faults.sh does them on the kernel path
@@ -139,6 +141,7 @@ metrics() { # the funnel_dpdk_* and connection lines of /metrics, for the log
 	grep -E '^funnel_(dpdk_|broker_|tx_bytes|rx_bytes|requests_sent|responses)' "$FNL_TMP/metrics.txt" >&2
 	inf ethtool -S fD >&2 || true
 	inb ip -s link show bD >&2 || true
+	inf ip -s link show fD >&2 || true
 }
 finish() {
 	wait "$c1" || { metrics; fnl_fail "$1: keyed client did not get every report"; }
