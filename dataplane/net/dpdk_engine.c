@@ -238,6 +238,10 @@ static void drop_pcb(struct dconn *c, bool hard)
 		tcp_abort(pcb);
 }
 
+/* The engine, for lwIP's callbacks (their arg is the slot): a process
+ * singleton while it lives. */
+static struct dpdk_engine *the_engine;
+
 static void on_err(void *arg, err_t err)
 {
 	struct dconn *c = arg;
@@ -265,16 +269,10 @@ static void on_err(void *arg, err_t err)
 	}
 	c->pcb = NULL; /* lwIP freed it */
 	mark_gone(c, res);
-}
-
-/* The engine, for lwIP's callbacks (their arg is the slot): a process
- * singleton while it lives. */
-static struct dpdk_engine *the_engine;
-
-static void count_close_error(struct dpdk_engine *d, struct dconn *c)
-{
-	(void)c;
-	d->st.recv_errors++;
+	if (connecting)
+		the_engine->st.conn_errors++;
+	else
+		the_engine->st.recv_errors++;
 }
 
 static void rx_compact(struct dconn *c)
@@ -301,7 +299,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		set_why(c, "closed by the broker (FIN)");
 		drop_pcb(c, true); /* aborts: lwIP wants ERR_ABRT back */
 		mark_gone(c, -ECONNRESET);
-		count_close_error(d, c);
+		d->st.recv_errors++;
 		return ERR_ABRT;
 	}
 	uint32_t cap = d->cfg.rx_bytes_max + 4;
