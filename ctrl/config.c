@@ -11,7 +11,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "dataplane/compress/compress.h"
+#include "dataplane/net/engine.h"
 
 enum kind {
 	K_INT,
@@ -29,7 +32,8 @@ enum kind {
 	K_ENDPOINT,
 	K_PEM,
 	K_SECRET,
-	K_KTLS
+	K_KTLS,
+	K_EGRESS
 };
 
 struct key {
@@ -99,6 +103,18 @@ static const struct key keys[] = {
 	 NULL},
 	{"funnel.uring.rx.direct", K_BOOL, F(uring_rx_direct), 0, 0, "false",
 	 "true or false (true: plain recv per connection, no provided-buffer ring)"},
+	{"funnel.egress", K_EGRESS, F(egress), 0, 0, "uring",
+	 "uring or dpdk (dpdk: a funneld built with meson -Ddpdk=enabled)"},
+	{"funnel.dpdk.eal.args", K_STR, F(dpdk_eal_args), 0, 0, "",
+	 "DPDK EAL arguments, e.g. -l 1 --no-huge --no-pci --no-shconf -m 256 "
+	 "--vdev=net_af_xdp0,iface=eth1"},
+	{"funnel.dpdk.ip", K_STR, F(dpdk_ip), 0, 0, "", "the IPv4 address funneld uses on the port"},
+	{"funnel.dpdk.netmask", K_STR, F(dpdk_netmask), 0, 0, "255.255.255.0", "an IPv4 netmask"},
+	{"funnel.dpdk.gateway", K_STR, F(dpdk_gateway), 0, 0, "",
+	 "an IPv4 address on the subnet; empty = brokers on the subnet only"},
+	{"funnel.dpdk.mtu", K_INT, F(dpdk_mtu), 576, 1500, "1500", NULL},
+	{"funnel.dpdk.addr.map", K_STR, F(dpdk_addr_map), 0, 0, "",
+	 "FROM=TO (IPv4): the data plane connects to TO where a broker advertises FROM"},
 	{"funnel.log.level", K_LOGLEVEL, F(log_level), 0, 0, "info", "error, warn, info or debug"},
 	{"funnel.shutdown.timeout.ms", K_INT, F(shutdown_timeout_ms), 0, INT_MAX, "30000", NULL},
 	{"funnel.idle.nap.us", K_INT, F(idle_nap_us), 0, 100000, "0", NULL},
@@ -340,6 +356,14 @@ static int set_enum(struct fnl_config *c, const struct key *k, const char *value
 				return 0;
 			}
 		return bad(k, value, msg, len);
+	case K_EGRESS:
+		if (strcmp(value, "uring") == 0)
+			*dst = FNL_EGRESS_URING;
+		else if (strcmp(value, "dpdk") == 0)
+			*dst = FNL_EGRESS_DPDK;
+		else
+			return bad(k, value, msg, len);
+		return 0;
 	case K_ENDPOINT:
 		if (strcasecmp(value, "https") == 0)
 			c->ssl_verify_host = true;
@@ -605,8 +629,78 @@ static int finish_sasl(const struct fnl_config *c, char *msg, size_t len)
 	return 0;
 }
 
+static int ipv4(const char *key, const char *v, uint32_t *out, char *msg, size_t len)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, v, &a) != 1)
+		return say(msg, len, "%s='%s' is not an IPv4 address (a.b.c.d)", key, v);
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+/* funnel.egress=dpdk: built in, and funnel.dpdk.* complete and consistent. */
+static int finish_egress(const struct fnl_config *c, char *msg, size_t len)
+{
+	if (c->egress != FNL_EGRESS_DPDK) {
+		if (c->dpdk_eal_args[0] || c->dpdk_ip[0] || c->dpdk_gateway[0])
+			return say(msg, len,
+				   "funnel.dpdk.* is set but funnel.egress=uring: set "
+				   "funnel.egress=dpdk or remove the funnel.dpdk.* settings");
+		return 0;
+	}
+	if (!fnl_engine_built(FNL_EGRESS_DPDK))
+		return say(msg, len,
+			   "funnel.egress=dpdk: this funneld was built without DPDK (build it "
+			   "with meson -Ddpdk=enabled)");
+	if (!c->dpdk_eal_args[0])
+		return say(msg, len,
+			   "funnel.egress=dpdk needs funnel.dpdk.eal.args (e.g. -l 1 --no-huge "
+			   "--no-pci --no-shconf -m 256 --vdev=net_af_xdp0,iface=eth1)");
+	if (!c->dpdk_ip[0])
+		return say(msg, len, "funnel.egress=dpdk needs funnel.dpdk.ip (funneld's address)");
+	uint32_t ip = 0, mask = 0, gw = 0;
+	if (ipv4("funnel.dpdk.ip", c->dpdk_ip, &ip, msg, len) < 0 ||
+	    ipv4("funnel.dpdk.netmask", c->dpdk_netmask, &mask, msg, len) < 0)
+		return -EINVAL;
+	if (mask == 0 || (~mask & (~mask + 1)) != 0)
+		return say(msg, len, "funnel.dpdk.netmask='%s' is not a netmask (e.g. 255.255.255.0)",
+			   c->dpdk_netmask);
+	if (c->dpdk_gateway[0]) {
+		if (ipv4("funnel.dpdk.gateway", c->dpdk_gateway, &gw, msg, len) < 0)
+			return -EINVAL;
+		if ((gw & mask) != (ip & mask))
+			return say(msg, len,
+				   "funnel.dpdk.gateway=%s is not on funnel.dpdk.ip's subnet (%s/%s)",
+				   c->dpdk_gateway, c->dpdk_ip, c->dpdk_netmask);
+	}
+	if (c->dpdk_addr_map[0]) {
+		char a[FNL_CONFIG_STR_MAX];
+		snprintf(a, sizeof(a), "%s", c->dpdk_addr_map);
+		char *eq = strchr(a, '=');
+		uint32_t x;
+		if (!eq)
+			return say(msg, len, "funnel.dpdk.addr.map='%s' is not FROM=TO", a);
+		*eq = '\0';
+		if (ipv4("funnel.dpdk.addr.map (FROM)", a, &x, msg, len) < 0 ||
+		    ipv4("funnel.dpdk.addr.map (TO)", eq + 1, &x, msg, len) < 0)
+			return -EINVAL;
+	}
+	if (fnl_sec_tls(c->security_protocol))
+		return say(msg, len,
+			   "security.protocol=%s: TLS is not offered on funnel.egress=dpdk; use "
+			   "funnel.egress=uring",
+			   fnl_sec_proto_name(c->security_protocol));
+	if (c->cores_n > 1)
+		return say(msg, len,
+			   "funnel.egress=dpdk runs one data-plane core (one port, one lwIP): give "
+			   "funnel.cores one CPU");
+	return 0;
+}
+
 int fnl_config_finish(struct fnl_config *c, char *msg, size_t len)
 {
+	if (finish_egress(c, msg, len) < 0)
+		return -EINVAL;
 	if (finish_ssl(c, msg, len) < 0 || finish_sasl(c, msg, len) < 0)
 		return -EINVAL;
 	if (c->bootstrap_servers[0] == '\0')
@@ -690,6 +784,8 @@ static size_t put_value(const struct fnl_config *c, const struct key *k, char *v
 		return (size_t)snprintf(v, cap, "%s", c->ssl_verify_host ? "https" : "none");
 	case K_KTLS:
 		return (size_t)snprintf(v, cap, "%s", ktls_modes[*(const int *)field % 3]);
+	case K_EGRESS:
+		return (size_t)snprintf(v, cap, "%s", c->egress == FNL_EGRESS_DPDK ? "dpdk" : "uring");
 	case K_ACKS:
 		return (size_t)snprintf(v, cap, "%s", c->acks == -1 ? "all" : c->acks ? "1" : "0");
 	case K_CODEC:

@@ -89,6 +89,13 @@ struct fnl_config {
 	int uring_rx_buffers;      /* provided receive buffers (a power of two) */
 	int uring_rx_buffer_bytes; /* bytes each */
 	bool uring_rx_direct;      /* plain recv per connection instead */
+	/* the egress (issue 16): funnel.egress=uring (default) or dpdk, and DPDK's settings */
+	int egress;                            /* enum fnl_egress (dataplane/net/engine.h) */
+	char dpdk_eal_args[FNL_CONFIG_STR_MAX]; /* funnel.dpdk.eal.args */
+	char dpdk_ip[FNL_CONFIG_STR_MAX], dpdk_netmask[FNL_CONFIG_STR_MAX];
+	char dpdk_gateway[FNL_CONFIG_STR_MAX]; /* "" = brokers on the subnet only */
+	int dpdk_mtu;
+	char dpdk_addr_map[FNL_CONFIG_STR_MAX]; /* FROM=TO: advertised address -> reachable one */
 	int log_level; /* 0 error .. 3 debug */
 	int shutdown_timeout_ms;
 	int idle_nap_us; /* light load: wait this long in io_uring instead of spinning; 0 = spin */

@@ -3,6 +3,7 @@
  *
  *   funneld -c funnel.properties [-X key=value]...
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include "ctrl/log.h"
 #include "ctrl/metrics.h"
 #include "ctrl/txnd.h"
+#include "dataplane/net/dpdk.h"
 #include "dataplane/net/engine.h"
 #include "dataplane/producer/producer.h"
 
@@ -128,11 +130,37 @@ static void core_cfg(const struct fnl_config *s, struct fnl_core_cfg *c)
 	c->rx_direct = s->uring_rx_direct;
 	c->idle_nap_us = s->idle_nap_us;
 	c->zdelay_us = s->test_compress_delay_us;
+	c->egress = s->egress;
 	snprintf(c->client_id, sizeof(c->client_id), "%s", s->client_id);
 	if (s->journal)
 		fnl_state_path(s, "journal", c->journal_path, sizeof(c->journal_path));
 	c->restart_wait_ms = s->restart_wait_ms;
 	c->seed = (uint64_t)fnl_now_ns() ^ (uint64_t)getpid();
+}
+
+/* funnel.dpdk.* (checked by fnl_config_finish) as the DPDK engine takes them */
+static void dpdk_cfg(const struct fnl_config *s, struct fnl_dpdk_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->eal_args, sizeof(c->eal_args), "%s", s->dpdk_eal_args);
+	struct in_addr a;
+	if (inet_pton(AF_INET, s->dpdk_ip, &a) == 1)
+		c->ip = a.s_addr;
+	if (inet_pton(AF_INET, s->dpdk_netmask, &a) == 1)
+		c->netmask = a.s_addr;
+	if (s->dpdk_gateway[0] && inet_pton(AF_INET, s->dpdk_gateway, &a) == 1)
+		c->gateway = a.s_addr;
+	c->mtu = (uint32_t)s->dpdk_mtu;
+	char map[sizeof(s->dpdk_addr_map)];
+	snprintf(map, sizeof(map), "%s", s->dpdk_addr_map);
+	char *eq = strchr(map, '=');
+	if (eq) {
+		*eq = '\0';
+		if (inet_pton(AF_INET, map, &a) == 1)
+			c->map_from = a.s_addr;
+		if (inet_pton(AF_INET, eq + 1, &a) == 1)
+			c->map_to = a.s_addr;
+	}
 }
 
 /* after fnl_secure_setup: the connections' TLS context and credentials */
@@ -201,9 +229,19 @@ static int setup(struct fnl_daemon *d)
 					 strerror(-mrc));
 		}
 	}
+	struct fnl_dpdk_cfg dcfg;
+	if (cc.egress == FNL_EGRESS_DPDK) {
+		dpdk_cfg(&d->cfg, &dcfg);
+		cc.egress_cfg = &dcfg; /* read in fnl_core_new only */
+		fnl_info("egress dpdk ip=%s mtu=%d eal=\"%s\" (ctrl's Metadata connection stays on "
+			 "the kernel)", d->cfg.dpdk_ip, d->cfg.dpdk_mtu, d->cfg.dpdk_eal_args);
+	}
 	rc = fnl_core_new(&cc, &d->cmdq, &d->evtq, d->doorbell_efd, d->evt_efd, &d->core);
 	if (rc < 0) {
-		if (rc == -EBUSY)
+		if (cc.egress == FNL_EGRESS_DPDK)
+			fnl_err("cannot start the DPDK egress err=\"%s\" why=\"%s\"", strerror(-rc),
+				fnl_engine_last_error());
+		else if (rc == -EBUSY)
 			fnl_err("another funneld uses the state directory (its journal is locked): "
 				"stop it or set funnel.state.dir path=%s", cc.journal_path);
 		else

@@ -218,6 +218,16 @@ static const struct gstat gstats[] = {
        "KIP-368 re-authentications on live connections (the broker set a session lifetime)."),
     GS("funnel_sasl_failures_total", "counter", sasl_failures,
        "Data-plane SASL logins that failed (refused, closed, or the server failed a check)."),
+    GS("funnel_dpdk_rx_packets_total", "counter", pkts_rx,
+       "funnel.egress=dpdk: frames received on the DPDK port (0 on io_uring)."),
+    GS("funnel_dpdk_tx_packets_total", "counter", pkts_tx,
+       "funnel.egress=dpdk: frames sent on the DPDK port (0 on io_uring)."),
+    GS("funnel_dpdk_drops_total", "counter", pkt_drops,
+       "funnel.egress=dpdk: frames dropped (by the PMD, for want of a buffer, or by lwIP: bad "
+       "checksum, no connection, ...)."),
+    GS("funnel_dpdk_tcp_retransmits_total", "counter", tcp_retransmits,
+       "funnel.egress=dpdk: TCP retransmissions by lwIP (per-connection retransmit counter "
+       "increments)."),
     GS("funnel_broker_connects_total", "counter", connects, "Broker connections made."),
     GS("funnel_broker_disconnects_total", "counter", disconnects,
        "Broker connections lost or closed."),

@@ -5,11 +5,18 @@
  *
  *   fnl-produce-bench -b BOOTSTRAP -t TOPIC [-s BATCH_BYTES] [-i INFLIGHT]
  *                     [-d SECONDS] [-p PARTITIONS]
+ *                     [-M FROM=TO] [-E dpdk -A EAL_ARGS -I IP [-N NETMASK] [-G GATEWAY]]
+ *
+ * -M: connect to TO where the leader is advertised at FROM (IPv4; e.g. a broker
+ * behind a forwarder in another network namespace). -E dpdk: the DPDK egress
+ * (a -Ddpdk=enabled build) instead of io_uring, on the port EAL_ARGS names,
+ * with lwIP's address IP (the metadata connection stays on the kernel).
  *
  * Prints one JSON object: requests/s, GB/s (batch bytes acknowledged), p50
  * and p99 request latency. acks=1, no idempotence: the batch bytes are the
  * same in every request, so the broker must not check sequences.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +27,7 @@
 #include "dataplane/core/apiver.h"
 #include "dataplane/kafka/proto.h"
 #include "dataplane/kafka/recbatch.h"
+#include "dataplane/net/dpdk.h"
 #include "dataplane/net/engine.h"
 
 #define INFLIGHT_MAX 5
@@ -138,19 +146,28 @@ int main(int argc, char **argv)
 	const char *bootstrap = NULL, *topic = NULL;
 	size_t size = 1 << 20;
 	int inflight = 1, seconds = 3, opt;
-	while ((opt = getopt(argc, argv, "b:t:s:i:d:")) != -1) {
+	const char *map = NULL, *egress = "uring", *eal = NULL, *ip = NULL;
+	const char *mask = "255.255.255.0", *gw = NULL;
+	while ((opt = getopt(argc, argv, "b:t:s:i:d:M:E:A:I:N:G:")) != -1) {
 		switch (opt) {
 		case 'b': bootstrap = optarg; break;
 		case 't': topic = optarg; break;
 		case 's': size = (size_t)atol(optarg); break;
 		case 'i': inflight = atoi(optarg); break;
 		case 'd': seconds = atoi(optarg); break;
+		case 'M': map = optarg; break;
+		case 'E': egress = optarg; break;
+		case 'A': eal = optarg; break;
+		case 'I': ip = optarg; break;
+		case 'N': mask = optarg; break;
+		case 'G': gw = optarg; break;
 		default: bootstrap = NULL;
 		}
 	}
 	if (!bootstrap || !topic || inflight < 1 || inflight > INFLIGHT_MAX || size < 1024) {
 		fprintf(stderr, "usage: fnl-produce-bench -b BOOTSTRAP -t TOPIC [-s BATCH_BYTES] "
-				"[-i INFLIGHT 1..5] [-d SECONDS]\n");
+				"[-i INFLIGHT 1..5] [-d SECONDS] [-M FROM=TO] [-E uring|dpdk -A "
+				"EAL_ARGS -I IP [-N NETMASK] [-G GATEWAY]]\n");
 		return 2;
 	}
 	char msg[512];
@@ -174,15 +191,42 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fnl-produce-bench: no leader for %s[0]\n", topic);
 		return 1;
 	}
+	if (map && sa.sin6_family == AF_INET) { /* -M FROM=TO */
+		char from[64];
+		snprintf(from, sizeof(from), "%s", map);
+		char *eq = strchr(from, '=');
+		struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+		struct in_addr f, t;
+		if (eq && (*eq = '\0', inet_pton(AF_INET, from, &f) == 1) &&
+		    inet_pton(AF_INET, eq + 1, &t) == 1 && in->sin_addr.s_addr == f.s_addr)
+			in->sin_addr = t;
+	}
 	uint8_t *batch = malloc(size);
 	size_t blen = build_batch(batch, size);
 
 	struct fnl_engine_cfg ecfg;
 	fnl_engine_cfg_default(&ecfg);
 	ecfg.conns_max = 2;
+	struct fnl_dpdk_cfg dcfg = {.mtu = 1500};
+	if (strcmp(egress, "dpdk") == 0) {
+		struct in_addr a;
+		snprintf(dcfg.eal_args, sizeof(dcfg.eal_args), "%s", eal ? eal : "");
+		if (ip && inet_pton(AF_INET, ip, &a) == 1)
+			dcfg.ip = a.s_addr;
+		if (inet_pton(AF_INET, mask, &a) == 1)
+			dcfg.netmask = a.s_addr;
+		if (gw && inet_pton(AF_INET, gw, &a) == 1)
+			dcfg.gateway = a.s_addr;
+		ecfg.egress = FNL_EGRESS_DPDK;
+		ecfg.egress_cfg = &dcfg;
+	}
 	struct fnl_engine *e;
-	if (fnl_engine_new(&ecfg, &e) < 0)
+	int erc = fnl_engine_new(&ecfg, &e);
+	if (erc < 0) {
+		fprintf(stderr, "fnl-produce-bench: engine %s: %s %s\n", egress, strerror(-erc),
+			fnl_engine_last_error());
 		return 1;
+	}
 	socklen_t sl = sa.sin6_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(sa);
 	int conn = fnl_conn_open(e, (struct sockaddr *)&sa, sl, 5000, 0);
 	uint8_t hs[512];
@@ -243,10 +287,11 @@ int main(int argc, char **argv)
 	}
 	double el = (double)(fnl_now_ns() - t0) / 1e9;
 	qsort(lat, nlat, sizeof(*lat), cmp_i64);
-	printf("{\"batch_bytes\":%zu,\"inflight\":%d,\"produce_version\":%d,\"seconds\":%.2f,"
+	printf("{\"egress\":\"%s\",\"batch_bytes\":%zu,\"inflight\":%d,\"produce_version\":%d,"
+	       "\"seconds\":%.2f,"
 	       "\"requests\":%llu,\"requests_per_s\":%.0f,\"gb_per_s\":%.3f,"
 	       "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f}\n",
-	       blen, inflight, ver, el, (unsigned long long)tail, (double)tail / el,
+	       fnl_engine_name(e), blen, inflight, ver, el, (unsigned long long)tail, (double)tail / el,
 	       (double)acked / el / 1e9, nlat ? (double)lat[nlat / 2] / 1e6 : 0,
 	       nlat ? (double)lat[nlat * 99 / 100] / 1e6 : 0);
 	fnl_engine_free(e);

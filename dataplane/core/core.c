@@ -75,6 +75,10 @@ static void copy_engine_stats(struct fnl_core *c)
 		z->bytes_in = c->acc.st.bytes_raw;
 		z->bytes_out = c->acc.st.bytes_wire;
 	}
+	c->st.pkts_rx = es.pkts_rx;
+	c->st.pkts_tx = es.pkts_tx;
+	c->st.pkt_drops = es.pkt_drops;
+	c->st.tcp_retransmits = es.tcp_retransmits;
 }
 
 int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fnl_cmdq *evt,
@@ -156,6 +160,8 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 	if (cfg->rx_buf_bytes)
 		ecfg.rx_buf_bytes = cfg->rx_buf_bytes;
 	ecfg.rx_direct = cfg->rx_direct;
+	ecfg.egress = (enum fnl_egress)cfg->egress;
+	ecfg.egress_cfg = cfg->egress_cfg;
 	rc = fnl_engine_new(&ecfg, &c->eng);
 	if (rc < 0)
 		goto fail;

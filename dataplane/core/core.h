@@ -53,6 +53,8 @@ struct fnl_core_cfg {
 	bool sqpoll;
 	uint32_t rx_bufs, rx_buf_bytes; /* the engine's provided receive buffers; 0: default */
 	bool rx_direct;                 /* plain recv per connection instead */
+	int egress;                     /* enum fnl_egress: uring (0) or dpdk */
+	const void *egress_cfg;         /* struct fnl_dpdk_cfg for dpdk; outlives the core */
 	int idle_nap_us; /* 0: spin while records trickle in; else wait up to this in io_uring */
 	char client_id[256];
 	char journal_path[4096]; /* "" = no restart journal */
@@ -101,6 +103,8 @@ struct fnl_core_stats {
 	uint64_t sasl_reauths; /* KIP-368 re-authentications on a live connection */
 	/* TLS connections by record layer (engine): all user space, kernel TX, kernel RX */
 	uint64_t tls_user, ktls_tx, ktls_rx;
+	/* the DPDK egress (0 on io_uring): frames rx/tx, drops, TCP retransmissions */
+	uint64_t pkts_rx, pkts_tx, pkt_drops, tcp_retransmits;
 	int64_t producer_id;
 	int32_t producer_epoch;
 	int32_t clients_active;

@@ -1,6 +1,9 @@
 /* engine.c - engine.h's functions, dispatched to the implementation the
  * engine was made with (engine_ops.h). */
 #include "dataplane/net/engine_ops.h"
+#ifdef FNL_HAVE_DPDK
+#include "dataplane/net/dpdk.h"
+#endif
 
 #include <errno.h>
 #include <stddef.h>
@@ -29,9 +32,31 @@ int fnl_engine_new(const struct fnl_engine_cfg *cfg, struct fnl_engine **out)
 	switch (cfg->egress) {
 	case FNL_EGRESS_URING:
 		return fnl_uring_new(cfg, out);
+#ifdef FNL_HAVE_DPDK
+	case FNL_EGRESS_DPDK:
+		return fnl_dpdk_new(cfg, out);
+#endif
 	default:
 		return -EOPNOTSUPP; /* not built into this binary */
 	}
+}
+
+const char *fnl_engine_last_error(void)
+{
+#ifdef FNL_HAVE_DPDK
+	return fnl_dpdk_last_error();
+#else
+	return "";
+#endif
+}
+
+bool fnl_engine_built(enum fnl_egress e)
+{
+#ifdef FNL_HAVE_DPDK
+	if (e == FNL_EGRESS_DPDK)
+		return true;
+#endif
+	return e == FNL_EGRESS_URING;
 }
 
 const char *fnl_engine_name(const struct fnl_engine *e)

@@ -289,8 +289,19 @@ struct fnl_engine_stats {
 	uint64_t tls_user; /* all in OpenSSL (user space) */
 	uint64_t ktls_tx;  /* the kernel encrypts its sends */
 	uint64_t ktls_rx;  /* the kernel decrypts its receives (TLS 1.2) */
+	/* the DPDK egress only (0 on io_uring): frames received / sent on the port,
+	 * frames dropped (by the PMD, for want of a buffer, or by lwIP: checksum, no
+	 * connection, ...), and TCP segments lwIP retransmitted */
+	uint64_t pkts_rx, pkts_tx, pkt_drops, tcp_retransmits;
 };
 void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out);
+
+/* Why the last fnl_engine_new of an implementation that says more than an
+ * errno failed (DPDK: the EAL's or the port's complaint); "" otherwise. */
+const char *fnl_engine_last_error(void);
+
+/* Whether this binary has the egress implementation e (DPDK: -Ddpdk=enabled). */
+bool fnl_engine_built(enum fnl_egress e);
 
 /* The implementation's name ("uring", ...); "" for NULL. */
 const char *fnl_engine_name(const struct fnl_engine *e);

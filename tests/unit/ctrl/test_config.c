@@ -9,6 +9,7 @@
 #include "check.h"
 #include "ctrl/config.h"
 #include "dataplane/compress/compress.h"
+#include "dataplane/net/engine.h"
 
 static char msg[FNL_CONFIG_MSG_MAX];
 
@@ -279,8 +280,46 @@ static void test_security(void)
 	unlink(pw);
 }
 
+/* funnel.egress and funnel.dpdk.*: what the DPDK egress needs, and what it refuses */
+static void test_egress(void)
+{
+	sec_reset();
+	CHECK_EQ(sec.egress, FNL_EGRESS_URING);
+	sec_set("funnel.dpdk.ip", "10.0.0.2");
+	sec_refused("funnel.dpdk.*", "funnel.egress=uring");
+	sec_set("funnel.egress", "dpdk");
+	CHECK_EQ(fnl_config_set(&sec, "funnel.egress", "xdp", msg, sizeof(msg)), -EINVAL);
+	CHECK_EQ(fnl_config_set(&sec, "funnel.dpdk.mtu", "9000", msg, sizeof(msg)), -EINVAL);
+	if (!fnl_engine_built(FNL_EGRESS_DPDK)) {
+		sec_refused("funnel.egress=dpdk", "built without DPDK");
+		return;
+	}
+	sec_refused("funnel.egress=dpdk", "funnel.dpdk.eal.args");
+	sec_set("funnel.dpdk.eal.args", "--no-huge --vdev=net_af_packet0,iface=x");
+	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	sec_set("funnel.dpdk.ip", "10.0.0.300");
+	sec_refused("funnel.dpdk.ip='10.0.0.300'", "IPv4");
+	sec_set("funnel.dpdk.ip", "10.0.0.2");
+	sec_set("funnel.dpdk.netmask", "255.0.255.0");
+	sec_refused("funnel.dpdk.netmask", "not a netmask");
+	sec_set("funnel.dpdk.netmask", "255.255.255.0");
+	sec_set("funnel.dpdk.gateway", "10.0.1.1");
+	sec_refused("funnel.dpdk.gateway=10.0.1.1", "subnet");
+	sec_set("funnel.dpdk.gateway", "10.0.0.1");
+	sec_set("funnel.dpdk.addr.map", "127.0.0.1");
+	sec_refused("funnel.dpdk.addr.map", "FROM=TO");
+	sec_set("funnel.dpdk.addr.map", "127.0.0.1=10.0.0.1");
+	CHECK_EQ(fnl_config_finish(&sec, msg, sizeof(msg)), 0);
+	sec_set("funnel.cores", "1,2");
+	sec_refused("funnel.egress=dpdk", "funnel.cores");
+	sec_set("funnel.cores", "1");
+	sec_set("security.protocol", "ssl");
+	sec_refused("security.protocol=SSL", "funnel.egress=dpdk");
+}
+
 int main(void)
 {
+	test_egress();
 	test_security();
 	test_defaults();
 	test_file_and_overrides();

@@ -1,0 +1,232 @@
+/* dpdk_port.c - the DPDK half of the DPDK egress (see dpdk.h): the EAL, one
+ * ethdev port with one rx and one tx queue, and an mbuf pool. DPDK headers
+ * only; no lwIP here.
+ *
+ * Layout: struct fnl_dpdk_port holds the port id, the pool and the tx batch
+ * (up to TX_BATCH mbufs filled since the last flush). Invariant: every mbuf
+ * taken from the pool is either in the tx batch, handed to the PMD, or freed.
+ */
+#include "dataplane/net/dpdk.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#define RX_BURST   64
+#define TX_BATCH   64
+#define POOL_MBUFS 8191
+#define ARGS_MAX   64
+
+struct fnl_dpdk_port {
+	uint16_t port;
+	struct rte_mempool *pool;
+	struct rte_mbuf *tx[TX_BATCH];
+	uint32_t ntx;
+	uint32_t mtu;
+	uint64_t tx_pkts, tx_drops;
+};
+
+static bool eal_done;
+
+/* rte_eal_init pins the calling thread to the main lcore: give it its
+ * affinity back (it may be ctrl's thread). */
+static int eal_init(const char *args, char *why, size_t why_len)
+{
+	if (eal_done)
+		return 0;
+	static char buf[1024];
+	snprintf(buf, sizeof(buf), "%s", args);
+	char *argv[ARGS_MAX + 2];
+	int argc = 0;
+	argv[argc++] = "funneld";
+	for (char *save = NULL, *t = strtok_r(buf, " \t", &save); t;
+	     t = strtok_r(NULL, " \t", &save)) {
+		if (argc == ARGS_MAX + 1) {
+			snprintf(why, why_len, "funnel.dpdk.eal.args: more than %d arguments",
+			         ARGS_MAX);
+			return -E2BIG;
+		}
+		argv[argc++] = t;
+	}
+	argv[argc] = NULL;
+	cpu_set_t saved;
+	bool have = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
+	int rc = rte_eal_init(argc, argv);
+	if (have)
+		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+	if (rc < 0) {
+		int err = rte_errno ? rte_errno : EINVAL;
+		snprintf(why, why_len, "DPDK EAL init failed (funnel.dpdk.eal.args='%s'): %s", args,
+		         rte_strerror(err));
+		return -err;
+	}
+	eal_done = true;
+	return 0;
+}
+
+static int port_start(struct fnl_dpdk_port *p, char *why, size_t why_len)
+{
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get(p->port, &info);
+	if (rc < 0)
+		return rc;
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.mtu = p->mtu;
+	rc = rte_eth_dev_configure(p->port, 1, 1, &conf);
+	if (rc < 0) {
+		snprintf(why, why_len, "DPDK port %u: configure: %s", p->port, strerror(-rc));
+		return rc;
+	}
+	uint16_t nrx = 1024, ntx = 1024;
+	rte_eth_dev_adjust_nb_rx_tx_desc(p->port, &nrx, &ntx);
+	int sock = rte_eth_dev_socket_id(p->port);
+	if (sock < 0)
+		sock = 0;
+	p->pool = rte_pktmbuf_pool_create("fnl_mbufs", POOL_MBUFS, 256, 0,
+	                                  RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+	if (!p->pool) {
+		snprintf(why, why_len, "DPDK: mbuf pool: %s (give the EAL more memory: -m)",
+		         rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	rc = rte_eth_rx_queue_setup(p->port, 0, nrx, sock, NULL, p->pool);
+	if (rc == 0)
+		rc = rte_eth_tx_queue_setup(p->port, 0, ntx, sock, NULL);
+	if (rc < 0) {
+		snprintf(why, why_len, "DPDK port %u (%s): queue setup: %s", p->port,
+		         info.driver_name, strerror(-rc));
+		return rc;
+	}
+	rte_eth_dev_set_mtu(p->port, (uint16_t)p->mtu); /* best effort; frames stay <= mtu */
+	rc = rte_eth_dev_start(p->port);
+	if (rc < 0) {
+		snprintf(why, why_len, "DPDK port %u (%s): start: %s", p->port, info.driver_name,
+		         strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int fnl_dpdk_port_open(const char *eal_args, uint32_t mtu, uint8_t mac[6],
+                       struct fnl_dpdk_port **out, char *why, size_t why_len)
+{
+	int rc = eal_init(eal_args, why, why_len);
+	if (rc < 0)
+		return rc;
+	uint16_t port = RTE_MAX_ETHPORTS;
+	uint16_t id;
+	RTE_ETH_FOREACH_DEV(id)
+	{
+		port = id;
+		break;
+	}
+	if (port == RTE_MAX_ETHPORTS) {
+		snprintf(why, why_len,
+		         "DPDK: no port (funnel.dpdk.eal.args needs a device, e.g. "
+		         "--vdev=net_af_xdp0,iface=eth1)");
+		return -ENODEV;
+	}
+	struct fnl_dpdk_port *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->port = port;
+	p->mtu = mtu;
+	rc = port_start(p, why, why_len);
+	if (rc < 0) {
+		if (p->pool)
+			rte_mempool_free(p->pool);
+		free(p);
+		return rc;
+	}
+	struct rte_ether_addr a;
+	rte_eth_macaddr_get(port, &a);
+	memcpy(mac, a.addr_bytes, 6);
+	*out = p;
+	return 0;
+}
+
+void fnl_dpdk_port_close(struct fnl_dpdk_port *p)
+{
+	if (!p)
+		return;
+	for (uint32_t i = 0; i < p->ntx; i++)
+		rte_pktmbuf_free(p->tx[i]);
+	rte_eth_dev_stop(p->port);
+	rte_eth_dev_close(p->port);
+	rte_mempool_free(p->pool);
+	free(p);
+}
+
+int fnl_dpdk_port_rx(struct fnl_dpdk_port *p, fnl_dpdk_rx_fn fn, void *arg)
+{
+	struct rte_mbuf *m[RX_BURST];
+	uint16_t n = rte_eth_rx_burst(p->port, 0, m, RX_BURST);
+	for (uint16_t i = 0; i < n; i++) {
+		if (m[i]->nb_segs == 1)
+			fn(arg, rte_pktmbuf_mtod(m[i], const uint8_t *), m[i]->data_len);
+		else { /* chained (a PMD with scatter): linearise on the stack */
+			uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
+			uint32_t len = m[i]->pkt_len < sizeof(buf) ? m[i]->pkt_len : sizeof(buf);
+			const void *d = rte_pktmbuf_read(m[i], 0, len, buf);
+			if (d)
+				fn(arg, d, len);
+		}
+		rte_pktmbuf_free(m[i]);
+	}
+	return n;
+}
+
+uint8_t *fnl_dpdk_port_tx_buf(struct fnl_dpdk_port *p, uint32_t len)
+{
+	if (p->ntx == TX_BATCH)
+		fnl_dpdk_port_tx_flush(p);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(p->pool);
+	if (!m) {
+		p->tx_drops++;
+		return NULL;
+	}
+	char *d = rte_pktmbuf_append(m, (uint16_t)len);
+	if (!d) {
+		rte_pktmbuf_free(m);
+		p->tx_drops++;
+		return NULL;
+	}
+	p->tx[p->ntx++] = m;
+	return (uint8_t *)d;
+}
+
+void fnl_dpdk_port_tx_flush(struct fnl_dpdk_port *p)
+{
+	uint32_t off = 0;
+	/* a few tries: the PMD may free descriptors between them */
+	for (int tries = 0; off < p->ntx && tries < 4; tries++)
+		off += rte_eth_tx_burst(p->port, 0, p->tx + off, (uint16_t)(p->ntx - off));
+	p->tx_pkts += off;
+	for (uint32_t i = off; i < p->ntx; i++) {
+		rte_pktmbuf_free(p->tx[i]);
+		p->tx_drops++;
+	}
+	p->ntx = 0;
+}
+
+void fnl_dpdk_port_stats(struct fnl_dpdk_port *p, struct fnl_dpdk_port_stats *out)
+{
+	struct rte_eth_stats s;
+	memset(&s, 0, sizeof(s));
+	rte_eth_stats_get(p->port, &s);
+	out->rx_pkts = s.ipackets;
+	out->tx_pkts = p->tx_pkts;
+	out->rx_drops = s.imissed + s.rx_nombuf + s.ierrors;
+	out->tx_drops = p->tx_drops + s.oerrors;
+}

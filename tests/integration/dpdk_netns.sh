@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# The DPDK egress (funnel.egress=dpdk, issue 16) over a veth pair between two
+# network namespaces made here:
+#
+#   ns B (broker)                                 ns F (funneld)
+#   fnl-mockbroker on 127.0.0.1:P1..P3            funneld: data plane = DPDK PMD
+#   socat 10.99.0.1:Pi -> 127.0.0.1:Pi            (net_af_xdp, else net_af_packet)
+#   bD 10.99.0.1/24, tx checksum offload off  <== veth ==>  fD (no kernel IP)
+#                                                 lwIP 10.99.0.2/24 on fD
+#   socat UNIX b<P>.sock -> 127.0.0.1:Pi  <-- filesystem -- socat 127.0.0.1:Pi (ctrl's kernel
+#                                                 path for Metadata/InitProducerId)
+#
+# The mock advertises 127.0.0.1:Pi; funnel.dpdk.addr.map=127.0.0.1=10.99.0.1 sends the data
+# plane's connections to the socat in front of each broker. Records are read back by kcat
+# inside ns B: exactly once, in order. funneld runs with the test-only transactional id, so
+# the mock checks producer sequences (as faults.sh explains). Then faults: broker 2 down/up, the connections
+# closed by the broker (TRANSPORT), and 200 ms RTT on the veth (tc netem).
+# Needs root (ip netns, AF_XDP), socat, ethtool, tc; a funneld built with -Ddpdk=enabled.
+set -euo pipefail
+source "$(dirname "$0")/../harness/lib.sh"
+fnl_test_init 280
+source "$(dirname "$0")/funnel_lib.sh"
+[[ $(id -u) -eq 0 ]] || fnl_fail "dpdk_netns needs root (ip netns, AF_XDP)"
+for t in socat ethtool tc; do
+	command -v $t >/dev/null || fnl_fail "$t not installed (scripts/setup installs it)"
+done
+
+NB=fnl-dpb-$$ NF=fnl-dpf-$$
+ip netns add "$NB" || fnl_fail "ip netns add $NB"
+ip netns add "$NF" || { ip netns del "$NB"; fnl_fail "ip netns add $NF"; }
+# set +e: under set -e, "(exit 1)" would end the trap before lib.sh's cleanup ran. The names
+# go first; each namespace (and its veth end) goes when lib.sh has stopped its last process.
+trap 'st=$?; set +e; ip netns del "$NB" 2>/dev/null; ip netns del "$NF" 2>/dev/null; (exit $st); fnl__cleanup' EXIT
+inb() { ip netns exec "$NB" "$@"; }
+inf() { ip netns exec "$NF" "$@"; }
+inb ip link set lo up
+inf ip link set lo up
+ip link add bD netns "$NB" type veth peer name fD netns "$NF" || fnl_fail "veth pair"
+inb ip addr add 10.99.0.1/24 dev bD
+inb ip link set bD mtu 1500 up
+# the kernel would send partial checksums (offload to a veth) that lwIP drops
+inb ethtool -K bD tx off >/dev/null
+inf ip link set fD mtu 1500 up # no kernel address: the kernel would answer lwIP's peers with RST
+
+# the mock inside ns B (lib.sh starts $FNL_MOCKBROKER), kcat inside ns B
+real_mock=$FNL_MOCKBROKER real_rb=$FNL_READBACK real_raw=$FNL_RAWFETCH
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NB" "$real_mock" >"$FNL_TMP/mock-in-ns"
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NB" "$real_rb" >"$FNL_TMP/rb-in-ns"
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NB" "$real_raw" >"$FNL_TMP/raw-in-ns"
+chmod +x "$FNL_TMP/mock-in-ns" "$FNL_TMP/rb-in-ns" "$FNL_TMP/raw-in-ns"
+FNL_READBACK=$FNL_TMP/rb-in-ns FNL_RAWFETCH=$FNL_TMP/raw-in-ns
+FNL_MOCKBROKER=$FNL_TMP/mock-in-ns fnl_broker_start -b 3 -t plain_xdp:6 -t plain_pkt:6 -t fdown:6 -t fclose:6 -t frtt:6
+
+for hp in ${FNL_BOOTSTRAP//,/ }; do
+	p=${hp##*:}
+	# the data plane's path: lwIP -> veth -> this socat -> the broker
+	ip netns exec "$NB" socat "TCP-LISTEN:$p,bind=10.99.0.1,reuseaddr,fork" "TCP:127.0.0.1:$p" \
+		2>>"$FNL_TMP/socat.err" &
+	fnl_track $!
+	# ctrl's kernel path (Metadata, InitProducerId): ns F's 127.0.0.1 -> unix socket -> broker
+	ip netns exec "$NB" socat "UNIX-LISTEN:$FNL_TMP/b$p.sock,fork" "TCP:127.0.0.1:$p" 2>>"$FNL_TMP/socat.err" &
+	fnl_track $!
+	fnl_wait_for 10 test -S "$FNL_TMP/b$p.sock" || fnl_fail "inner socat for $p"
+	ip netns exec "$NF" socat "TCP-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$FNL_TMP/b$p.sock" \
+		2>>"$FNL_TMP/socat.err" &
+	fnl_track $!
+done
+for hp in ${FNL_BOOTSTRAP//,/ }; do
+	fnl_wait_for 10 inf bash -c "echo >/dev/tcp/127.0.0.1/${hp##*:}" 2>/dev/null ||
+		fnl_fail "ctrl path to ${hp##*:}"
+	fnl_wait_for 10 inb bash -c "echo >/dev/tcp/10.99.0.1/${hp##*:}" 2>/dev/null ||
+		fnl_fail "data path socat on ${hp##*:}"
+done
+
+# LeakSanitizer (ASan builds): libxdp's xsk_umem__create allocates a umem record that DPDK
+# 22.11's AF_XDP PMD does not free when the port closes; not funnel's, so suppressed here.
+printf 'leak:xsk_umem__create\n' >"$FNL_TMP/lsan.supp"
+export LSAN_OPTIONS="suppressions=$FNL_TMP/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+
+# funneld inside ns F, with the DPDK egress on fD
+real_funneld=$FNL_FUNNELD
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NF" "$real_funneld" >"$FNL_TMP/funneld-in-ns"
+chmod +x "$FNL_TMP/funneld-in-ns"
+FNL_FUNNELD=$FNL_TMP/funneld-in-ns
+cpu=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')
+start_dpdk() { # start_dpdk PMD [-X ...]
+	local pmd=$1
+	shift
+	local eal="-l $cpu --no-huge --no-pci --no-shconf --no-telemetry -m 256 --log-level=*:warning"
+	eal+=" --vdev=${pmd}0,iface=fD"
+	[[ $pmd == net_af_xdp ]] && eal+="${FNL_DPDK_XDP_OPTS:-}"
+	fnl_funneld_start -X funnel.egress=dpdk -X "funnel.dpdk.eal.args=$eal" \
+		-X funnel.dpdk.ip=10.99.0.2 -X funnel.dpdk.netmask=255.255.255.0 \
+		-X funnel.dpdk.addr.map=127.0.0.1=10.99.0.1 -X funnel.metrics.listen=127.0.0.1:0 \
+		-X retry.backoff.ms=50 -X request.timeout.ms=5000 \
+		-X funnel.test.transactional.id=funnel-seqcheck "$@"
+}
+plain() { # plain PMD N: two clients, every record read back exactly once, in order
+	fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t "$1" -c k1 -n "$2" -k 100 -P 6 -e "$FNL_TMP/ex-$1-1"
+	p1=$FNL_LAST_PID
+	fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t "$1" -c nk -n "$2" -S 300 -e "$FNL_TMP/ex-$1-2"
+	p2=$FNL_LAST_PID
+	for p in $p1 $p2; do wait "$p" || fnl_fail "$1: a client did not get every delivery report"; done
+	fnl_readback_verify "$1" 6 "$FNL_TMP/ex-$1-1" "$FNL_TMP/ex-$1-2"
+	echo "dpdk_netns: plain load on $1 ok" >&2
+}
+N=${FNL_DPDK_RECORDS:-20000}
+
+# 1. net_af_xdp (native XDP on the veth): plain load. Known problem (docs/architecture.md): on
+# this PMD the tx path stalls after broker reconnect churn, so the faults run on net_af_packet
+# (FNL_DPDK_FAULT_PMD=net_af_xdp reproduces it; FNL_DPDK_XDP_OPTS adds vdev options).
+start_dpdk net_af_xdp
+sleep 1
+if kill -0 "$FNL_FUNNELD_PID" 2>/dev/null; then
+	grep -q "egress dpdk" "$FNL_TMP/funneld.err" || fnl_fail "funneld did not log the DPDK egress"
+	plain plain_xdp "$N"
+	fnl_funneld_stop
+else
+	echo "dpdk_netns: net_af_xdp did not start here; net_af_packet only:" >&2
+	tail -5 "$FNL_TMP/funneld.err" >&2
+fi
+inf ip link set dev fD xdp off 2>/dev/null || true
+
+# 2. net_af_packet (FNL_DPDK_FAULT_PMD=net_af_xdp to study the stall): plain load, then faults
+PMD=${FNL_DPDK_FAULT_PMD:-net_af_packet}
+start_dpdk "$PMD"
+plain plain_pkt "$N"
+# faults, as faults.sh does them on the kernel path
+RATE=${FNL_DPDK_RATE:-5000}
+NF_=${FNL_DPDK_FAULT_RECORDS:-15000}
+run() { # topic: one keyed and one null-key client at RATE
+	fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t "$1" -c "$1-k" -n "$NF_" -k 50 -P 6 -r "$RATE" -e "$FNL_TMP/ex-$1-k"
+	c1=$FNL_LAST_PID
+	fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t "$1" -c "$1-n" -n "$NF_" -r "$RATE" -e "$FNL_TMP/ex-$1-n"
+	c2=$FNL_LAST_PID
+}
+metrics() { # the funnel_dpdk_* and connection lines of /metrics, for the log
+	local port
+	port=$(sed -n 's/.*metrics listening.* port=\([0-9]*\).*/\1/p' "$FNL_TMP/funneld.err" | tail -1)
+	inf curl -sf "http://127.0.0.1:$port/metrics" >"$FNL_TMP/metrics.txt" || return 1
+	grep -E '^funnel_(dpdk_|broker_|tx_bytes|rx_bytes|requests_sent|responses)' "$FNL_TMP/metrics.txt" >&2
+	inf ethtool -S fD >&2 || true
+	inb ip -s link show bD >&2 || true
+	inf ip -s link show fD >&2 || true
+}
+finish() {
+	wait "$c1" || { metrics; fnl_fail "$1: keyed client did not get every report"; }
+	wait "$c2" || { metrics; fnl_fail "$1: null-key client did not get every report"; }
+	((netem)) || for b in 1 2 3; do fnl_broker_cmd "rtt $b 0" >/dev/null; done # read back at speed
+	fnl_verify_faulty "$1" 6 "$FNL_TMP/ex-$1-k" "$FNL_TMP/ex-$1-n"
+	grep -q " 0 duplicates" "$FNL_TMP/check-$1.txt" || fnl_fail "$1: duplicates with a sequence-checking broker"
+}
+netem=1
+echo "== broker 2 down, then up" >&2
+run fdown
+sleep 1; fnl_broker_cmd "down 2" >/dev/null; sleep 2; fnl_broker_cmd "up 2" >/dev/null
+finish fdown
+echo "== connections closed by the broker" >&2
+run fclose
+for b in 1 2 3; do sleep 0.4; fnl_broker_cmd "push_rtt $b 0 TRANSPORT 0" >/dev/null; done
+finish fclose
+echo "== 200 ms RTT on the veth (tc netem on the broker's end)" >&2
+# tc netem on the broker's veth end; where the kernel has no netem (sch_netem), the mock's own
+# per-broker response delay instead (as faults.sh does)
+if inb tc qdisc add dev bD root netem delay 200ms limit 100000 2>/dev/null; then
+	netem=1
+else
+	echo "dpdk_netns: no tc netem in this kernel: 200 ms RTT from the mock's rtt instead" >&2
+	netem=0
+	for b in 1 2 3; do fnl_broker_cmd "rtt $b 200" >/dev/null; done
+fi
+run frtt
+finish frtt
+if ((netem)); then inb tc qdisc del dev bD root; else for b in 1 2 3; do fnl_broker_cmd "rtt $b 0" >/dev/null; done; fi
+
+# the DPDK counters on /metrics
+port=$(sed -n 's/.*metrics listening.* port=\([0-9]*\).*/\1/p' "$FNL_TMP/funneld.err" | tail -1)
+inf curl -sf "http://127.0.0.1:$port/metrics" >"$FNL_TMP/metrics.txt" || fnl_fail "GET /metrics"
+for m in funnel_dpdk_rx_packets_total funnel_dpdk_tx_packets_total; do
+	v=$(awk -v m="$m" '$1 == m {print $2}' "$FNL_TMP/metrics.txt")
+	[[ -n $v && $v != 0 ]] || fnl_fail "$m is '${v:-absent}' after the load"
+done
+grep -E '^funnel_dpdk_' "$FNL_TMP/metrics.txt" >&2
+fnl_funneld_stop
+
+# 3. the settings refuse what the DPDK egress cannot do, with a message that says so
+out=$(inf "$real_funneld" -X funnel.egress=dpdk -X funnel.dpdk.ip=10.99.0.2 \
+	-X "funnel.dpdk.eal.args=--no-huge" -X security.protocol=SSL -X bootstrap.servers=x:1 2>&1) &&
+	fnl_fail "funnel.egress=dpdk with TLS was accepted"
+grep -q "TLS is not offered on funnel.egress=dpdk" <<<"$out" || fnl_fail "no clear message: $out"
+echo "dpdk_netns: ok ($PMD)"
