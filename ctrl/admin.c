@@ -79,6 +79,7 @@ static void snap_daemon(const struct fnl_daemon *d, struct fnl_mbuf *b)
 	put_str(b, "log_level", levels[fnl_log_level() & 3]);
 	put_str(b, "metrics_listen", d->cfg.metrics_listen);
 	put_str(b, "socket", d->cfg.socket_path);
+	put_str(b, "egress", d->cfg.egress == FNL_EGRESS_DPDK ? "dpdk" : "uring");
 	fnl_mbuf_put(b, "\n", 1);
 }
 
@@ -110,7 +111,14 @@ static void snap_totals(const struct fnl_daemon *d, struct fnl_mbuf *b)
 	         {"seals_pool", s->seals_pool},
 	         {"quarantined", s->quarantined},
 	         {"metadata_requests", s->metadata_requests},
-	         {"epoch_bumps", s->epoch_bumps}};
+	         {"epoch_bumps", s->epoch_bumps},
+	         {"tls_user", s->tls_user},
+	         {"ktls_tx", s->ktls_tx},
+	         {"ktls_rx", s->ktls_rx},
+	         {"pkts_rx", s->pkts_rx},
+	         {"pkts_tx", s->pkts_tx},
+	         {"pkt_drops", s->pkt_drops},
+	         {"tcp_retransmits", s->tcp_retransmits}};
 	fnl_mbuf_put(b, "totals", 6);
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		put_u(b, f[i].k, f[i].v);

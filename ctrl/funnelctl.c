@@ -420,6 +420,15 @@ static void print_daemon(const struct snap *s)
 			       r / w);
 		else
 			printf("batch bytes: not counted yet\n");
+		if (num(t, "tls_user") + num(t, "ktls_tx") > 0)
+			printf("TLS connections: %s in user space, %s with kernel TLS sends (%s "
+			       "also receives)\n",
+			       get(t, "tls_user"), get(t, "ktls_tx"), get(t, "ktls_rx"));
+		if (d && strcmp(get(d, "egress"), "dpdk") == 0)
+			printf("egress dpdk: packets in %s, out %s, dropped %s; TCP "
+			       "retransmissions %s\n",
+			       get(t, "pkts_rx"), get(t, "pkts_tx"), get(t, "pkt_drops"),
+			       get(t, "tcp_retransmits"));
 	}
 	for (int i = 0; i < s->nrows; i++) {
 		const struct row *z = &s->rows[i];

@@ -181,6 +181,12 @@ for m in funnel_dpdk_rx_packets_total funnel_dpdk_tx_packets_total; do
 	[[ -n $v && $v != 0 ]] || fnl_fail "$m is '${v:-absent}' after the load"
 done
 grep -E '^funnel_dpdk_' "$FNL_TMP/metrics.txt" >&2
+# and on funnelctl status (the control socket is a path: any namespace reaches it)
+"${FNL_FUNNELCTL:-$FNL_BUILD_DIR/ctrl/funnelctl}" -s "$FNL_SOCKET" status >"$FNL_TMP/status.txt" ||
+	fnl_fail "funnelctl status"
+grep -Eq '^egress dpdk: packets in [1-9][0-9]*, out [1-9]' "$FNL_TMP/status.txt" ||
+	fnl_fail "funnelctl status shows no DPDK counters: $(cat "$FNL_TMP/status.txt")"
+grep '^egress dpdk' "$FNL_TMP/status.txt" >&2
 fnl_funneld_stop
 
 # 3. the settings refuse what the DPDK egress cannot do, with a message that says so
