@@ -379,6 +379,7 @@ PHP_METHOD(Funnel_KafkaErrorException, __construct)
 	Z_PARAM_BOOL(retriable)
 	Z_PARAM_BOOL(abortable)
 	ZEND_PARSE_PARAMETERS_END();
+	(void)return_value; /* a constructor: clang warns where gcc does not */
 	zend_update_property_str(zend_ce_exception, o, ZEND_STRL("message"), msg);
 	zend_update_property_long(zend_ce_exception, o, ZEND_STRL("code"), code);
 	zend_update_property_str(kerr_ce, o, ZEND_STRL("error_string"), es);
@@ -424,6 +425,7 @@ PHP_METHOD(Funnel_TopicPartition, __construct)
 	Z_PARAM_OPTIONAL
 	Z_PARAM_LONG(offset)
 	ZEND_PARSE_PARAMETERS_END();
+	(void)return_value; /* a constructor: clang warns where gcc does not */
 	zend_update_property_str(tp_ce, Z_OBJ_P(ZEND_THIS), ZEND_STRL("topic"), topic);
 	zend_update_property_long(tp_ce, Z_OBJ_P(ZEND_THIS), ZEND_STRL("partition"), partition);
 	zend_update_property_long(tp_ce, Z_OBJ_P(ZEND_THIS), ZEND_STRL("offset"), offset);
@@ -453,6 +455,7 @@ PHP_METHOD(Funnel_ConsumerGroupMetadata, __construct)
 	Z_PARAM_STR(member)
 	Z_PARAM_STR_OR_NULL(instance)
 	ZEND_PARSE_PARAMETERS_END();
+	(void)return_value; /* a constructor: clang warns where gcc does not */
 	zend_update_property_str(cgm_ce, o, ZEND_STRL("group_id"), group);
 	zend_update_property_long(cgm_ce, o, ZEND_STRL("generation_id"), generation);
 	if (member)
