@@ -40,6 +40,11 @@ void fph_clients_init(void)
 	pthread_atfork(NULL, NULL, on_fork_child);
 }
 
+struct fph_client *fph_clients_first(void)
+{
+	return clients;
+}
+
 size_t fph_clients_count(void)
 {
 	size_t n = 0;

@@ -141,7 +141,7 @@ fail:
 
 /* The producer's client in this process, opened on first use (and again in a
  * forked child). NULL with an exception thrown. */
-static struct fph_client *client_of(fph_producer *p)
+struct fph_client *fph_client_of(fph_producer *p)
 {
 	struct fph_client *pc = p->pc;
 
@@ -437,7 +437,7 @@ PHP_METHOD(Funnel_Producer, produce)
 		                        partition);
 		RETURN_THROWS();
 	}
-	pc = client_of(p);
+	pc = fph_client_of(p);
 	if (!pc)
 		RETURN_THROWS();
 	t = topic_of(pc, topic);
@@ -458,7 +458,9 @@ PHP_METHOD(Funnel_Producer, produce)
 		if (nh < 0)
 			goto out;
 	}
-	if (Z_TYPE(p->dr_cb) != IS_UNDEF || (opaque && Z_TYPE_P(opaque) != IS_NULL)) {
+	/* a transaction's records get no delivery report: its commit is their report */
+	if (!pc->txn_open &&
+	    (Z_TYPE(p->dr_cb) != IS_UNDEF || (opaque && Z_TYPE_P(opaque) != IS_NULL))) {
 		if (ts == 0) { /* so that the report's timestamp is the record's CreateTime */
 			struct timespec now;
 			clock_gettime(CLOCK_REALTIME, &now);
@@ -502,7 +504,7 @@ PHP_METHOD(Funnel_Producer, poll)
 	Z_PARAM_OPTIONAL
 	Z_PARAM_LONG(timeout)
 	ZEND_PARSE_PARAMETERS_END();
-	pc = client_of(p);
+	pc = fph_client_of(p);
 	if (!pc)
 		RETURN_THROWS();
 	if (pc->qhead < pc->qlen) { /* left over by a callback that threw */
@@ -534,7 +536,7 @@ PHP_METHOD(Funnel_Producer, flush)
 	Z_PARAM_OPTIONAL
 	Z_PARAM_LONG(timeout)
 	ZEND_PARSE_PARAMETERS_END();
-	pc = client_of(p);
+	pc = fph_client_of(p);
 	if (!pc)
 		RETURN_THROWS();
 	zend_long deadline = timeout < 0 ? -1 : mono_ms() + timeout;
@@ -567,7 +569,7 @@ PHP_METHOD(Funnel_Producer, getOutQLen)
 	struct fph_client *pc;
 
 	ZEND_PARSE_PARAMETERS_NONE();
-	pc = client_of(p);
+	pc = fph_client_of(p);
 	if (!pc)
 		RETURN_THROWS();
 	RETURN_LONG((zend_long)fnl_outq_len(pc->c) + (zend_long)(pc->qlen - pc->qhead));
@@ -663,6 +665,10 @@ PHP_MINIT_FUNCTION(funnel)
 	producer_handlers.get_gc = producer_get_gc;
 	producer_handlers.clone_obj = NULL;
 
+	if (zend_register_functions(fph_producer_ce, fph_producer_txn_methods,
+	                            &fph_producer_ce->function_table, MODULE_PERSISTENT) != SUCCESS)
+		return FAILURE;
+	fph_txn_minit();
 	REGISTER_NS_LONG_CONSTANT("Funnel", "PARTITION_UA", -1, CONST_CS | CONST_PERSISTENT);
 	fph_clients_init();
 	return SUCCESS;
@@ -676,6 +682,16 @@ PHP_MSHUTDOWN_FUNCTION(funnel)
 	return SUCCESS;
 }
 
+/* A PHP-FPM worker keeps its clients across requests: a transaction a request
+ * left open is aborted here, so the next request starts clean. */
+PHP_RSHUTDOWN_FUNCTION(funnel)
+{
+	(void)type;
+	(void)module_number;
+	fph_txn_request_end();
+	return SUCCESS;
+}
+
 PHP_MINFO_FUNCTION(funnel)
 {
 	char n[32];
@@ -686,6 +702,8 @@ PHP_MINFO_FUNCTION(funnel)
 	php_info_print_table_row(2, "version", PHP_FUNNEL_VERSION);
 	snprintf(n, sizeof(n), "%zu", fph_clients_count());
 	php_info_print_table_row(2, "clients open in this process", n);
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)fph_txn_aborted_at_request_end);
+	php_info_print_table_row(2, "transactions aborted at request end", n);
 	php_info_print_table_end();
 }
 
@@ -695,7 +713,7 @@ zend_module_entry funnel_module_entry = {STANDARD_MODULE_HEADER,
                                          PHP_MINIT(funnel),
                                          PHP_MSHUTDOWN(funnel),
                                          NULL,
-                                         NULL,
+                                         PHP_RSHUTDOWN(funnel),
                                          PHP_MINFO(funnel),
                                          PHP_FUNNEL_VERSION,
                                          STANDARD_MODULE_PROPERTIES};

@@ -88,6 +88,7 @@ struct fph_client {
 	struct fph_report *q;
 	uint32_t qhead, qlen, qcap;
 	uint64_t dropped; /* reports nobody was waiting for */
+	bool txn_open;    /* beginTransaction() succeeded, no commit/abort yet (txn.c) */
 };
 
 typedef struct {
@@ -123,5 +124,14 @@ size_t fph_clients_count(void);
 /* funnel.c */
 extern zend_class_entry *fph_exception_ce, *fph_message_ce, *fph_producer_ce;
 void fph_throw(int err, const char *what, const char *detail);
+struct fph_client *fph_client_of(fph_producer *p);
+
+/* txn.c: transactions (php-rdkafka's names), Funnel\KafkaErrorException,
+ * Funnel\TopicPartition, Funnel\ConsumerGroupMetadata */
+extern const zend_function_entry fph_producer_txn_methods[];
+extern uint64_t fph_txn_aborted_at_request_end;
+void fph_txn_minit(void);
+void fph_txn_request_end(void);
+struct fph_client *fph_clients_first(void);
 
 #endif
