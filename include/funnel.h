@@ -193,6 +193,10 @@ const char *fnl_last_error(void);
  * successor, which knows whether it was committed (it is then not stored twice); until that
  * answer came, fnl_txn_commit() says RETRIABLE and fnl_txn_abort() -EINPROGRESS.
  *
+ * After a FATAL error the transaction cannot end: fnl_produce() inside it returns -EPERM
+ * (fnl_last_error() says why; its records are refused, never sent outside the transaction)
+ * until the client is closed. Open a new client to go on.
+ *
  * Every function returns 0 or -errno; after a failure fnl_txn_error_class() and
  * fnl_txn_error() say what to do and why. */
 

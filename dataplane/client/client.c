@@ -920,7 +920,13 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 	if (__builtin_expect(c->txn != NULL, 0) && fnl_ctxn_open(c->txn)) {
 		/* CreateTime for 0 as on the ring path (the stamp orders nothing here) */
 		rh.stamp_ns = rec_stamp(c, timestamp_ms ? NULL : &rh.timestamp_ms);
-		return fnl_ctxn_append(c->txn, &rh, key, value, h, nh);
+		rc = fnl_ctxn_append(c->txn, &rh, key, value, h, nh);
+		if (rc == -EPERM)
+			snprintf(last_error, sizeof(last_error),
+			         "this client's transaction ended with a fatal error (%.120s): "
+			         "close the client and open a new one",
+			         fnl_txn_error(c));
+		return rc;
 	}
 	p = fnl_ring_reserve(&c->v, rh.len);
 	if (!p) {

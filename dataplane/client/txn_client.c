@@ -83,6 +83,8 @@ bool fnl_ctxn_open(const struct fnl_ctxn *t)
 int fnl_ctxn_append(struct fnl_ctxn *t, const struct fnl_rec_hdr *rh, const void *key,
                     const void *value, const struct fnl_header *h, int nh)
 {
+	if (t->fatal)
+		return -EPERM; /* refused, never sent outside the transaction (funnel.h) */
 	if (t->commit_sent)
 		return -EINPROGRESS; /* the records of a commit under way are fixed */
 	if (rh->len > t->rec_cap - t->rec_len)

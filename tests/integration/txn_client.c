@@ -198,6 +198,13 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			printf("fatal %d %s\n", k, fnl_txn_error(c));
+			/* the dead transaction refuses records, loudly (never buffered) */
+			rc = fnl_produce(c, topic, -1, name, strlen(name), "late", 4, NULL, 0, 0, 0);
+			if (rc != -EPERM || !strstr(fnl_last_error(), "fatal error")) {
+				fprintf(stderr, "fnl-txn-client %s: produce after a fatal commit: %d %s\n",
+				        name, rc, fnl_last_error());
+				return 1;
+			}
 			fnl_close(c);
 			return 0;
 		default:
