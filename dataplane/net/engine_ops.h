@@ -4,7 +4,8 @@
  * struct fnl_engine. engine.c dispatches engine.h's functions through it, one
  * indirect call per request, never per record.
  *
- * Contract: each op keeps the semantics engine.h documents for the function
+ * Contract: engine.c hands every op a non-NULL engine (it answers a NULL one
+ * itself); each op keeps the semantics engine.h documents for the function
  * of the same name (events, their order, the errno table, what is allocated
  * when); an implementation without TLS returns -EOPNOTSUPP from conn_tls.
  * Internal to dataplane/net.

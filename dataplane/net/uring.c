@@ -863,7 +863,7 @@ static int uring_poll(struct fnl_engine *base, struct fnl_event *ev, int max, in
 	int64_t deadline_ns = wait_ns > 0 ? fnl_now_ns() + wait_ns : 0;
 	int r;
 
-	if (!e || !ev || max < 1)
+	if (!ev || max < 1)
 		return -EINVAL;
 	r = ring_enable(e);
 	if (r < 0)
@@ -958,7 +958,7 @@ static int uring_conn_open(struct fnl_engine *base, const struct sockaddr *sa, s
 	struct fnl_conn *c;
 	int fd;
 
-	if (!e || !sa || salen < (socklen_t)sizeof(sa_family_t) ||
+	if (!sa || salen < (socklen_t)sizeof(sa_family_t) ||
 	    salen > (socklen_t)sizeof(struct sockaddr_storage))
 		return -EINVAL;
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
@@ -999,7 +999,7 @@ static int uring_conn_send(struct fnl_engine *base, int conn, struct iovec *iov,
 	size_t total = 0;
 	int r;
 
-	if (!e || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
+	if (conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
 		return -ENOTCONN;
 	c = &e->conns[conn];
 	if (c->state != S_CONNECTED || (c->tls && !c->tls_up))
@@ -1030,7 +1030,7 @@ static void uring_conn_close(struct fnl_engine *base, int conn)
 {
 	struct fnl_uring *e = ur(base);
 	struct fnl_conn *c;
-	if (!e || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
+	if (conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
 		return;
 	c = &e->conns[conn];
 	if (c->state != S_CONNECTING && c->state != S_CONNECTED)
@@ -1046,8 +1046,6 @@ static int uring_watch_eventfd(struct fnl_engine *base, int efd, uint64_t user)
 {
 	struct fnl_uring *e = ur(base);
 	struct fnl_watch *w;
-	if (!e)
-		return -EINVAL;
 	if (efd < 0)
 		return -EBADF;
 	if (e->watch_count == FNL_ENGINE_WATCHES_MAX)
@@ -1318,8 +1316,6 @@ static void engine_quiesce(struct fnl_uring *e)
 static void uring_free(struct fnl_engine *base)
 {
 	struct fnl_uring *e = ur(base);
-	if (!e)
-		return;
 	if (e->enabled)
 		engine_quiesce(e);
 	if (e->bufring) /* -EEXIST off the bound thread: the ring's exit drops it */

@@ -47,7 +47,7 @@ int ur_conn_tls(struct fnl_engine *base, int conn, struct fnl_tls_ctx *ctx, cons
 {
 	struct fnl_uring *e = ur(base);
 	struct fnl_conn *c;
-	if (!e || !ctx || !host || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
+	if (!ctx || !host || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
 		return -EINVAL;
 	c = &e->conns[conn];
 	if (c->state != S_CONNECTING || c->tls)
@@ -60,7 +60,7 @@ int ur_conn_tls(struct fnl_engine *base, int conn, struct fnl_tls_ctx *ctx, cons
 const char *ur_conn_why(const struct fnl_engine *base, int conn)
 {
 	const struct fnl_uring *e = ur_c(base);
-	if (!e || conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
+	if (conn < 0 || (uint32_t)conn >= e->cfg.conns_max)
 		return "";
 	return e->conns[conn].why;
 }
