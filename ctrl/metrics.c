@@ -619,6 +619,7 @@ bool fnl_metrics_healthy(const struct fnl_daemon *d, const char **why)
 struct conn {
 	int fd;
 	int64_t deadline_ms;
+	int64_t accepted_ms; /* eviction waits FNL_HTTP_EVICT_MS after this */
 	size_t in_len;
 	char in[FNL_HTTP_REQ_MAX];
 	struct fnl_mbuf out;
@@ -758,18 +759,39 @@ static void conn_write(struct conn *c)
 	}
 }
 
-/* A free slot, or the slot of the oldest connection still sending its request
- * (evicted: idle connections must not lock scrapers out); -1 if all respond. */
-static int free_slot(struct fnl_metrics *m)
+/* The connection to evict for a new one: the oldest that has not sent its request
+ * yet and was accepted at least FNL_HTTP_EVICT_MS ago (a scraper whose request is
+ * still on its way is never evicted by the next scraper); -1 if none. With `wait_ms`,
+ * also how long until one becomes evictable (-1: none will). */
+static int victim(const struct fnl_metrics *m, int64_t t, int *wait_ms)
 {
 	int old = -1;
+	int64_t soonest = -1;
 	for (int i = 0; i < FNL_HTTP_CONNS_MAX; i++) {
-		struct conn *c = &m->conns[i];
-		if (c->fd < 0)
-			return i;
-		if (!c->responding && (old < 0 || c->deadline_ms < m->conns[old].deadline_ms))
+		const struct conn *c = &m->conns[i];
+		if (c->fd < 0 || c->responding)
+			continue;
+		int64_t at = c->accepted_ms + FNL_HTTP_EVICT_MS;
+		if (at > t) {
+			soonest = soonest < 0 || at < soonest ? at : soonest;
+			continue;
+		}
+		if (old < 0 || c->accepted_ms < m->conns[old].accepted_ms)
 			old = i;
 	}
+	if (wait_ms)
+		*wait_ms = old >= 0 ? 0 : soonest < 0 ? -1 : (int)(soonest - t);
+	return old;
+}
+
+/* A free slot, or the slot of an evicted connection (idle connections must not
+ * lock scrapers out); -1 if every connection is responding or too young to evict. */
+static int free_slot(struct fnl_metrics *m, int64_t t)
+{
+	for (int i = 0; i < FNL_HTTP_CONNS_MAX; i++)
+		if (m->conns[i].fd < 0)
+			return i;
+	int old = victim(m, t, NULL);
 	if (old >= 0)
 		conn_close(&m->conns[old]);
 	return old;
@@ -778,30 +800,22 @@ static int free_slot(struct fnl_metrics *m)
 static void accept_conns(struct fnl_metrics *m)
 {
 	for (;;) {
+		int64_t t = now_ms();
+		int i = free_slot(m, t);
+		if (i < 0) /* the rest wait in the backlog */
+			return;
 		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		int i = free_slot(m);
-		if (i < 0) { /* every slot is sending a response */
-			close(fd);
-			return;
-		}
 		struct conn *c = &m->conns[i];
 		c->fd = fd;
 		c->in_len = 0;
 		c->out_pos = 0;
 		c->responding = false;
 		fnl_mbuf_init(&c->out);
-		c->deadline_ms = now_ms() + FNL_HTTP_REQ_MS;
+		c->accepted_ms = t;
+		c->deadline_ms = t + FNL_HTTP_REQ_MS;
 	}
-}
-
-static bool idle_conns(const struct fnl_metrics *m)
-{
-	for (int i = 0; i < FNL_HTTP_CONNS_MAX; i++)
-		if (m->conns[i].fd >= 0 && !m->conns[i].responding)
-			return true;
-	return false;
 }
 
 static void *server_main(void *arg)
@@ -821,12 +835,17 @@ static void *server_main(void *arg)
 			p[n++] = (struct pollfd){.fd = c->fd,
 			                         .events = c->responding ? POLLOUT : POLLIN};
 		}
-		/* bounded connections: while every slot is busy with a response,
-		 * new ones wait in the backlog */
-		int lidx = live < FNL_HTTP_CONNS_MAX || idle_conns(m) ? n : -1;
+		/* bounded connections: while every slot is busy with a response or
+		 * with a connection too young to evict, new ones wait in the backlog */
+		int wait_ms = 0, timeout_ms = 1000;
+		int lidx = live < FNL_HTTP_CONNS_MAX ? n : -1;
+		if (lidx < 0 && victim(m, now_ms(), &wait_ms) >= 0)
+			lidx = n;
+		else if (lidx < 0 && wait_ms >= 0 && wait_ms + 1 < timeout_ms)
+			timeout_ms = wait_ms + 1;
 		if (lidx >= 0)
 			p[n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
-		if (poll(p, (nfds_t)n, 1000) < 0 && errno != EINTR)
+		if (poll(p, (nfds_t)n, timeout_ms) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents)
 			break;

@@ -20,7 +20,8 @@
  * - a request is at most FNL_HTTP_REQ_MAX bytes and must arrive within
  *   FNL_HTTP_REQ_MS, a response is sent within FNL_HTTP_IDLE_MS; at most
  *   FNL_HTTP_CONNS_MAX connections, and when all are taken a new one evicts
- *   the oldest that has not sent its request yet; every response is
+ *   the oldest that has not sent its request yet and is at least
+ *   FNL_HTTP_EVICT_MS old (else it waits in the backlog); every response is
  *   "Connection: close";
  * - an mbuf never grows beyond FNL_MBUF_MAX bytes: a write past it marks the
  *   buffer failed (fnl_mbuf_failed) instead of allocating more.
@@ -36,6 +37,7 @@
 #define FNL_HTTP_REQ_MAX   4096
 #define FNL_HTTP_REQ_MS    3000  /* to receive a whole request */
 #define FNL_HTTP_IDLE_MS   10000 /* to send the response */
+#define FNL_HTTP_EVICT_MS  250   /* a connection without a request is evictable after */
 #define FNL_MBUF_MAX       ((size_t)64 << 20)
 /* funneld gives its core this many broker slots; stats are read for each */
 #define FNL_METRICS_BROKERS_MAX 64
