@@ -77,6 +77,7 @@ struct fnl_daemon {
 	int16_t epoch;
 	int64_t last_metadata_ms, start_ms;
 	bool refresh_wanted, stopping, stopped;
+	bool starting; /* before bootstrap and the producer id: HELLO is refused, funnelctl served */
 	int brokers_known;
 	int topics_pending;           /* clients with a pending topic lookup */
 	int64_t last_lookup_ms;       /* last Metadata request for pending topics */
@@ -88,7 +89,8 @@ struct fnl_daemon {
 	int64_t jwt_renew_ms;             /* unsecured JWT: make a new one at this time */
 	int64_t token_exp_s;              /* "exp" of the token file's JWT, 0 unknown */
 	int64_t sec_checked_ms;           /* credential files last looked at */
-	pthread_mutex_t sec_mu;           /* guards sec_fail (read by the metrics thread) */
+	pthread_mutex_t sec_mu;           /* guards sec_fail and start_why (read by the metrics thread) */
+	char start_why[256];              /* why bootstrap keeps failing ("" when not) */
 	struct {
 		int64_t source;           /* -1: ctrl's connection, else a broker's node id */
 		char why[256];            /* "" free */
@@ -139,6 +141,9 @@ void fnl_secure_refresh(struct fnl_daemon *d, bool force);
 void fnl_secure_status(struct fnl_daemon *d, int64_t source, const char *why);
 /* Copy of the current failure ("" none) for /health and funnelctl. */
 void fnl_secure_why(struct fnl_daemon *d, char *out, size_t n);
+/* Record (why != NULL) or clear why bootstrap keeps failing; copy it ("" none). */
+void fnl_daemon_set_start_why(struct fnl_daemon *d, const char *why);
+void fnl_daemon_start_why(struct fnl_daemon *d, char *out, size_t n);
 /* A refused OAUTHBEARER login while the token file's JWT is past its "exp":
  * why is rewritten to say so and name the file. */
 void fnl_secure_explain(struct fnl_daemon *d, char *why, size_t n);

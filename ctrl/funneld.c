@@ -179,6 +179,39 @@ static void *core_main(void *arg)
 	return NULL;
 }
 
+/* While bootstrap retries: serve funnelctl on the control socket (clients are
+ * refused with "starting") for up to wait_ms, then take a pending SIGTERM/SIGINT
+ * (blocked: no signalfd yet). The signal, or 0. */
+static int serve_while_starting(struct fnl_daemon *d, const sigset_t *sigs, int wait_ms)
+{
+	int64_t until = fnl_now_ns() / 1000000 + wait_ms;
+	struct pollfd p[33];
+	int slot_of[33];
+	for (int64_t now; (now = fnl_now_ns() / 1000000) < until;) {
+		int n = 0;
+		p[n++] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
+		for (int i = 0; i < d->cfg.clients_max && n < 33; i++)
+			if (d->clients[i].used && d->clients[i].fd >= 0) {
+				slot_of[n] = i;
+				p[n++] = (struct pollfd){.fd = d->clients[i].fd, .events = POLLIN};
+			}
+		if (poll(p, (nfds_t)n, (int)(until - now)) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			fnl_registry_accept(d);
+		for (int k = 1; k < n; k++)
+			if (p[k].revents && d->clients[slot_of[k]].fd == p[k].fd)
+				fnl_registry_serve(d, slot_of[k]);
+		struct timespec zero = {0, 0};
+		int sig = sigtimedwait(sigs, NULL, &zero);
+		if (sig > 0)
+			return sig;
+	}
+	struct timespec zero = {0, 0};
+	int sig = sigtimedwait(sigs, NULL, &zero);
+	return sig > 0 ? sig : 0;
+}
+
 static int setup(struct fnl_daemon *d)
 {
 	char msg[512];
@@ -274,23 +307,31 @@ static int setup(struct fnl_daemon *d)
 		return rc;
 	d->kc.tls_ctx = d->tls_ctx;
 	d->kc.creds = d->creds.mech ? &d->creds : NULL;
+	/* The control socket opens before the cluster is reached, so funnelctl can say
+	 * why start-up waits; clients are refused (and retry) until funneld is ready. */
+	d->starting = true;
+	rc = fnl_registry_listen(d, msg, sizeof(msg));
+	if (rc < 0) {
+		fnl_err("%s", msg);
+		return rc;
+	}
 	/* Reach the cluster within max.block.ms, like a producer's first send. */
 	int64_t deadline = fnl_now_ns() / 1000000 + d->cfg.max_block_ms;
 	while ((rc = fnl_daemon_bootstrap(d, msg, sizeof(msg))) < 0) {
+		fnl_daemon_set_start_why(d, msg);
 		if (fnl_now_ns() / 1000000 >= deadline) {
 			fnl_err("cannot reach the cluster within max.block.ms=%d: %s",
 				d->cfg.max_block_ms, msg);
 			return rc;
 		}
 		fnl_warn("bootstrap failed, retrying reason=\"%s\"", msg);
-		/* SIGTERM/SIGINT are blocked (no signalfd yet): take them here */
-		struct timespec one_s = {1, 0};
-		int sig = sigtimedwait(&early, NULL, &one_s);
+		int sig = serve_while_starting(d, &early, 1000);
 		if (sig == SIGTERM || sig == SIGINT) {
 			fnl_info("stopping: signal during bootstrap signal=%d", sig);
 			return -EINTR;
 		}
 	}
+	fnl_daemon_set_start_why(d, NULL);
 	int64_t rpid;
 	int16_t repoch;
 	if (d->cfg.enable_idempotence && fnl_core_restored_pid(d->core, &rpid, &repoch)) {
@@ -316,11 +357,7 @@ static int setup(struct fnl_daemon *d)
 	 * naming them, so they are known (with their leaders) before anyone attaches. */
 	if (fnl_daemon_topics_load(d) > 0)
 		fnl_daemon_refresh(d);
-	rc = fnl_registry_listen(d, msg, sizeof(msg));
-	if (rc < 0) {
-		fnl_err("%s", msg);
-		return rc;
-	}
+	d->starting = false;
 	if (d->cfg.txn_id[0]) {
 		msg[0] = '\0';
 		rc = fnl_txnd_start(d, &txnd, msg, sizeof(msg));
@@ -495,8 +532,13 @@ int main(int argc, char **argv)
 		free(buf);
 		return 0;
 	}
-	if (setup(&d) < 0)
+	if (setup(&d) < 0) {
+		if (d.listen_fd >= 0) { /* opened before a failed bootstrap */
+			close(d.listen_fd);
+			unlink(d.cfg.socket_path);
+		}
 		return 1;
+	}
 	loop(&d);
 	fnl_txnd_stop(txnd);
 	pthread_join(d.core_thread, NULL);

@@ -603,6 +603,8 @@ bool fnl_metrics_healthy(const struct fnl_daemon *d, const char **why)
 	static _Thread_local char sec[256]; /* per caller thread: metrics and ctrl */
 	const char *w = NULL;
 	fnl_secure_why((struct fnl_daemon *)d, sec, sizeof(sec));
+	if (!sec[0])
+		fnl_daemon_start_why((struct fnl_daemon *)d, sec, sizeof(sec));
 	if (sec[0])
 		w = sec;
 	else if (d->last_metadata_ms <= 0 || d->brokers_known <= 0)

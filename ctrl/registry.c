@@ -180,6 +180,12 @@ static void on_hello(struct fnl_daemon *d, int slot, int memfd)
 		refuse(c->fd, -EPROTO, c->in_core ? "already attached" : "HELLO without a ring fd");
 		return;
 	}
+	if (d->starting) { /* -ESHUTDOWN: libfunnel retries until max_block_ms */
+		close(memfd);
+		fnl_daemon_start_why(d, why, sizeof(why));
+		refuse(c->fd, -ESHUTDOWN, why[0] ? why : "starting: funneld is not ready yet");
+		return;
+	}
 	int rc = attach(d, slot, memfd, why, sizeof(why));
 	if (rc < 0) {
 		close(memfd);

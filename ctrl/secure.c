@@ -271,3 +271,20 @@ void fnl_secure_why(struct fnl_daemon *d, char *out, size_t n)
 		}
 	pthread_mutex_unlock(&d->sec_mu);
 }
+
+void fnl_daemon_set_start_why(struct fnl_daemon *d, const char *why)
+{
+	pthread_mutex_lock(&d->sec_mu);
+	if (why)
+		snprintf(d->start_why, sizeof(d->start_why), "starting: %s", why);
+	else
+		d->start_why[0] = '\0';
+	pthread_mutex_unlock(&d->sec_mu);
+}
+
+void fnl_daemon_start_why(struct fnl_daemon *d, char *out, size_t n)
+{
+	pthread_mutex_lock(&d->sec_mu);
+	snprintf(out, n, "%s", d->start_why);
+	pthread_mutex_unlock(&d->sec_mu);
+}

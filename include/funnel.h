@@ -97,7 +97,9 @@ void fnl_conf_init(struct fnl_conf *c);
  * retries until max_block_ms passed, so a client started during a restart of
  * funneld waits for the successor. 0 or -errno: -ENOENT / -ECONNREFUSED (no
  * daemon by then), -EPROTO (protocol mismatch), -EINVAL (bad conf), or the
- * -errno the daemon refused with (-ESHUTDOWN if it was still stopping). */
+ * -errno the daemon refused with (-ESHUTDOWN if it was still stopping, or still
+ * starting: funneld refuses clients until it reached the cluster and holds its
+ * producer id). */
 int fnl_open(const struct fnl_conf *c, fnl_client_t **out);
 
 /* Looks a topic up (a round trip to the daemon the first time; cached after).

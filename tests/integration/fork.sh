@@ -25,7 +25,7 @@ unread_counted() {
 fnl_broker_start -b 3 -t forked:6
 echo "== $FNL_BROKER: 5 children and a grandchild forked while producing"
 obs_funneld_start
-fnl_wait_for 20 test -S "$FNL_SOCKET" || fnl_fail "funneld did not create its socket"
+fnl_wait_for 20 fnl_funneld_ready "$FNL_SOCKET" || fnl_fail "funneld did not create its socket"
 mkdir -p "$FNL_TMP/ex"
 st=0
 "$FNL_FORK" -s "$FNL_SOCKET" -t forked -n 30000 -f 5 -d "$FNL_TMP/ex" 2>&1 | tee "$FNL_TMP/fork.log" ||

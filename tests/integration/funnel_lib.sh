@@ -3,6 +3,8 @@
 #   fnl_funneld_start [-X key=value]...   starts funneld on $FNL_BOOTSTRAP, socket in $FNL_TMP;
 #                                         exports FNL_SOCKET, FNL_FUNNELD_PID
 #   fnl_funneld_stop                      SIGTERM, wait, fail unless exit 0
+#   fnl_funneld_ready SOCKET              true once funneld at SOCKET is past start-up (the
+#                                         control socket opens before bootstrap)
 #   fnl_readback_verify TOPIC PARTS EXPECT... read back with kcat and check every record
 : "${FNL_FUNNELD:=$FNL_BUILD_DIR/ctrl/funneld}"
 : "${FNL_LOAD:=$FNL_BUILD_DIR/tests/integration/fnl-load}"
@@ -20,10 +22,18 @@ PROPS
 	FNL_FUNNELD_PID=$!
 	fnl_track "$FNL_FUNNELD_PID"
 	export FNL_FUNNELD_PID
-	fnl_wait_for 20 test -S "$FNL_SOCKET" || {
+	fnl_wait_for 20 fnl_funneld_ready "$FNL_SOCKET" || {
 		cat "$FNL_TMP/funneld.err" >&2
 		fnl_fail "funneld did not come up"
 	}
+}
+
+# Ready: funnelctl answers and its status does not say "starting:" (bootstrap or the
+# producer id still pending; clients are refused and retry until then).
+fnl_funneld_ready() {
+	local out
+	out=$("$FNL_BUILD_DIR/ctrl/funnelctl" -s "$1" status 2>/dev/null) || return 1
+	[[ $out != *"(starting:"* && $out != *"no metadata yet"* && $out != *"no producer id yet"* ]]
 }
 
 fnl_funneld_stop() {

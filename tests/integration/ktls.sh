@@ -127,7 +127,7 @@ fd_start() {
 		"$@" 2>"$FD_LOG" &
 	FD_PID=$!
 	fnl_track "$FD_PID"
-	fnl_wait_for 60 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "$tag: funneld did not come up"; }
+	fnl_wait_for 60 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "$tag: funneld did not come up"; }
 }
 fd_metric() {
 	local port

@@ -12,7 +12,7 @@ command -v tmux >/dev/null || fnl_fail "tmux not installed (scripts/setup instal
 
 fnl_broker_start -b 3 -t ctl:4
 obs_funneld_start
-fnl_wait_for 20 test -S "$FNL_SOCKET" || fnl_fail "funneld did not come up"
+fnl_wait_for 20 fnl_funneld_ready "$FNL_SOCKET" || fnl_fail "funneld did not come up"
 
 json_ok() { # name, then funnelctl arguments
 	local name=$1

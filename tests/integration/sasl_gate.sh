@@ -164,7 +164,7 @@ run_case() {
 	local before
 	before=$(gate_logins "$m")
 	fd_start "$tag" "$@"
-	fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "$tag: funneld did not come up"; }
+	fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "$tag: funneld did not come up"; }
 	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-a" -n "$N" -k 40 -P 3 -e "$FNL_TMP/ex-$tag-a"
 	local p1=$FNL_LAST_PID
 	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-b" -n "$N" -S 200 -e "$FNL_TMP/ex-$tag-b"
@@ -223,7 +223,7 @@ echo "logins checked by Cyrus: $(cat "$FNL_TMP"/gate-*.log | grep -c 'authentica
 gates_start -L "${FNL_GATE_SESSION_MS:-3000}"
 fd_start reauth -X security.protocol=SASL_SSL "${tls_x[@]}" -X sasl.mechanism=SCRAM-SHA-512 \
 	-X sasl.username=s5 -X sasl.password=s512-pw -X metadata.max.age.ms=400
-fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "reauth: funneld did not come up"; }
+fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "reauth: funneld did not come up"; }
 fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t reauth -c ra -n 7000 -r 1000 -k 20 -P 3 -e "$FNL_TMP/ex-ra"
 wait "$FNL_LAST_PID" || { tail "$FD_LOG" >&2; fnl_fail "reauth: the client did not get every delivery report"; }
 dp=$(fd_get /metrics | awk '$1 == "funnel_sasl_reauths_total" {print $2}')
@@ -287,7 +287,7 @@ expect_recovery() {
 gates_start
 fd_start mech -X security.protocol=SASL_SSL "${tls_x[@]}" -X sasl.mechanism=PLAIN -X sasl.username=pu \
 	-X sasl.password=plain-pw -X metadata.max.age.ms=500
-fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "mech: funneld did not come up"; }
+fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "mech: funneld did not come up"; }
 gates_start -m SCRAM-SHA-512
 expect_failure mech "SASL mechanism PLAIN not enabled by the broker" sasl_mechanism_disabled
 fd_stop
@@ -298,7 +298,7 @@ pwf=$FNL_TMP/pw
 echo s256-pw >"$pwf"
 fd_start wrongpw -X security.protocol=SASL_SSL "${tls_x[@]}" -X sasl.mechanism=SCRAM-SHA-256 \
 	-X sasl.username=s2 -X "funnel.sasl.password.file=$pwf" -X funnel.test.transactional.id=funnel-seqcheck
-fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "wrongpw: funneld did not come up"; }
+fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "wrongpw: funneld did not come up"; }
 fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t mech -c pw -n 2000 -r 500 -k 10 -P 3 -e "$FNL_TMP/ex-pw"
 pw_load=$FNL_LAST_PID
 sleep 0.5
@@ -315,7 +315,7 @@ expect_recovery wrongpw mech "$pw_load" "$FNL_TMP/ex-pw"
 # drops every connection through them)
 fd_start cert -X security.protocol=SASL_SSL "${tls_x[@]}" -X sasl.mechanism=SCRAM-SHA-512 \
 	-X sasl.username=s5 -X sasl.password=s512-pw -X funnel.test.transactional.id=funnel-seqcheck
-fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "cert: funneld did not come up"; }
+fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "cert: funneld did not come up"; }
 fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t certs -c cert -n 2000 -r 500 -k 10 -P 3 -e "$FNL_TMP/ex-cert"
 cert_load=$FNL_LAST_PID
 sleep 0.5
@@ -343,7 +343,7 @@ tokf=$FNL_TMP/token
 mk_token svc-a 5 >"$tokf"
 fd_start oauth -X security.protocol=SASL_SSL "${tls_x[@]}" -X sasl.mechanism=OAUTHBEARER \
 	-X "funnel.sasl.oauthbearer.token.file=$tokf" -X funnel.test.transactional.id=funnel-seqcheck
-fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "oauth: funneld did not come up"; }
+fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "oauth: funneld did not come up"; }
 fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t tok -c tok -n 4000 -r 500 -k 10 -P 3 -e "$FNL_TMP/ex-tok"
 tok_load=$FNL_LAST_PID
 expect_failure oauth "OAUTHBEARER token expired at" oauthbearer_token_expired

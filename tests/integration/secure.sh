@@ -133,7 +133,7 @@ run_case() {
 	local tag=$1 topic=$2 boot=$3 kargs=$4
 	shift 4
 	fd_start "$tag" "$boot" "$@"
-	fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "$tag: funneld did not come up"; }
+	fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "$tag: funneld did not come up"; }
 	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-a" -n "$N" -k 40 -P 3 -e "$FNL_TMP/ex-$tag-a"
 	local p1=$FNL_LAST_PID
 	fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t "$topic" -c "$tag-b" -n "$N" -S 200 -e "$FNL_TMP/ex-$tag-b"
@@ -184,7 +184,7 @@ fd_fails plain2tls "a TLS port?" plaintext_to_tls_port
 port=${KB_local%%,*}
 port=${port##*:}
 fd_start dphost "localhost:$port" -X security.protocol=SSL "${tls_x[@]}" -X delivery.timeout.ms=60000
-fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "dphost: funneld did not come up"; }
+fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "dphost: funneld did not come up"; }
 fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t fail -c dp -n 100 -e "$FNL_TMP/ex-dp"
 dp_load=$FNL_LAST_PID
 fnl_wait_for 30 grep -q "IP address mismatch (broker [0-9]* (127.0.0.1:" "$FD_LOG" || {
@@ -234,7 +234,7 @@ kfake_start reauth "${USERS[@]}" -advertise-sasl-handshake-v0 -tls-cert "$C/serv
 	-broker-config connections.max.reauth.ms=1500
 fd_start reauth "$KB_reauth" -X security.protocol=SASL_SSL "${tls_x[@]}" \
 	-X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=s5 -X sasl.password=s512-pw
-fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "reauth: funneld did not come up"; }
+fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "reauth: funneld did not come up"; }
 fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t recover -c ra -n 6000 -r 1000 -k 20 -P 3 -e "$FNL_TMP/ex-ra"
 wait "$FNL_LAST_PID" || fnl_fail "reauth: the client did not get every delivery report"
 curl -s "http://127.0.0.1:$(fd_port)/metrics" >"$FNL_TMP/metrics-reauth.txt"
@@ -251,7 +251,7 @@ pwf2=$FNL_TMP/pw2
 echo "s512-pw" >"$pwf2"
 fd_start dpw "$KB_reauth" -X security.protocol=SASL_SSL "${tls_x[@]}" \
 	-X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=s5 -X "funnel.sasl.password.file=$pwf2"
-fnl_wait_for 30 test -S "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "dpw: funneld did not come up"; }
+fnl_wait_for 30 fnl_funneld_ready "$FD_SOCK" || { cat "$FD_LOG" >&2; fnl_fail "dpw: funneld did not come up"; }
 fnl_spawn "$FNL_LOAD" -q -s "$FD_SOCK" -t fail -c dpw -n 4000 -r 500 -k 20 -P 3 -e "$FNL_TMP/ex-dpw"
 dpw_load=$FNL_LAST_PID
 sleep 1
