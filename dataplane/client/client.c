@@ -949,6 +949,15 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 
 /* ------------------------------------------------------------------ for txn_client.c */
 
+void fnl_client_report(fnl_client_t *c, uint32_t topic_id, int32_t partition, int64_t offset,
+                       int16_t err, uint64_t opaque)
+{
+	if (!c->conf.on_report)
+		return;
+	struct fnl_report r = {topic_name(c, topic_id), partition, offset, err, opaque};
+	c->conf.on_report(&r, c->conf.ctx);
+}
+
 struct fnl_ctxn **fnl_client_txn_slot(fnl_client_t *c)
 {
 	return &c->txn;
@@ -1076,6 +1085,8 @@ const char *fnl_kafka_err_name(int16_t err)
 		return "UNKNOWN_LEADER_EPOCH";
 	case 87:
 		return "INVALID_RECORD";
+	case 120:
+		return "TRANSACTION_ABORTABLE";
 	default:
 		return "UNKNOWN";
 	}

@@ -11,8 +11,16 @@
 #      group's offsets are transaction 2's.
 #   2. offsets reach the group only with the commit: while a client holds an open
 #      transaction with offsets, the group has none and read_committed none of its records.
+#      Delivery reports: each committed record's report has the partition and offset where
+#      read_committed finds it; the aborted transaction's records report
+#      TRANSACTION_ABORTABLE (120).
 #   3. a window aborted on Kafka (TxnOffsetCommit answers ILLEGAL_GENERATION): the client
-#      gets ABORTABLE; read_uncommitted sees the window's records, read_committed does not.
+#      gets ABORTABLE; read_uncommitted sees the window's records, read_committed does not;
+#      after the abort its records report ILLEGAL_GENERATION (22).
+#   3b. a bad commit dropped from its window: two clients commit into one window
+#      (funnel.test.txn.window.min.commits=2), one with group metadata the coordinator
+#      refuses: it alone gets ABORTABLE (ILLEGAL_GENERATION); the other commits at its first
+#      try, its records and offsets visible to read_committed, its reports' offsets theirs.
 #   4. a client SIGKILLed mid-transaction: nothing of it anywhere; funneld goes on.
 #   5. funneld SIGKILLed while 4 clients are mid-transaction: the restarted funneld
 #      re-initializes the transactional id (same producer id, higher epoch), the clients'
@@ -36,6 +44,9 @@
 #      CONCURRENT_TRANSACTIONS on AddPartitionsToTxn retried and the commit succeeds;
 #      NOT_LEADER_OR_FOLLOWER on the transactional Produce resent (same sequence) and
 #      NOT_COORDINATOR on EndTxn -> FindCoordinator, EndTxn again, committed;
+#      TRANSACTION_ABORTABLE on AddPartitionsToTxn, then on EndTxn: the window is aborted and
+#      sent again whole, and the client's commit succeeds at its first call (reports with
+#      offsets);
 #      PRODUCER_FENCED on EndTxn: the client's commit is FATAL; garbage on the transaction
 #      socket (bad magic, oversized or cut bodies, malformed commits) is refused and
 #      funneld goes on committing.
@@ -71,6 +82,15 @@ c = KafkaConsumer(bootstrap_servers=sys.argv[1].split(","), group_id=sys.argv[2]
 print(" ".join(str(c.committed(TopicPartition(sys.argv[3], p))) for p in range(int(sys.argv[4]))))
 c.close()
 PY
+}
+
+reports_match() { # reports_match CLIENT TOPIC: its err-0 reports = read_committed's places
+	timeout 30 kcat -C -b "$FNL_BOOTSTRAP" -t "$2" -o beginning -e -q \
+		-X isolation.level=read_committed -X check.crcs=true -X fetch.wait.max.ms=50 \
+		-f '%s %p %o\n' | grep "^$1:" | sort >"$FNL_TMP/places.$1"
+	awk '$1 == "report" && $5 == 0 {print $2, $3, $4}' "$FNL_TMP/$1.out" | sort >"$FNL_TMP/reports.$1"
+	[[ -s $FNL_TMP/reports.$1 ]] || fnl_fail "$1 got no delivery reports"
+	same "$FNL_TMP/reports.$1" "$FNL_TMP/places.$1" "$1's delivery reports (value partition offset)"
 }
 
 same() { # same FILE_GOT FILE_WANT WHAT
@@ -115,7 +135,7 @@ for bad in enable.idempotence=false acks=1; do
 done
 
 if ! fnl_broker_is_mock; then
-	fnl_broker_start -b 3 -t txn:$P -t win:$P -t kill:$P -t fence:$P -- \
+	fnl_broker_start -b 3 -t txn:$P -t win:$P -t drop:$P -t kill:$P -t fence:$P -- \
 		-broker-config transaction.max.timeout.ms=30000
 	TX=(-X transactional.id=fnl-e2e -X transaction.timeout.ms=20000)
 	fnl_funneld_start -X funnel.metrics.listen= "${TX[@]}"
@@ -128,6 +148,9 @@ if ! fnl_broker_is_mock; then
 	consume txn read_uncommitted >"$FNL_TMP/ru1"
 	same "$FNL_TMP/ru1" "$FNL_TMP/want1" "read_uncommitted after C A C (a client abort never reaches Kafka)"
 	[[ $(committed grp txn) == "30 31 32" ]] || fnl_fail "group offsets: $(committed grp txn), want 30 31 32"
+	reports_match c1 txn
+	(($(grep -c '^report c1:1-A-[0-9]* -1 -1 120$' "$FNL_TMP/c1.out") == R)) ||
+		{ cat "$FNL_TMP/c1.out" >&2; fnl_fail "the aborted records did not each report TRANSACTION_ABORTABLE"; }
 	# on the wire (fnl-rawfetch, independent of funnel's codec): transactional zstd batches
 	# (attributes 0x14) with their commit markers (control batches, 0x30), CRCs good
 	timeout 30 "$FNL_BUILD_DIR/tests/harness/fnl-rawfetch" -b "$FNL_BOOTSTRAP" -t txn >"$FNL_TMP/raw1"
@@ -156,6 +179,34 @@ if ! fnl_broker_is_mock; then
 	expected c3 0:X >"$FNL_TMP/want3"
 	same "$FNL_TMP/ru3" "$FNL_TMP/want3" "read_uncommitted of the aborted window"
 	[[ -z $(consume win read_committed) ]] || fnl_fail "read_committed sees an aborted window"
+	(($(grep -c '^report c3:0-X-[0-9]* -1 -1 22$' "$FNL_TMP/c3.out") == R)) ||
+		{ cat "$FNL_TMP/c3.out" >&2; fnl_fail "c3's records did not report ILLEGAL_GENERATION"; }
+
+	echo "== 3b. a bad commit is dropped from its window, the other commits"
+	fnl_funneld_stop
+	fnl_funneld_start -X funnel.metrics.listen= "${TX[@]}" -X funnel.test.txn.window.min.commits=2
+	client d1 -t drop -p Y -g grpd1 -P $P -w "$FNL_TMP/go3b"
+	client d2 -t drop -p W -g grpd2 -P $P -w "$FNL_TMP/go3b"
+	for n in d1 d2; do
+		fnl_wait_for 30 grep -q '^waiting 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not start"
+	done
+	touch "$FNL_TMP/go3b"
+	for n in d1 d2; do
+		v=PID_$n
+		wait "${!v}" || { cat "$FNL_TMP/$n.out" >&2; tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "$n failed"; }
+	done
+	grep -q '^abortable 0 .*ILLEGAL_GENERATION' "$FNL_TMP/d1.out" || fnl_fail "d1: $(cat "$FNL_TMP/d1.out")"
+	grep -q '^retry' "$FNL_TMP/d2.out" && fnl_fail "d2 was not committed at its first try: $(cat "$FNL_TMP/d2.out")"
+	grep -q 'dropped (.*ILLEGAL_GENERATION.*); the window.s other 1 commit' "$FNL_TMP/funneld.err" ||
+		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "the two commits were not in one window"; }
+	consume drop read_committed >"$FNL_TMP/rc3b"
+	expected d2 0:W >"$FNL_TMP/want3b"
+	same "$FNL_TMP/rc3b" "$FNL_TMP/want3b" "read_committed after the dropped commit"
+	[[ $(committed grpd2 drop) == "10 11 12" ]] || fnl_fail "d2's group offsets: $(committed grpd2 drop)"
+	[[ $(committed grpd1 drop) == "None None None" ]] || fnl_fail "d1's group offsets: $(committed grpd1 drop)"
+	reports_match d2 drop
+	fnl_funneld_stop
+	fnl_funneld_start -X funnel.metrics.listen= "${TX[@]}"
 
 	echo "== 4. a client SIGKILLed mid-transaction"
 	client c4 -t kill -p CH -P $P
@@ -344,6 +395,18 @@ print("garbage refused")
 PY
 	run_client m4 -t txn -p C -P $P
 	grep -q '^committed 0' "$FNL_TMP/m4.out" || fnl_fail "no commit after the garbage"
+
+	echo "== 8f. an abortable error: the window is sent again whole"
+	for api in AddPartitionsToTxn EndTxn; do
+		fnl_broker_cmd "push $api 120" >/dev/null # TRANSACTION_ABORTABLE
+		run_client m6$api -t txn -p C -P $P
+		grep -q '^committed 0' "$FNL_TMP/m6$api.out" || fnl_fail "m6$api did not commit"
+		grep -q '^retry' "$FNL_TMP/m6$api.out" && fnl_fail "m6$api's commit was not retried by funneld: $(cat "$FNL_TMP/m6$api.out")"
+		(($(grep -c '^report m6'$api':0-C-[0-9]* [0-9]* [0-9]* 0$' "$FNL_TMP/m6$api.out") == R)) ||
+			fnl_fail "m6$api's reports: $(cat "$FNL_TMP/m6$api.out")"
+	done
+	(($(grep -c 'sent again whole (attempt 2 of' "$FNL_TMP/funneld.err") == 2)) ||
+		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "the windows were not sent again whole"; }
 
 	echo "== 8c. PRODUCER_FENCED is fatal"
 	fnl_broker_cmd "push EndTxn PRODUCER_FENCED" >/dev/null
