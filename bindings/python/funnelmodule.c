@@ -875,7 +875,7 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 		goto out;
 	if (get_headers(p, a[A_HEADERS], &r.nh, &hseq) < 0)
 		goto out;
-	if (cb && !p->in_txn) { /* a transaction's records get no delivery report */
+	if (cb) { /* transactional too: reported when the transaction ends (txn.c) */
 		if (slot_get(p, &idx) < 0)
 			goto out;
 		have_slot = true;
@@ -1169,7 +1169,8 @@ static PyMethodDef Producer_methods[] = {
      "init_transactions(timeout=None): connects to funneld's transactional producer "
      "(funneld needs transactional.id)."},
     {"begin_transaction", (PyCFunction)Producer_begin_transaction, METH_NOARGS,
-     "begin_transaction(): the next records belong to a transaction (no delivery reports)."},
+     "begin_transaction(): the next records belong to a transaction (their delivery "
+     "reports come when it ends)."},
     {"send_offsets_to_transaction", (PyCFunction)(void (*)(void))Producer_send_offsets,
      METH_VARARGS | METH_KEYWORDS,
      "send_offsets_to_transaction(positions, group_metadata, timeout=None): consumer "
@@ -1177,9 +1178,13 @@ static PyMethodDef Producer_methods[] = {
     {"commit_transaction", (PyCFunction)(void (*)(void))Producer_commit_transaction,
      METH_VARARGS | METH_KEYWORDS,
      "commit_transaction(timeout=None): KafkaException whose error says retriable(), "
-     "txn_requires_abort() or fatal()."},
+     "txn_requires_abort() or fatal(). Once committed, calls on_delivery for each of the "
+     "transaction's records (partition, offset) before it returns."},
     {"abort_transaction", (PyCFunction)(void (*)(void))Producer_abort_transaction,
-     METH_VARARGS | METH_KEYWORDS, "abort_transaction(timeout=None): discards the transaction."},
+     METH_VARARGS | METH_KEYWORDS,
+     "abort_transaction(timeout=None): discards the transaction; calls on_delivery for each of "
+     "its records with KafkaError(120, TRANSACTION_ABORTABLE) (or the error that refused its "
+     "commit) before it returns."},
     {"close", (PyCFunction)Producer_close, METH_NOARGS,
      "close(): detaches from funneld without waiting (flush() first)."},
     {"__enter__", (PyCFunction)Producer_enter, METH_NOARGS, NULL},

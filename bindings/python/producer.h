@@ -43,7 +43,7 @@ typedef struct {
 	int dispatching; /* inside dispatch(): a nested poll() does not dispatch */
 	unsigned gen;    /* fork_gen when the slots were last ours */
 	uint64_t plain_reported, plain_failed;
-	int in_txn; /* begin_transaction() .. commit/abort: records get no report */
+	int in_txn; /* begin_transaction() .. commit/abort */
 } Producer;
 
 extern unsigned fork_gen; /* bumped in the child of every fork() */

@@ -2,6 +2,11 @@
  * (init_transactions, begin_transaction, send_offsets_to_transaction, commit_transaction,
  * abort_transaction) over libfunnel's fnl_txn_* (include/funnel.h). Each blocking call runs
  * without the GIL, the client held, as produce's slow path does (funnelmodule.c).
+ *
+ * Delivery callbacks: a transactional record given on_delivery (or the Producer's default)
+ * holds its slot until the transaction ends; libfunnel reports it from fnl_txn_commit() /
+ * fnl_txn_abort() (include/funnel.h) and the callbacks run here, before commit_transaction /
+ * abort_transaction return (confluent_kafka's flush inside them does the same).
  */
 #include "producer.h"
 
@@ -35,10 +40,18 @@ static PyObject *txn_timeout_call(Producer *p, PyObject *args, PyObject *kw, int
 		TXN_CALL(p, rc, fnl_txn_commit(p->c, t));
 	else
 		TXN_CALL(p, rc, fnl_txn_abort(p->c, t));
-	if (rc < 0)
+	/* the reports libfunnel gave when the transaction ended (committed: partition and
+	 * offset; aborted or fatal: an error), as confluent_kafka's commit_transaction and
+	 * abort_transaction serve them (they flush) */
+	if (rc < 0) {
+		if (dispatch(p, NULL) < 0)
+			PyErr_WriteUnraisable(NULL); /* the transaction's error wins */
 		return raise_txn(p->c, rc, what[which]);
+	}
 	if (which > 0)
 		p->in_txn = 0;
+	if (dispatch(p, NULL) < 0)
+		return NULL;
 	Py_RETURN_NONE;
 }
 

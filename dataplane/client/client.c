@@ -1041,6 +1041,8 @@ const char *fnl_kafka_err_name(int16_t err)
 		return "REPLICA_NOT_AVAILABLE";
 	case 10:
 		return "MESSAGE_TOO_LARGE";
+	case 12:
+		return "OFFSET_METADATA_TOO_LARGE";
 	case 13:
 		return "NETWORK_EXCEPTION";
 	case 17:
@@ -1055,8 +1057,16 @@ const char *fnl_kafka_err_name(int16_t err)
 		return "INVALID_REQUIRED_ACKS";
 	case 22:
 		return "ILLEGAL_GENERATION";
+	case 25:
+		return "UNKNOWN_MEMBER_ID";
+	case 27:
+		return "REBALANCE_IN_PROGRESS";
+	case 28:
+		return "INVALID_COMMIT_OFFSET_SIZE";
 	case 29:
 		return "TOPIC_AUTHORIZATION_FAILED";
+	case 30:
+		return "GROUP_AUTHORIZATION_FAILED";
 	case 31:
 		return "CLUSTER_AUTHORIZATION_FAILED";
 	case 32:
@@ -1083,6 +1093,8 @@ const char *fnl_kafka_err_name(int16_t err)
 		return "FENCED_LEADER_EPOCH";
 	case 75:
 		return "UNKNOWN_LEADER_EPOCH";
+	case 82:
+		return "FENCED_INSTANCE_ID";
 	case 87:
 		return "INVALID_RECORD";
 	case 120:
