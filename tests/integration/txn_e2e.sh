@@ -47,6 +47,9 @@
 #      TRANSACTION_ABORTABLE on AddPartitionsToTxn, then on EndTxn: the window is aborted and
 #      sent again whole, and the client's commit succeeds at its first call (reports with
 #      offsets);
+#      a HELLO of another wire version is answered FATAL naming both versions;
+#      MESSAGE_TOO_LARGE on a Produce of a window with two clients' commits: one commit is
+#      answered alone with it (its records report it after its abort), the other commits;
 #      PRODUCER_FENCED on EndTxn: the client's commit is FATAL; garbage on the transaction
 #      socket (bad magic, oversized or cut bodies, malformed commits) is refused and
 #      funneld goes on committing.
@@ -391,6 +394,14 @@ for body in [b"", os.urandom(40), struct.pack("=QIIIIII", 1, 1, 0, 1, 1, 1000, 0
     cls = struct.unpack("=i", r[:4])[0]
     assert cls == 2, (cls, r)  # ABORTABLE: refused alone
     s.close()
+# a HELLO of wire version 1 (flags 0, before per-record offsets): FATAL, both versions named
+s = conn()
+s.sendall(struct.pack("=IHHII", MAGIC, 1, 0, 0, 9))
+magic, typ, flags, ln, seq = struct.unpack("=IHHII", s.recv(16, socket.MSG_WAITALL))
+assert typ == 3 and seq == 9 and flags == 2, (typ, seq, flags)
+r = s.recv(ln, socket.MSG_WAITALL)
+assert struct.unpack("=i", r[:4])[0] == 3 and b"wire version 1, this funneld 2" in r, r
+s.close()
 print("garbage refused")
 PY
 	run_client m4 -t txn -p C -P $P
@@ -407,6 +418,33 @@ PY
 	done
 	(($(grep -c 'sent again whole (attempt 2 of' "$FNL_TMP/funneld.err") == 2)) ||
 		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "the windows were not sent again whole"; }
+
+	echo "== 8g. a batch refused for its content: that commit is dropped, the other commits"
+	fnl_funneld_stop
+	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e \
+		-X funnel.test.txn.window.min.commits=2
+	fnl_broker_cmd "push Produce 10" >/dev/null # MESSAGE_TOO_LARGE
+	for n in g1 g2; do client $n -t txn -p W -P $P -w "$FNL_TMP/go8g"; done
+	for n in g1 g2; do
+		fnl_wait_for 30 grep -q '^waiting 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not start"
+	done
+	touch "$FNL_TMP/go8g"
+	for n in g1 g2; do
+		v=PID_$n
+		wait "${!v}" || { cat "$FNL_TMP/$n.out" >&2; fnl_fail "$n failed"; }
+		grep -q '^committed 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not commit"
+	done
+	# one was answered MESSAGE_TOO_LARGE alone (then aborted: its records report 10, and
+	# sent again); the other was committed at its first try
+	dropped=$(grep -l '^retry 0 2 .*MESSAGE_TOO_LARGE' "$FNL_TMP/g1.out" "$FNL_TMP/g2.out" | wc -l)
+	other=$(grep -L '^retry' "$FNL_TMP/g1.out" "$FNL_TMP/g2.out" | wc -l)
+	[[ $dropped == 1 && $other == 1 ]] || fnl_fail "g1/g2: $(cat "$FNL_TMP/g1.out" "$FNL_TMP/g2.out")"
+	(($(cat "$FNL_TMP/g1.out" "$FNL_TMP/g2.out" | grep -c '^report .* -1 -1 10$') == R)) ||
+		fnl_fail "the dropped commit's records did not report MESSAGE_TOO_LARGE at its abort"
+	grep -q 'dropped (.*MESSAGE_TOO_LARGE.*); the window.s other 1 commit' "$FNL_TMP/funneld.err" ||
+		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "the two commits were not in one window"; }
+	fnl_funneld_stop
+	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e
 
 	echo "== 8c. PRODUCER_FENCED is fatal"
 	fnl_broker_cmd "push EndTxn PRODUCER_FENCED" >/dev/null
