@@ -280,7 +280,8 @@ static int take_commit(struct fnl_txnd *t, struct entry *e, char *why, size_t ca
 			snprintf(why, cap, "a window touches more than %d partitions", MAX_WPARTS);
 			goto undo;
 		}
-		t->recs[t->nrecs] = (struct rec){(uint32_t)(rp - t->wbuf), UINT32_MAX, part, ent, -1};
+		t->recs[t->nrecs] =
+		    (struct rec){(uint32_t)(rp - t->wbuf), UINT32_MAX, part, ent, -1};
 		struct wpart *wp = &t->wparts[w];
 		if (wp->tail == UINT32_MAX)
 			wp->head = t->nrecs;
@@ -836,14 +837,16 @@ static void run_window(struct fnl_txnd *t)
 		} else if (cls == FNL_TXW_ABORTABLE && tries < WINDOW_TRIES &&
 		           mono_ms() - t0 < WINDOW_RETRY_MS) {
 			tries++;
-			fnl_warn("transactions: window=%lld sent again whole (attempt %d of %d) after: "
-			         "%s",
-			         (long long)t->window_no, tries, WINDOW_TRIES, why);
+			fnl_warn(
+			    "transactions: window=%lld sent again whole (attempt %d of %d) after: "
+			    "%s",
+			    (long long)t->window_no, tries, WINDOW_TRIES, why);
 			sleep_ms(t->cfg->retry_backoff_ms);
 		} else {
 			for (int i = 0; i < t->nentries; i++)
 				if (!t->entries[i].bad)
-					reply(t, t->entries[i].ci, t->entries[i].seq, cls, kerr, why);
+					reply(t, t->entries[i].ci, t->entries[i].seq, cls, kerr,
+					      why);
 			return;
 		}
 		if (!t->ready)
@@ -852,8 +855,9 @@ static void run_window(struct fnl_txnd *t)
 			for (int i = 0; i < t->nentries; i++)
 				if (!t->entries[i].bad)
 					reply(t, t->entries[i].ci, t->entries[i].seq,
-					      t->txn.state == FNL_TXN_FATAL_ERROR ? FNL_TXW_FATAL
-					                                          : FNL_TXW_ABORTABLE,
+					      t->txn.state == FNL_TXN_FATAL_ERROR
+					          ? FNL_TXW_FATAL
+					          : FNL_TXW_ABORTABLE,
 					      kerr, why);
 			return;
 		}
@@ -932,10 +936,11 @@ static void serve_conn(struct fnl_txnd *t, int ci)
 	if (c->hdr.type == FNL_TXW_HELLO && c->hdr.len == 0) {
 		if (c->hdr.flags != FNL_TXW_VERSION) {
 			char why[FNL_TXW_MSG_BYTES];
-			snprintf(why, sizeof(why),
-			         "libfunnel speaks transaction wire version %u, this funneld %u: use "
-			         "the libfunnel of funneld's release",
-			         c->hdr.flags ? c->hdr.flags : 1u, FNL_TXW_VERSION);
+			snprintf(
+			    why, sizeof(why),
+			    "libfunnel speaks transaction wire version %u, this funneld %u: use "
+			    "the libfunnel of funneld's release",
+			    c->hdr.flags ? c->hdr.flags : 1u, FNL_TXW_VERSION);
 			reply(t, ci, c->hdr.seq, FNL_TXW_FATAL, 0, why);
 			return;
 		}

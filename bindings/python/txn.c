@@ -182,4 +182,3 @@ out:
 	Py_XDECREF(keep);
 	return ret;
 }
-

@@ -49,7 +49,7 @@ struct fnl_ctxn {
 	uint8_t *offs; /* serialized groups (txnwire.h COMMIT) */
 	size_t offs_cap, offs_len;
 	uint32_t ngroups;
-	char path[128]; /* "<socket>.txn" */
+	char path[128];            /* "<socket>.txn" */
 	struct fnl_txw_roff *roff; /* the last RESULT's record offsets */
 	uint32_t roff_cap, nroff;
 	int16_t kerr; /* the Kafka error of the last ABORTABLE / FATAL answer (0: none) */
@@ -215,9 +215,9 @@ static int read_result(struct fnl_ctxn *t, int64_t deadline, struct fnl_txw_resu
 		         h.flags ? h.flags : 1u, FNL_TXW_VERSION);
 		return -EPROTONOSUPPORT;
 	}
-	if (rc == 0 && (h.len < sizeof(*r) || h.len > FNL_TXW_MAX_BODY ||
-	                (h.len - sizeof(*r)) % rb != 0 ||
-	                ((h.len - sizeof(*r)) / rb != 0 && (h.len - sizeof(*r)) / rb != nrec)))
+	if (rc == 0 &&
+	    (h.len < sizeof(*r) || h.len > FNL_TXW_MAX_BODY || (h.len - sizeof(*r)) % rb != 0 ||
+	     ((h.len - sizeof(*r)) / rb != 0 && (h.len - sizeof(*r)) / rb != nrec)))
 		rc = -EPROTO;
 	/* the body follows its header at once */
 	int64_t body_deadline = deadline < 0 ? -1 : mono_ms() + 30000;
