@@ -65,9 +65,11 @@ static int64_t mono_ms(void)
 static int fail(struct fnl_ctxn *t, int cls, int rc, const char *fmt, ...)
 {
 	va_list ap;
+	char m[sizeof(t->msg)]; /* the arguments may be t->msg itself */
 	va_start(ap, fmt);
-	vsnprintf(t->msg, sizeof(t->msg), fmt, ap);
+	vsnprintf(m, sizeof(m), fmt, ap);
 	va_end(ap);
+	memcpy(t->msg, m, sizeof(m));
 	t->cls = cls;
 	if (cls == FNL_TXN_ERR_FATAL)
 		t->fatal = true;

@@ -50,7 +50,9 @@
 #      a HELLO of another wire version is answered FATAL naming both versions;
 #      MESSAGE_TOO_LARGE on a Produce of a window with two clients' commits: one commit is
 #      answered alone with it (its records report it after its abort), the other commits;
-#      PRODUCER_FENCED on EndTxn: the client's commit is FATAL; garbage on the transaction
+#      PRODUCER_FENCED on EndTxn: the client's commit is FATAL (its records report 90); a
+#      libfunnel meeting a funneld of wire version 1 gives up FATAL naming both versions;
+#      garbage on the transaction
 #      socket (bad magic, oversized or cut bodies, malformed commits) is refused and
 #      funneld goes on committing.
 set -euo pipefail
@@ -288,6 +290,8 @@ if ! fnl_broker_is_mock; then
 	kill -CONT "$A_PID"
 	SOCK_OVERRIDE=$A_SOCK run_client fa -t fence -p F -P $P
 	grep -q '^fatal 0 .*\(PRODUCER_FENCED\|INVALID_PRODUCER_EPOCH\)' "$FNL_TMP/fa.out" || fnl_fail "the old funneld's commit: $(cat "$FNL_TMP/fa.out")"
+	(($(grep -c '^report fa:0-F-[0-9]* -1 -1 \(90\|47\)$' "$FNL_TMP/fa.out") == R)) ||
+		fnl_fail "the fenced commit's records did not report its error: $(cat "$FNL_TMP/fa.out")"
 	SOCK_OVERRIDE=$FNL_TMP/b/f.sock run_client fb -t fence -p C -P $P
 	consume fence read_committed >"$FNL_TMP/rc6"
 	expected fb 0:C >"$FNL_TMP/want6"
@@ -450,6 +454,38 @@ PY
 	fnl_broker_cmd "push EndTxn PRODUCER_FENCED" >/dev/null
 	run_client m3 -t txn -p F -P $P
 	grep -q '^fatal 0 .*PRODUCER_FENCED' "$FNL_TMP/m3.out" || fnl_fail "m3: $(cat "$FNL_TMP/m3.out")"
+	(($(grep -c '^report m3:0-F-[0-9]* -1 -1 90$' "$FNL_TMP/m3.out") == R)) ||
+		fnl_fail "the fatal commit's records did not report PRODUCER_FENCED: $(cat "$FNL_TMP/m3.out")"
+	fnl_funneld_stop
+
+	echo "== 8h. a funneld of transaction wire version 1: libfunnel refuses it, naming both"
+	fnl_funneld_start -X funnel.metrics.listen= # no transactional.id: no .txn socket of its own
+	/usr/bin/python3 - "$FNL_SOCKET.txn" <<'PY' &
+import socket, struct, sys, os
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(sys.argv[1]); l.listen(1); l.settimeout(60)
+c, _ = l.accept(); c.settimeout(20)
+magic, typ, flags, ln, seq = struct.unpack("=IHHII", c.recv(16, socket.MSG_WAITALL))
+assert typ == 1 and flags == 2, (typ, flags)
+body = struct.pack("=ihHq240s", 0, 0, 0, -1, b"")  # OK, as version 1 answered (flags 0)
+c.sendall(struct.pack("=IHHII", magic, 3, 0, len(body), seq) + body)
+try:
+    c.recv(1)  # until the client hangs up
+except OSError:
+    pass
+c.close(); os.unlink(sys.argv[1])
+PY
+	fake=$!
+	fnl_track $fake
+	fnl_wait_for 10 test -S "$FNL_SOCKET.txn" || fnl_fail "the fake version-1 socket did not start"
+	set +e
+	FUNNEL_SOCKET=$FNL_SOCKET timeout 60 "$CLI" -x v1 -t txn -p C -k -T 10000 >"$FNL_TMP/v1.out" 2>&1
+	st=$?
+	set -e
+	[[ $st -eq 3 ]] || fnl_fail "init against wire version 1: exit $st $(cat "$FNL_TMP/v1.out")"
+	grep -q 'init failed class 3: funneld speaks transaction wire version 1, this libfunnel 2' "$FNL_TMP/v1.out" ||
+		fnl_fail "the refusal does not name both versions: $(cat "$FNL_TMP/v1.out")"
+	wait $fake || fnl_fail "the fake version-1 funneld failed"
 	fnl_funneld_stop
 fi
 echo "PASS txn_e2e ($FNL_BROKER)"
