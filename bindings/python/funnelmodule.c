@@ -728,6 +728,17 @@ static int slot_get(Producer *p, uint32_t *idx)
 				}
 				continue;
 			}
+			if (p->in_txn && p->rep_n == 0 && fnl_outq_len(p->c) == 0) {
+				/* every slot is held by the open transaction's records: only its
+				 * end frees them (txn.c), so waiting would not help */
+				client_release(p);
+				PyErr_Format(PyExc_BufferError,
+				             "Local: Queue full (queue.buffering.max.messages=%u: the "
+				             "open transaction's records with a callback hold them "
+				             "until it is committed or aborted)",
+				             p->max);
+				return -1;
+			}
 			int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
 			if (left > 0) {
 				Py_BEGIN_ALLOW_THREADS rc = fnl_poll(

@@ -76,6 +76,25 @@ with open(sys.argv[2], "w") as f:
             want = {1: "TRANSACTION_ABORTABLE", 2: "UNKNOWN_MEMBER_ID"}[k]
             assert err(e) == want and e.code() == getattr(funnel.KafkaError, want), (k, e)
 p.close()
+# a transaction holds its records' callback slots until it ends: a full table raises at once
+import time
+q = funnel.Producer({"funnel.socket.path": sys.argv[1], "max.block.ms": 10000,
+                     "queue.buffering.max.messages": 3})
+q.init_transactions(10)
+q.begin_transaction()
+qrep = []
+for i in range(3):
+    q.produce("pyt", b"q", on_delivery=lambda e, m: qrep.append(e))
+t0 = time.monotonic()
+try:
+    q.produce("pyt", b"q", on_delivery=lambda e, m: qrep.append(e))
+    raise AssertionError("a 4th record with a callback found a slot")
+except BufferError as ex:
+    assert "open transaction" in str(ex) and time.monotonic() - t0 < 5, (str(ex), time.monotonic() - t0)
+q.abort_transaction(10)
+assert [e.name() for e in qrep] == ["TRANSACTION_ABORTABLE"] * 3, qrep
+q.close()
+p.close()
 print("python transactions ok")
 PY
 got=$(timeout 30 kcat -C -b "$FNL_BOOTSTRAP" -t pyt -o beginning -e -q -X isolation.level=read_committed \
