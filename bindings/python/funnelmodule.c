@@ -77,7 +77,6 @@ static void nap(int ms)
 }
 /* ------------------------------------------------------------------ Producer */
 
-
 /* libfunnel's report callback: no Python here (the GIL may not be held). */
 static void on_report(const struct fnl_report *r, void *ctx)
 {
@@ -732,11 +731,12 @@ static int slot_get(Producer *p, uint32_t *idx)
 				/* every slot is held by the open transaction's records: only its
 				 * end frees them (txn.c), so waiting would not help */
 				client_release(p);
-				PyErr_Format(PyExc_BufferError,
-				             "Local: Queue full (queue.buffering.max.messages=%u: the "
-				             "open transaction's records with a callback hold them "
-				             "until it is committed or aborted)",
-				             p->max);
+				PyErr_Format(
+				    PyExc_BufferError,
+				    "Local: Queue full (queue.buffering.max.messages=%u: the "
+				    "open transaction's records with a callback hold them "
+				    "until it is committed or aborted)",
+				    p->max);
 				return -1;
 			}
 			int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
