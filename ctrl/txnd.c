@@ -531,6 +531,22 @@ static void blame_batch(struct fnl_txnd *t, const struct wpart *wp, uint32_t r)
 	}
 }
 
+/* AddPartitionsToTxn refused a topic (TOPIC_AUTHORIZATION_FAILED): blamed on the first commit
+ * with records in it (each such commit is dropped in turn). */
+static void blame_topic(struct fnl_txnd *t, const char *topic)
+{
+	if (!topic[0] || t->txn.state == FNL_TXN_FATAL_ERROR)
+		return;
+	int best = -1;
+	for (int w = 0; w < t->nwparts; w++) {
+		const struct wpart *wp = &t->wparts[w];
+		if (wp->head != UINT32_MAX && strcmp(t->topics[wp->ti].name, topic) == 0 &&
+		    (best < 0 || t->recs[wp->head].ent < best))
+			best = t->recs[wp->head].ent;
+	}
+	t->culprit = best;
+}
+
 /* After EndTxn(commit): every record's offset, from its batch's base offset. */
 static void assign_offsets(struct fnl_txnd *t)
 {
@@ -671,8 +687,10 @@ static int run_txn(struct fnl_txnd *t, int16_t *kerr, char *why, size_t cap)
 	if (t->nwparts) {
 		fnl_txn_add_partitions(&t->txn);
 		fnl_txnd_drive(t);
-		if (t->txn.state != FNL_TXN_IN_TXN)
+		if (t->txn.state != FNL_TXN_IN_TXN) {
+			blame_topic(t, t->denied_topic);
 			goto failed;
+		}
 		if (build_batches(t) < 0) {
 			snprintf(why, cap,
 			         "the window's batches do not fit funnel.txn.window.bytes");

@@ -28,7 +28,7 @@
 #define MAX_CTOPICS   256 /* topics named by one commit */
 #define MAX_HEADERS   256 /* headers of one record */
 #define PRODUCE_TRIES 6
-#define WINDOW_TRIES  4 /* attempts of one window failed with an abortable error */
+#define WINDOW_TRIES  4          /* attempts of one window failed with an abortable error */
 #define REQ_CAP       (3u << 20) /* a request fits kclient's 4 MiB buffer */
 
 struct node {
@@ -62,10 +62,10 @@ struct wbatch {
 };
 
 struct rec {
-	uint32_t off;  /* in wbuf */
-	uint32_t next; /* next record of the same partition */
-	int32_t part;  /* its partition (chosen when its commit was taken) */
-	int32_t ent;   /* its commit (entries index) */
+	uint32_t off;   /* in wbuf */
+	uint32_t next;  /* next record of the same partition */
+	int32_t part;   /* its partition (chosen when its commit was taken) */
+	int32_t ent;    /* its commit (entries index) */
 	int64_t offset; /* once stored (-1: not known) */
 };
 
@@ -145,9 +145,10 @@ struct fnl_txnd {
 	int nentries;
 	struct conn *conns;
 	int nconns, conns_cap;
-	struct fnl_txw_roff *roff; /* a RESULT's per-record offsets (recs_cap entries) */
-	int culprit;               /* the commit a failed attempt is blamed on (-1: the window) */
-	int64_t min_commits_wait;  /* funnel.test.txn.window.min.commits: waiting since (ms) */
+	struct fnl_txw_roff *roff;  /* a RESULT's per-record offsets (recs_cap entries) */
+	int culprit;                /* the commit a failed attempt is blamed on (-1: the window) */
+	char denied_topic[256];     /* a topic AddPartitionsToTxn refused (TOPIC_AUTH...) */
+	int64_t min_commits_wait;   /* funnel.test.txn.window.min.commits: waiting since (ms) */
 	uint8_t scratch[64 * 1024]; /* strings of one group's offsets */
 };
 

@@ -50,6 +50,8 @@
 #      a HELLO of another wire version is answered FATAL naming both versions;
 #      MESSAGE_TOO_LARGE on a Produce of a window with two clients' commits: one commit is
 #      answered alone with it (its records report it after its abort), the other commits;
+#      TOPIC_AUTHORIZATION_FAILED from AddPartitionsToTxn: the first commit on that topic is
+#      dropped, a commit on another topic in the same window commits;
 #      PRODUCER_FENCED on EndTxn: the client's commit is FATAL (its records report 90); a
 #      libfunnel meeting a funneld of wire version 1 gives up FATAL naming both versions;
 #      garbage on the transaction
@@ -337,7 +339,7 @@ if ! fnl_broker_is_mock; then
 	kill -TERM "$S_PID"
 	wait "$S_PID" || fnl_fail "the SASL funneld exited $? after SIGTERM"
 else
-	fnl_broker_start -b 3 -t txn:$P:3
+	fnl_broker_start -b 3 -t txn:$P:3 -t txn2:$P:3
 	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e \
 		-X funnel.test.txn.trace="$FNL_TMP/trace"
 
@@ -447,6 +449,25 @@ PY
 		fnl_fail "the dropped commit's records did not report MESSAGE_TOO_LARGE at its abort"
 	grep -q 'dropped (.*MESSAGE_TOO_LARGE.*); the window.s other 1 commit' "$FNL_TMP/funneld.err" ||
 		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "the two commits were not in one window"; }
+
+	echo "== 8i. AddPartitionsToTxn refuses a topic: the first commit on it is dropped"
+	fnl_broker_cmd "push AddPartitionsToTxn TOPIC_AUTHORIZATION_FAILED" >/dev/null
+	client i1 -t txn -p W -P $P -w "$FNL_TMP/go8i"
+	client i2 -t txn2 -p W -P $P -w "$FNL_TMP/go8i"
+	for n in i1 i2; do
+		fnl_wait_for 30 grep -q '^waiting 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not start"
+	done
+	touch "$FNL_TMP/go8i"
+	for n in i1 i2; do
+		v=PID_$n
+		wait "${!v}" || { cat "$FNL_TMP/$n.out" >&2; fnl_fail "$n failed"; }
+		grep -q '^committed 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not commit"
+	done
+	# the mock refuses every partition of the request; "txn" sorts first: i1 is blamed
+	grep -q '^retry 0 2 .*TOPIC_AUTHORIZATION_FAILED' "$FNL_TMP/i1.out" || fnl_fail "i1: $(cat "$FNL_TMP/i1.out")"
+	grep -q '^retry' "$FNL_TMP/i2.out" && fnl_fail "i2 was not committed at its first try: $(cat "$FNL_TMP/i2.out")"
+	grep -q 'dropped (.*TOPIC_AUTHORIZATION_FAILED.*); the window.s other 1 commit' "$FNL_TMP/funneld.err" ||
+		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "i1 and i2 were not in one window"; }
 	fnl_funneld_stop
 	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e
 
