@@ -197,6 +197,7 @@ const char *fnl_last_error(void);
  * partition is then the one given to fnl_produce()), fnl_txn_abort() (err 120
  * TRANSACTION_ABORTABLE, or the Kafka error the commit was refused with, e.g. 22
  * ILLEGAL_GENERATION; offset -1) and a FATAL fnl_txn_commit() (its Kafka error, else 120).
+ * on_report may not call fnl_txn_begin() (-EINVAL, FNL_TXN_ERR_USAGE) while these reports run.
  * A transaction still open at fnl_close() gets none. Transactional records do not count in
  * fnl_outq_len(). Order: a transaction's records
  * keep their order per partition; relative to the same client's non-transactional records

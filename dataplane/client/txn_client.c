@@ -52,7 +52,8 @@ struct fnl_ctxn {
 	char path[128];            /* "<socket>.txn" */
 	struct fnl_txw_roff *roff; /* the last RESULT's record offsets */
 	uint32_t roff_cap, nroff;
-	int16_t kerr; /* the Kafka error of the last ABORTABLE / FATAL answer (0: none) */
+	int16_t kerr;   /* the Kafka error of the last ABORTABLE / FATAL answer (0: none) */
+	bool reporting; /* inside report_all: on_report may not begin the next transaction */
 };
 
 static int64_t mono_ms(void)
@@ -247,6 +248,7 @@ static int read_result(struct fnl_ctxn *t, int64_t deadline, struct fnl_txw_resu
 static void report_all(struct fnl_ctxn *t, fnl_client_t *c, int16_t err)
 {
 	size_t o = 0;
+	t->reporting = true;
 	for (uint32_t i = 0; o + sizeof(struct fnl_rec_hdr) <= t->rec_len; i++) {
 		struct fnl_rec_hdr rh;
 		memcpy(&rh, t->rec + o, sizeof(rh));
@@ -259,6 +261,7 @@ static void report_all(struct fnl_ctxn *t, fnl_client_t *c, int16_t err)
 		fnl_client_report(c, rh.topic_id, part, off, err, rh.opaque);
 		o += rh.len;
 	}
+	t->reporting = false;
 	t->rec_len = t->offs_len = 0;
 	t->nrec = t->ngroups = 0;
 	t->nroff = 0;
@@ -367,9 +370,13 @@ int fnl_txn_begin(fnl_client_t *c)
 		return -EINVAL;
 	if (t->fatal)
 		return fail(t, FNL_TXN_ERR_FATAL, -EPERM, "%s", t->msg);
-	if (!t->inited || t->open)
+	if (!t->inited || t->open || t->reporting)
 		return fail(t, FNL_TXN_ERR_USAGE, -EINVAL,
-		            t->open ? "a transaction is already open" : "call fnl_txn_init first");
+		            t->reporting
+		                ? "fnl_txn_begin from on_report: the transaction being "
+		                  "reported has not ended yet (begin after the call returns)"
+		            : t->open ? "a transaction is already open"
+		                      : "call fnl_txn_init first");
 	t->open = true;
 	t->abortable = false;
 	t->resend = false;

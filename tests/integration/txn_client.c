@@ -18,7 +18,8 @@
  *      member), commit and expect ABORTABLE (funneld's window is aborted on Kafka), abort
  *   Y  as X, after waiting for GO_FILE as W does
  * Prints "committed k" / "aborted k" / "retry k CLASS MSG", and for every delivery report
- * (conf.on_report) "report VALUE PARTITION OFFSET ERR". Exit 0 when the plan ran.
+ * (conf.on_report) "report VALUE PARTITION OFFSET ERR" (and checks that fnl_txn_begin() is
+ * refused from inside it). Exit 0 when the plan ran.
  * -k: print the class and message of a failed fnl_txn_init and exit 3 (config checks).
  */
 #include <errno.h>
@@ -40,6 +41,13 @@ static uint64_t nvalues;
 static void on_report(const struct fnl_report *r, void *ctx)
 {
 	(void)ctx;
+	/* the transaction being reported has not ended yet: no next one from here */
+	if (fnl_txn_begin(c) != -EINVAL || fnl_txn_error_class(c) != FNL_TXN_ERR_USAGE) {
+		fprintf(stderr,
+		        "fnl-txn-client %s: fnl_txn_begin inside on_report was not refused\n",
+		        name);
+		exit(1);
+	}
 	printf("report %s %d %lld %d\n", values[r->opaque % 4096], r->partition,
 	       (long long)r->offset, r->err);
 }
