@@ -159,6 +159,8 @@ static const struct key keys[] = {
 	 "16777216", "bytes of client transactions one window (Kafka transaction) holds"},
 	{"funnel.test.txn.trace", K_STR, F(txn_trace), 0, 0, "",
 	 "test only: a file funneld appends each transaction request and its answer to"},
+	{"funnel.test.txn.window.min.commits", K_INT, F(txn_min_commits), 0, 64, "0",
+	 "test only: a window waits (at most 5 s) until it holds this many commits"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -129,6 +129,7 @@ struct fnl_config {
 	int txn_timeout_ms;              /* transaction.timeout.ms */
 	int64_t txn_window_bytes;        /* funnel.txn.window.bytes */
 	char txn_trace[FNL_CONFIG_STR_MAX]; /* funnel.test.txn.trace: "" = none */
+	int txn_min_commits; /* funnel.test.txn.window.min.commits: 0 = none */
 	/* Test only: a compression worker (funnel.cores[1..]) holds each batch this many
 	 * microseconds after compressing it, so that the restart tests' SIGKILLs find
 	 * batches with the workers. */

@@ -96,27 +96,68 @@ static int parse_group(struct fnl_txnd *t, const uint8_t **p, const uint8_t *end
 
 /* ---- the window ---- */
 
-static void reply(struct fnl_txnd *t, int ci, uint32_t seq, int cls, int16_t kerr, const char *msg)
+/* Writes a RESULT and n record offsets (t->roff). A client waits for its answer: what does
+ * not fit its socket buffer at once gets REPLY_WAIT_MS more; a client that does not read
+ * it by then is closed. 0 or -1. */
+#define REPLY_WAIT_MS 5000
+static int send_result(struct fnl_txnd *t, int fd, struct iovec *iov, int n)
+{
+	int64_t deadline = -1;
+	while (n > 0) {
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno == EAGAIN) {
+			if (deadline < 0)
+				deadline = mono_ms() + REPLY_WAIT_MS;
+			int64_t left = deadline - mono_ms();
+			struct pollfd p = {fd, POLLOUT, 0};
+			if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+				return -1;
+			continue;
+		}
+		if (k < 0)
+			return -1;
+		while (n > 0 && (size_t)k >= iov->iov_len) {
+			k -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
+	}
+	(void)t;
+	return 0;
+}
+
+static void reply_offs(struct fnl_txnd *t, int ci, uint32_t seq, int cls, int16_t kerr,
+                       const char *msg, uint32_t noffs)
 {
 	if (ci < 0 || t->conns[ci].fd < 0)
 		return;
-	struct {
-		struct fnl_txw_hdr h;
-		struct fnl_txw_result r;
-	} m;
-	memset(&m, 0, sizeof(m));
-	m.h = (struct fnl_txw_hdr){FNL_TXW_MAGIC, FNL_TXW_RESULT, 0, sizeof(m.r), seq};
-	m.r.cls = cls;
-	m.r.kafka_err = kerr;
-	m.r.window = t->window_no;
-	snprintf(m.r.msg, sizeof(m.r.msg), "%s", msg ? msg : "");
-	/* a small message on a local socket: it fits the socket buffer of a client that
-	 * waits for it; a client that does not read it is closed */
-	if (send(t->conns[ci].fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) !=
-	    (ssize_t)sizeof(m)) {
+	struct fnl_txw_hdr h;
+	struct fnl_txw_result r;
+	memset(&r, 0, sizeof(r));
+	size_t ob = (size_t)noffs * sizeof(struct fnl_txw_roff);
+	h = (struct fnl_txw_hdr){FNL_TXW_MAGIC, FNL_TXW_RESULT, FNL_TXW_VERSION,
+	                         (uint32_t)(sizeof(r) + ob), seq};
+	r.cls = cls;
+	r.kafka_err = kerr;
+	r.window = t->window_no;
+	snprintf(r.msg, sizeof(r.msg), "%s", msg ? msg : "");
+	struct iovec iov[3] = {{&h, sizeof(h)}, {&r, sizeof(r)}, {t->roff, ob}};
+	if (send_result(t, t->conns[ci].fd, iov, noffs ? 3 : 2) < 0) {
 		close(t->conns[ci].fd);
 		t->conns[ci].fd = -1;
 	}
+}
+
+static void reply(struct fnl_txnd *t, int ci, uint32_t seq, int cls, int16_t kerr, const char *msg)
+{
+	reply_offs(t, ci, seq, cls, kerr, msg, 0);
 }
 
 /* A validated record at p (ring format). 0 or -1. */
@@ -150,7 +191,7 @@ static int wpart_of(struct fnl_txnd *t, int ti, int32_t p)
 			return last = i;
 	if (t->nwparts == MAX_WPARTS)
 		return -1;
-	t->wparts[t->nwparts] = (struct wpart){ti, p, UINT32_MAX, UINT32_MAX, 0, 0, false, 0};
+	t->wparts[t->nwparts] = (struct wpart){ti, p, UINT32_MAX, UINT32_MAX, 0, 0, false, 0, -1};
 	return last = t->nwparts++;
 }
 
@@ -161,6 +202,7 @@ static int take_commit(struct fnl_txnd *t, struct entry *e, char *why, size_t ca
 {
 	const uint8_t *p = t->wbuf + e->off, *end = p + e->len;
 	struct fnl_txw_commit cm;
+	int ent = (int)(e - t->entries);
 	static uint32_t ids[MAX_CTOPICS];
 	static int tis[MAX_CTOPICS];
 	const char *names[MAX_CTOPICS];
@@ -238,7 +280,8 @@ static int take_commit(struct fnl_txnd *t, struct entry *e, char *why, size_t ca
 			snprintf(why, cap, "a window touches more than %d partitions", MAX_WPARTS);
 			goto undo;
 		}
-		t->recs[t->nrecs] = (struct rec){(uint32_t)(rp - t->wbuf), UINT32_MAX};
+		t->recs[t->nrecs] =
+		    (struct rec){(uint32_t)(rp - t->wbuf), UINT32_MAX, part, ent, -1};
 		struct wpart *wp = &t->wparts[w];
 		if (wp->tail == UINT32_MAX)
 			wp->head = t->nrecs;
@@ -252,8 +295,11 @@ static int take_commit(struct fnl_txnd *t, struct entry *e, char *why, size_t ca
 		const uint8_t *g0 = p;
 		if (t->ngroups == MAX_GROUPS || parse_group(t, &p, end, &t->pg) < 0)
 			goto bad;
-		t->groups[t->ngroups++] = (struct group){(size_t)(g0 - t->wbuf), (size_t)(p - g0)};
+		t->groups[t->ngroups++] =
+		    (struct group){(size_t)(g0 - t->wbuf), (size_t)(p - g0), ent};
 	}
+	e->rec0 = first;
+	e->nrec = t->nrecs - first;
 	return 0;
 bad:
 	snprintf(why, cap, "malformed or oversized commit");
@@ -372,7 +418,7 @@ static int build_batches(struct fnl_txnd *t)
 			fnl_rb_write_header(bp, rw.len, &m);
 			size_t len = FNL_RB_HEADER_BYTES + rw.len;
 			fnl_rb_set_transactional(bp, len);
-			t->batches[t->nbatches++] = (struct wbatch){ao, len, rw.count};
+			t->batches[t->nbatches++] = (struct wbatch){ao, len, rw.count, -1};
 			wp->nb++;
 			ao += (len + 7) & ~(size_t)7;
 			open = false;
@@ -391,14 +437,15 @@ static void on_presp(void *ctx, const char *tn, int tl, int32_t p, int16_t err, 
                      int64_t lat, int64_t lso)
 {
 	struct presp *s = ctx;
-	(void)base;
 	(void)lat;
 	(void)lso;
 	for (int i = 0; i < s->nsel; i++) {
 		struct wpart *wp = &s->t->wparts[s->sel[i]];
 		const char *name = s->t->topics[wp->ti].name;
-		if (wp->p == p && (int)strlen(name) == tl && memcmp(name, tn, (size_t)tl) == 0)
+		if (wp->p == p && (int)strlen(name) == tl && memcmp(name, tn, (size_t)tl) == 0) {
 			wp->err = err;
+			wp->base = base;
+		}
 	}
 }
 
@@ -431,6 +478,7 @@ static int produce_one(struct fnl_txnd *t, int32_t leader, int *sel, int nsel, u
 			struct wpart *wp = &t->wparts[sel[i]];
 			struct wbatch *b = &t->batches[wp->b0 + r];
 			wp->err = -1; /* until answered */
+			wp->base = -1;
 			fnl_preq_partition(&q, wp->p, t->arena + b->off, (uint32_t)b->len);
 		}
 	}
@@ -453,6 +501,66 @@ static int produce_one(struct fnl_txnd *t, int32_t leader, int *sel, int nsel, u
 		fprintf(t->trace, "Produce v%d partitions=%d\n", v, nsel), fflush(t->trace);
 	fnl_debug("transactions: op=PRODUCE v%d node=%d partitions=%d", v, leader, nsel);
 	return 0;
+}
+
+/* A Produce error that is the content's own (too large, invalid, not allowed on its topic)
+ * is blamed on one commit of the refused batch (t->culprit): for a size error the one with
+ * the largest record, else the first; the window is then sent again without it. Other
+ * errors are the window's. */
+static void blame_batch(struct fnl_txnd *t, const struct wpart *wp, uint32_t r)
+{
+	int16_t err = wp->err;
+	bool size = err == 10 || err == 18; /* MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE */
+	if (!size && err != 87 && err != 2 && err != 32 && err != 29 && err != 17)
+		return; /* INVALID_RECORD, CORRUPT_MESSAGE, INVALID_TIMESTAMP,
+		         * TOPIC_AUTHORIZATION_FAILED, INVALID_TOPIC_EXCEPTION */
+	uint32_t ri = wp->head, skip = 0, biggest = 0;
+	for (uint32_t k = 0; k < r; k++)
+		skip += (uint32_t)t->batches[wp->b0 + k].count;
+	for (; skip && ri != UINT32_MAX; skip--)
+		ri = t->recs[ri].next;
+	t->culprit = ri != UINT32_MAX ? t->recs[ri].ent : -1;
+	for (int32_t j = 0; size && j < t->batches[wp->b0 + r].count && ri != UINT32_MAX; j++) {
+		struct fnl_rec_hdr h;
+		memcpy(&h, t->wbuf + t->recs[ri].off, sizeof(h));
+		if (h.len > biggest) {
+			biggest = h.len;
+			t->culprit = t->recs[ri].ent;
+		}
+		ri = t->recs[ri].next;
+	}
+}
+
+/* AddPartitionsToTxn refused a topic (TOPIC_AUTHORIZATION_FAILED): blamed on the first commit
+ * with records in it (each such commit is dropped in turn). */
+static void blame_topic(struct fnl_txnd *t, const char *topic)
+{
+	if (!topic[0] || t->txn.state == FNL_TXN_FATAL_ERROR)
+		return;
+	int best = -1;
+	for (int w = 0; w < t->nwparts; w++) {
+		const struct wpart *wp = &t->wparts[w];
+		if (wp->head != UINT32_MAX && strcmp(t->topics[wp->ti].name, topic) == 0 &&
+		    (best < 0 || t->recs[wp->head].ent < best))
+			best = t->recs[wp->head].ent;
+	}
+	t->culprit = best;
+}
+
+/* After EndTxn(commit): every record's offset, from its batch's base offset. */
+static void assign_offsets(struct fnl_txnd *t)
+{
+	for (int w = 0; w < t->nwparts; w++) {
+		struct wpart *wp = &t->wparts[w];
+		uint32_t ri = wp->head;
+		for (uint32_t k = 0; k < wp->nb; k++) {
+			const struct wbatch *b = &t->batches[wp->b0 + k];
+			for (int32_t j = 0; j < b->count && ri != UINT32_MAX; j++) {
+				t->recs[ri].offset = b->base >= 0 ? b->base + j : -1;
+				ri = t->recs[ri].next;
+			}
+		}
+	}
 }
 
 /* Sends every batch: round r carries batch r of each partition, one request per leader
@@ -497,8 +605,10 @@ static int produce(struct fnl_txnd *t)
 					struct wpart *wp = &t->wparts[sel[i]];
 					enum fnl_err_class c = fnl_err_class_produce(wp->err);
 					wp->pending = false;
-					if (c == FNL_ERR_OK || c == FNL_ERR_DUPLICATE)
+					if (c == FNL_ERR_OK || c == FNL_ERR_DUPLICATE) {
+						t->batches[wp->b0 + r].base = wp->base;
 						continue;
+					}
 					if (c == FNL_ERR_RETRY || c == FNL_ERR_RETRY_REFRESH) {
 						refresh = true;
 						continue;
@@ -506,6 +616,7 @@ static int produce(struct fnl_txnd *t)
 					fnl_warn("transactions: produce %s-%d window=%lld err=%s",
 					         t->topics[wp->ti].name, wp->p,
 					         (long long)t->window_no, fnl_err_name(wp->err));
+					blame_batch(t, wp, r);
 					fnl_txn_on_produce_error(&t->txn, wp->err);
 					/* batches after this one were numbered already */
 					fnl_txn_on_produce_lost(&t->txn);
@@ -576,8 +687,10 @@ static int run_txn(struct fnl_txnd *t, int16_t *kerr, char *why, size_t cap)
 	if (t->nwparts) {
 		fnl_txn_add_partitions(&t->txn);
 		fnl_txnd_drive(t);
-		if (t->txn.state != FNL_TXN_IN_TXN)
+		if (t->txn.state != FNL_TXN_IN_TXN) {
+			blame_topic(t, t->denied_topic);
 			goto failed;
+		}
 		if (build_batches(t) < 0) {
 			snprintf(why, cap,
 			         "the window's batches do not fit funnel.txn.window.bytes");
@@ -593,8 +706,16 @@ static int run_txn(struct fnl_txnd *t, int16_t *kerr, char *why, size_t cap)
 			continue; /* checked when the commit was taken */
 		fnl_txn_send_offsets(&t->txn);
 		fnl_txnd_drive(t);
-		if (t->txn.state != FNL_TXN_IN_TXN)
+		if (t->txn.state != FNL_TXN_IN_TXN) {
+			/* the group coordinator refused this client's group metadata or offsets
+			 * (e.g. ILLEGAL_GENERATION): that commit's own error */
+			enum fnl_txn_op op = t->txn.last_err_op;
+			if (t->txn.state != FNL_TXN_FATAL_ERROR &&
+			    (op == FNL_TXN_OP_TXN_OFFSET_COMMIT || op == FNL_TXN_OP_ADD_OFFSETS ||
+			     op == FNL_TXN_OP_FIND_GROUP_COORD))
+				t->culprit = t->groups[g].ent;
 			goto failed;
+		}
 	}
 	if (window_record(t) < 0)
 		goto failed;
@@ -628,30 +749,23 @@ failed:
 	return FNL_TXW_ABORTABLE;
 }
 
-static void run_window(struct fnl_txnd *t)
+/* Takes the commits not answered yet into the window: record lists, groups. Returns how
+ * many were taken; the others were answered (refused alone, or committed before). */
+static int take_window(struct fnl_txnd *t)
 {
 	char why[FNL_TXW_MSG_BYTES];
 	int good = 0;
 	t->nrecs = 0;
 	t->nwparts = 0;
 	t->ngroups = 0;
-	t->window_no++;
-	if (!t->ready) {
-		fnl_txnd_try_init(t);
-		int cls = t->txn.state == FNL_TXN_FATAL_ERROR ? FNL_TXW_FATAL : FNL_TXW_RETRIABLE;
-		if (!t->ready) {
-			for (int i = 0; i < t->nentries; i++)
-				reply(t, t->entries[i].ci, t->entries[i].seq, cls, t->txn.last_err,
-				      t->why[0] ? t->why : "transactional producer not ready");
-			return;
-		}
-	}
 	for (int i = 0; i < t->nentries; i++) {
 		struct entry *e = &t->entries[i];
 		int ng = t->ngroups;
 		why[0] = 0;
+		if (e->bad)
+			continue;
 		if (e->resend && fnl_txr_has(&t->done, e->uid, e->cseq)) {
-			/* its window was committed before its answer was lost */
+			/* its window was committed before its answer was lost: no offsets */
 			fnl_info("transactions: a commit sent again was committed before; answered "
 			         "without running it again uid=%llx cseq=%u",
 			         (unsigned long long)e->uid, e->cseq);
@@ -667,8 +781,6 @@ static void run_window(struct fnl_txnd *t)
 		}
 		good++;
 	}
-	if (!good)
-		return;
 	/* drop partitions whose records all went with refused commits; sort by topic */
 	int n = 0;
 	for (int w = 0; w < t->nwparts; w++)
@@ -676,21 +788,97 @@ static void run_window(struct fnl_txnd *t)
 			t->wparts[n++] = t->wparts[w];
 	t->nwparts = n;
 	qsort(t->wparts, (size_t)n, sizeof(t->wparts[0]), cmp_wpart);
-	int16_t kerr;
-	why[0] = 0;
-	int64_t t0 = mono_ms();
-	int cls = run_txn(t, &kerr, why, sizeof(why));
-	fnl_debug("transactions: window=%lld commits=%d records=%u partitions=%d groups=%d "
-	          "result=%d ms=%lld",
-	          (long long)t->window_no, good, t->nrecs, t->nwparts, t->ngroups, cls,
-	          (long long)(mono_ms() - t0));
+	return good;
+}
+
+static void answer_ok(struct fnl_txnd *t)
+{
+	assign_offsets(t);
 	for (int i = 0; i < t->nentries; i++) {
-		if (t->entries[i].bad)
+		struct entry *e = &t->entries[i];
+		if (e->bad)
 			continue;
-		if (cls == FNL_TXW_OK)
-			fnl_txr_add(&t->done, t->entries[i].uid, t->entries[i].cseq);
-		reply(t, t->entries[i].ci, t->entries[i].seq, cls, kerr,
-		      cls == FNL_TXW_OK ? "" : why);
+		fnl_txr_add(&t->done, e->uid, e->cseq);
+		for (uint32_t k = 0; k < e->nrec; k++)
+			t->roff[k] = (struct fnl_txw_roff){t->recs[e->rec0 + k].part, 0,
+			                                   t->recs[e->rec0 + k].offset};
+		reply_offs(t, e->ci, e->seq, FNL_TXW_OK, 0, "", e->nrec);
+	}
+}
+
+/* Runs the window as one Kafka transaction. An attempt that fails with an abortable error
+ * is aborted and the window sent again whole (up to WINDOW_TRIES attempts within
+ * WINDOW_RETRY_MS), except that a commit the failure is blamed on (its own content:
+ * blame_batch, a refused group) is answered with its error and dropped first. What is left
+ * when the attempts run out is answered with the last error. */
+#define WINDOW_RETRY_MS 10000
+static void run_window(struct fnl_txnd *t)
+{
+	char why[FNL_TXW_MSG_BYTES];
+	t->window_no++;
+	if (!t->ready) {
+		fnl_txnd_try_init(t);
+		int cls = t->txn.state == FNL_TXN_FATAL_ERROR ? FNL_TXW_FATAL : FNL_TXW_RETRIABLE;
+		if (!t->ready) {
+			for (int i = 0; i < t->nentries; i++)
+				reply(t, t->entries[i].ci, t->entries[i].seq, cls, t->txn.last_err,
+				      t->why[0] ? t->why : "transactional producer not ready");
+			return;
+		}
+	}
+	int64_t t0 = mono_ms();
+	for (int tries = 1;;) {
+		int good = take_window(t);
+		if (!good)
+			return;
+		int16_t kerr;
+		why[0] = 0;
+		t->culprit = -1;
+		int64_t t1 = mono_ms();
+		int cls = run_txn(t, &kerr, why, sizeof(why));
+		fnl_debug("transactions: window=%lld attempt=%d commits=%d records=%u "
+		          "partitions=%d groups=%d result=%d ms=%lld",
+		          (long long)t->window_no, tries, good, t->nrecs, t->nwparts, t->ngroups,
+		          cls, (long long)(mono_ms() - t1));
+		if (cls == FNL_TXW_OK) {
+			answer_ok(t);
+			return;
+		}
+		if (cls == FNL_TXW_ABORTABLE && t->culprit >= 0) {
+			struct entry *e = &t->entries[t->culprit];
+			fnl_warn("transactions: window=%lld: commit uid=%llx cseq=%u dropped (%s); "
+			         "the window's other %d commit(s) are sent again",
+			         (long long)t->window_no, (unsigned long long)e->uid, e->cseq, why,
+			         good - 1);
+			e->bad = true;
+			reply(t, e->ci, e->seq, FNL_TXW_ABORTABLE, kerr, why);
+		} else if (cls == FNL_TXW_ABORTABLE && tries < WINDOW_TRIES &&
+		           mono_ms() - t0 < WINDOW_RETRY_MS) {
+			tries++;
+			fnl_warn(
+			    "transactions: window=%lld sent again whole (attempt %d of %d) after: "
+			    "%s",
+			    (long long)t->window_no, tries, WINDOW_TRIES, why);
+			sleep_ms(t->cfg->retry_backoff_ms);
+		} else {
+			for (int i = 0; i < t->nentries; i++)
+				if (!t->entries[i].bad)
+					reply(t, t->entries[i].ci, t->entries[i].seq, cls, kerr,
+					      why);
+			return;
+		}
+		if (!t->ready)
+			fnl_txnd_try_init(t); /* the abort left no usable producer id */
+		if (!t->ready) {
+			for (int i = 0; i < t->nentries; i++)
+				if (!t->entries[i].bad)
+					reply(t, t->entries[i].ci, t->entries[i].seq,
+					      t->txn.state == FNL_TXN_FATAL_ERROR
+					          ? FNL_TXW_FATAL
+					          : FNL_TXW_ABORTABLE,
+					      kerr, why);
+			return;
+		}
 	}
 }
 
@@ -748,7 +936,8 @@ static void take_body(struct fnl_txnd *t, int ci)
 		memcpy(&cm, t->wbuf + t->wlen, sizeof(cm));
 	t->entries[t->nentries++] =
 	    (struct entry){ci,    c->hdr.seq, t->wlen, len,
-	                   false, cm.uid,     cm.cseq, (cm.flags & FNL_TXW_F_RESEND) != 0};
+	                   false, cm.uid,     cm.cseq, (cm.flags & FNL_TXW_F_RESEND) != 0,
+	                   0,     0};
 	t->wlen += (len + 7) & ~7u;
 	c->has_hdr = false;
 }
@@ -763,6 +952,16 @@ static void serve_conn(struct fnl_txnd *t, int ci)
 		return;
 	}
 	if (c->hdr.type == FNL_TXW_HELLO && c->hdr.len == 0) {
+		if (c->hdr.flags != FNL_TXW_VERSION) {
+			char why[FNL_TXW_MSG_BYTES];
+			snprintf(
+			    why, sizeof(why),
+			    "libfunnel speaks transaction wire version %u, this funneld %u: use "
+			    "the libfunnel of funneld's release",
+			    c->hdr.flags ? c->hdr.flags : 1u, FNL_TXW_VERSION);
+			reply(t, ci, c->hdr.seq, FNL_TXW_FATAL, 0, why);
+			return;
+		}
 		if (t->ready)
 			reply(t, ci, c->hdr.seq, FNL_TXW_OK, 0, "");
 		else if (t->txn.state == FNL_TXN_FATAL_ERROR)
@@ -866,6 +1065,15 @@ static void *txnd_main(void *arg)
 		for (int k = 2; k < n; k++)
 			if (p[k].revents)
 				serve_conn(t, ci_of[k]);
+		if (t->nentries && t->nentries < t->cfg->txn_min_commits &&
+		    t->nentries < t->entries_max) {
+			/* funnel.test.txn.window.min.commits: wait for more, 5 s at most */
+			if (!t->min_commits_wait)
+				t->min_commits_wait = mono_ms();
+			if (mono_ms() - t->min_commits_wait < 5000)
+				continue;
+		}
+		t->min_commits_wait = 0;
 		if (t->nentries) {
 			run_window(t);
 			t->nentries = 0;
@@ -905,8 +1113,10 @@ int fnl_txnd_start(struct fnl_daemon *d, struct fnl_txnd **out, char *msg, size_
 	t->batches = calloc(t->batches_cap, sizeof(*t->batches));
 	t->entries = calloc((size_t)t->conns_cap, sizeof(*t->entries));
 	t->conns = calloc((size_t)t->conns_cap, sizeof(*t->conns));
+	t->roff = calloc(t->recs_cap, sizeof(*t->roff));
 	int rc = -ENOMEM;
-	if (!t->wbuf || !t->arena || !t->recs || !t->batches || !t->entries || !t->conns)
+	if (!t->wbuf || !t->arena || !t->recs || !t->batches || !t->entries || !t->conns ||
+	    !t->roff)
 		goto fail;
 	if (d->cfg.compression_type != FNL_CODEC_NONE) {
 		t->zcap = fnl_compress_bound((enum fnl_codec)d->cfg.compression_type, REQ_CAP / 2);
@@ -1004,6 +1214,7 @@ void fnl_txnd_stop(struct fnl_txnd *t)
 	free(t->batches);
 	free(t->entries);
 	free(t->conns);
+	free(t->roff);
 	fnl_compressor_free(t->zc);
 	free(t->zscratch);
 	if (t->trace)

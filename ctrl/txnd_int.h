@@ -28,6 +28,7 @@
 #define MAX_CTOPICS   256 /* topics named by one commit */
 #define MAX_HEADERS   256 /* headers of one record */
 #define PRODUCE_TRIES 6
+#define WINDOW_TRIES  4          /* attempts of one window failed with an abortable error */
 #define REQ_CAP       (3u << 20) /* a request fits kclient's 4 MiB buffer */
 
 struct node {
@@ -51,20 +52,26 @@ struct wpart {
 	uint32_t b0, nb;     /* batches */
 	bool pending;
 	int16_t err;
+	int64_t base; /* base offset the last Produce answer gave (-1: none) */
 };
 
 struct wbatch {
 	size_t off, len;
 	int32_t count;
+	int64_t base; /* its base offset once stored (-1: not told) */
 };
 
 struct rec {
-	uint32_t off;  /* in wbuf */
-	uint32_t next; /* next record of the same partition */
+	uint32_t off;   /* in wbuf */
+	uint32_t next;  /* next record of the same partition */
+	int32_t part;   /* its partition (chosen when its commit was taken) */
+	int32_t ent;    /* its commit (entries index) */
+	int64_t offset; /* once stored (-1: not known) */
 };
 
 struct group {
 	size_t off, len; /* the serialized group in wbuf */
+	int ent;         /* the commit that sent it */
 };
 
 struct conn {
@@ -82,6 +89,7 @@ struct entry {
 	uint64_t uid;    /* the client's commit id (txnwire.h) */
 	uint32_t cseq;
 	bool resend;
+	uint32_t rec0, nrec; /* its records: recs[rec0 .. rec0 + nrec) in the client's order */
 };
 
 struct pgroup {
@@ -137,6 +145,10 @@ struct fnl_txnd {
 	int nentries;
 	struct conn *conns;
 	int nconns, conns_cap;
+	struct fnl_txw_roff *roff;  /* a RESULT's per-record offsets (recs_cap entries) */
+	int culprit;                /* the commit a failed attempt is blamed on (-1: the window) */
+	char denied_topic[256];     /* a topic AddPartitionsToTxn refused (TOPIC_AUTH...) */
+	int64_t min_commits_wait;   /* funnel.test.txn.window.min.commits: waiting since (ms) */
 	uint8_t scratch[64 * 1024]; /* strings of one group's offsets */
 };
 

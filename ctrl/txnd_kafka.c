@@ -206,15 +206,18 @@ static void on_coord(void *ctx, const char *key, int key_len, int16_t err, int32
 struct parts_seen {
 	enum fnl_txn_op op;
 	int16_t worst;
+	char *denied; /* NULL, or where the first topic refused TOPIC_AUTHORIZATION_FAILED goes */
 };
 
 static void on_part(void *ctx, const char *tn, int tl, int32_t p, int16_t err)
 {
 	struct parts_seen *s = ctx;
-	(void)tn;
-	(void)tl;
 	(void)p;
 	s->worst = fnl_txn_worse(s->op, s->worst, err);
+	if (s->denied && err == 29 && !s->denied[0] && tl > 0 && tl < 256) {
+		memcpy(s->denied, tn, (size_t)tl);
+		s->denied[tl] = '\0';
+	}
 }
 
 static void op_find_coord(struct fnl_txnd *t, enum fnl_txn_op op)
@@ -296,7 +299,8 @@ static void op_add_partitions(struct fnl_txnd *t)
 	    fnl_enc_add_partitions_req(kc->buf, kc->buf_bytes, v, kc->corr++, t->cfg->client_id,
 	                               t->cfg->txn_id, t->txn.producer_id, t->txn.epoch, tps, ntp);
 	const uint8_t *b = fnl_txnd_request(kc, n, FNL_API_ADD_PARTITIONS_TO_TXN, v, &bl);
-	struct parts_seen s = {FNL_TXN_OP_ADD_PARTITIONS, 0};
+	struct parts_seen s = {FNL_TXN_OP_ADD_PARTITIONS, 0, t->denied_topic};
+	t->denied_topic[0] = '\0';
 	if (!b || fnl_dec_add_partitions(b, bl, v, on_part, &s, NULL) < 0) {
 		io_err(t);
 		return;

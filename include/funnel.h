@@ -185,11 +185,23 @@ const char *fnl_last_error(void);
  * transactional producer holding the client transactions committed since the last one, ended
  * with EndTxn(commit); the call returns when that window committed. fnl_txn_abort() just
  * discards the buffer: an aborted transaction never reaches Kafka, and neither does the open
- * transaction of a client that exits or is killed. A window that fails is answered with its
- * error to every client in it (ABORTABLE: abort and send the transaction again).
+ * transaction of a client that exits or is killed. A window that fails with an abortable
+ * error is aborted on Kafka and sent again whole (bounded attempts) before its clients are
+ * answered ABORTABLE (abort and send the transaction again); a commit whose own content is
+ * refused (its group metadata or offsets by the group coordinator, e.g. ILLEGAL_GENERATION;
+ * a record by the partition leader, e.g. MESSAGE_TOO_LARGE; an unknown topic) is answered
+ * ABORTABLE with its own error alone, and the other commits of its window still commit.
  *
- * Transactional records get no delivery report (on_report) and do not count in
- * fnl_outq_len(): fnl_txn_commit()'s result is their report. Order: a transaction's records
+ * Delivery reports: every transactional record gets one on_report, in produce order, with
+ * the opaque given to fnl_produce(), called from inside the call that learnt the outcome
+ * (not from fnl_poll()): fnl_txn_commit() that succeeds (err 0, partition and offset; offset
+ * -1 if the broker did not tell it, and for a commit funneld settled after a restart, whose
+ * partition is then the one given to fnl_produce()), fnl_txn_abort() (err 120
+ * TRANSACTION_ABORTABLE, or the Kafka error the commit was refused with, e.g. 22
+ * ILLEGAL_GENERATION; offset -1) and a FATAL fnl_txn_commit() (its Kafka error, else 120).
+ * on_report may not call fnl_txn_begin() (-EINVAL, FNL_TXN_ERR_USAGE) while these reports run.
+ * A transaction still open at fnl_close() gets none. Transactional records do not count in
+ * fnl_outq_len(). Order: a transaction's records
  * keep their order per partition; relative to the same client's non-transactional records
  * there is no order. A commit whose funneld dies before answering is sent again to its
  * successor, which knows whether it was committed (it is then not stored twice); until that

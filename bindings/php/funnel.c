@@ -199,7 +199,7 @@ static void message_init(zval *out, const struct fph_report *r, const struct fph
 
 /* Calls the delivery callbacks of the reports libfunnel served. Stops at the
  * first exception (the rest wait for the next poll). */
-static void dispatch(struct fph_client *pc)
+void fph_dispatch(struct fph_client *pc)
 {
 	while (pc->qhead < pc->qlen && !EG(exception)) {
 		struct fph_report r = pc->q[pc->qhead++];
@@ -393,7 +393,7 @@ static int slot_for(struct fph_client *pc, fph_producer *p, zval *opaque, zend_s
 	rc = fph_slot_take(pc, p, opaque, key, value, headers, ts, slot);
 	if (rc == -ENOBUFS) {
 		fnl_poll(pc->c, 0);
-		dispatch(pc);
+		fph_dispatch(pc);
 		if (EG(exception))
 			return -1;
 		rc = fph_slot_take(pc, p, opaque, key, value, headers, ts, slot);
@@ -458,9 +458,8 @@ PHP_METHOD(Funnel_Producer, produce)
 		if (nh < 0)
 			goto out;
 	}
-	/* a transaction's records get no delivery report: its commit is their report */
-	if (!pc->txn_open &&
-	    (Z_TYPE(p->dr_cb) != IS_UNDEF || (opaque && Z_TYPE_P(opaque) != IS_NULL))) {
+	/* transactional records too: libfunnel reports them when the transaction ends */
+	if (Z_TYPE(p->dr_cb) != IS_UNDEF || (opaque && Z_TYPE_P(opaque) != IS_NULL)) {
 		if (ts == 0) { /* so that the report's timestamp is the record's CreateTime */
 			struct timespec now;
 			clock_gettime(CLOCK_REALTIME, &now);
@@ -483,7 +482,7 @@ PHP_METHOD(Funnel_Producer, produce)
 	}
 	pc->failed = false;
 	if (pc->qlen) /* a produce that waited for room served reports */
-		dispatch(pc);
+		fph_dispatch(pc);
 out:
 	for (int i = 0; i < ntmp; i++)
 		zend_string_release(tmp[i]);
@@ -508,12 +507,12 @@ PHP_METHOD(Funnel_Producer, poll)
 	if (!pc)
 		RETURN_THROWS();
 	if (pc->qhead < pc->qlen) { /* left over by a callback that threw */
-		dispatch(pc);
+		fph_dispatch(pc);
 		if (EG(exception))
 			RETURN_THROWS();
 	}
 	rc = fnl_poll(pc->c, timeout < -1 ? -1 : timeout > INT32_MAX ? INT32_MAX : (int)timeout);
-	dispatch(pc);
+	fph_dispatch(pc);
 	if (EG(exception))
 		RETURN_THROWS();
 	if (rc == -EPIPE) /* funneld is gone for now; poll() never fails for that */
@@ -546,7 +545,7 @@ PHP_METHOD(Funnel_Producer, flush)
 		if (deadline >= 0 && left < 0)
 			left = 0;
 		rc = fnl_flush(pc->c, left > INT32_MAX ? INT32_MAX : (int)left);
-		dispatch(pc);
+		fph_dispatch(pc);
 		if (EG(exception))
 			RETURN_THROWS();
 		/* a callback may have produced more: flush those too */

@@ -118,6 +118,9 @@ int fph_slot_take(struct fph_client *pc, fph_producer *p, zval *opaque, zend_str
                   zend_string *payload, HashTable *headers, int64_t timestamp_ms,
                   uint32_t *slot);
 void fph_slot_release(struct fph_client *pc, uint32_t slot);
+/* Calls the delivery callbacks (dr_msg_cb) of the reports queued so far (funnel.c); stops
+ * at the first exception. */
+void fph_dispatch(struct fph_client *pc);
 zend_object *fph_client_producer(struct fph_client *pc, uint32_t id);
 size_t fph_clients_count(void);
 

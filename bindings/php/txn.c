@@ -11,9 +11,15 @@
  * with group_id (generation_id, member_id, group_instance_id optional) or a group id.
  *
  * Invariant: pc->txn_open is true from a successful beginTransaction() until a
- * successful commit or abort; while it is, produce() takes no report slot (the
- * commit is the records' report). A transaction still open when a request ends is
+ * successful commit or abort. A transaction still open when a request ends is
  * aborted by fph_txn_request_end() (RSHUTDOWN), since the client outlives the request.
+ *
+ * Delivery reports: a transactional record takes a report slot as any other (dr_msg_cb or
+ * an opaque); libfunnel reports it when the transaction ends, and commitTransaction() /
+ * abortTransaction() call dr_msg_cb before they return (committed: partition and offset,
+ * err 0; aborted: err 120 TRANSACTION_ABORTABLE, or the Kafka error that refused the commit).
+ * Records of a transaction aborted at request end are reported to no one (their producer
+ * object is gone by then).
  */
 #include "php_funnel.h"
 
@@ -133,6 +139,9 @@ static void txn_end(INTERNAL_FUNCTION_PARAMETERS, bool commit)
 		RETURN_THROWS();
 	rc = commit ? fnl_txn_commit(pc->c, timeout_arg(timeout))
 	            : fnl_txn_abort(pc->c, timeout_arg(timeout));
+	fph_dispatch(pc); /* the transaction's reports, when it ended (even by a FATAL) */
+	if (EG(exception))
+		RETURN_THROWS();
 	if (rc < 0) {
 		throw_txn(pc, rc, commit ? "commitTransaction" : "abortTransaction");
 		RETURN_THROWS();

@@ -322,6 +322,9 @@ int add_error_consts(void)
 	    {"NETWORK_EXCEPTION", 13},
 	    {"TOPIC_AUTHORIZATION_FAILED", 29},
 	    {"INVALID_RECORD", 87},
+	    {"ILLEGAL_GENERATION", 22},
+	    {"UNKNOWN_MEMBER_ID", 25},
+	    {"TRANSACTION_ABORTABLE", 120}, /* a transactional record that was not committed */
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		PyObject *v = PyLong_FromLong(c[i].code);

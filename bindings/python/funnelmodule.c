@@ -37,6 +37,7 @@
  * its next call.
  */
 #include "funnelpy.h"
+#include "producer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -54,7 +55,7 @@
 #define NAP_MS            20
 
 static PyTypeObject ProducerType;
-static unsigned fork_gen; /* bumped in the child of every fork() */
+unsigned fork_gen; /* bumped in the child of every fork() */
 
 static void atfork_child(void)
 {
@@ -75,42 +76,6 @@ static void nap(int ms)
 	nanosleep(&ts, NULL);
 }
 /* ------------------------------------------------------------------ Producer */
-
-struct slot {
-	PyObject *cb, *topic, *key, *value, *headers; /* cb NULL: free */
-	int64_t timestamp;
-};
-
-struct rep {
-	uint64_t opaque;
-	int64_t offset;
-	int32_t partition;
-	int16_t err;
-};
-
-typedef struct {
-	PyObject_HEAD fnl_client_t *c;
-	char *socket_path;
-	int max_block_ms;
-	size_t ring_bytes;
-	PyObject *on_delivery; /* default callback from the config, or NULL */
-	PyObject *topics;      /* dict: name -> int (fnl_topic_t *) */
-	PyObject *last_topic;  /* cache of the last lookup */
-	fnl_topic_t *last_handle;
-	struct slot *slots;
-	uint32_t *free_stack;
-	uint32_t cap, max, nfree;
-	struct rep *rep; /* FIFO of cap entries: rep_n from rep_head (mod cap) */
-	uint32_t rep_head, rep_n;
-	struct fnl_header *hdrs;
-	int hdrs_cap;
-	PyThread_type_lock lock;
-	int busy;        /* a call without the GIL is in progress (see the top) */
-	int dispatching; /* inside dispatch(): a nested poll() does not dispatch */
-	unsigned gen;    /* fork_gen when the slots were last ours */
-	uint64_t plain_reported, plain_failed;
-	int in_txn; /* begin_transaction() .. commit/abort: records get no report */
-} Producer;
 
 /* libfunnel's report callback: no Python here (the GIL may not be held). */
 static void on_report(const struct fnl_report *r, void *ctx)
@@ -137,7 +102,7 @@ static void slot_clear(struct slot *s)
 }
 
 /* In a child after fork(): the inherited slots belong to the parent's records. */
-static void after_fork(Producer *p)
+void after_fork(Producer *p)
 {
 	uint32_t i;
 
@@ -152,13 +117,7 @@ static void after_fork(Producer *p)
 	p->gen = fork_gen;
 }
 
-static inline void check_fork(Producer *p)
-{
-	if (__builtin_expect(p->gen != fork_gen, 0))
-		after_fork(p);
-}
-
-static void client_acquire(Producer *p)
+void client_acquire(Producer *p)
 {
 	if (!PyThread_acquire_lock(p->lock, NOWAIT_LOCK)) {
 		Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(p->lock, WAIT_LOCK);
@@ -167,7 +126,7 @@ static void client_acquire(Producer *p)
 	p->busy = 1;
 }
 
-static void client_release(Producer *p)
+void client_release(Producer *p)
 {
 	p->busy = 0;
 	PyThread_release_lock(p->lock);
@@ -207,7 +166,7 @@ static int slots_grow(Producer *p)
 
 /* Calls the callbacks of the reports served so far. -1 with the first
  * exception a callback raised (the others are printed as unraisable). */
-static int dispatch(Producer *p, long *served)
+int dispatch(Producer *p, long *served)
 {
 	PyObject *et = NULL, *ev = NULL, *tb = NULL;
 
@@ -504,7 +463,7 @@ static void Producer_dealloc(Producer *p)
 	Py_TYPE(p)->tp_free((PyObject *)p);
 }
 
-static int check_open(Producer *p)
+int check_open(Producer *p)
 {
 	if (p->c)
 		return 0;
@@ -768,6 +727,18 @@ static int slot_get(Producer *p, uint32_t *idx)
 				}
 				continue;
 			}
+			if (p->in_txn && p->rep_n == 0 && fnl_outq_len(p->c) == 0) {
+				/* every slot is held by the open transaction's records: only its
+				 * end frees them (txn.c), so waiting would not help */
+				client_release(p);
+				PyErr_Format(
+				    PyExc_BufferError,
+				    "Local: Queue full (queue.buffering.max.messages=%u: the "
+				    "open transaction's records with a callback hold them "
+				    "until it is committed or aborted)",
+				    p->max);
+				return -1;
+			}
 			int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
 			if (left > 0) {
 				Py_BEGIN_ALLOW_THREADS rc = fnl_poll(
@@ -915,7 +886,7 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 		goto out;
 	if (get_headers(p, a[A_HEADERS], &r.nh, &hseq) < 0)
 		goto out;
-	if (cb && !p->in_txn) { /* a transaction's records get no delivery report */
+	if (cb) { /* transactional too: reported when the transaction ends (txn.c) */
 		if (slot_get(p, &idx) < 0)
 			goto out;
 		have_slot = true;
@@ -957,7 +928,7 @@ out:
 
 /* ------------------------------------------------------------ poll, flush */
 
-static int timeout_ms(PyObject *o, int64_t *ms)
+int timeout_ms(PyObject *o, int64_t *ms)
 {
 	double t = -1;
 
@@ -1183,171 +1154,6 @@ static PyObject *Producer_purge(Producer *p, PyObject *args, PyObject *kwargs)
 	return NULL;
 }
 
-/* ------------------------------------------------------------ transactions */
-
-/* Runs one blocking fnl_txn_* call without the GIL (the client held, as produce_slow). */
-#define TXN_CALL(p, rc, call)                                                                      \
-	do {                                                                                       \
-		client_acquire(p);                                                                 \
-		Py_BEGIN_ALLOW_THREADS rc = (call);                                                \
-		Py_END_ALLOW_THREADS client_release(p);                                            \
-	} while (0)
-
-static PyObject *txn_timeout_call(Producer *p, PyObject *args, PyObject *kw, int which)
-{
-	static char *kwl[] = {"timeout", NULL};
-	static const char *const what[] = {"init_transactions", "commit_transaction",
-	                                   "abort_transaction"};
-	PyObject *to = NULL;
-	int64_t ms;
-	int rc;
-
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwl, &to) || timeout_ms(to, &ms) < 0 ||
-	    check_open(p) < 0)
-		return NULL;
-	check_fork(p);
-	int t = ms > INT32_MAX ? INT32_MAX : (int)ms;
-	if (which == 0)
-		TXN_CALL(p, rc, fnl_txn_init(p->c, t));
-	else if (which == 1)
-		TXN_CALL(p, rc, fnl_txn_commit(p->c, t));
-	else
-		TXN_CALL(p, rc, fnl_txn_abort(p->c, t));
-	if (rc < 0)
-		return raise_txn(p->c, rc, what[which]);
-	if (which > 0)
-		p->in_txn = 0;
-	Py_RETURN_NONE;
-}
-
-static PyObject *Producer_init_transactions(Producer *p, PyObject *args, PyObject *kw)
-{
-	return txn_timeout_call(p, args, kw, 0);
-}
-
-static PyObject *Producer_commit_transaction(Producer *p, PyObject *args, PyObject *kw)
-{
-	return txn_timeout_call(p, args, kw, 1);
-}
-
-static PyObject *Producer_abort_transaction(Producer *p, PyObject *args, PyObject *kw)
-{
-	return txn_timeout_call(p, args, kw, 2);
-}
-
-static PyObject *Producer_begin_transaction(Producer *p, PyObject *unused)
-{
-	(void)unused;
-	if (check_open(p) < 0)
-		return NULL;
-	check_fork(p);
-	int rc = fnl_txn_begin(p->c);
-	if (rc < 0)
-		return raise_txn(p->c, rc, "begin_transaction");
-	p->in_txn = 1;
-	Py_RETURN_NONE;
-}
-
-/* An attribute (or a dict item) as a new reference, or NULL without an error. */
-static PyObject *field(PyObject *o, const char *name)
-{
-	PyObject *v = PyDict_Check(o) ? Py_XNewRef(PyDict_GetItemString(o, name))
-	                              : PyObject_GetAttrString(o, name);
-	if (!v)
-		PyErr_Clear();
-	return v;
-}
-
-/* send_offsets_to_transaction(positions, group_metadata, timeout=None): positions are
- * TopicPartition-like objects (topic, partition, offset attributes) or (topic, partition,
- * offset) tuples; group_metadata is a group id (str) or an object / dict with group_id and,
- * optionally, generation_id, member_id, group_instance_id (KIP-447). */
-static PyObject *Producer_send_offsets(Producer *p, PyObject *args, PyObject *kw)
-{
-	static char *kwl[] = {"positions", "group_metadata", "timeout", NULL};
-	PyObject *pos, *gm, *to = NULL, *seq = NULL, *keep = NULL, *ret = NULL;
-	struct fnl_txn_offset *offs = NULL;
-	const char *group, *member = "", *instance = NULL;
-	long generation = -1;
-	int64_t ms;
-
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O", kwl, &pos, &gm, &to) ||
-	    timeout_ms(to, &ms) < 0 || check_open(p) < 0)
-		return NULL;
-	keep = PyList_New(0); /* keeps the strings alive until the call */
-	seq = PySequence_Fast(pos, "positions must be a sequence");
-	if (!keep || !seq)
-		goto out;
-	if (PyUnicode_Check(gm)) {
-		group = PyUnicode_AsUTF8(gm);
-	} else {
-		PyObject *g = field(gm, "group_id"), *gen = field(gm, "generation_id"),
-		         *mem = field(gm, "member_id"), *inst = field(gm, "group_instance_id");
-		PyObject *all[] = {g, gen, mem, inst};
-		for (int i = 0; i < 4; i++)
-			if (all[i])
-				PyList_Append(keep, all[i]), Py_DECREF(all[i]);
-		group = g && PyUnicode_Check(g) ? PyUnicode_AsUTF8(g) : NULL;
-		if (gen && gen != Py_None)
-			generation = PyLong_AsLong(gen);
-		if (mem && mem != Py_None)
-			member = PyUnicode_Check(mem) ? PyUnicode_AsUTF8(mem) : NULL;
-		if (inst && inst != Py_None)
-			instance = PyUnicode_Check(inst) ? PyUnicode_AsUTF8(inst) : NULL;
-		if (!member || (inst && inst != Py_None && !instance))
-			group = NULL;
-	}
-	if (!group || PyErr_Occurred()) {
-		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_TypeError,
-			                "group_metadata must be a group id or have group_id, "
-			                "generation_id, member_id, group_instance_id");
-		goto out;
-	}
-	Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-	offs = PyMem_Calloc((size_t)(n ? n : 1), sizeof(*offs));
-	if (!offs)
-		goto out;
-	for (Py_ssize_t i = 0; i < n; i++) {
-		PyObject *e = PySequence_Fast_GET_ITEM(seq, i), *t, *pa, *of;
-		if (PyTuple_Check(e) && PyTuple_GET_SIZE(e) == 3) {
-			t = Py_NewRef(PyTuple_GET_ITEM(e, 0));
-			pa = Py_NewRef(PyTuple_GET_ITEM(e, 1));
-			of = Py_NewRef(PyTuple_GET_ITEM(e, 2));
-		} else {
-			t = field(e, "topic");
-			pa = field(e, "partition");
-			of = field(e, "offset");
-		}
-		PyObject *all[] = {t, pa, of};
-		for (int k = 0; k < 3; k++)
-			if (all[k])
-				PyList_Append(keep, all[k]), Py_DECREF(all[k]);
-		if (!t || !pa || !of || !PyUnicode_Check(t)) {
-			PyErr_SetString(PyExc_TypeError,
-			                "each position needs topic, partition and offset");
-			goto out;
-		}
-		offs[i].topic = PyUnicode_AsUTF8(t);
-		offs[i].partition = (int32_t)PyLong_AsLong(pa);
-		offs[i].offset = PyLong_AsLongLong(of);
-		if (PyErr_Occurred())
-			goto out;
-	}
-	int rc =
-	    fnl_txn_send_offsets(p->c, group, (int32_t)generation, member, instance, offs, (int)n);
-	if (rc < 0) {
-		raise_txn(p->c, rc, "send_offsets_to_transaction");
-		goto out;
-	}
-	ret = Py_NewRef(Py_None);
-out:
-	PyMem_Free(offs);
-	Py_XDECREF(seq);
-	Py_XDECREF(keep);
-	return ret;
-}
-
 static PyMethodDef Producer_methods[] = {
     {"produce", (PyCFunction)(void (*)(void))Producer_produce, METH_FASTCALL | METH_KEYWORDS,
      "produce(topic, value=None, key=None, partition=-1, on_delivery=None, timestamp=0, "
@@ -1374,7 +1180,8 @@ static PyMethodDef Producer_methods[] = {
      "init_transactions(timeout=None): connects to funneld's transactional producer "
      "(funneld needs transactional.id)."},
     {"begin_transaction", (PyCFunction)Producer_begin_transaction, METH_NOARGS,
-     "begin_transaction(): the next records belong to a transaction (no delivery reports)."},
+     "begin_transaction(): the next records belong to a transaction (their delivery "
+     "reports come when it ends)."},
     {"send_offsets_to_transaction", (PyCFunction)(void (*)(void))Producer_send_offsets,
      METH_VARARGS | METH_KEYWORDS,
      "send_offsets_to_transaction(positions, group_metadata, timeout=None): consumer "
@@ -1382,9 +1189,13 @@ static PyMethodDef Producer_methods[] = {
     {"commit_transaction", (PyCFunction)(void (*)(void))Producer_commit_transaction,
      METH_VARARGS | METH_KEYWORDS,
      "commit_transaction(timeout=None): KafkaException whose error says retriable(), "
-     "txn_requires_abort() or fatal()."},
+     "txn_requires_abort() or fatal(). Once committed, calls on_delivery for each of the "
+     "transaction's records (partition, offset) before it returns."},
     {"abort_transaction", (PyCFunction)(void (*)(void))Producer_abort_transaction,
-     METH_VARARGS | METH_KEYWORDS, "abort_transaction(timeout=None): discards the transaction."},
+     METH_VARARGS | METH_KEYWORDS,
+     "abort_transaction(timeout=None): discards the transaction; calls on_delivery for each of "
+     "its records with KafkaError(120, TRANSACTION_ABORTABLE) (or the error that refused its "
+     "commit) before it returns."},
     {"close", (PyCFunction)Producer_close, METH_NOARGS,
      "close(): detaches from funneld without waiting (flush() first)."},
     {"__enter__", (PyCFunction)Producer_enter, METH_NOARGS, NULL},

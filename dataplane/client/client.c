@@ -949,6 +949,15 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 
 /* ------------------------------------------------------------------ for txn_client.c */
 
+void fnl_client_report(fnl_client_t *c, uint32_t topic_id, int32_t partition, int64_t offset,
+                       int16_t err, uint64_t opaque)
+{
+	if (!c->conf.on_report)
+		return;
+	struct fnl_report r = {topic_name(c, topic_id), partition, offset, err, opaque};
+	c->conf.on_report(&r, c->conf.ctx);
+}
+
 struct fnl_ctxn **fnl_client_txn_slot(fnl_client_t *c)
 {
 	return &c->txn;
@@ -1032,6 +1041,8 @@ const char *fnl_kafka_err_name(int16_t err)
 		return "REPLICA_NOT_AVAILABLE";
 	case 10:
 		return "MESSAGE_TOO_LARGE";
+	case 12:
+		return "OFFSET_METADATA_TOO_LARGE";
 	case 13:
 		return "NETWORK_EXCEPTION";
 	case 17:
@@ -1046,8 +1057,16 @@ const char *fnl_kafka_err_name(int16_t err)
 		return "INVALID_REQUIRED_ACKS";
 	case 22:
 		return "ILLEGAL_GENERATION";
+	case 25:
+		return "UNKNOWN_MEMBER_ID";
+	case 27:
+		return "REBALANCE_IN_PROGRESS";
+	case 28:
+		return "INVALID_COMMIT_OFFSET_SIZE";
 	case 29:
 		return "TOPIC_AUTHORIZATION_FAILED";
+	case 30:
+		return "GROUP_AUTHORIZATION_FAILED";
 	case 31:
 		return "CLUSTER_AUTHORIZATION_FAILED";
 	case 32:
@@ -1074,8 +1093,12 @@ const char *fnl_kafka_err_name(int16_t err)
 		return "FENCED_LEADER_EPOCH";
 	case 75:
 		return "UNKNOWN_LEADER_EPOCH";
+	case 82:
+		return "FENCED_INSTANCE_ID";
 	case 87:
 		return "INVALID_RECORD";
+	case 120:
+		return "TRANSACTION_ABORTABLE";
 	default:
 		return "UNKNOWN";
 	}

@@ -28,6 +28,10 @@ int fnl_client_topic_at(const fnl_client_t *c, uint32_t i, uint32_t *id, const c
 void fnl_client_write_record(uint8_t *p, const struct fnl_rec_hdr *rh, const void *key,
                              const void *value, const struct fnl_header *h, int nh);
 
+/* Hands one delivery report to conf.on_report (if set), as fnl_poll() would. */
+void fnl_client_report(fnl_client_t *c, uint32_t topic_id, int32_t partition, int64_t offset,
+                       int16_t err, uint64_t opaque);
+
 /* txn_client.c: true while a transaction takes the client's records. */
 bool fnl_ctxn_open(const struct fnl_ctxn *t);
 /* Appends a record to the open transaction: 0, or -ENOBUFS when the transaction's buffer

@@ -6,7 +6,13 @@
  * State: inited (HELLO answered OK) -> open (begin) -> commit_sent (COMMIT written, RESULT not
  * read) -> back to not open. abortable: the open transaction can only be aborted. fatal:
  * terminal. Buffers are allocated once at fnl_txn_init (records: the ring's size); offsets
- * grow on demand (not per record).
+ * grow on demand (not per record), as does the array of a commit's record offsets.
+ *
+ * Delivery reports (conf.on_report): once a transaction's outcome is known, each of its
+ * records gets one, in produce order, from inside the call that learnt it: fnl_txn_commit()
+ * answered OK (err 0, the partition and offset funneld's RESULT gave; offset -1 when not
+ * known), fnl_txn_abort() (err TXN_ABORTED_ERR, or the Kafka error funneld refused the
+ * commit with), a FATAL commit (its Kafka error, else TXN_ABORTED_ERR).
  */
 #include "dataplane/client/client_int.h"
 #include "dataplane/ring/txnwire.h"
@@ -24,6 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The report error of a transaction's records that were never committed: Kafka's
+ * TRANSACTION_ABORTABLE ("the transaction must be aborted"). */
+#define TXN_ABORTED_ERR 120
+
 struct fnl_ctxn {
 	int fd; /* transaction socket, -1 when not connected */
 	bool inited, open, commit_sent, abortable, fatal;
@@ -39,7 +49,11 @@ struct fnl_ctxn {
 	uint8_t *offs; /* serialized groups (txnwire.h COMMIT) */
 	size_t offs_cap, offs_len;
 	uint32_t ngroups;
-	char path[128]; /* "<socket>.txn" */
+	char path[128];            /* "<socket>.txn" */
+	struct fnl_txw_roff *roff; /* the last RESULT's record offsets */
+	uint32_t roff_cap, nroff;
+	int16_t kerr;   /* the Kafka error of the last ABORTABLE / FATAL answer (0: none) */
+	bool reporting; /* inside report_all: on_report may not begin the next transaction */
 };
 
 static int64_t mono_ms(void)
@@ -52,9 +66,11 @@ static int64_t mono_ms(void)
 static int fail(struct fnl_ctxn *t, int cls, int rc, const char *fmt, ...)
 {
 	va_list ap;
+	char m[sizeof(t->msg)]; /* the arguments may be t->msg itself */
 	va_start(ap, fmt);
-	vsnprintf(t->msg, sizeof(t->msg), fmt, ap);
+	vsnprintf(m, sizeof(m), fmt, ap);
 	va_end(ap);
+	memcpy(t->msg, m, sizeof(m));
 	t->cls = cls;
 	if (cls == FNL_TXN_ERR_FATAL)
 		t->fatal = true;
@@ -102,6 +118,7 @@ void fnl_ctxn_free(struct fnl_ctxn *t)
 	drop_conn(t);
 	free(t->rec);
 	free(t->offs);
+	free(t->roff);
 	free(t);
 }
 
@@ -182,19 +199,72 @@ static int recv_all(int fd, void *p, size_t n, int64_t deadline)
 	return 0;
 }
 
-/* Reads one RESULT for request seq. */
-static int read_result(struct fnl_ctxn *t, int64_t deadline, struct fnl_txw_result *r)
+/* Reads one RESULT for request seq, with its record offsets into t->roff (t->nroff: 0 or
+ * nrec, the count of records the request carried). -EPROTONOSUPPORT: funneld speaks
+ * another wire version (t->msg says which); -EPROTO: a malformed answer. */
+static int read_result(struct fnl_ctxn *t, int64_t deadline, struct fnl_txw_result *r,
+                       uint32_t nrec)
 {
 	struct fnl_txw_hdr h;
+	size_t rb = sizeof(struct fnl_txw_roff);
 	int rc = recv_all(t->fd, &h, sizeof(h), deadline);
-	if (rc == 0 && (h.magic != FNL_TXW_MAGIC || h.type != FNL_TXW_RESULT ||
-	                h.len != sizeof(*r) || h.seq != t->seq))
+	t->nroff = 0;
+	if (rc == 0 && (h.magic != FNL_TXW_MAGIC || h.type != FNL_TXW_RESULT || h.seq != t->seq))
 		rc = -EPROTO;
-	if (rc == 0) /* the body follows its header at once */
-		rc = recv_all(t->fd, r, sizeof(*r), deadline < 0 ? -1 : mono_ms() + 30000);
+	if (rc == 0 && h.flags != FNL_TXW_VERSION) {
+		snprintf(t->msg, sizeof(t->msg),
+		         "funneld speaks transaction wire version %u, this libfunnel %u: use the "
+		         "libfunnel of funneld's release",
+		         h.flags ? h.flags : 1u, FNL_TXW_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	if (rc == 0 &&
+	    (h.len < sizeof(*r) || h.len > FNL_TXW_MAX_BODY || (h.len - sizeof(*r)) % rb != 0 ||
+	     ((h.len - sizeof(*r)) / rb != 0 && (h.len - sizeof(*r)) / rb != nrec)))
+		rc = -EPROTO;
+	/* the body follows its header at once */
+	int64_t body_deadline = deadline < 0 ? -1 : mono_ms() + 30000;
 	if (rc == 0)
+		rc = recv_all(t->fd, r, sizeof(*r), body_deadline);
+	uint32_t n = rc == 0 ? (uint32_t)((h.len - sizeof(*r)) / rb) : 0;
+	if (rc == 0 && n > t->roff_cap) {
+		struct fnl_txw_roff *p = realloc(t->roff, (size_t)n * rb); /* per commit */
+		if (!p)
+			return -ENOMEM;
+		t->roff = p;
+		t->roff_cap = n;
+	}
+	if (rc == 0 && n)
+		rc = recv_all(t->fd, t->roff, (size_t)n * rb, body_deadline);
+	if (rc == 0) {
 		r->msg[sizeof(r->msg) - 1] = '\0';
+		t->nroff = n;
+	}
 	return rc;
+}
+
+/* One delivery report per record of the transaction, in produce order: with the offsets of
+ * the last RESULT when err is 0 (offset -1 when it had none), then the records are gone. */
+static void report_all(struct fnl_ctxn *t, fnl_client_t *c, int16_t err)
+{
+	size_t o = 0;
+	t->reporting = true;
+	for (uint32_t i = 0; o + sizeof(struct fnl_rec_hdr) <= t->rec_len; i++) {
+		struct fnl_rec_hdr rh;
+		memcpy(&rh, t->rec + o, sizeof(rh));
+		int32_t part = rh.partition;
+		int64_t off = -1;
+		if (err == 0 && i < t->nroff) {
+			part = t->roff[i].partition;
+			off = t->roff[i].offset;
+		}
+		fnl_client_report(c, rh.topic_id, part, off, err, rh.opaque);
+		o += rh.len;
+	}
+	t->reporting = false;
+	t->rec_len = t->offs_len = 0;
+	t->nrec = t->ngroups = 0;
+	t->nroff = 0;
 }
 
 /* Connects and says HELLO: 0 when funneld's producer is ready; else an error set on t. */
@@ -232,12 +302,16 @@ static int connect_hello(struct fnl_ctxn *t, int64_t deadline)
 		struct timespec ts = {0, 50 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
-	struct fnl_txw_hdr h = {FNL_TXW_MAGIC, FNL_TXW_HELLO, 0, 0, ++t->seq};
+	struct fnl_txw_hdr h = {FNL_TXW_MAGIC, FNL_TXW_HELLO, FNL_TXW_VERSION, 0, ++t->seq};
 	struct iovec iov = {&h, sizeof(h)};
 	struct fnl_txw_result r;
 	rc = send_all(t->fd, &iov, 1, deadline);
 	if (rc == 0)
-		rc = read_result(t, deadline, &r);
+		rc = read_result(t, deadline, &r, 0);
+	if (rc == -EPROTONOSUPPORT) {
+		drop_conn(t);
+		return fail(t, FNL_TXN_ERR_FATAL, -EPROTO, "%s", t->msg);
+	}
 	if (rc < 0) {
 		drop_conn(t);
 		return fail(t, FNL_TXN_ERR_RETRIABLE, rc == -EPIPE ? -ETIMEDOUT : rc,
@@ -296,15 +370,20 @@ int fnl_txn_begin(fnl_client_t *c)
 		return -EINVAL;
 	if (t->fatal)
 		return fail(t, FNL_TXN_ERR_FATAL, -EPERM, "%s", t->msg);
-	if (!t->inited || t->open)
+	if (!t->inited || t->open || t->reporting)
 		return fail(t, FNL_TXN_ERR_USAGE, -EINVAL,
-		            t->open ? "a transaction is already open" : "call fnl_txn_init first");
+		            t->reporting
+		                ? "fnl_txn_begin from on_report: the transaction being "
+		                  "reported has not ended yet (begin after the call returns)"
+		            : t->open ? "a transaction is already open"
+		                      : "call fnl_txn_init first");
 	t->open = true;
 	t->abortable = false;
 	t->resend = false;
 	t->cseq++;
 	t->rec_len = t->offs_len = 0;
 	t->nrec = t->ngroups = 0;
+	t->kerr = 0;
 	return ok(t);
 }
 
@@ -453,7 +532,13 @@ int fnl_txn_commit(fnl_client_t *c, int timeout_ms)
 		t->commit_sent = true;
 	}
 	struct fnl_txw_result r;
-	rc = read_result(t, deadline, &r);
+	rc = read_result(t, deadline, &r, t->nrec);
+	if (rc == -EPROTONOSUPPORT) {
+		t->commit_sent = false;
+		drop_conn(t);
+		report_all(t, c, TXN_ABORTED_ERR);
+		return fail(t, FNL_TXN_ERR_FATAL, -EPROTO, "%s", t->msg);
+	}
 	if (rc == -ETIMEDOUT)
 		return fail(t, FNL_TXN_ERR_RETRIABLE, -ETIMEDOUT,
 		            "the commit is still under way after %d ms: call fnl_txn_commit again",
@@ -476,14 +561,17 @@ int fnl_txn_commit(fnl_client_t *c, int timeout_ms)
 	switch (r.cls) {
 	case FNL_TXW_OK:
 		t->open = t->resend = false;
+		report_all(t, c, 0);
 		return ok(t);
 	case FNL_TXW_RETRIABLE:
 		return fail(t, FNL_TXN_ERR_RETRIABLE, -EAGAIN, "%s", r.msg);
 	case FNL_TXW_FATAL:
 		drop_conn(t);
+		report_all(t, c, r.kafka_err ? r.kafka_err : TXN_ABORTED_ERR);
 		return fail(t, FNL_TXN_ERR_FATAL, -EPERM, "%s", r.msg);
 	default:
 		t->abortable = true;
+		t->kerr = r.kafka_err;
 		return fail(t, FNL_TXN_ERR_ABORTABLE, -ECANCELED, "%s", r.msg);
 	}
 }
@@ -503,8 +591,8 @@ int fnl_txn_abort(fnl_client_t *c, int timeout_ms)
 	if (!t->open)
 		return fail(t, FNL_TXN_ERR_USAGE, -EINVAL, "no transaction is open");
 	t->open = t->abortable = false;
-	t->rec_len = t->offs_len = 0;
-	t->nrec = t->ngroups = 0;
+	report_all(t, c, t->kerr ? t->kerr : TXN_ABORTED_ERR);
+	t->kerr = 0;
 	return ok(t);
 }
 

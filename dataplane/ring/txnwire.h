@@ -8,8 +8,12 @@
  *   struct fnl_txw_hdr { u32 magic; u16 type; u16 flags; u32 len; u32 seq; }
  *
  * client -> daemon
- *   HELLO   len 0. Answered by RESULT: OK once funneld holds its transactional producer id
- *           (InitProducerId done), else the error that keeps it from having one.
+ *   HELLO   len 0, flags = FNL_TXW_VERSION. Answered by RESULT (flags = funneld's
+ *           FNL_TXW_VERSION): OK once funneld holds its transactional producer id
+ *           (InitProducerId done), else the error that keeps it from having one. A HELLO of
+ *           another version is answered FATAL with a message naming both versions; a client
+ *           reading a RESULT of another version gives up with such a message too (version 1,
+ *           before per-record offsets, sent flags 0).
  *   COMMIT  one client transaction, whole:
  *             struct fnl_txw_commit
  *             ntopics x  [u32 topic_id][u16 name_len][name]          (the client's topic ids)
@@ -23,7 +27,13 @@
  *           commit whose answer was lost (funneld died) is sent again with the same
  *           (uid, cseq) and FNL_TXW_F_RESEND.
  * daemon -> client
- *   RESULT  struct fnl_txw_result; seq echoes the request's.
+ *   RESULT  struct fnl_txw_result; seq echoes the request's. The RESULT of a COMMIT
+ *           answered OK after running it is followed by one struct fnl_txw_roff per record
+ *           of that commit, in the client's record order (the record's partition and
+ *           offset; offset -1 when the broker did not tell it); every other RESULT has
+ *           none (len = sizeof(struct fnl_txw_result)). So len - sizeof(result) is a
+ *           multiple of sizeof(struct fnl_txw_roff), the count is 0 or the commit's
+ *           nrecords, and len <= FNL_TXW_MAX_BODY; the client checks all three.
  *
  * Invariants: a client has at most one request outstanding; the daemon never reads more than
  * FNL_TXW_MAX_BODY bytes of one body (a larger len closes the connection) and validates every
@@ -41,6 +51,7 @@
 #define FNL_TXW_MAX_BODY  (256u << 20)
 #define FNL_TXW_NULL_STR  0xffffu
 #define FNL_TXW_MSG_BYTES 240
+#define FNL_TXW_VERSION   2u /* in hdr.flags of HELLO and RESULT */
 
 struct fnl_txw_hdr {
 	uint32_t magic;
@@ -80,5 +91,13 @@ struct fnl_txw_result {
 	int64_t window; /* the daemon's window (Kafka transaction) number, -1 if none */
 	char msg[FNL_TXW_MSG_BYTES]; /* NUL-terminated; names the setting or cause */
 };
+
+/* Where one committed record went (after the RESULT of its commit). */
+struct fnl_txw_roff {
+	int32_t partition;
+	uint32_t _pad;
+	int64_t offset; /* -1: not known */
+};
+_Static_assert(sizeof(struct fnl_txw_roff) == 16, "a record's offset entry is 16 bytes");
 
 #endif

@@ -16,7 +16,10 @@
  *   F  commit and expect FATAL (fenced): exit 0 when it is, 1 otherwise
  *   X  send offsets with generation 7 and member "nobody" (a group that has no such
  *      member), commit and expect ABORTABLE (funneld's window is aborted on Kafka), abort
- * Prints "committed k" / "aborted k" / "retry k CLASS MSG". Exit 0 when the plan ran.
+ *   Y  as X, after waiting for GO_FILE as W does
+ * Prints "committed k" / "aborted k" / "retry k CLASS MSG", and for every delivery report
+ * (conf.on_report) "report VALUE PARTITION OFFSET ERR" (and checks that fnl_txn_begin() is
+ * refused from inside it). Exit 0 when the plan ran.
  * -k: print the class and message of a failed fnl_txn_init and exit 3 (config checks).
  */
 #include <errno.h>
@@ -32,6 +35,22 @@ static const char *topic_name, *name, *group, *go_file;
 static int nrec = 5, nparts = 1, timeout_ms = 20000;
 static fnl_client_t *c;
 static fnl_topic_t *topic;
+static char values[4096][256]; /* by opaque % 4096: the value of each record produced */
+static uint64_t nvalues;
+
+static void on_report(const struct fnl_report *r, void *ctx)
+{
+	(void)ctx;
+	/* the transaction being reported has not ended yet: no next one from here */
+	if (fnl_txn_begin(c) != -EINVAL || fnl_txn_error_class(c) != FNL_TXN_ERR_USAGE) {
+		fprintf(stderr,
+		        "fnl-txn-client %s: fnl_txn_begin inside on_report was not refused\n",
+		        name);
+		exit(1);
+	}
+	printf("report %s %d %lld %d\n", values[r->opaque % 4096], r->partition,
+	       (long long)r->offset, r->err);
+}
 
 static void die(const char *what, int rc)
 {
@@ -54,11 +73,13 @@ static void fill(int k, char kind)
 	char v[256];
 	for (int i = 0; i < nrec; i++) {
 		int vl = snprintf(v, sizeof(v), "%s:%d-%c-%d", name, k, kind, i);
-		rc = fnl_produce(c, topic, -1, name, strlen(name), v, (size_t)vl, NULL, 0, 0, 0);
+		uint64_t op = ++nvalues;
+		snprintf(values[op % 4096], sizeof(values[0]), "%s", v);
+		rc = fnl_produce(c, topic, -1, name, strlen(name), v, (size_t)vl, NULL, 0, 0, op);
 		if (rc < 0)
 			die("produce", rc);
 	}
-	if (group && kind == 'X') {
+	if (group && (kind == 'X' || kind == 'Y')) {
 		struct fnl_txn_offset o = {topic_name, 0, 5, NULL};
 		rc = fnl_txn_send_offsets(c, group, 7, "nobody", NULL, &o, 1);
 		if (rc < 0)
@@ -142,6 +163,7 @@ int main(int argc, char **argv)
 	struct fnl_conf conf;
 	fnl_conf_init(&conf);
 	conf.max_block_ms = 30000;
+	conf.on_report = on_report;
 	int rc = fnl_open(&conf, &c);
 	if (rc < 0)
 		die("open", rc);
@@ -178,6 +200,11 @@ int main(int argc, char **argv)
 				sleep_ms(20);
 			commit(k, kind) == 0 ? (void)0 : die("commit", -EPERM);
 			break;
+		case 'Y':
+			printf("waiting %d\n", k);
+			while (access(go_file, F_OK) != 0)
+				sleep_ms(20);
+			/* fall through */
 		case 'X':
 			rc = fnl_txn_commit(c, timeout_ms);
 			if (rc == 0 || fnl_txn_error_class(c) != FNL_TXN_ERR_ABORTABLE) {

@@ -11,8 +11,16 @@
 #      group's offsets are transaction 2's.
 #   2. offsets reach the group only with the commit: while a client holds an open
 #      transaction with offsets, the group has none and read_committed none of its records.
+#      Delivery reports: each committed record's report has the partition and offset where
+#      read_committed finds it; the aborted transaction's records report
+#      TRANSACTION_ABORTABLE (120).
 #   3. a window aborted on Kafka (TxnOffsetCommit answers ILLEGAL_GENERATION): the client
-#      gets ABORTABLE; read_uncommitted sees the window's records, read_committed does not.
+#      gets ABORTABLE; read_uncommitted sees the window's records, read_committed does not;
+#      after the abort its records report ILLEGAL_GENERATION (22).
+#   3b. a bad commit dropped from its window: two clients commit into one window
+#      (funnel.test.txn.window.min.commits=2), one with group metadata the coordinator
+#      refuses: it alone gets ABORTABLE (ILLEGAL_GENERATION); the other commits at its first
+#      try, its records and offsets visible to read_committed, its reports' offsets theirs.
 #   4. a client SIGKILLed mid-transaction: nothing of it anywhere; funneld goes on.
 #   5. funneld SIGKILLed while 4 clients are mid-transaction: the restarted funneld
 #      re-initializes the transactional id (same producer id, higher epoch), the clients'
@@ -36,7 +44,17 @@
 #      CONCURRENT_TRANSACTIONS on AddPartitionsToTxn retried and the commit succeeds;
 #      NOT_LEADER_OR_FOLLOWER on the transactional Produce resent (same sequence) and
 #      NOT_COORDINATOR on EndTxn -> FindCoordinator, EndTxn again, committed;
-#      PRODUCER_FENCED on EndTxn: the client's commit is FATAL; garbage on the transaction
+#      TRANSACTION_ABORTABLE on AddPartitionsToTxn, then on EndTxn: the window is aborted and
+#      sent again whole, and the client's commit succeeds at its first call (reports with
+#      offsets);
+#      a HELLO of another wire version is answered FATAL naming both versions;
+#      MESSAGE_TOO_LARGE on a Produce of a window with two clients' commits: one commit is
+#      answered alone with it (its records report it after its abort), the other commits;
+#      TOPIC_AUTHORIZATION_FAILED from AddPartitionsToTxn: the first commit on that topic is
+#      dropped, a commit on another topic in the same window commits;
+#      PRODUCER_FENCED on EndTxn: the client's commit is FATAL (its records report 90); a
+#      libfunnel meeting a funneld of wire version 1 gives up FATAL naming both versions;
+#      garbage on the transaction
 #      socket (bad magic, oversized or cut bodies, malformed commits) is refused and
 #      funneld goes on committing.
 set -euo pipefail
@@ -71,6 +89,15 @@ c = KafkaConsumer(bootstrap_servers=sys.argv[1].split(","), group_id=sys.argv[2]
 print(" ".join(str(c.committed(TopicPartition(sys.argv[3], p))) for p in range(int(sys.argv[4]))))
 c.close()
 PY
+}
+
+reports_match() { # reports_match CLIENT TOPIC: its err-0 reports = read_committed's places
+	timeout 30 kcat -C -b "$FNL_BOOTSTRAP" -t "$2" -o beginning -e -q \
+		-X isolation.level=read_committed -X check.crcs=true -X fetch.wait.max.ms=50 \
+		-f '%s %p %o\n' | grep "^$1:" | sort >"$FNL_TMP/places.$1"
+	awk '$1 == "report" && $5 == 0 {print $2, $3, $4}' "$FNL_TMP/$1.out" | sort >"$FNL_TMP/reports.$1"
+	[[ -s $FNL_TMP/reports.$1 ]] || fnl_fail "$1 got no delivery reports"
+	same "$FNL_TMP/reports.$1" "$FNL_TMP/places.$1" "$1's delivery reports (value partition offset)"
 }
 
 same() { # same FILE_GOT FILE_WANT WHAT
@@ -115,7 +142,7 @@ for bad in enable.idempotence=false acks=1; do
 done
 
 if ! fnl_broker_is_mock; then
-	fnl_broker_start -b 3 -t txn:$P -t win:$P -t kill:$P -t fence:$P -- \
+	fnl_broker_start -b 3 -t txn:$P -t win:$P -t drop:$P -t kill:$P -t fence:$P -- \
 		-broker-config transaction.max.timeout.ms=30000
 	TX=(-X transactional.id=fnl-e2e -X transaction.timeout.ms=20000)
 	fnl_funneld_start -X funnel.metrics.listen= "${TX[@]}"
@@ -128,6 +155,9 @@ if ! fnl_broker_is_mock; then
 	consume txn read_uncommitted >"$FNL_TMP/ru1"
 	same "$FNL_TMP/ru1" "$FNL_TMP/want1" "read_uncommitted after C A C (a client abort never reaches Kafka)"
 	[[ $(committed grp txn) == "30 31 32" ]] || fnl_fail "group offsets: $(committed grp txn), want 30 31 32"
+	reports_match c1 txn
+	(($(grep -c '^report c1:1-A-[0-9]* -1 -1 120$' "$FNL_TMP/c1.out") == R)) ||
+		{ cat "$FNL_TMP/c1.out" >&2; fnl_fail "the aborted records did not each report TRANSACTION_ABORTABLE"; }
 	# on the wire (fnl-rawfetch, independent of funnel's codec): transactional zstd batches
 	# (attributes 0x14) with their commit markers (control batches, 0x30), CRCs good
 	timeout 30 "$FNL_BUILD_DIR/tests/harness/fnl-rawfetch" -b "$FNL_BOOTSTRAP" -t txn >"$FNL_TMP/raw1"
@@ -156,6 +186,34 @@ if ! fnl_broker_is_mock; then
 	expected c3 0:X >"$FNL_TMP/want3"
 	same "$FNL_TMP/ru3" "$FNL_TMP/want3" "read_uncommitted of the aborted window"
 	[[ -z $(consume win read_committed) ]] || fnl_fail "read_committed sees an aborted window"
+	(($(grep -c '^report c3:0-X-[0-9]* -1 -1 22$' "$FNL_TMP/c3.out") == R)) ||
+		{ cat "$FNL_TMP/c3.out" >&2; fnl_fail "c3's records did not report ILLEGAL_GENERATION"; }
+
+	echo "== 3b. a bad commit is dropped from its window, the other commits"
+	fnl_funneld_stop
+	fnl_funneld_start -X funnel.metrics.listen= "${TX[@]}" -X funnel.test.txn.window.min.commits=2
+	client d1 -t drop -p Y -g grpd1 -P $P -w "$FNL_TMP/go3b"
+	client d2 -t drop -p W -g grpd2 -P $P -w "$FNL_TMP/go3b"
+	for n in d1 d2; do
+		fnl_wait_for 30 grep -q '^waiting 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not start"
+	done
+	touch "$FNL_TMP/go3b"
+	for n in d1 d2; do
+		v=PID_$n
+		wait "${!v}" || { cat "$FNL_TMP/$n.out" >&2; tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "$n failed"; }
+	done
+	grep -q '^abortable 0 .*ILLEGAL_GENERATION' "$FNL_TMP/d1.out" || fnl_fail "d1: $(cat "$FNL_TMP/d1.out")"
+	grep -q '^retry' "$FNL_TMP/d2.out" && fnl_fail "d2 was not committed at its first try: $(cat "$FNL_TMP/d2.out")"
+	grep -q 'dropped (.*ILLEGAL_GENERATION.*); the window.s other 1 commit' "$FNL_TMP/funneld.err" ||
+		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "the two commits were not in one window"; }
+	consume drop read_committed >"$FNL_TMP/rc3b"
+	expected d2 0:W >"$FNL_TMP/want3b"
+	same "$FNL_TMP/rc3b" "$FNL_TMP/want3b" "read_committed after the dropped commit"
+	[[ $(committed grpd2 drop) == "10 11 12" ]] || fnl_fail "d2's group offsets: $(committed grpd2 drop)"
+	[[ $(committed grpd1 drop) == "None None None" ]] || fnl_fail "d1's group offsets: $(committed grpd1 drop)"
+	reports_match d2 drop
+	fnl_funneld_stop
+	fnl_funneld_start -X funnel.metrics.listen= "${TX[@]}"
 
 	echo "== 4. a client SIGKILLed mid-transaction"
 	client c4 -t kill -p CH -P $P
@@ -234,6 +292,8 @@ if ! fnl_broker_is_mock; then
 	kill -CONT "$A_PID"
 	SOCK_OVERRIDE=$A_SOCK run_client fa -t fence -p F -P $P
 	grep -q '^fatal 0 .*\(PRODUCER_FENCED\|INVALID_PRODUCER_EPOCH\)' "$FNL_TMP/fa.out" || fnl_fail "the old funneld's commit: $(cat "$FNL_TMP/fa.out")"
+	(($(grep -c '^report fa:0-F-[0-9]* -1 -1 \(90\|47\)$' "$FNL_TMP/fa.out") == R)) ||
+		fnl_fail "the fenced commit's records did not report its error: $(cat "$FNL_TMP/fa.out")"
 	SOCK_OVERRIDE=$FNL_TMP/b/f.sock run_client fb -t fence -p C -P $P
 	consume fence read_committed >"$FNL_TMP/rc6"
 	expected fb 0:C >"$FNL_TMP/want6"
@@ -279,7 +339,7 @@ if ! fnl_broker_is_mock; then
 	kill -TERM "$S_PID"
 	wait "$S_PID" || fnl_fail "the SASL funneld exited $? after SIGTERM"
 else
-	fnl_broker_start -b 3 -t txn:$P:3
+	fnl_broker_start -b 3 -t txn:$P:3 -t txn2:$P:3
 	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e \
 		-X funnel.test.txn.trace="$FNL_TMP/trace"
 
@@ -340,15 +400,113 @@ for body in [b"", os.urandom(40), struct.pack("=QIIIIII", 1, 1, 0, 1, 1, 1000, 0
     cls = struct.unpack("=i", r[:4])[0]
     assert cls == 2, (cls, r)  # ABORTABLE: refused alone
     s.close()
+# a HELLO of wire version 1 (flags 0, before per-record offsets): FATAL, both versions named
+s = conn()
+s.sendall(struct.pack("=IHHII", MAGIC, 1, 0, 0, 9))
+magic, typ, flags, ln, seq = struct.unpack("=IHHII", s.recv(16, socket.MSG_WAITALL))
+assert typ == 3 and seq == 9 and flags == 2, (typ, seq, flags)
+r = s.recv(ln, socket.MSG_WAITALL)
+assert struct.unpack("=i", r[:4])[0] == 3 and b"wire version 1, this funneld 2" in r, r
+s.close()
 print("garbage refused")
 PY
 	run_client m4 -t txn -p C -P $P
 	grep -q '^committed 0' "$FNL_TMP/m4.out" || fnl_fail "no commit after the garbage"
 
+	echo "== 8f. an abortable error: the window is sent again whole"
+	for api in AddPartitionsToTxn EndTxn; do
+		fnl_broker_cmd "push $api 120" >/dev/null # TRANSACTION_ABORTABLE
+		run_client m6$api -t txn -p C -P $P
+		grep -q '^committed 0' "$FNL_TMP/m6$api.out" || fnl_fail "m6$api did not commit"
+		grep -q '^retry' "$FNL_TMP/m6$api.out" && fnl_fail "m6$api's commit was not retried by funneld: $(cat "$FNL_TMP/m6$api.out")"
+		(($(grep -c '^report m6'$api':0-C-[0-9]* [0-9]* [0-9]* 0$' "$FNL_TMP/m6$api.out") == R)) ||
+			fnl_fail "m6$api's reports: $(cat "$FNL_TMP/m6$api.out")"
+	done
+	(($(grep -c 'sent again whole (attempt 2 of' "$FNL_TMP/funneld.err") == 2)) ||
+		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "the windows were not sent again whole"; }
+
+	echo "== 8g. a batch refused for its content: that commit is dropped, the other commits"
+	fnl_funneld_stop
+	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e \
+		-X funnel.test.txn.window.min.commits=2
+	fnl_broker_cmd "push Produce 10" >/dev/null # MESSAGE_TOO_LARGE
+	for n in g1 g2; do client $n -t txn -p W -P $P -w "$FNL_TMP/go8g"; done
+	for n in g1 g2; do
+		fnl_wait_for 30 grep -q '^waiting 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not start"
+	done
+	touch "$FNL_TMP/go8g"
+	for n in g1 g2; do
+		v=PID_$n
+		wait "${!v}" || { cat "$FNL_TMP/$n.out" >&2; fnl_fail "$n failed"; }
+		grep -q '^committed 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not commit"
+	done
+	# one was answered MESSAGE_TOO_LARGE alone (then aborted: its records report 10, and
+	# sent again); the other was committed at its first try
+	dropped=$(grep -l '^retry 0 2 .*MESSAGE_TOO_LARGE' "$FNL_TMP/g1.out" "$FNL_TMP/g2.out" | wc -l)
+	other=$(grep -L '^retry' "$FNL_TMP/g1.out" "$FNL_TMP/g2.out" | wc -l)
+	[[ $dropped == 1 && $other == 1 ]] || fnl_fail "g1/g2: $(cat "$FNL_TMP/g1.out" "$FNL_TMP/g2.out")"
+	(($(cat "$FNL_TMP/g1.out" "$FNL_TMP/g2.out" | grep -c '^report .* -1 -1 10$') == R)) ||
+		fnl_fail "the dropped commit's records did not report MESSAGE_TOO_LARGE at its abort"
+	grep -q 'dropped (.*MESSAGE_TOO_LARGE.*); the window.s other 1 commit' "$FNL_TMP/funneld.err" ||
+		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "the two commits were not in one window"; }
+
+	echo "== 8i. AddPartitionsToTxn refuses a topic: the first commit on it is dropped"
+	fnl_broker_cmd "push AddPartitionsToTxn TOPIC_AUTHORIZATION_FAILED" >/dev/null
+	client i1 -t txn -p W -P $P -w "$FNL_TMP/go8i"
+	client i2 -t txn2 -p W -P $P -w "$FNL_TMP/go8i"
+	for n in i1 i2; do
+		fnl_wait_for 30 grep -q '^waiting 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not start"
+	done
+	touch "$FNL_TMP/go8i"
+	for n in i1 i2; do
+		v=PID_$n
+		wait "${!v}" || { cat "$FNL_TMP/$n.out" >&2; fnl_fail "$n failed"; }
+		grep -q '^committed 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not commit"
+	done
+	# the mock refuses every partition of the request; "txn" sorts first: i1 is blamed
+	grep -q '^retry 0 2 .*TOPIC_AUTHORIZATION_FAILED' "$FNL_TMP/i1.out" || fnl_fail "i1: $(cat "$FNL_TMP/i1.out")"
+	grep -q '^retry' "$FNL_TMP/i2.out" && fnl_fail "i2 was not committed at its first try: $(cat "$FNL_TMP/i2.out")"
+	grep -q 'dropped (.*TOPIC_AUTHORIZATION_FAILED.*); the window.s other 1 commit' "$FNL_TMP/funneld.err" ||
+		{ tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "i1 and i2 were not in one window"; }
+	fnl_funneld_stop
+	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e
+
 	echo "== 8c. PRODUCER_FENCED is fatal"
 	fnl_broker_cmd "push EndTxn PRODUCER_FENCED" >/dev/null
 	run_client m3 -t txn -p F -P $P
 	grep -q '^fatal 0 .*PRODUCER_FENCED' "$FNL_TMP/m3.out" || fnl_fail "m3: $(cat "$FNL_TMP/m3.out")"
+	(($(grep -c '^report m3:0-F-[0-9]* -1 -1 90$' "$FNL_TMP/m3.out") == R)) ||
+		fnl_fail "the fatal commit's records did not report PRODUCER_FENCED: $(cat "$FNL_TMP/m3.out")"
+	fnl_funneld_stop
+
+	echo "== 8h. a funneld of transaction wire version 1: libfunnel refuses it, naming both"
+	fnl_funneld_start -X funnel.metrics.listen= # no transactional.id: no .txn socket of its own
+	/usr/bin/python3 - "$FNL_SOCKET.txn" <<'PY' &
+import socket, struct, sys, os
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(sys.argv[1]); l.listen(1); l.settimeout(60)
+c, _ = l.accept(); c.settimeout(20)
+magic, typ, flags, ln, seq = struct.unpack("=IHHII", c.recv(16, socket.MSG_WAITALL))
+assert typ == 1 and flags == 2, (typ, flags)
+body = struct.pack("=ihHq240s", 0, 0, 0, -1, b"")  # OK, as version 1 answered (flags 0)
+c.sendall(struct.pack("=IHHII", magic, 3, 0, len(body), seq) + body)
+try:
+    c.recv(1)  # until the client hangs up
+except OSError:
+    pass
+c.close(); os.unlink(sys.argv[1])
+PY
+	fake=$!
+	fnl_track $fake
+	fnl_wait_for 10 test -S "$FNL_SOCKET.txn" || fnl_fail "the fake version-1 socket did not start"
+	set +e
+	FUNNEL_SOCKET=$FNL_SOCKET timeout 60 "$CLI" -x v1 -t txn -p C -k -T 10000 >"$FNL_TMP/v1.out" 2>&1
+	st=$?
+	set -e
+	[[ $st -eq 3 ]] || fnl_fail "init against wire version 1: exit $st $(cat "$FNL_TMP/v1.out")"
+	grep -q 'init failed class 3: funneld speaks transaction wire version 1, this libfunnel 2' "$FNL_TMP/v1.out" ||
+		fnl_fail "the refusal does not name both versions: $(cat "$FNL_TMP/v1.out")"
+	wait $fake || fnl_fail "the fake version-1 funneld failed"
 	fnl_funneld_stop
 fi
 echo "PASS txn_e2e ($FNL_BROKER)"

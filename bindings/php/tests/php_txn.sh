@@ -3,8 +3,10 @@
 # transactional.id on kfake-broker (the mock writes no transaction markers).
 #   1. php-cli (txn.php): commit, abort, commit with an abortable failure (group
 #      metadata of a member the group does not have) then abort, commit; misuse throws
-#      Funnel\KafkaErrorException with the right flags; a transaction's records get no
-#      delivery report. read_committed (kcat, check.crcs) holds exactly transactions 0
+#      Funnel\KafkaErrorException with the right flags; dr_msg_cb runs for every
+#      transactional record inside commitTransaction/abortTransaction: the committed ones'
+#      (partition, offset) are where read_committed finds them, aborted ones have err 120
+#      (TRANSACTION_ABORTABLE) or the coordinator's 25 (UNKNOWN_MEMBER_ID). read_committed (kcat, check.crcs) holds exactly transactions 0
 #      and 3 in order; read_uncommitted none of the aborted ones; the group's offsets are
 #      those sent with the commits.
 #   1b. the same script under valgrind memcheck (PHP's allocator off) on another topic:
@@ -54,10 +56,14 @@ print(" ".join(str(c.committed(TopicPartition(sys.argv[2], p))) for p in range(3
 PY
 )
 	[[ $offs == "8 6 9" ]] || fnl_fail "$topic: group offsets: $offs, want 8 6 9"
+	timeout 30 kcat -C -b "$FNL_BOOTSTRAP" -t "$topic" -o beginning -e -q \
+		-X isolation.level=read_committed -X check.crcs=true -f '%s %p %o\n' | sort >"$FNL_TMP/places.$topic"
+	sort "$FNL_TMP/reports.$topic" | diff -u "$FNL_TMP/places.$topic" - >&2 ||
+		fnl_fail "$topic: dr_msg_cb's partition/offset differ from read_committed's"
 }
 
 echo "== 1. php-cli"
-fnl_php "$here/txn.php" phptxn || { tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "txn.php failed"; }
+fnl_php "$here/txn.php" phptxn "$FNL_TMP/reports.phptxn" || { tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "txn.php failed"; }
 check_cli phptxn
 
 echo "== 1b. php-cli under valgrind"
@@ -65,7 +71,7 @@ if command -v valgrind >/dev/null; then
 	st=0
 	FUNNEL_SOCKET=$FNL_SOCKET USE_ZEND_ALLOC=0 ZEND_DONT_UNLOAD_MODULES=1 \
 		valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
-		php -n -d extension="$FNL_PHP_EXT" "$here/txn.php" phptxnvg \
+		php -n -d extension="$FNL_PHP_EXT" "$here/txn.php" phptxnvg "$FNL_TMP/reports.phptxnvg" \
 		>"$FNL_TMP/valgrind.txt" 2>&1 || st=$?
 	if [[ $st -ne 0 ]] || grep -q "^==[0-9]*== [A-Z].*\(Invalid\|uninitialised\|definitely\)" "$FNL_TMP/valgrind.txt"; then
 		head -100 "$FNL_TMP/valgrind.txt" >&2

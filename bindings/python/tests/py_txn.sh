@@ -5,7 +5,10 @@
 # abort_transaction; an abortable error (group metadata of a member the group does not have)
 # raises KafkaException whose error says txn_requires_abort(); begin twice raises _STATE.
 # read_committed holds exactly the committed transactions in order; the group's offsets are
-# the last committed ones.
+# the last committed ones. Delivery callbacks (produce's on_delivery and the Producer's
+# default) fire for transactional records inside commit_transaction / abort_transaction:
+# committed ones with the partition and offset where read_committed finds them, aborted ones
+# with KafkaError TRANSACTION_ABORTABLE (or UNKNOWN_MEMBER_ID after the refused commit).
 set -euo pipefail
 source "$(dirname "$0")/../../../tests/harness/lib.sh"
 fnl_test_init 200
@@ -16,20 +19,28 @@ fnl_broker_is_mock && { echo "kfake only (visibility needs transaction markers)"
 fnl_broker_start -b 3 -t pyt:3
 fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=py-txn \
 	-X transaction.timeout.ms=20000
-fnl_py - "$FNL_SOCKET" <<'PY' || fnl_fail "transactions from Python"
+fnl_py - "$FNL_SOCKET" "$FNL_TMP/reports" <<'PY' || fnl_fail "transactions from Python"
 import sys, funnel
 from collections import namedtuple
 TP = namedtuple("TopicPartition", "topic partition offset")
-p = funnel.Producer({"funnel.socket.path": sys.argv[1], "max.block.ms": 10000})
+default = []
+p = funnel.Producer({"funnel.socket.path": sys.argv[1], "max.block.ms": 10000,
+                     "on_delivery": lambda e, m: default.append((e, m))})
 p.init_transactions(10)
 reports = []
 def txn(k, end, offsets=None, group="pyg"):
     p.begin_transaction()
     for i in range(4):
-        p.produce("pyt", ("py:%d-%d" % (k, i)).encode(), key=b"py", on_delivery=lambda e, m: reports.append(e))
+        v = ("py:%d-%d" % (k, i)).encode()
+        if i == 3:  # the Producer's default callback
+            p.produce("pyt", v, key=b"py")
+        else:
+            p.produce("pyt", v, key=b"py", on_delivery=lambda e, m: reports.append((e, m)))
     if offsets:
         p.send_offsets_to_transaction(offsets, group, 10)
+    n = len(reports) + len(default)
     end(10)
+    assert len(reports) + len(default) == n + 4, (k, reports, default)  # before end() returned
 txn(0, p.commit_transaction, [TP("pyt", 0, 5), ("pyt", 1, 6)])
 txn(1, p.abort_transaction, [TP("pyt", 0, 99)])
 try:
@@ -50,7 +61,39 @@ except funnel.KafkaException as ex:
     assert ex.args[0].name() == "_STATE", repr(ex.args[0])
 p.abort_transaction()
 assert p.flush(10) == 0
-assert reports == [], reports  # a transaction's records get no delivery report
+got = reports + default
+assert len(got) == 16, got
+def err(e):
+    return None if e is None else e.name()
+with open(sys.argv[2], "w") as f:
+    for e, m in got:
+        assert m.topic() == "pyt", m.topic()
+        if e is None:
+            f.write("%s %d %d\n" % (m.value().decode(), m.partition(), m.offset()))
+        else:
+            k = int(m.value().decode().split(":")[1].split("-")[0])
+            assert m.offset() == -1, m.offset()
+            want = {1: "TRANSACTION_ABORTABLE", 2: "UNKNOWN_MEMBER_ID"}[k]
+            assert err(e) == want and e.code() == getattr(funnel.KafkaError, want), (k, e)
+p.close()
+# a transaction holds its records' callback slots until it ends: a full table raises at once
+import time
+q = funnel.Producer({"funnel.socket.path": sys.argv[1], "max.block.ms": 10000,
+                     "queue.buffering.max.messages": 3})
+q.init_transactions(10)
+q.begin_transaction()
+qrep = []
+for i in range(3):
+    q.produce("pyt", b"q", on_delivery=lambda e, m: qrep.append(e))
+t0 = time.monotonic()
+try:
+    q.produce("pyt", b"q", on_delivery=lambda e, m: qrep.append(e))
+    raise AssertionError("a 4th record with a callback found a slot")
+except BufferError as ex:
+    assert "open transaction" in str(ex) and time.monotonic() - t0 < 5, (str(ex), time.monotonic() - t0)
+q.abort_transaction(10)
+assert [e.name() for e in qrep] == ["TRANSACTION_ABORTABLE"] * 3, qrep
+q.close()
 p.close()
 print("python transactions ok")
 PY
@@ -58,6 +101,10 @@ got=$(timeout 30 kcat -C -b "$FNL_BOOTSTRAP" -t pyt -o beginning -e -q -X isolat
 	-X check.crcs=true -f '%s\n')
 want=$(for k in 0 3; do for i in 0 1 2 3; do echo "py:$k-$i"; done; done)
 [[ $got == "$want" ]] || fnl_fail "read_committed: $got"
+timeout 30 kcat -C -b "$FNL_BOOTSTRAP" -t pyt -o beginning -e -q -X isolation.level=read_committed \
+	-X check.crcs=true -f '%s %p %o\n' | sort >"$FNL_TMP/places"
+sort "$FNL_TMP/reports" >"$FNL_TMP/reports.sorted"
+diff -u "$FNL_TMP/places" "$FNL_TMP/reports.sorted" >&2 || fnl_fail "on_delivery's partition/offset differ from read_committed's"
 offs=$(timeout 30 /usr/bin/python3 - "$FNL_BOOTSTRAP" <<'PY'
 import sys
 from kafka import KafkaConsumer, TopicPartition
