@@ -35,8 +35,9 @@
 #      FATAL; B's client commits; read_committed holds B's records only.
 #   7. transaction.timeout.ms above the broker's transaction.max.timeout.ms: the client's
 #      fnl_txn_init is FATAL with a message naming both settings.
-#   9. the transaction thread over SASL_PLAINTEXT (SCRAM-SHA-256, a second kfake): commit,
-#      abort, commit with offsets; read_committed (kcat over SASL) holds 0 and 2.
+#   9. the transaction thread over SASL_SSL (TLS with a CA made here, SCRAM-SHA-256, a
+#      second kfake): commit, abort, commit with offsets; read_committed (kcat over
+#      SASL_SSL) holds 0 and 2; the transaction thread's own connections used TLS.
 # mock (no markers: protocol order and injected errors):
 #   8. the order of a window's requests (FindCoordinator, InitProducerId, AddPartitionsToTxn,
 #      Produce, AddOffsetsToTxn, FindCoordinator(group), TxnOffsetCommit for the client's
@@ -315,29 +316,43 @@ if ! fnl_broker_is_mock; then
 		fnl_fail "the refusal does not name the settings: $(cat "$FNL_TMP/big.out")"
 	fnl_funneld_stop
 
-	echo "== 9. over SASL_PLAINTEXT (SCRAM-SHA-256)"
+	echo "== 9. over SASL_SSL (TLS + SCRAM-SHA-256)"
 	mkdir -p "$FNL_TMP/s"
+	(
+		cd "$FNL_TMP/s"
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+			-subj /CN=txn-ca >/dev/null 2>&1
+		openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+			-subj /CN=localhost >/dev/null 2>&1
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+			-out server.pem -days 2 -extfile san.ext >/dev/null 2>&1
+	) || fnl_fail "openssl could not make the test certificates"
 	"$FNL_KFAKE" -brokers 3 -topic sec:$P -sasl SCRAM-SHA-256:s2:s256-pw \
-		-advertise-sasl-handshake-v0 -bootfile "$FNL_TMP/s/boot" </dev/null \
+		-advertise-sasl-handshake-v0 -tls-cert "$FNL_TMP/s/server.pem" \
+		-tls-key "$FNL_TMP/s/server.key" -bootfile "$FNL_TMP/s/boot" </dev/null \
 		>"$FNL_TMP/s/kfake.out" 2>&1 &
 	fnl_track $!
-	fnl_wait_for 10 test -s "$FNL_TMP/s/boot" || fnl_fail "the SASL kfake did not start"
+	fnl_wait_for 10 test -s "$FNL_TMP/s/boot" || fnl_fail "the SASL_SSL kfake did not start"
 	SB=$(cat "$FNL_TMP/s/boot")
 	printf '%s\n' "bootstrap.servers=$SB" "funnel.socket.path=$FNL_TMP/s/f.sock" \
-		funnel.metrics.listen= security.protocol=SASL_PLAINTEXT sasl.mechanism=SCRAM-SHA-256 \
-		sasl.username=s2 sasl.password=s256-pw >"$FNL_TMP/s/f.properties"
+		funnel.metrics.listen= security.protocol=SASL_SSL sasl.mechanism=SCRAM-SHA-256 \
+		sasl.username=s2 sasl.password=s256-pw "ssl.ca.location=$FNL_TMP/s/ca.pem" \
+		>"$FNL_TMP/s/f.properties"
 	"$FNL_BUILD_DIR/ctrl/funneld" -c "$FNL_TMP/s/f.properties" "${TX[@]}" 2>"$FNL_TMP/s/f.err" &
 	S_PID=$!
 	fnl_track $S_PID
-	fnl_wait_for 30 grep -q 'transactions ready' "$FNL_TMP/s/f.err" || { cat "$FNL_TMP/s/f.err" >&2; fnl_fail "no transactions over SASL"; }
+	fnl_wait_for 30 grep -q 'transactions ready' "$FNL_TMP/s/f.err" || { cat "$FNL_TMP/s/f.err" >&2; fnl_fail "no transactions over SASL_SSL"; }
 	SOCK_OVERRIDE=$FNL_TMP/s/f.sock run_client sa -t sec -p CAC -g gs -P $P
-	timeout 30 kcat -C -b "$SB" -t sec -o beginning -e -q -X security.protocol=SASL_PLAINTEXT \
+	timeout 30 kcat -C -b "$SB" -t sec -o beginning -e -q -X security.protocol=SASL_SSL \
+		-X ssl.ca.location="$FNL_TMP/s/ca.pem" \
 		-X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=s2 -X sasl.password=s256-pw \
 		-X isolation.level=read_committed -X check.crcs=true -f '%s\n' >"$FNL_TMP/rc9"
 	expected sa 0:C 2:C >"$FNL_TMP/want9"
-	same "$FNL_TMP/rc9" "$FNL_TMP/want9" "read_committed over SASL"
+	same "$FNL_TMP/rc9" "$FNL_TMP/want9" "read_committed over SASL_SSL"
 	kill -TERM "$S_PID"
-	wait "$S_PID" || fnl_fail "the SASL funneld exited $? after SIGTERM"
+	wait "$S_PID" || fnl_fail "the SASL_SSL funneld exited $? after SIGTERM"
+	grep -E "tls|TLS" "$FNL_TMP/s/f.err" | head -3
 else
 	fnl_broker_start -b 3 -t txn:$P:3 -t txn2:$P:3
 	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e \
