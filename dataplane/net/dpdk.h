@@ -43,6 +43,7 @@ struct fnl_dpdk_port_stats {
 	uint64_t rx_pkts, tx_pkts; /* packets received / handed to the PMD and sent */
 	uint64_t rx_drops;         /* dropped before us: imissed + rx_nombuf + ierrors */
 	uint64_t tx_drops;         /* refused by the tx queue, or no mbuf, or oerrors */
+	uint32_t mbufs_free;       /* mbufs left in the pool now */
 };
 /* Initialise the EAL once (the calling thread's CPU affinity is restored after
  * it), then configure and start the first port: one rx and one tx queue, mtu.

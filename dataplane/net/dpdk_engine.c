@@ -500,7 +500,7 @@ static void trace(struct dpdk_engine *d, int64_t now)
 	fprintf(stderr,
 	        "dpdk: rx=%llu tx=%llu rxdrop=%llu txdrop=%llu nopbuf=%llu link.recv=%u ip.recv=%u "
 	        "tcp.recv=%u tcp.drop=%u tcp.memerr=%u pool.used=%u pool.err=%u heap.used=%u "
-	        "heap.err=%u seg.used=%u\n",
+	        "heap.err=%u seg.used=%u mbufs.free=%u\n",
 	        (unsigned long long)ps.rx_pkts, (unsigned long long)ps.tx_pkts,
 	        (unsigned long long)ps.rx_drops, (unsigned long long)ps.tx_drops,
 	        (unsigned long long)d->rx_nopbuf, (unsigned)lwip_stats.link.recv,
@@ -508,7 +508,7 @@ static void trace(struct dpdk_engine *d, int64_t now)
 	        (unsigned)lwip_stats.tcp.drop, (unsigned)lwip_stats.tcp.memerr,
 	        (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->used,
 	        (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->err, (unsigned)lwip_stats.mem.used,
-	        (unsigned)lwip_stats.mem.err, (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->used);
+	        (unsigned)lwip_stats.mem.err, (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->used, ps.mbufs_free);
 }
 
 /* Everything but cutting events: rx, lwIP timers, timeouts, sends, tx. */
