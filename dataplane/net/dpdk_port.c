@@ -9,6 +9,7 @@
 #include "dataplane/net/dpdk.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -20,6 +21,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
@@ -36,7 +38,9 @@ struct fnl_dpdk_port {
 	uint32_t ntx;
 	uint32_t mtu;
 	uint64_t tx_pkts, tx_drops;
-	void **held; /* net_af_xdp: mbufs outside the umem, kept out of use until close */
+	unsigned offloads;     /* FNL_DPDK_*_CKSUM in use */
+	uint64_t rx_bad_cksum; /* frames the port found a bad checksum in */
+	void **held;           /* net_af_xdp: mbufs outside the umem, kept out of use until close */
 	uint32_t nheld;
 };
 
@@ -210,6 +214,24 @@ static int port_start(struct fnl_dpdk_port *p, char *why, size_t why_len)
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.mtu = p->mtu;
+	/* checksum offloads where the PMD offers them (each direction wants IPv4 and TCP both,
+	 * or takes the one it gets) */
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+		p->offloads |= FNL_DPDK_TX_IP_CKSUM;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		p->offloads |= FNL_DPDK_TX_TCP_CKSUM;
+	}
+	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) {
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+		p->offloads |= FNL_DPDK_RX_IP_CKSUM;
+	}
+	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) {
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+		p->offloads |= FNL_DPDK_RX_TCP_CKSUM;
+	}
 	rc = rte_eth_dev_configure(p->port, 1, 1, &conf);
 	if (rc < 0) {
 		snprintf(why, why_len, "DPDK port %u: configure: %s", p->port, strerror(-rc));
@@ -238,6 +260,13 @@ static int port_start(struct fnl_dpdk_port *p, char *why, size_t why_len)
 		         strerror(-rc));
 		return rc;
 	}
+	unsigned o = p->offloads;
+	fprintf(stderr,
+	        "funneld: DPDK port %u (%s): checksum offload tx ip %s tcp %s, rx ip %s tcp %s "
+	        "(the rest in software)\n",
+	        p->port, info.driver_name, o & FNL_DPDK_TX_IP_CKSUM ? "yes" : "no",
+	        o & FNL_DPDK_TX_TCP_CKSUM ? "yes" : "no", o & FNL_DPDK_RX_IP_CKSUM ? "yes" : "no",
+	        o & FNL_DPDK_RX_TCP_CKSUM ? "yes" : "no");
 	return 0;
 }
 
@@ -295,19 +324,53 @@ void fnl_dpdk_port_close(struct fnl_dpdk_port *p)
 	free(p);
 }
 
+unsigned fnl_dpdk_port_offloads(const struct fnl_dpdk_port *p)
+{
+	return p->offloads;
+}
+
+/* What the port says of a received frame's checksums: FNL_DPDK_RX_*_CKSUM for
+ * those it found good, -1 when it found one bad. */
+static int rx_cksum(const struct fnl_dpdk_port *p, const struct rte_mbuf *m)
+{
+	int ok = 0;
+	uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	if (p->offloads & FNL_DPDK_RX_IP_CKSUM) {
+		if (ip == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+			return -1;
+		if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+			ok |= FNL_DPDK_RX_IP_CKSUM;
+	}
+	if (p->offloads & FNL_DPDK_RX_TCP_CKSUM) {
+		if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+			return -1;
+		if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+			ok |= FNL_DPDK_RX_TCP_CKSUM;
+	}
+	return ok;
+}
+
 int fnl_dpdk_port_rx(struct fnl_dpdk_port *p, fnl_dpdk_rx_fn fn, void *arg)
 {
 	struct rte_mbuf *m[RX_BURST];
 	uint16_t n = rte_eth_rx_burst(p->port, 0, m, RX_BURST);
 	for (uint16_t i = 0; i < n; i++) {
+		int ok = rx_cksum(p, m[i]);
+		if (ok < 0) {
+			p->rx_bad_cksum++;
+			rte_pktmbuf_free(m[i]);
+			continue;
+		}
 		if (m[i]->nb_segs == 1)
-			fn(arg, rte_pktmbuf_mtod(m[i], const uint8_t *), m[i]->data_len);
+			fn(arg, rte_pktmbuf_mtod(m[i], const uint8_t *), m[i]->data_len,
+			   (unsigned)ok);
 		else { /* chained (a PMD with scatter): linearise on the stack */
 			uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
 			uint32_t len = m[i]->pkt_len < sizeof(buf) ? m[i]->pkt_len : sizeof(buf);
 			const void *d = rte_pktmbuf_read(m[i], 0, len, buf);
 			if (d)
-				fn(arg, d, len);
+				fn(arg, d, len, (unsigned)ok);
 		}
 		rte_pktmbuf_free(m[i]);
 	}
@@ -333,8 +396,38 @@ uint8_t *fnl_dpdk_port_tx_buf(struct fnl_dpdk_port *p, uint32_t len)
 	return (uint8_t *)d;
 }
 
+/* Tx checksum offload: mark IPv4 frames for the port (it fills the checksums
+ * lwIP left; rte_eth_tx_prepare adds what this PMD wants beside, e.g. the TCP
+ * pseudo-header sum). */
+static void tx_mark(struct fnl_dpdk_port *p, struct rte_mbuf *m)
+{
+	if (m->data_len < sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr))
+		return;
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	if (eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return;
+	const struct rte_ipv4_hdr *ih = (const struct rte_ipv4_hdr *)(eh + 1);
+	m->l2_len = sizeof(*eh);
+	m->l3_len = rte_ipv4_hdr_len(ih);
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+	if (p->offloads & FNL_DPDK_TX_IP_CKSUM)
+		m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
+	if ((p->offloads & FNL_DPDK_TX_TCP_CKSUM) && ih->next_proto_id == IPPROTO_TCP)
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+}
+
 void fnl_dpdk_port_tx_flush(struct fnl_dpdk_port *p)
 {
+	if (p->ntx && (p->offloads & (FNL_DPDK_TX_IP_CKSUM | FNL_DPDK_TX_TCP_CKSUM))) {
+		for (uint32_t i = 0; i < p->ntx; i++)
+			tx_mark(p, p->tx[i]);
+		uint16_t ok = rte_eth_tx_prepare(p->port, 0, p->tx, (uint16_t)p->ntx);
+		for (uint32_t i = ok; i < p->ntx; i++) { /* refused by prepare: dropped */
+			rte_pktmbuf_free(p->tx[i]);
+			p->tx_drops++;
+		}
+		p->ntx = ok;
+	}
 	uint32_t off = 0;
 	/* a few tries: the PMD may free descriptors between them */
 	for (int tries = 0; off < p->ntx && tries < 4; tries++)
@@ -357,4 +450,6 @@ void fnl_dpdk_port_stats(struct fnl_dpdk_port *p, struct fnl_dpdk_port_stats *ou
 	out->rx_drops = s.imissed + s.rx_nombuf + s.ierrors;
 	out->tx_drops = p->tx_drops + s.oerrors;
 	out->mbufs_free = rte_mempool_avail_count(p->pool);
+	out->rx_bad_cksum = p->rx_bad_cksum;
+	out->rx_drops += p->rx_bad_cksum;
 }

@@ -50,7 +50,7 @@ printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NB" "$real_rb" >"$FNL_TMP/
 printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NB" "$real_raw" >"$FNL_TMP/raw-in-ns"
 chmod +x "$FNL_TMP/mock-in-ns" "$FNL_TMP/rb-in-ns" "$FNL_TMP/raw-in-ns"
 FNL_READBACK=$FNL_TMP/rb-in-ns FNL_RAWFETCH=$FNL_TMP/raw-in-ns
-FNL_MOCKBROKER=$FNL_TMP/mock-in-ns fnl_broker_start -b 3 -t plain_xdp:6 -t plain_pkt:6 -t fdown:6 -t flead:6 -t fclose:6 -t frtt:6
+FNL_MOCKBROKER=$FNL_TMP/mock-in-ns fnl_broker_start -b 3 -t plain_xdp:6 -t plain_pkt:6 -t plain_tap:6 -t fdown:6 -t flead:6 -t fclose:6 -t frtt:6
 
 for hp in ${FNL_BOOTSTRAP//,/ }; do
 	p=${hp##*:}
@@ -84,15 +84,16 @@ printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NF" "$real_funneld" >"$FNL
 chmod +x "$FNL_TMP/funneld-in-ns"
 FNL_FUNNELD=$FNL_TMP/funneld-in-ns
 cpu=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')
-start_dpdk() { # start_dpdk PMD [-X ...]
-	local pmd=$1
+start_dpdk() { # start_dpdk PMD [-X ...]; net_tap: its own tap dtap0 on 10.99.1.0/24 (part 3)
+	local pmd=$1 dev=fD net=10.99.0
 	shift
+	[[ $pmd == net_tap ]] && dev=dtap0 net=10.99.1
 	local eal="-l $cpu --no-huge --no-pci --no-shconf --no-telemetry -m 256 --log-level=*:warning"
-	eal+=" --vdev=${pmd}0,iface=fD"
+	eal+=" --vdev=${pmd}0,iface=$dev"
 	[[ $pmd == net_af_xdp ]] && eal+="${FNL_DPDK_XDP_OPTS:-}"
 	fnl_funneld_start -X funnel.egress=dpdk -X "funnel.dpdk.eal.args=$eal" \
-		-X funnel.dpdk.ip=10.99.0.2 -X funnel.dpdk.netmask=255.255.255.0 \
-		-X funnel.dpdk.addr.map=127.0.0.1=10.99.0.1 -X funnel.metrics.listen=127.0.0.1:0 \
+		-X funnel.dpdk.ip=$net.2 -X funnel.dpdk.netmask=255.255.255.0 \
+		-X funnel.dpdk.addr.map=127.0.0.1=$net.1 -X funnel.metrics.listen=127.0.0.1:0 \
 		-X retry.backoff.ms=50 -X request.timeout.ms=5000 \
 		-X funnel.test.transactional.id=funnel-seqcheck "$@"
 }
@@ -175,15 +176,21 @@ faults() { # on the running funneld: broker down/up, leaders moving, closed conn
 	grep -Eq '^egress dpdk: packets in [1-9][0-9]*, out [1-9]' "$FNL_TMP/status.txt" ||
 		fnl_fail "funnelctl status shows no DPDK counters: $(cat "$FNL_TMP/status.txt")"
 	grep '^egress dpdk' "$FNL_TMP/status.txt" >&2
+	# veth's PMDs offer no checksum offload: lwIP does every checksum
+	grep -q '^egress dpdk checksum offload: tx ip no tcp no, rx ip no tcp no' "$FNL_TMP/status.txt" ||
+		fnl_fail "funnelctl status: offloads on $PMD? $(cat "$FNL_TMP/status.txt")"
 }
 
 # 1. net_af_xdp (native XDP on the veth): plain load, then the faults. Where AF_XDP does not
 # start, the faults run on net_af_packet (FNL_DPDK_FAULT_PMD=net_af_packet runs them there
 # anyway; FNL_DPDK_XDP_OPTS adds vdev options).
 PMD=${FNL_DPDK_FAULT_PMD:-net_af_xdp}
-start_dpdk net_af_xdp
+PARTS=${FNL_DPDK_PARTS:-1234} # diagnosis: the parts to run
+[[ $PARTS == *1* ]] && start_dpdk net_af_xdp
 sleep 1
-if kill -0 "$FNL_FUNNELD_PID" 2>/dev/null; then
+if [[ $PARTS != *1* ]]; then
+	:
+elif kill -0 "$FNL_FUNNELD_PID" 2>/dev/null; then
 	grep -q "egress dpdk" "$FNL_TMP/funneld.err" || fnl_fail "funneld did not log the DPDK egress"
 	grep -q "outside the AF_XDP umem" "$FNL_TMP/funneld.err" || fnl_fail "no umem line from the port"
 	plain plain_xdp "$N"
@@ -197,12 +204,58 @@ fi
 inf ip link set dev fD xdp off 2>/dev/null || true
 
 # 2. net_af_packet: plain load (and the faults where AF_XDP could not run them)
-start_dpdk net_af_packet
-plain plain_pkt "$N"
-[[ $PMD == net_af_packet ]] && faults
-fnl_funneld_stop
+if [[ $PARTS == *2* ]]; then
+	start_dpdk net_af_packet
+	plain plain_pkt "$N"
+	[[ $PMD == net_af_packet ]] && faults
+	fnl_funneld_stop
+fi
 
-# 3. the settings refuse what the DPDK egress cannot do, with a message that says so
+# 3. net_tap, the one PMD here that offers checksum offload (the PMD does the sums in software,
+# but through the same ol_flags a NIC takes): lwIP computes none on tx, and skips the checks the
+# port made on rx. Its tap dtap0 (in ns F, made by the PMD) joins a bridge in ns F with a second
+# veth to ns B (vB2 10.99.1.1/24, no kernel address in ns F); socat on 10.99.1.1 per broker.
+if [[ $PARTS != *3* ]]; then
+	:
+elif [[ -e /dev/net/tun ]] && inf ip link add br0 type bridge 2>/dev/null; then
+	ip link add vB2 netns "$NB" type veth peer name vF2 netns "$NF" || fnl_fail "second veth pair"
+	inb ip addr add 10.99.1.1/24 dev vB2
+	inb ip link set vB2 mtu 1500 up
+	inb ethtool -K vB2 tx off >/dev/null
+	inf ip link set vF2 master br0
+	inf ip link set vF2 up
+	inf ip link set br0 up
+	for hp in ${FNL_BOOTSTRAP//,/ }; do
+		p=${hp##*:}
+		ip netns exec "$NB" socat "TCP-LISTEN:$p,bind=10.99.1.1,reuseaddr,fork" "TCP:127.0.0.1:$p" \
+			2>>"$FNL_TMP/socat.err" &
+		fnl_track $!
+		fnl_wait_for 10 inb bash -c "echo >/dev/tcp/10.99.1.1/$p" 2>/dev/null || fnl_fail "tap socat on $p"
+	done
+	start_dpdk net_tap
+	fnl_wait_for 10 inf ip link show dtap0 >/dev/null 2>&1 || fnl_fail "net_tap made no dtap0"
+	# the PMD gives the kernel's dtap0 lwIP's MAC; as a bridge port's own address the bridge
+	# would keep frames for it (lwIP's) to itself: dtap0 takes another
+	inf ip link set dtap0 address 02:00:0a:63:01:fe
+	inf ip link set dtap0 master br0
+	inf ip link set dtap0 up
+	grep -q 'net_tap.*checksum offload tx ip yes tcp yes, rx ip yes tcp yes' "$FNL_TMP/funneld.err" ||
+		fnl_fail "net_tap: the offloads are not in use: $(grep 'checksum offload' "$FNL_TMP/funneld.err")"
+	plain plain_tap "$N"
+	"${FNL_FUNNELCTL:-$FNL_BUILD_DIR/ctrl/funnelctl}" -s "$FNL_SOCKET" status >"$FNL_TMP/status.txt" ||
+		fnl_fail "funnelctl status"
+	grep -q '^egress dpdk checksum offload: tx ip yes tcp yes, rx ip yes tcp yes' "$FNL_TMP/status.txt" ||
+		fnl_fail "funnelctl status shows no offloads on net_tap: $(cat "$FNL_TMP/status.txt")"
+	port=$(sed -n 's/.*metrics listening.* port=\([0-9]*\).*/\1/p' "$FNL_TMP/funneld.err" | tail -1)
+	inf curl -sf "http://127.0.0.1:$port/metrics" >"$FNL_TMP/metrics.txt" || fnl_fail "GET /metrics"
+	grep -q '^funnel_dpdk_checksum_offload 15$' "$FNL_TMP/metrics.txt" ||
+		fnl_fail "funnel_dpdk_checksum_offload: $(grep checksum_offload "$FNL_TMP/metrics.txt")"
+	fnl_funneld_stop
+else
+	echo "dpdk_netns: no /dev/net/tun or no bridge here: the checksum offload part is not run" >&2
+fi
+
+# 4. the settings refuse what the DPDK egress cannot do, with a message that says so
 out=$(inf "$real_funneld" -X funnel.egress=dpdk -X funnel.dpdk.ip=10.99.0.2 \
 	-X "funnel.dpdk.eal.args=--no-huge" -X security.protocol=SSL -X bootstrap.servers=x:1 2>&1) &&
 	fnl_fail "funnel.egress=dpdk with TLS was accepted"
