@@ -16,6 +16,10 @@
 # the mock checks producer sequences (as faults.sh explains). Then faults on net_af_xdp
 # (net_af_packet where AF_XDP does not start): broker 2 down/up, every leader moved, the
 # connections closed by the broker (TRANSPORT), and 200 ms RTT on the veth (tc netem).
+# Part 3: a plain load over net_tap (the PMD here that offers checksum offload), its tap bridged
+# to a second veth into ns B. Knobs: FNL_DPDK_PARTS (default 1234: 1 af_xdp + faults, 2
+# af_packet, 3 net_tap, 4 settings), FNL_DPDK_FAULT_PMD=net_af_packet (the faults there),
+# FNL_DPDK_XDP_OPTS (vdev options), FNL_DPDK_TRACE=1 (funneld's port counters every second).
 # Needs root (ip netns, AF_XDP), socat, ethtool, tc; a funneld built with -Ddpdk=enabled.
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
