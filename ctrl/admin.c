@@ -118,7 +118,8 @@ static void snap_totals(const struct fnl_daemon *d, struct fnl_mbuf *b)
 	         {"pkts_rx", s->pkts_rx},
 	         {"pkts_tx", s->pkts_tx},
 	         {"pkt_drops", s->pkt_drops},
-	         {"tcp_retransmits", s->tcp_retransmits}};
+	         {"tcp_retransmits", s->tcp_retransmits},
+	         {"csum_offload", s->csum_offload}};
 	fnl_mbuf_put(b, "totals", 6);
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		put_u(b, f[i].k, f[i].v);

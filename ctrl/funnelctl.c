@@ -429,6 +429,12 @@ static void print_daemon(const struct snap *s)
 			       "retransmissions %s\n",
 			       get(t, "pkts_rx"), get(t, "pkts_tx"), get(t, "pkt_drops"),
 			       get(t, "tcp_retransmits"));
+		if (d && strcmp(get(d, "egress"), "dpdk") == 0) {
+			long o = (long)num(t, "csum_offload");
+			printf("egress dpdk checksum offload: tx ip %s tcp %s, rx ip %s tcp %s\n",
+			       o & 1 ? "yes" : "no", o & 2 ? "yes" : "no", o & 4 ? "yes" : "no",
+			       o & 8 ? "yes" : "no");
+		}
 	}
 	for (int i = 0; i < s->nrows; i++) {
 		const struct row *z = &s->rows[i];

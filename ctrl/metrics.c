@@ -228,6 +228,9 @@ static const struct gstat gstats[] = {
     GS("funnel_dpdk_tcp_retransmits_total", "counter", tcp_retransmits,
        "funnel.egress=dpdk: TCP retransmissions by lwIP (per-connection retransmit counter "
        "increments)."),
+    GS("funnel_dpdk_checksum_offload", "gauge", csum_offload,
+       "funnel.egress=dpdk: checksum offloads the port does, a bit set: 1 tx IPv4, 2 tx TCP, "
+       "4 rx IPv4, 8 rx TCP (0: all in software in lwIP)."),
     GS("funnel_broker_connects_total", "counter", connects, "Broker connections made."),
     GS("funnel_broker_disconnects_total", "counter", disconnects,
        "Broker connections lost or closed."),

@@ -79,6 +79,7 @@ static void copy_engine_stats(struct fnl_core *c)
 	c->st.pkts_tx = es.pkts_tx;
 	c->st.pkt_drops = es.pkt_drops;
 	c->st.tcp_retransmits = es.tcp_retransmits;
+	c->st.csum_offload = es.csum_offload;
 }
 
 int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fnl_cmdq *evt,

@@ -105,6 +105,7 @@ struct fnl_core_stats {
 	uint64_t tls_user, ktls_tx, ktls_rx;
 	/* the DPDK egress (0 on io_uring): frames rx/tx, drops, TCP retransmissions */
 	uint64_t pkts_rx, pkts_tx, pkt_drops, tcp_retransmits;
+	uint64_t csum_offload; /* the DPDK egress's checksum offloads (engine.h), a bit set */
 	int64_t producer_id;
 	int32_t producer_epoch;
 	int32_t clients_active;

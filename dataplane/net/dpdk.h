@@ -43,21 +43,34 @@ struct fnl_dpdk_port_stats {
 	uint64_t rx_pkts, tx_pkts; /* packets received / handed to the PMD and sent */
 	uint64_t rx_drops;         /* dropped before us: imissed + rx_nombuf + ierrors */
 	uint64_t tx_drops;         /* refused by the tx queue, or no mbuf, or oerrors */
+	uint32_t mbufs_free;       /* mbufs left in the pool now */
+	uint64_t rx_bad_cksum;     /* dropped: the PMD found a bad IPv4 or TCP checksum */
 };
+/* Checksum offloads in use on the port (those of these the PMD offers), a bit set. */
+enum {
+	FNL_DPDK_TX_IP_CKSUM = 1,  /* the port fills IPv4 header checksums */
+	FNL_DPDK_TX_TCP_CKSUM = 2, /* the port fills TCP checksums */
+	FNL_DPDK_RX_IP_CKSUM = 4,  /* the port checks IPv4 header checksums */
+	FNL_DPDK_RX_TCP_CKSUM = 8, /* the port checks TCP checksums */
+};
+unsigned fnl_dpdk_port_offloads(const struct fnl_dpdk_port *p);
 /* Initialise the EAL once (the calling thread's CPU affinity is restored after
  * it), then configure and start the first port: one rx and one tx queue, mtu.
  * mac receives the port's address. -errno with why filled. */
 int fnl_dpdk_port_open(const char *eal_args, uint32_t mtu, uint8_t mac[6],
                        struct fnl_dpdk_port **out, char *why, size_t why_len);
 void fnl_dpdk_port_close(struct fnl_dpdk_port *p);
-/* One rx burst: fn(arg, frame, len) per packet (frame valid during the call).
+/* One rx burst: fn(arg, frame, len, ok) per packet (frame valid during the call);
+ * ok: FNL_DPDK_RX_IP_CKSUM / FNL_DPDK_RX_TCP_CKSUM when the port found that
+ * checksum good (frames it found bad are dropped and counted, never passed).
  * Returns the packets seen. */
-typedef void (*fnl_dpdk_rx_fn)(void *arg, const uint8_t *frame, uint32_t len);
+typedef void (*fnl_dpdk_rx_fn)(void *arg, const uint8_t *frame, uint32_t len, unsigned ok);
 int fnl_dpdk_port_rx(struct fnl_dpdk_port *p, fnl_dpdk_rx_fn fn, void *arg);
 /* A tx buffer of len bytes (<= mtu + 14) queued for the next flush, or NULL
  * (no mbuf: the frame is dropped and counted; TCP retransmits). */
 uint8_t *fnl_dpdk_port_tx_buf(struct fnl_dpdk_port *p, uint32_t len);
-/* Hand the queued frames to the PMD (tx burst). */
+/* Hand the queued frames to the PMD (tx burst). With tx checksum offload the
+ * frames' IPv4/TCP checksum fields are the port's to fill: the caller leaves them. */
 void fnl_dpdk_port_tx_flush(struct fnl_dpdk_port *p);
 void fnl_dpdk_port_stats(struct fnl_dpdk_port *p, struct fnl_dpdk_port_stats *out);
 

@@ -130,6 +130,7 @@ struct dpdk_engine {
 	int nwatch;
 	struct fnl_engine_stats st;
 	uint64_t rx_nopbuf;    /* frames dropped: no lwIP pbuf */
+	u16_t cksum_flags;     /* the netif's NETIF_CHECKSUM_*: off where the port offloads */
 	int64_t trace_next_ns; /* FNL_DPDK_TRACE=1: a counters line on stderr every second */
 	bool trace;
 };
@@ -182,7 +183,7 @@ static err_t nif_init(struct netif *n)
 	return ERR_OK;
 }
 
-static void rx_frame(void *arg, const uint8_t *frame, uint32_t len)
+static void rx_frame(void *arg, const uint8_t *frame, uint32_t len, unsigned ok)
 {
 	struct dpdk_engine *d = arg;
 	if (len > 0xffff)
@@ -193,8 +194,17 @@ static void rx_frame(void *arg, const uint8_t *frame, uint32_t len)
 		return;
 	}
 	pbuf_take(p, frame, (u16_t)len);
+	/* checks the port made are not repeated: the netif's flags for this frame only
+	 * (input runs to its end inside this call) */
+	u16_t flags = d->cksum_flags;
+	if (ok & FNL_DPDK_RX_IP_CKSUM)
+		flags &= (u16_t)~NETIF_CHECKSUM_CHECK_IP;
+	if (ok & FNL_DPDK_RX_TCP_CKSUM)
+		flags &= (u16_t)~NETIF_CHECKSUM_CHECK_TCP;
+	d->nif.chksum_flags = flags;
 	if (d->nif.input(p, &d->nif) != ERR_OK)
 		pbuf_free(p);
+	d->nif.chksum_flags = d->cksum_flags;
 }
 
 /* ---- connection state ---- */
@@ -500,7 +510,7 @@ static void trace(struct dpdk_engine *d, int64_t now)
 	fprintf(stderr,
 	        "dpdk: rx=%llu tx=%llu rxdrop=%llu txdrop=%llu nopbuf=%llu link.recv=%u ip.recv=%u "
 	        "tcp.recv=%u tcp.drop=%u tcp.memerr=%u pool.used=%u pool.err=%u heap.used=%u "
-	        "heap.err=%u seg.used=%u\n",
+	        "heap.err=%u seg.used=%u mbufs.free=%u\n",
 	        (unsigned long long)ps.rx_pkts, (unsigned long long)ps.tx_pkts,
 	        (unsigned long long)ps.rx_drops, (unsigned long long)ps.tx_drops,
 	        (unsigned long long)d->rx_nopbuf, (unsigned)lwip_stats.link.recv,
@@ -508,7 +518,8 @@ static void trace(struct dpdk_engine *d, int64_t now)
 	        (unsigned)lwip_stats.tcp.drop, (unsigned)lwip_stats.tcp.memerr,
 	        (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->used,
 	        (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->err, (unsigned)lwip_stats.mem.used,
-	        (unsigned)lwip_stats.mem.err, (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->used);
+	        (unsigned)lwip_stats.mem.err, (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->used,
+	        ps.mbufs_free);
 }
 
 /* Everything but cutting events: rx, lwIP timers, timeouts, sends, tx. */
@@ -723,6 +734,7 @@ static void dp_stats(const struct fnl_engine *e, struct fnl_engine_stats *out)
 	fnl_dpdk_port_stats(d->port, &ps);
 	out->pkts_rx = ps.rx_pkts;
 	out->pkts_tx = ps.tx_pkts;
+	out->csum_offload = fnl_dpdk_port_offloads(d->port);
 	/* dropped frames: before us (NIC/PMD), for want of a pbuf or an mbuf, and by
 	 * lwIP (bad checksum, no pcb, out of order beyond its queue, ...) */
 	out->pkt_drops = ps.rx_drops + ps.tx_drops + d->rx_nopbuf + lwip_stats.link.drop +
@@ -822,6 +834,14 @@ int fnl_dpdk_new(const struct fnl_engine_cfg *cfg, struct fnl_engine **out)
 		goto fail;
 	}
 	memcpy(d->nif.hwaddr, mac, 6);
+	/* checksums the port fills are not computed; those it checks, per frame (rx_frame) */
+	unsigned off = fnl_dpdk_port_offloads(d->port);
+	d->cksum_flags = NETIF_CHECKSUM_ENABLE_ALL;
+	if (off & FNL_DPDK_TX_IP_CKSUM)
+		d->cksum_flags &= (u16_t)~NETIF_CHECKSUM_GEN_IP;
+	if (off & FNL_DPDK_TX_TCP_CKSUM)
+		d->cksum_flags &= (u16_t)~NETIF_CHECKSUM_GEN_TCP;
+	NETIF_SET_CHECKSUM_CTRL(&d->nif, d->cksum_flags);
 	netif_set_default(&d->nif);
 	netif_set_up(&d->nif);
 	netif_set_link_up(&d->nif);

@@ -293,6 +293,9 @@ struct fnl_engine_stats {
 	 * frames dropped (by the PMD, for want of a buffer, or by lwIP: checksum, no
 	 * connection, ...), and TCP segments lwIP retransmitted */
 	uint64_t pkts_rx, pkts_tx, pkt_drops, tcp_retransmits;
+	/* the DPDK egress: checksum offloads in use, a bit set (dpdk.h's FNL_DPDK_*_CKSUM:
+	 * 1 tx IPv4, 2 tx TCP, 4 rx IPv4, 8 rx TCP); 0 where all are in software */
+	uint64_t csum_offload;
 };
 void fnl_engine_stats(const struct fnl_engine *e, struct fnl_engine_stats *out);
 

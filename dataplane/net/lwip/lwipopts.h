@@ -85,6 +85,8 @@
 #define CHECKSUM_CHECK_IP     1
 #define CHECKSUM_CHECK_TCP    1
 #define LWIP_CHECKSUM_ON_COPY 1
+/* ...switched off per netif where the DPDK port offers the offload (dpdk_engine.c) */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
 
 /* counters: drops by layer for /metrics */
 #define LWIP_STATS         1
