@@ -259,6 +259,7 @@ struct fnl_ring_dview {
 	uint64_t tail;     /* rec_tail released so far (private truth) */
 	uint64_t cmp_head; /* completions published so far (private truth) */
 	uint64_t cmp_resv; /* in-order reports: slots reserved so far (>= cmp_head) */
+	uint64_t head_seen; /* fnl_ring_next: the last rec_head loaded and checked */
 	size_t map_bytes;
 };
 
@@ -647,54 +648,62 @@ static inline bool fnl_ring_pending(const struct fnl_ring_dview *v, uint64_t cur
  * the cursor or beyond tail + rec_bytes; len < 56 (8 for a PAD), not a multiple
  * of 8, beyond the published bytes or the end of the area; PAD not reaching the
  * end; unknown type or flags; lengths not adding up to len. Never reads outside
- * the records area. */
-static inline int fnl_ring_next(const struct fnl_ring_dview *v, uint64_t *cursor,
+ * the records area. rec_head is loaded (and checked) only when the cursor
+ * reached the last value loaded (v->head_seen), so a bad rec_head is found
+ * then. */
+static inline int fnl_ring_next(struct fnl_ring_dview *v, uint64_t *cursor,
                                 struct fnl_rec_view *out)
 {
-	/* acquire: record bytes below head are visible after this load */
-	uint64_t head = atomic_load_explicit(&v->hdr->rec_head, memory_order_acquire);
-	uint64_t pos = *cursor;
+	uint64_t pos = *cursor, head = v->head_seen;
 
-	if ((head & 7u) || head < pos || head - v->tail > v->rec_bytes)
-		return -EBADMSG;
+	if (pos >= head) {
+		/* acquire: record bytes below head are visible after this load.
+		 * Loaded only once the cursor reached the last value seen, not per
+		 * record: the client stores this line on every publish, so a load
+		 * per record would pull it across cores each time. A head kept from
+		 * an earlier load still holds: it was checked against an older tail
+		 * (tails only grow), and it is above pos. */
+		head = atomic_load_explicit(&v->hdr->rec_head, memory_order_acquire);
+		if ((head & 7u) || head < pos || head - v->tail > v->rec_bytes)
+			return -EBADMSG;
+		v->head_seen = head;
+	}
 	while (pos != head) {
 		uint64_t off = pos & v->rec_mask, to_end = v->rec_bytes - off, avail = head - pos;
 		uint64_t lim = avail < to_end ? avail : to_end;
-		struct fnl_rec_hdr h;
+		struct fnl_rec_hdr *h = &out->h; /* the private copy, checked below */
 
 		/* two constant sizes: a copy the compiler inlines (a PAD may be 8 bytes) */
 		if (lim >= FNL_REC_HDR_BYTES) {
-			memcpy(&h, v->rec + off, FNL_REC_HDR_BYTES);
+			memcpy(h, v->rec + off, FNL_REC_HDR_BYTES);
 		} else {
-			memset(&h, 0, sizeof(h));
-			memcpy(&h, v->rec + off, 8);
+			memset(h, 0, sizeof(*h));
+			memcpy(h, v->rec + off, 8);
 		}
 		atomic_signal_fence(memory_order_seq_cst); /* use the copy, never re-read */
-		if (h.len & 7u || h.len > lim)
+		if (h->len & 7u || h->len > lim)
 			return -EBADMSG;
-		if (h.type == FNL_REC_PAD) {
-			if (h.len < FNL_REC_PAD_MIN || h.len != to_end)
+		if (h->type == FNL_REC_PAD) {
+			if (h->len < FNL_REC_PAD_MIN || h->len != to_end)
 				return -EBADMSG;
-			pos += h.len;
+			pos += h->len;
 			*cursor = pos;
 			continue;
 		}
-		if (h.type != FNL_REC_DATA || h.len < FNL_REC_HDR_BYTES ||
-		    (h.flags & ~FNL_REC_F_ALL))
+		if (h->type != FNL_REC_DATA || h->len < FNL_REC_HDR_BYTES ||
+		    (h->flags & ~FNL_REC_F_ALL))
 			return -EBADMSG;
-		if (((h.flags & FNL_REC_F_KEY_NULL) && h.key_len) ||
-		    ((h.flags & FNL_REC_F_VALUE_NULL) && h.value_len))
+		if (((h->flags & FNL_REC_F_KEY_NULL) && h->key_len) ||
+		    ((h->flags & FNL_REC_F_VALUE_NULL) && h->value_len))
 			return -EBADMSG;
-		if (fnl_rec_size(h.key_len, h.value_len, h.headers_len) != h.len)
+		if (fnl_rec_size(h->key_len, h->value_len, h->headers_len) != h->len)
 			return -EBADMSG;
-		out->h = h;
-		out->key = (h.flags & FNL_REC_F_KEY_NULL) ? NULL : v->rec + off + FNL_REC_HDR_BYTES;
-		out->value = (h.flags & FNL_REC_F_VALUE_NULL)
-		                 ? NULL
-		                 : v->rec + off + FNL_REC_HDR_BYTES + h.key_len;
-		out->headers = v->rec + off + FNL_REC_HDR_BYTES + h.key_len + h.value_len;
+		const uint8_t *body = v->rec + off + FNL_REC_HDR_BYTES;
+		out->key = (h->flags & FNL_REC_F_KEY_NULL) ? NULL : body;
+		out->value = (h->flags & FNL_REC_F_VALUE_NULL) ? NULL : body + h->key_len;
+		out->headers = body + h->key_len + h->value_len;
 		out->pos = pos;
-		out->end = pos + h.len;
+		out->end = pos + h->len;
 		*cursor = out->end;
 		return 1;
 	}
@@ -860,9 +869,9 @@ static inline void fnl_ring_cmp_fill(struct fnl_ring_dview *v, uint64_t slot,
 				     const struct fnl_cmp *c)
 {
 	struct fnl_cmp *e = &v->cmp[slot & v->cmp_mask];
-	uint32_t end = e->rec_end;
-	*e = *c;
-	e->rec_end = end;
+	/* every field but rec_end (kept from the reservation), without reading it */
+	memcpy(e, c, offsetof(struct fnl_cmp, err));
+	e->err = c->err;
 	e->flags = (uint16_t)(FNL_CMP_F_DONE | fnl_cmp_lap(v, slot));
 }
 
