@@ -260,6 +260,7 @@ struct fnl_ring_dview {
 	uint64_t cmp_head; /* completions published so far (private truth) */
 	uint64_t cmp_resv; /* in-order reports: slots reserved so far (>= cmp_head) */
 	uint64_t head_seen; /* fnl_ring_next: the last rec_head loaded and checked */
+	uint32_t cmp_shift; /* log2(cmp_entries), for fnl_cmp_lap() */
 	size_t map_bytes;
 };
 
@@ -575,7 +576,7 @@ static inline void fnl_ring_client_wait_end(struct fnl_ring_cview *v)
  * this one. */
 static inline uint16_t fnl_cmp_lap(const struct fnl_ring_dview *v, uint64_t idx)
 {
-	return (uint16_t)(((idx >> __builtin_ctz(v->cmp_entries)) & 0xffu) << 8);
+	return (uint16_t)(((idx >> v->cmp_shift) & 0xffu) << 8);
 }
 
 /* Daemon: continue a ring from its indexes (0 for a fresh ring). A daemon that
@@ -631,6 +632,7 @@ static inline int fnl_ring_dview_init(struct fnl_ring_dview *v, void *base, size
 	v->rec_mask = g.rec_bytes - 1;
 	v->cmp_entries = g.cmp_entries;
 	v->cmp_mask = g.cmp_entries - 1;
+	v->cmp_shift = (uint32_t)__builtin_ctz(g.cmp_entries);
 	v->map_bytes = map_bytes;
 	return fnl_ring_resume(v);
 }
@@ -869,9 +871,9 @@ static inline void fnl_ring_cmp_fill(struct fnl_ring_dview *v, uint64_t slot,
 				     const struct fnl_cmp *c)
 {
 	struct fnl_cmp *e = &v->cmp[slot & v->cmp_mask];
-	/* every field but rec_end (kept from the reservation), without reading it */
-	memcpy(e, c, offsetof(struct fnl_cmp, err));
-	e->err = c->err;
+	uint32_t end = e->rec_end;
+	*e = *c;
+	e->rec_end = end;
 	e->flags = (uint16_t)(FNL_CMP_F_DONE | fnl_cmp_lap(v, slot));
 }
 
