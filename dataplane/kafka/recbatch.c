@@ -67,91 +67,6 @@ size_t fnl_rb_record_size(int64_t ts_delta, int32_t offset_delta, int32_t key_le
 	return fnl_rb_record_size_raw(ts_delta, offset_delta, key_len, value_len, hs, nh);
 }
 
-/* Varint size and store with the one- and two-byte cases (every field of a
- * small record) straight-line; longer ones take the loop. */
-static inline size_t uv_size(uint64_t v)
-{
-	return v < 0x80 ? 1 : v < 0x4000 ? 2 : fnl_uvarlong_size(v);
-}
-
-static inline uint8_t *put_uv(uint8_t *d, uint64_t v)
-{
-	if (v < 0x80) {
-		d[0] = (uint8_t)v;
-		return d + 1;
-	}
-	if (v < 0x4000) {
-		d[0] = (uint8_t)(v | 0x80);
-		d[1] = (uint8_t)(v >> 7);
-		return d + 2;
-	}
-	return d + fnl_uvarlong_put(d, v);
-}
-
-/* One record, in one pass: the zigzagged varints are computed once, their
- * sizes give the body's length and the room check, then every field is
- * stored directly (no writer cursor, no check per field). The headers are
- * a list (h, nh entries), or with h NULL already serialized (raw, hs bytes). Key, value and
- * header bytes are read once each (they may be a client's shared memory).
- * This is the largest cost per record outside zstd: bench/README.md,
- * "Per-record cost by stage". */
-static int append_rec(struct fnl_rbw *w, int64_t ts_ms, const void *key, int32_t key_len,
-                      const void *value, int32_t value_len, const struct fnl_rb_header_kv *h,
-                      const void *raw, size_t hs, int nh)
-{
-	if (w->count == INT32_MAX || key_len < -1 || value_len < -1 || nh < 0 ||
-	    (key_len > 0 && !key) || (value_len > 0 && !value))
-		return -EINVAL;
-	uint64_t zts = fnl_zigzag64((int64_t)((uint64_t)ts_ms - (uint64_t)w->base_ts));
-	uint32_t zoff = fnl_zigzag32(w->count), zk = fnl_zigzag32(key_len),
-		 zv = fnl_zigzag32(value_len), znh = fnl_zigzag32(nh);
-	size_t body = 1 + uv_size(zts) + uv_size(zoff) + uv_size(zk) + opt_len(key_len) +
-		      uv_size(zv) + opt_len(value_len) + uv_size(znh) + hs;
-	if (body > INT32_MAX)
-		return -EINVAL;
-	uint32_t zbody = fnl_zigzag32((int32_t)body);
-	size_t total = uv_size(zbody) + body;
-	if (total > w->cap - w->len)
-		return -ENOSPC;
-	uint8_t *d = put_uv(w->buf + w->len, zbody);
-	*d++ = 0; /* record attributes */
-	d = put_uv(d, zts);
-	d = put_uv(d, zoff);
-	d = put_uv(d, zk);
-	if (key_len > 0) {
-		memcpy(d, key, (size_t)key_len);
-		d += key_len;
-	}
-	d = put_uv(d, zv);
-	if (value_len > 0) {
-		memcpy(d, value, (size_t)value_len);
-		d += value_len;
-	}
-	d = put_uv(d, znh);
-	if (!h) {
-		if (hs)
-			memcpy(d, raw, hs);
-	} else {
-		for (int i = 0; i < nh; i++) {
-			d = put_uv(d, fnl_zigzag32(h[i].key_len));
-			if (h[i].key_len > 0) {
-				memcpy(d, h[i].key, (size_t)h[i].key_len);
-				d += h[i].key_len;
-			}
-			d = put_uv(d, fnl_zigzag32(h[i].value_len));
-			if (h[i].value_len > 0) {
-				memcpy(d, h[i].value, (size_t)h[i].value_len);
-				d += h[i].value_len;
-			}
-		}
-	}
-	w->len += total;
-	w->count++;
-	if (ts_ms > w->max_ts)
-		w->max_ts = ts_ms;
-	return 0;
-}
-
 int fnl_rbw_append(struct fnl_rbw *w, int64_t ts_ms, const void *key, int32_t key_len,
                    const void *value, int32_t value_len, const struct fnl_rb_header_kv *h, int nh)
 {
@@ -159,7 +74,7 @@ int fnl_rbw_append(struct fnl_rbw *w, int64_t ts_ms, const void *key, int32_t ke
 	if (hs == SIZE_MAX || (nh > 0 && !h))
 		return -EINVAL;
 	/* no headers: the serialized form of none ("" is 0 bytes, never read) */
-	return append_rec(w, ts_ms, key, key_len, value, value_len, nh > 0 ? h : NULL, "", hs, nh);
+	return fnl_rbw_put(w, ts_ms, key, key_len, value, value_len, nh > 0 ? h : NULL, "", hs, nh);
 }
 
 int fnl_rbw_append_raw_headers(struct fnl_rbw *w, int64_t ts_ms, const void *key, int32_t key_len,
@@ -168,7 +83,7 @@ int fnl_rbw_append_raw_headers(struct fnl_rbw *w, int64_t ts_ms, const void *key
 {
 	if (hdrs_len > 0 && !hdrs)
 		return -EINVAL;
-	return append_rec(w, ts_ms, key, key_len, value, value_len, NULL, hdrs, hdrs_len, nh);
+	return fnl_rbw_put(w, ts_ms, key, key_len, value, value_len, NULL, hdrs, hdrs_len, nh);
 }
 
 /* ---- batch header ---- */
