@@ -658,13 +658,13 @@ static inline int fnl_ring_next(struct fnl_ring_dview *v, uint64_t *cursor,
 {
 	uint64_t pos = *cursor, head = v->head_seen;
 
-	if (pos >= head) {
+	if (pos >= head || head - v->tail > v->rec_bytes) {
 		/* acquire: record bytes below head are visible after this load.
 		 * Loaded only once the cursor reached the last value seen, not per
 		 * record: the client stores this line on every publish, so a load
 		 * per record would pull it across cores each time. A head kept from
-		 * an earlier load still holds: it was checked against an older tail
-		 * (tails only grow), and it is above pos. */
+		 * an earlier load is used only while it is above pos and within
+		 * rec_bytes of the tail (the same checks as a fresh one). */
 		head = atomic_load_explicit(&v->hdr->rec_head, memory_order_acquire);
 		if ((head & 7u) || head < pos || head - v->tail > v->rec_bytes)
 			return -EBADMSG;
@@ -684,22 +684,22 @@ static inline int fnl_ring_next(struct fnl_ring_dview *v, uint64_t *cursor,
 		}
 		atomic_signal_fence(memory_order_seq_cst); /* use the copy, never re-read */
 		if (h->len & 7u || h->len > lim)
-			return -EBADMSG;
+			goto bad;
 		if (h->type == FNL_REC_PAD) {
 			if (h->len < FNL_REC_PAD_MIN || h->len != to_end)
-				return -EBADMSG;
+				goto bad;
 			pos += h->len;
 			*cursor = pos;
 			continue;
 		}
 		if (h->type != FNL_REC_DATA || h->len < FNL_REC_HDR_BYTES ||
 		    (h->flags & ~FNL_REC_F_ALL))
-			return -EBADMSG;
+			goto bad;
 		if (((h->flags & FNL_REC_F_KEY_NULL) && h->key_len) ||
 		    ((h->flags & FNL_REC_F_VALUE_NULL) && h->value_len))
-			return -EBADMSG;
+			goto bad;
 		if (fnl_rec_size(h->key_len, h->value_len, h->headers_len) != h->len)
-			return -EBADMSG;
+			goto bad;
 		const uint8_t *body = v->rec + off + FNL_REC_HDR_BYTES;
 		out->key = (h->flags & FNL_REC_F_KEY_NULL) ? NULL : body;
 		out->value = (h->flags & FNL_REC_F_VALUE_NULL) ? NULL : body + h->key_len;
@@ -710,6 +710,9 @@ static inline int fnl_ring_next(struct fnl_ring_dview *v, uint64_t *cursor,
 		return 1;
 	}
 	return 0;
+bad:
+	v->head_seen = 0; /* nothing kept from a broken ring: a later call loads again */
+	return -EBADMSG;
 }
 
 /* Daemon: decodes the header at *pos (starts at 0) of a record's serialized
