@@ -252,7 +252,8 @@ static void core_build(void)
 			abort();
 		fnl_ring_init(rings[i], RING_BYTES, CMP_ENTRIES, 1);
 		fnl_ring_cview_init(&cv[i], rings[i], RING_BYTES, CMP_ENTRIES);
-		struct fnl_cmd a = {.type = FNL_CMD_CLIENT_ADD, .a = i, .ptr = rings[i], .u64 = bytes};
+		struct fnl_cmd a = {
+		    .type = FNL_CMD_CLIENT_ADD, .a = i, .ptr = rings[i], .u64 = bytes};
 		fnl_cmdq_push(&cmd, &a);
 	}
 	fnl_core_run_commands(c);
