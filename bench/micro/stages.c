@@ -14,8 +14,10 @@
  *   callgrind_annotate --inclusive=yes cg.out | grep stage_
  *
  * Not here: sending (Produce request encoding and io_uring, per batch), the
- * loop's polling and the per-batch producer state machine. Natively it prints
- * ns per record for the whole daemon side, for zstd alone and outside zstd.
+ * loop's polling, take_record's glue and the per-batch producer state machine:
+ * fnl-core-stages (core_stages.c) runs those with the core's own code. Natively
+ * it prints ns per record for the whole daemon side, for zstd alone and
+ * outside zstd.
  * Usage: fnl-stages [RECORDS (default 1000000)]
  */
 #include <errno.h>

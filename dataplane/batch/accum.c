@@ -241,9 +241,9 @@ struct fnl_batch *fnl_accum_open_big(struct fnl_accum *a, uint32_t part, uint32_
 	return open_from(a, b, part, topic_id, partition, now_ms, base_ts_ms, a->cfg.big_cap);
 }
 
-int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, const void *key,
-		     int32_t key_len, const void *value, int32_t value_len,
-		     const struct fnl_rb_header_kv *h, int nh, const struct fnl_rec_meta *m)
+int fnl_accum_append_more(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, const void *key,
+			  int32_t key_len, const void *value, int32_t value_len,
+			  const struct fnl_rb_header_kv *h, int nh, const struct fnl_rec_meta *m)
 {
 	if ((uint32_t)b->count >= (b->big ? 1u : a->cfg.meta_cap))
 		return -ENOSPC;

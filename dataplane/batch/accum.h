@@ -165,10 +165,27 @@ struct fnl_batch *fnl_accum_open_big(struct fnl_accum *a, uint32_t part, uint32_
 				     int32_t partition, int64_t now_ms, int64_t base_ts_ms);
 
 /* Append one record; -ENOSPC if it does not fit (caller seals and opens a new
- * batch), -EMSGSIZE if it could never fit in an empty batch. */
-int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, const void *key,
-		     int32_t key_len, const void *value, int32_t value_len,
-		     const struct fnl_rb_header_kv *h, int nh, const struct fnl_rec_meta *m);
+ * batch), -EMSGSIZE if it could never fit in an empty batch. The record that
+ * fits is appended inline (per record: no call layer of its own; the record
+ * encoding itself too when it has no headers); the rest
+ * goes to fnl_accum_append_more(), which tries it again (nothing was written). */
+int fnl_accum_append_more(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms, const void *key,
+			  int32_t key_len, const void *value, int32_t value_len,
+			  const struct fnl_rb_header_kv *h, int nh, const struct fnl_rec_meta *m);
+static inline int fnl_accum_append(struct fnl_accum *a, struct fnl_batch *b, int64_t ts_ms,
+				   const void *key, int32_t key_len, const void *value,
+				   int32_t value_len, const struct fnl_rb_header_kv *h, int nh,
+				   const struct fnl_rec_meta *m)
+{
+	if ((uint32_t)b->count < (b->big ? 1u : a->cfg.meta_cap) &&
+	    (nh == 0 ? fnl_rbw_put(&b->w, ts_ms, key, key_len, value, value_len, NULL, "", 0, 0)
+		     : fnl_rbw_append(&b->w, ts_ms, key, key_len, value, value_len, h, nh)) == 0) {
+		b->meta[b->count++] = *m;
+		a->st.records_in++;
+		return 0;
+	}
+	return fnl_accum_append_more(a, b, ts_ms, key, key_len, value, value_len, h, nh, m);
+}
 
 /* Compress the records in place (through the scratch buffer; uncompressed if
  * that is not smaller); leaves the header to fnl_batch_prepare(). Returns 0 or

@@ -67,105 +67,23 @@ size_t fnl_rb_record_size(int64_t ts_delta, int32_t offset_delta, int32_t key_le
 	return fnl_rb_record_size_raw(ts_delta, offset_delta, key_len, value_len, hs, nh);
 }
 
-/* Writes one record up to and including its header count; the headers
- * (hdrs_len bytes) follow. append_check() made room, so the head is reserved
- * at once and written without a bounds check per field (this was the largest
- * cost per record outside zstd: bench/README.md, "Per-record cost by stage"). */
-static void put_record_head(struct fnl_wbuf *b, size_t body, size_t hdrs_len, int64_t ts_delta,
-                            int32_t off_delta, const void *key, int32_t key_len, const void *value,
-                            int32_t value_len, int nh)
-{
-	uint32_t zbody = fnl_zigzag32((int32_t)body);
-	uint8_t *d = fnl_w_reserve(b, fnl_uvarint_size(zbody) + body - hdrs_len);
-	if (!d)
-		return;
-	size_t n = fnl_uvarlong_put(d, zbody);
-	d[n++] = 0; /* record attributes */
-	n += fnl_uvarlong_put(d + n, fnl_zigzag64(ts_delta));
-	n += fnl_uvarlong_put(d + n, fnl_zigzag32(off_delta));
-	n += fnl_uvarlong_put(d + n, fnl_zigzag32(key_len));
-	if (key_len > 0) {
-		memcpy(d + n, key, (size_t)key_len);
-		n += (size_t)key_len;
-	}
-	n += fnl_uvarlong_put(d + n, fnl_zigzag32(value_len));
-	if (value_len > 0) {
-		memcpy(d + n, value, (size_t)value_len);
-		n += (size_t)value_len;
-	}
-	fnl_uvarlong_put(d + n, fnl_zigzag32(nh));
-}
-
-/* Checks arguments and room; returns the body size, or -errno. */
-static long append_check(const struct fnl_rbw *w, int64_t ts_delta, const void *key,
-                         int32_t key_len, const void *value, int32_t value_len, size_t hdrs_len,
-                         int nh)
-{
-	if (w->count == INT32_MAX || (key_len > 0 && !key) || (value_len > 0 && !value))
-		return -EINVAL;
-	size_t body = body_size(ts_delta, w->count, key_len, value_len, hdrs_len, nh);
-	if (!body || body > INT32_MAX)
-		return -EINVAL;
-	if (fnl_varint_size((int32_t)body) + body > w->cap - w->len)
-		return -ENOSPC;
-	return (long)body;
-}
-
-static void append_done(struct fnl_rbw *w, const struct fnl_wbuf *b, int64_t ts_ms)
-{
-	w->len += b->len;
-	w->count++;
-	if (ts_ms > w->max_ts)
-		w->max_ts = ts_ms;
-}
-
 int fnl_rbw_append(struct fnl_rbw *w, int64_t ts_ms, const void *key, int32_t key_len,
                    const void *value, int32_t value_len, const struct fnl_rb_header_kv *h, int nh)
 {
-	int64_t ts_delta = (int64_t)((uint64_t)ts_ms - (uint64_t)w->base_ts);
 	size_t hs = nh > 0 ? headers_size(h, nh) : 0;
 	if (hs == SIZE_MAX || (nh > 0 && !h))
 		return -EINVAL;
-	long body = append_check(w, ts_delta, key, key_len, value, value_len, hs, nh);
-	if (body < 0)
-		return (int)body;
-
-	struct fnl_wbuf b;
-	fnl_wbuf_init(&b, w->buf + w->len, w->cap - w->len);
-	put_record_head(&b, (size_t)body, hs, ts_delta, w->count, key, key_len, value, value_len, nh);
-	for (int i = 0; i < nh; i++) {
-		fnl_w_varint(&b, h[i].key_len);
-		fnl_w_bytes_raw(&b, h[i].key, (size_t)h[i].key_len);
-		fnl_w_varint(&b, h[i].value_len);
-		if (h[i].value_len > 0)
-			fnl_w_bytes_raw(&b, h[i].value, (size_t)h[i].value_len);
-	}
-	if (b.err)
-		return b.err; /* cannot happen: size was checked */
-	append_done(w, &b, ts_ms);
-	return 0;
+	/* no headers: the serialized form of none ("" is 0 bytes, never read) */
+	return fnl_rbw_put(w, ts_ms, key, key_len, value, value_len, nh > 0 ? h : NULL, "", hs, nh);
 }
 
 int fnl_rbw_append_raw_headers(struct fnl_rbw *w, int64_t ts_ms, const void *key, int32_t key_len,
                                const void *value, int32_t value_len, const void *hdrs,
                                size_t hdrs_len, int nh)
 {
-	int64_t ts_delta = (int64_t)((uint64_t)ts_ms - (uint64_t)w->base_ts);
 	if (hdrs_len > 0 && !hdrs)
 		return -EINVAL;
-	long body = append_check(w, ts_delta, key, key_len, value, value_len, hdrs_len, nh);
-	if (body < 0)
-		return (int)body;
-
-	struct fnl_wbuf b;
-	fnl_wbuf_init(&b, w->buf + w->len, w->cap - w->len);
-	put_record_head(&b, (size_t)body, hdrs_len, ts_delta, w->count, key, key_len, value,
-	                value_len, nh);
-	fnl_w_bytes_raw(&b, hdrs, hdrs_len);
-	if (b.err)
-		return b.err;
-	append_done(w, &b, ts_ms);
-	return 0;
+	return fnl_rbw_put(w, ts_ms, key, key_len, value, value_len, NULL, hdrs, hdrs_len, nh);
 }
 
 /* ---- batch header ---- */

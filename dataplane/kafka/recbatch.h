@@ -31,10 +31,13 @@
 #ifndef FNL_KAFKA_RECBATCH_H
 #define FNL_KAFKA_RECBATCH_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dataplane/compress/compress.h"
+#include "dataplane/kafka/wire.h"
 
 #define FNL_RB_HEADER_BYTES 61
 #define FNL_RB_CRC_OFFSET   17
@@ -59,6 +62,94 @@ struct fnl_rbw {
 };
 
 void fnl_rbw_init(struct fnl_rbw *w, void *buf, size_t cap, int64_t base_ts_ms);
+
+/* Varint size and store with the one- and two-byte cases (every field of a
+ * small record) straight-line; longer ones take the loop. */
+static inline size_t fnl_rb_uv_size(uint64_t v)
+{
+	return v < 0x80 ? 1 : v < 0x4000 ? 2 : fnl_uvarlong_size(v);
+}
+
+static inline uint8_t *fnl_rb_put_uv(uint8_t *d, uint64_t v)
+{
+	if (v < 0x80) {
+		d[0] = (uint8_t)v;
+		return d + 1;
+	}
+	if (v < 0x4000) {
+		d[0] = (uint8_t)(v | 0x80);
+		d[1] = (uint8_t)(v >> 7);
+		return d + 2;
+	}
+	return d + fnl_uvarlong_put(d, v);
+}
+
+/* One record, in one pass: the zigzagged varints are computed once, their
+ * sizes give the body's length and the room check, then every field is
+ * stored directly (no writer cursor, no check per field). The headers are
+ * a list (h, nh entries), or with h NULL already serialized (raw, hs bytes). Key, value and
+ * header bytes are read once each (they may be a client's shared memory).
+ * This is the largest cost per record outside zstd (bench/README.md, "Per-record
+ * cost by stage"), so it is inline: the accumulator's append takes it for a
+ * record without headers. hs must be the headers' exact encoded size (h) or
+ * raw's length. 0, -EINVAL or -ENOSPC (w unchanged). */
+static inline int fnl_rbw_put(struct fnl_rbw *w, int64_t ts_ms, const void *key, int32_t key_len,
+                              const void *value, int32_t value_len,
+                              const struct fnl_rb_header_kv *h, const void *raw, size_t hs,
+                              int nh)
+{
+	if (w->count == INT32_MAX || key_len < -1 || value_len < -1 || nh < 0 ||
+	    (key_len > 0 && !key) || (value_len > 0 && !value))
+		return -EINVAL;
+	uint64_t zts = fnl_zigzag64((int64_t)((uint64_t)ts_ms - (uint64_t)w->base_ts));
+	uint32_t zoff = fnl_zigzag32(w->count), zk = fnl_zigzag32(key_len),
+		 zv = fnl_zigzag32(value_len), znh = fnl_zigzag32(nh);
+	size_t body = 1 + fnl_rb_uv_size(zts) + fnl_rb_uv_size(zoff) + fnl_rb_uv_size(zk) + (key_len > 0 ? (size_t)key_len : 0) +
+		      fnl_rb_uv_size(zv) + (value_len > 0 ? (size_t)value_len : 0) + fnl_rb_uv_size(znh) + hs;
+	if (body > INT32_MAX)
+		return -EINVAL;
+	uint32_t zbody = fnl_zigzag32((int32_t)body);
+	size_t total = fnl_rb_uv_size(zbody) + body;
+	if (total > w->cap - w->len)
+		return -ENOSPC;
+	uint8_t *d = fnl_rb_put_uv(w->buf + w->len, zbody);
+	*d++ = 0; /* record attributes */
+	d = fnl_rb_put_uv(d, zts);
+	d = fnl_rb_put_uv(d, zoff);
+	d = fnl_rb_put_uv(d, zk);
+	if (key_len > 0) {
+		memcpy(d, key, (size_t)key_len);
+		d += key_len;
+	}
+	d = fnl_rb_put_uv(d, zv);
+	if (value_len > 0) {
+		memcpy(d, value, (size_t)value_len);
+		d += value_len;
+	}
+	d = fnl_rb_put_uv(d, znh);
+	if (!h) {
+		if (hs)
+			memcpy(d, raw, hs);
+	} else {
+		for (int i = 0; i < nh; i++) {
+			d = fnl_rb_put_uv(d, fnl_zigzag32(h[i].key_len));
+			if (h[i].key_len > 0) {
+				memcpy(d, h[i].key, (size_t)h[i].key_len);
+				d += h[i].key_len;
+			}
+			d = fnl_rb_put_uv(d, fnl_zigzag32(h[i].value_len));
+			if (h[i].value_len > 0) {
+				memcpy(d, h[i].value, (size_t)h[i].value_len);
+				d += h[i].value_len;
+			}
+		}
+	}
+	w->len += total;
+	w->count++;
+	if (ts_ms > w->max_ts)
+		w->max_ts = ts_ms;
+	return 0;
+}
 
 /* Exact encoded size of one record, length prefix included (0 if a length is invalid). */
 size_t fnl_rb_record_size(int64_t ts_delta, int32_t offset_delta, int32_t key_len,

@@ -134,7 +134,7 @@ void fnl_sticky_init(struct fnl_sticky *s, uint64_t seed)
 	s->produced_bytes = 0;
 }
 
-int32_t fnl_sticky_partition(struct fnl_sticky *s, int32_t nparts, const uint64_t *available_bitmap)
+int32_t fnl_sticky_pick(struct fnl_sticky *s, int32_t nparts, const uint64_t *available_bitmap)
 {
 	if (nparts < 1)
 		return -EINVAL;
@@ -143,8 +143,8 @@ int32_t fnl_sticky_partition(struct fnl_sticky *s, int32_t nparts, const uint64_
 	return s->current;
 }
 
-void fnl_sticky_on_append(struct fnl_sticky *s, int32_t bytes, int32_t batch_bytes, int32_t nparts,
-                          const uint64_t *available_bitmap)
+void fnl_sticky_account(struct fnl_sticky *s, int32_t bytes, int32_t batch_bytes, int32_t nparts,
+                        const uint64_t *available_bitmap)
 {
 	if (s->current < 0)
 		return; /* nothing is sticky yet */

@@ -48,12 +48,29 @@ struct fnl_sticky {
 
 void fnl_sticky_init(struct fnl_sticky *s, uint64_t seed);
 /* The partition for the next null-key record; -EINVAL if nparts < 1. */
-int32_t fnl_sticky_partition(struct fnl_sticky *s, int32_t nparts,
-                             const uint64_t *available_bitmap);
+int32_t fnl_sticky_pick(struct fnl_sticky *s, int32_t nparts, const uint64_t *available_bitmap);
+static inline int32_t fnl_sticky_partition(struct fnl_sticky *s, int32_t nparts,
+                                           const uint64_t *available_bitmap)
+{
+	/* per record: the current partition stands (no bitmap to consult) */
+	if (!available_bitmap && s->current >= 0 && s->current < nparts)
+		return s->current;
+	return fnl_sticky_pick(s, nparts, available_bitmap);
+}
 /* Account a record of `bytes` appended to the current partition; switches when the
  * total reaches batch_bytes (batch_bytes < 1 acts as 1). */
-void fnl_sticky_on_append(struct fnl_sticky *s, int32_t bytes, int32_t batch_bytes, int32_t nparts,
-                          const uint64_t *available_bitmap);
+void fnl_sticky_account(struct fnl_sticky *s, int32_t bytes, int32_t batch_bytes, int32_t nparts,
+                        const uint64_t *available_bitmap);
+static inline void fnl_sticky_on_append(struct fnl_sticky *s, int32_t bytes, int32_t batch_bytes,
+                                        int32_t nparts, const uint64_t *available_bitmap)
+{
+	/* per record: below batch_bytes nothing switches */
+	if (s->current >= 0 && bytes > 0 && s->produced_bytes + bytes < batch_bytes) {
+		s->produced_bytes += bytes;
+		return;
+	}
+	fnl_sticky_account(s, bytes, batch_bytes, nparts, available_bitmap);
+}
 
 /* Legacy round-robin option; -EINVAL if nparts < 1. */
 struct fnl_rr {

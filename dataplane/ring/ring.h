@@ -259,6 +259,8 @@ struct fnl_ring_dview {
 	uint64_t tail;     /* rec_tail released so far (private truth) */
 	uint64_t cmp_head; /* completions published so far (private truth) */
 	uint64_t cmp_resv; /* in-order reports: slots reserved so far (>= cmp_head) */
+	uint64_t head_seen; /* fnl_ring_next: the last rec_head loaded and checked */
+	uint32_t cmp_shift; /* log2(cmp_entries), for fnl_cmp_lap() */
 	size_t map_bytes;
 };
 
@@ -574,7 +576,7 @@ static inline void fnl_ring_client_wait_end(struct fnl_ring_cview *v)
  * this one. */
 static inline uint16_t fnl_cmp_lap(const struct fnl_ring_dview *v, uint64_t idx)
 {
-	return (uint16_t)(((idx >> __builtin_ctz(v->cmp_entries)) & 0xffu) << 8);
+	return (uint16_t)(((idx >> v->cmp_shift) & 0xffu) << 8);
 }
 
 /* Daemon: continue a ring from its indexes (0 for a fresh ring). A daemon that
@@ -630,6 +632,7 @@ static inline int fnl_ring_dview_init(struct fnl_ring_dview *v, void *base, size
 	v->rec_mask = g.rec_bytes - 1;
 	v->cmp_entries = g.cmp_entries;
 	v->cmp_mask = g.cmp_entries - 1;
+	v->cmp_shift = (uint32_t)__builtin_ctz(g.cmp_entries);
 	v->map_bytes = map_bytes;
 	return fnl_ring_resume(v);
 }
@@ -647,58 +650,69 @@ static inline bool fnl_ring_pending(const struct fnl_ring_dview *v, uint64_t cur
  * the cursor or beyond tail + rec_bytes; len < 56 (8 for a PAD), not a multiple
  * of 8, beyond the published bytes or the end of the area; PAD not reaching the
  * end; unknown type or flags; lengths not adding up to len. Never reads outside
- * the records area. */
-static inline int fnl_ring_next(const struct fnl_ring_dview *v, uint64_t *cursor,
+ * the records area. rec_head is loaded (and checked) only when the cursor
+ * reached the last value loaded (v->head_seen), so a bad rec_head is found
+ * then. */
+static inline int fnl_ring_next(struct fnl_ring_dview *v, uint64_t *cursor,
                                 struct fnl_rec_view *out)
 {
-	/* acquire: record bytes below head are visible after this load */
-	uint64_t head = atomic_load_explicit(&v->hdr->rec_head, memory_order_acquire);
-	uint64_t pos = *cursor;
+	uint64_t pos = *cursor, head = v->head_seen;
 
-	if ((head & 7u) || head < pos || head - v->tail > v->rec_bytes)
-		return -EBADMSG;
+	if (pos >= head || head - v->tail > v->rec_bytes) {
+		/* acquire: record bytes below head are visible after this load.
+		 * Loaded only once the cursor reached the last value seen, not per
+		 * record: the client stores this line on every publish, so a load
+		 * per record would pull it across cores each time. A head kept from
+		 * an earlier load is used only while it is above pos and within
+		 * rec_bytes of the tail (the same checks as a fresh one). */
+		head = atomic_load_explicit(&v->hdr->rec_head, memory_order_acquire);
+		if ((head & 7u) || head < pos || head - v->tail > v->rec_bytes)
+			return -EBADMSG;
+		v->head_seen = head;
+	}
 	while (pos != head) {
 		uint64_t off = pos & v->rec_mask, to_end = v->rec_bytes - off, avail = head - pos;
 		uint64_t lim = avail < to_end ? avail : to_end;
-		struct fnl_rec_hdr h;
+		struct fnl_rec_hdr *h = &out->h; /* the private copy, checked below */
 
 		/* two constant sizes: a copy the compiler inlines (a PAD may be 8 bytes) */
 		if (lim >= FNL_REC_HDR_BYTES) {
-			memcpy(&h, v->rec + off, FNL_REC_HDR_BYTES);
+			memcpy(h, v->rec + off, FNL_REC_HDR_BYTES);
 		} else {
-			memset(&h, 0, sizeof(h));
-			memcpy(&h, v->rec + off, 8);
+			memset(h, 0, sizeof(*h));
+			memcpy(h, v->rec + off, 8);
 		}
 		atomic_signal_fence(memory_order_seq_cst); /* use the copy, never re-read */
-		if (h.len & 7u || h.len > lim)
-			return -EBADMSG;
-		if (h.type == FNL_REC_PAD) {
-			if (h.len < FNL_REC_PAD_MIN || h.len != to_end)
-				return -EBADMSG;
-			pos += h.len;
+		if (h->len & 7u || h->len > lim)
+			goto bad;
+		if (h->type == FNL_REC_PAD) {
+			if (h->len < FNL_REC_PAD_MIN || h->len != to_end)
+				goto bad;
+			pos += h->len;
 			*cursor = pos;
 			continue;
 		}
-		if (h.type != FNL_REC_DATA || h.len < FNL_REC_HDR_BYTES ||
-		    (h.flags & ~FNL_REC_F_ALL))
-			return -EBADMSG;
-		if (((h.flags & FNL_REC_F_KEY_NULL) && h.key_len) ||
-		    ((h.flags & FNL_REC_F_VALUE_NULL) && h.value_len))
-			return -EBADMSG;
-		if (fnl_rec_size(h.key_len, h.value_len, h.headers_len) != h.len)
-			return -EBADMSG;
-		out->h = h;
-		out->key = (h.flags & FNL_REC_F_KEY_NULL) ? NULL : v->rec + off + FNL_REC_HDR_BYTES;
-		out->value = (h.flags & FNL_REC_F_VALUE_NULL)
-		                 ? NULL
-		                 : v->rec + off + FNL_REC_HDR_BYTES + h.key_len;
-		out->headers = v->rec + off + FNL_REC_HDR_BYTES + h.key_len + h.value_len;
+		if (h->type != FNL_REC_DATA || h->len < FNL_REC_HDR_BYTES ||
+		    (h->flags & ~FNL_REC_F_ALL))
+			goto bad;
+		if (((h->flags & FNL_REC_F_KEY_NULL) && h->key_len) ||
+		    ((h->flags & FNL_REC_F_VALUE_NULL) && h->value_len))
+			goto bad;
+		if (fnl_rec_size(h->key_len, h->value_len, h->headers_len) != h->len)
+			goto bad;
+		const uint8_t *body = v->rec + off + FNL_REC_HDR_BYTES;
+		out->key = (h->flags & FNL_REC_F_KEY_NULL) ? NULL : body;
+		out->value = (h->flags & FNL_REC_F_VALUE_NULL) ? NULL : body + h->key_len;
+		out->headers = body + h->key_len + h->value_len;
 		out->pos = pos;
-		out->end = pos + h.len;
+		out->end = pos + h->len;
 		*cursor = out->end;
 		return 1;
 	}
 	return 0;
+bad:
+	v->head_seen = 0; /* nothing kept from a broken ring: a later call loads again */
+	return -EBADMSG;
 }
 
 /* Daemon: decodes the header at *pos (starts at 0) of a record's serialized
