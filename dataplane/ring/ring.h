@@ -397,9 +397,9 @@ static inline void fnl_ring_cview_init(struct fnl_ring_cview *v, void *base, uin
 	v->rec_mask = rec_bytes - 1;
 	v->cmp_entries = cmp_entries;
 	v->cmp_mask = cmp_entries - 1;
-	v->rec_max = (uint32_t)(FNL_RING_REC_MAX(rec_bytes) > 0xfffffff8ull
-	                            ? 0xfffffff8u
-	                            : FNL_RING_REC_MAX(rec_bytes));
+	v->rec_max =
+	    (uint32_t)(FNL_RING_REC_MAX(rec_bytes) > 0xfffffff8ull ? 0xfffffff8u
+	                                                           : FNL_RING_REC_MAX(rec_bytes));
 	/* relaxed: only this thread stores these; a fresh ring reads 0 */
 	v->head = atomic_load_explicit(&v->hdr->rec_head, memory_order_relaxed);
 	v->tail_cache = atomic_load_explicit(&v->hdr->rec_tail, memory_order_acquire);
