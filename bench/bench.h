@@ -75,6 +75,8 @@ struct bench_opts {
 	uint64_t slow_ns; /* > 0: for append calls at least this long, say what the thread's
 	                     getrusage saw during them, next to a control copy (struct
 	                     bench_slow) */
+	int time_every; /* --time-every: time 1 append call (and its report) in this many,
+	                   a power of two; 1 = every call (forced by --slow-ns) */
 	const char *bootstrap; /* external broker, NULL = start fnl-mockbroker */
 	const char *security;  /* --security ssl: both producers over TLS (NULL: plaintext) */
 	const char *ssl_ca;    /* --ssl-ca: the CA file both check the brokers with */

@@ -432,14 +432,15 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 	    "\"keys\": %d, \"rate\": %ld, \"partitions\": %d, \"brokers\": %d, \"corpus\": \"%s\", "
 	    "\"zstd_level\": %d, \"funnel_zstd_level\": %d, \"funneld_default_zstd_level\": %d, "
 	    "\"linger_ms\": %d, \"rounds\": %d, \"sweep\": %s, \"pinned\": %s, \"sched_batch\": %s, "
-	    "\"slow_ns\": %llu},\n"
+	    "\"slow_ns\": %llu, \"time_every\": %d},\n"
 	    "  \"tsc_ns_per_tick\": %.6f,\n  \"timer_overhead_ns\": %.1f,\n  \"runs\": [",
 	    sysconf(_SC_NPROCESSORS_ONLN), u.release, o->clients, o->records, o->value_bytes,
 	    o->keys, o->rate, o->partitions, o->brokers, o->corpus_kind, o->zstd_level,
 	    o->funnel_level, o->funneld_default_level, o->linger_ms,
 	    o->rounds,
 	    o->sweep ? "true" : "false", o->pin ? "true" : "false",
-	    o->sched_batch ? "true" : "false", (unsigned long long)o->slow_ns, o->tsc_ns, timer_ns);
+	    o->sched_batch ? "true" : "false", (unsigned long long)o->slow_ns, o->time_every, o->tsc_ns,
+	    timer_ns);
 	for (int i = 0; i < rs->n; i++) {
 		const struct bench_result *r = &rs->r[i];
 		fprintf(f,

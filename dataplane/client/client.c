@@ -64,8 +64,8 @@ struct fnl_client {
 	uint32_t ntopics, topics_cap;
 	uint32_t last_topic; /* index of the last report's topic (cache) */
 	uint64_t last_stamp; /* stamp_ns of the last record: stamps never decrease */
-	uint64_t rt_at;      /* stamp at which rt_off was measured (0: never) */
-	int64_t rt_off;      /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns, as of rt_at */
+	uint64_t rt_next;    /* stamp at which rt_off is measured again (0: never measured) */
+	int64_t rt_off;      /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns, RT_REFRESH_NS at most old */
 	struct fnl_client *prev, *next; /* all open clients (clients_mu) */
 	struct fnl_ctxn *txn; /* transactions (txn_client.c); NULL until fnl_txn_init */
 };
@@ -191,10 +191,10 @@ static inline uint64_t rec_stamp(struct fnl_client *c, int64_t *wall_ms)
 		s = c->last_stamp;
 	c->last_stamp = s;
 	if (wall_ms) {
-		if (!c->rt_at || s - c->rt_at >= RT_REFRESH_NS) {
+		if (__builtin_expect(s >= c->rt_next, 0)) { /* rt_next 0: never measured */
 			clock_gettime(CLOCK_REALTIME, &ts);
 			c->rt_off = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - (int64_t)s;
-			c->rt_at = s;
+			c->rt_next = s + RT_REFRESH_NS;
 		}
 		*wall_ms = ((int64_t)s + c->rt_off) / 1000000;
 	}
@@ -695,31 +695,46 @@ static int wait_daemon(struct fnl_client *c, uint64_t rec_mark, uint64_t cmp_mar
 
 /* ------------------------------------------------------------------ reports */
 
+/* Serves every published report, in ring order, reading each entry in place
+ * (no copy). cmp_tail moves past an entry before its callback runs, and the
+ * loop re-reads it, so a callback that calls fnl_poll() (or fnl_produce())
+ * sees a consistent ring; the slots go back to the daemon once, at the end. */
 static int serve_reports(struct fnl_client *c)
 {
-	struct fnl_report r;
-	struct fnl_cmp e;
-	int n = 0;
+	struct fnl_ring_cview *v = &c->v;
+	uint64_t head = fnl_ring_cmp_avail(v), first = v->cmp_tail;
+	struct fnl_report r = {.topic = NULL};
+	uint32_t id = 0; /* r.topic's id, once r.topic is set */
 
-	while (fnl_ring_cmp_pop(&c->v, &e) == 1) {
-		if (c->conf.on_report) {
-			r.topic = topic_name(c, e.topic_id);
-			r.partition = e.partition;
-			r.offset = e.offset;
-			r.err = e.err;
-			r.opaque = e.opaque;
+	if (v->cmp_tail >= head)
+		return 0;
+	if (!c->conf.on_report) {
+		v->cmp_tail = head;
+	} else {
+		while (v->cmp_tail < head) {
+			const struct fnl_cmp *e = &v->cmp[v->cmp_tail & v->cmp_mask];
+
+			if (!r.topic || e->topic_id != id) /* a burst is mostly one topic */
+				r.topic = topic_name(c, id = e->topic_id);
+			r.partition = e->partition;
+			r.offset = e->offset;
+			r.err = e->err;
+			r.opaque = e->opaque;
+			v->cmp_tail++;
 			c->conf.on_report(&r, c->conf.ctx);
 		}
-		n++;
 	}
-	if (n)
-		fnl_ring_cmp_commit(&c->v);
-	return n;
+	if (v->cmp_tail_pub < v->cmp_tail) /* a nested fnl_poll may have committed */
+		fnl_ring_cmp_commit(v);
+	return (int)(v->cmp_tail - first);
 }
 
 int fnl_poll(fnl_client_t *c, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms(CLOCK_MONOTONIC) + timeout_ms;
+	/* timeout 0 (a poll between produce calls) reads no clock */
+	int64_t deadline = timeout_ms < 0    ? INT64_MAX
+	                   : timeout_ms == 0 ? 0
+	                                     : now_ms(CLOCK_MONOTONIC) + timeout_ms;
 	int n, rc;
 
 	if (c->forked && (rc = fork_attach(c)) < 0)
@@ -730,6 +745,8 @@ int fnl_poll(fnl_client_t *c, int timeout_ms)
 			return n;
 		if (daemon_gone(c))
 			return -EPIPE;
+		if (timeout_ms == 0)
+			return 0;
 		int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
 		if (left <= 0)
 			return 0;
@@ -857,15 +874,10 @@ static uint8_t *put(uint8_t *p, const void *src, size_t n)
 	return p + n;
 }
 
-void fnl_client_write_record(uint8_t *p, const struct fnl_rec_hdr *rh, const void *key,
-                             const void *value, const struct fnl_header *h, int nh)
+/* Serializes nh headers at q (ring.h's format); returns the end. */
+static uint8_t *write_headers(uint8_t *q, const struct fnl_header *h, int nh)
 {
-	uint8_t *q = put(p, rh, sizeof(*rh));
-	int i;
-
-	q = put(q, key, rh->key_len);
-	q = put(q, value, rh->value_len);
-	for (i = 0; i < nh; i++) {
+	for (int i = 0; i < nh; i++) {
 		uint16_t name_len = (uint16_t)strlen(h[i].name);
 
 		q = put(q, &name_len, 2);
@@ -874,16 +886,62 @@ void fnl_client_write_record(uint8_t *p, const struct fnl_rec_hdr *rh, const voi
 		if (h[i].value_len > 0)
 			q = put(q, h[i].value, (size_t)h[i].value_len);
 	}
+	return q;
+}
+
+void fnl_client_write_record(uint8_t *p, const struct fnl_rec_hdr *rh, const void *key,
+                             const void *value, const struct fnl_header *h, int nh)
+{
+	uint8_t *q = put(p, rh, sizeof(*rh));
+
+	q = put(q, key, rh->key_len);
+	q = put(q, value, rh->value_len);
+	q = write_headers(q, h, nh);
 	memset(q, 0, (size_t)(p + rh->len - q)); /* padding: no stale bytes to the daemon */
 }
 
+/* fnl_produce() inside an open transaction (txn_client.c), off the ring path */
+static __attribute__((noinline)) int produce_txn(struct fnl_client *c, struct fnl_rec_hdr *rh,
+                                                 const void *key, const void *value,
+                                                 const struct fnl_header *h, int nh)
+{
+	int rc;
+
+	/* CreateTime for 0 as on the ring path (the stamp orders nothing here) */
+	rh->stamp_ns = rec_stamp(c, rh->timestamp_ms ? NULL : &rh->timestamp_ms);
+	rc = fnl_ctxn_append(c->txn, rh, key, value, h, nh);
+	if (rc == -EPERM)
+		snprintf(last_error, sizeof(last_error),
+		         "this client's transaction ended with a fatal error (%.120s): "
+		         "close the client and open a new one",
+		         fnl_txn_error(c));
+	return rc;
+}
+
+/* Ring full: reports, then the wait max_block_ms allows (0: none). */
+static __attribute__((noinline)) void *reserve_full(struct fnl_client *c, uint32_t len, int *rc)
+{
+	void *p;
+
+	if (c->conf.max_block_ms == 0) {
+		serve_reports(c);
+		p = fnl_ring_reserve_len(&c->v, len);
+		*rc = p ? 0 : (daemon_gone(c) ? -EPIPE : -EAGAIN);
+		return p;
+	}
+	return reserve_slow(c, len, rc);
+}
+
+/* The ring path computes the record's size once (fnl_ring_reserve_len does
+ * not check it again) and writes the header straight into the reserved space,
+ * after the padding's last word (the payload overwrites the rest of that
+ * word), so no stale bytes reach the daemon. */
 int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *key, size_t key_len,
                 const void *value, size_t value_len, const struct fnl_header *h, int nh,
                 int64_t timestamp_ms, uint64_t opaque)
 {
-	struct fnl_rec_hdr rh = {.type = FNL_REC_DATA};
-	uint64_t hbytes, len;
-	void *p;
+	uint64_t hbytes = 0, len;
+	uint8_t *p;
 	int rc = 0;
 
 	if (!c || !t || partition < -1)
@@ -896,52 +954,59 @@ int fnl_produce(fnl_client_t *c, fnl_topic_t *t, int32_t partition, const void *
 		if (rc < 0)
 			return rc;
 	}
-	if (headers_size(h, nh, &hbytes) < 0)
+	if (__builtin_expect(nh != 0, 0) && headers_size(h, nh, &hbytes) < 0)
 		return -EINVAL;
 	if (!key)
 		key_len = 0;
 	if (!value)
 		value_len = 0;
-	if (key_len > UINT32_MAX || value_len > UINT32_MAX)
+	if ((key_len | value_len) > UINT32_MAX)
 		return -EMSGSIZE;
-	len = fnl_rec_size(key_len, value_len, hbytes);
-	if (len == 0 || len > fnl_ring_rec_max(&c->v))
+	/* no overflow: hbytes < 2^16 * (2^16 + 6 + 2^31) */
+	len = (FNL_REC_HDR_BYTES + key_len + value_len + hbytes + 7u) & ~(uint64_t)7u;
+	if (len > fnl_ring_rec_max(&c->v)) /* rec_max <= 0xfffffff8: len fits a u32 */
 		return -EMSGSIZE;
-	rh.len = (uint32_t)len;
-	rh.flags = (uint16_t)((key ? 0 : FNL_REC_F_KEY_NULL) | (value ? 0 : FNL_REC_F_VALUE_NULL));
-	rh.topic_id = t->id;
-	rh.partition = partition;
-	rh.timestamp_ms = timestamp_ms; /* 0: now, set with the stamp below */
-	rh.opaque = opaque;
-	rh.key_len = (uint32_t)key_len;
-	rh.value_len = (uint32_t)value_len;
-	rh.headers_len = (uint32_t)hbytes;
-	rh.header_count = (uint16_t)nh;
+	uint16_t flags =
+	    (uint16_t)((key ? 0 : FNL_REC_F_KEY_NULL) | (value ? 0 : FNL_REC_F_VALUE_NULL));
 	if (__builtin_expect(c->txn != NULL, 0) && fnl_ctxn_open(c->txn)) {
-		/* CreateTime for 0 as on the ring path (the stamp orders nothing here) */
-		rh.stamp_ns = rec_stamp(c, timestamp_ms ? NULL : &rh.timestamp_ms);
-		rc = fnl_ctxn_append(c->txn, &rh, key, value, h, nh);
-		if (rc == -EPERM)
-			snprintf(last_error, sizeof(last_error),
-			         "this client's transaction ended with a fatal error (%.120s): "
-			         "close the client and open a new one",
-			         fnl_txn_error(c));
+		struct fnl_rec_hdr rh = {.len = (uint32_t)len,
+		                         .type = FNL_REC_DATA,
+		                         .flags = flags,
+		                         .topic_id = t->id,
+		                         .partition = partition,
+		                         .timestamp_ms = timestamp_ms,
+		                         .opaque = opaque,
+		                         .key_len = (uint32_t)key_len,
+		                         .value_len = (uint32_t)value_len,
+		                         .headers_len = (uint32_t)hbytes,
+		                         .header_count = (uint16_t)nh};
+		return produce_txn(c, &rh, key, value, h, nh);
+	}
+	p = fnl_ring_reserve_len(&c->v, (uint32_t)len);
+	if (__builtin_expect(!p, 0) && !(p = reserve_full(c, (uint32_t)len, &rc)))
 		return rc;
-	}
-	p = fnl_ring_reserve(&c->v, rh.len);
-	if (!p) {
-		if (c->conf.max_block_ms == 0) {
-			serve_reports(c);
-			p = fnl_ring_reserve(&c->v, rh.len);
-			rc = p ? 0 : (daemon_gone(c) ? -EPIPE : -EAGAIN);
-		} else {
-			p = reserve_slow(c, rh.len, &rc);
-		}
-		if (!p)
-			return rc;
-	}
-	rh.stamp_ns = rec_stamp(c, timestamp_ms ? NULL : &rh.timestamp_ms);
-	fnl_client_write_record(p, &rh, key, value, h, nh);
+	/* the stamp after the reservation, before the publication (ring.h) */
+	uint64_t stamp = rec_stamp(c, timestamp_ms ? NULL : &timestamp_ms);
+	memset(p + len - 8, 0, 8); /* the padding (<= 7 bytes) ends in this word */
+	/* the header, stored in place (p is 8-aligned: the area and lens are) */
+	*(struct fnl_rec_hdr *)p = (struct fnl_rec_hdr){.len = (uint32_t)len,
+	                                                .type = FNL_REC_DATA,
+	                                                .flags = flags,
+	                                                .topic_id = t->id,
+	                                                .partition = partition,
+	                                                .timestamp_ms = timestamp_ms,
+	                                                .opaque = opaque,
+	                                                .key_len = (uint32_t)key_len,
+	                                                .value_len = (uint32_t)value_len,
+	                                                .headers_len = (uint32_t)hbytes,
+	                                                .header_count = (uint16_t)nh,
+	                                                .stamp_ns = stamp};
+	if (key_len)
+		memcpy(p + FNL_REC_HDR_BYTES, key, key_len);
+	if (value_len)
+		memcpy(p + FNL_REC_HDR_BYTES + key_len, value, value_len);
+	if (__builtin_expect(nh != 0, 0))
+		write_headers(p + FNL_REC_HDR_BYTES + key_len + value_len, h, nh);
 	if (fnl_ring_publish(&c->v))
 		ring_doorbell(c);
 	return 0;

@@ -73,7 +73,7 @@
  * client.
  *
  * Memory orders (each atomic's use is commented where it happens below):
- *   client: write record bytes -> store-release rec_head.
+ *   client: write record bytes -> store rec_head (seq_cst, a release; "Wake-ups").
  *   daemon: load-acquire rec_head -> read record bytes.
  *   daemon: write fnl_cmp entries -> store-release cmp_head.
  *   client: load-acquire cmp_head -> read entries -> (report) -> store-release cmp_tail.
@@ -83,9 +83,10 @@
  *
  * Wake-ups (Dekker pattern, seq_cst fence on both sides of each pair):
  *   daemon sleep: store daemon_sleeping=1; fence; re-check every rec_head; block on
- *     its eventfd. Client after publishing: store-release rec_head; fence; if
- *     daemon_sleeping == 1 and exchanging it to 0 returned 1, write (uint64_t)1
- *     to the eventfd (doorbell).
+ *     its eventfd. Client after publishing: store rec_head (seq_cst: a release
+ *     that takes the fence's place); load daemon_sleeping (seq_cst); if it is 1
+ *     and exchanging it to 0 returned 1, write (uint64_t)1 to the eventfd
+ *     (doorbell).
  *   client sleep: v = load client_futex; store (relaxed) the marks wake_rec_tail,
  *     wake_cmp_head; store client_waiting=1 (seq_cst, so also a release of the
  *     marks); fence; re-check fnl_ring_wake_due(rec_tail, cmp_head, marks);
@@ -156,7 +157,7 @@ struct fnl_ring_hdr {
 	uint32_t cmp_entry_bytes;   /* FNL_RING_CMP_ENTRY_BYTES */
 	int32_t client_pid;
 	uint32_t flags; /* 0; reserved */
-	/* line 1: client stores (release), daemon loads (acquire). */
+	/* line 1: client stores (seq_cst, a release), daemon loads (acquire). */
 	alignas(64) _Atomic uint64_t rec_head;
 	/* line 2: daemon stores (release), client loads (acquire). */
 	alignas(64) _Atomic uint64_t rec_tail;
@@ -241,6 +242,7 @@ struct fnl_ring_cview {
 	const struct fnl_cmp *cmp; /* completion area */
 	uint64_t rec_bytes, rec_mask;
 	uint32_t cmp_entries, cmp_mask;
+	uint32_t rec_max;      /* FNL_RING_REC_MAX(rec_bytes), capped to a u32 record */
 	uint64_t head;         /* next reserve position (>= published rec_head) */
 	uint64_t tail_cache;   /* last rec_tail loaded */
 	uint64_t recs;         /* DATA records reserved so far */
@@ -397,6 +399,9 @@ static inline void fnl_ring_cview_init(struct fnl_ring_cview *v, void *base, uin
 	v->rec_mask = rec_bytes - 1;
 	v->cmp_entries = cmp_entries;
 	v->cmp_mask = cmp_entries - 1;
+	v->rec_max =
+	    (uint32_t)(FNL_RING_REC_MAX(rec_bytes) > 0xfffffff8ull ? 0xfffffff8u
+	                                                           : FNL_RING_REC_MAX(rec_bytes));
 	/* relaxed: only this thread stores these; a fresh ring reads 0 */
 	v->head = atomic_load_explicit(&v->hdr->rec_head, memory_order_relaxed);
 	v->tail_cache = atomic_load_explicit(&v->hdr->rec_tail, memory_order_acquire);
@@ -407,9 +412,7 @@ static inline void fnl_ring_cview_init(struct fnl_ring_cview *v, void *base, uin
 
 static inline uint32_t fnl_ring_rec_max(const struct fnl_ring_cview *v)
 {
-	return (uint32_t)(FNL_RING_REC_MAX(v->rec_bytes) > 0xfffffff8ull
-	                      ? 0xfffffff8u
-	                      : FNL_RING_REC_MAX(v->rec_bytes));
+	return v->rec_max; /* computed once by fnl_ring_cview_init() */
 }
 
 /* Client: room for one more DATA record in the completion ring (I3)? Counts
@@ -419,20 +422,17 @@ static inline bool fnl_ring_cmp_room(const struct fnl_ring_cview *v)
 	return v->recs - v->cmp_tail_pub < v->cmp_entries;
 }
 
-/* Client: reserves len bytes (multiple of 8, 56 <= len <= fnl_ring_rec_max) for
- * one DATA record and returns where to write it, or NULL when the ring (record
- * area or completion budget) is full or len is invalid. Writes a PAD first when
- * the record does not fit before the end of the area. Several reservations may
- * precede one fnl_ring_publish(). The caller fills the whole record. */
-static inline void *fnl_ring_reserve(struct fnl_ring_cview *v, uint32_t len)
+/* Client: fnl_ring_reserve() for a len the caller has checked (a multiple of
+ * 8, 56 <= len <= fnl_ring_rec_max): libfunnel computes the record's size
+ * once and does not test it twice. NULL when the ring (record area or
+ * completion budget) is full. */
+static inline void *fnl_ring_reserve_len(struct fnl_ring_cview *v, uint32_t len)
 {
 	uint64_t off = v->head & v->rec_mask;
 	uint64_t to_end = v->rec_bytes - off;
 	uint64_t pad = len > to_end ? to_end : 0;
 	uint8_t *p;
 
-	if ((len & 7u) || len < FNL_REC_HDR_BYTES || len > fnl_ring_rec_max(v))
-		return NULL;
 	if (!fnl_ring_cmp_room(v))
 		return NULL;
 	if (v->head + pad + len - v->tail_cache > v->rec_bytes) {
@@ -453,16 +453,31 @@ static inline void *fnl_ring_reserve(struct fnl_ring_cview *v, uint32_t len)
 	return p;
 }
 
+/* Client: reserves len bytes (multiple of 8, 56 <= len <= fnl_ring_rec_max) for
+ * one DATA record and returns where to write it, or NULL when the ring (record
+ * area or completion budget) is full or len is invalid. Writes a PAD first when
+ * the record does not fit before the end of the area. Several reservations may
+ * precede one fnl_ring_publish(). The caller fills the whole record. */
+static inline void *fnl_ring_reserve(struct fnl_ring_cview *v, uint32_t len)
+{
+	if ((len & 7u) || len < FNL_REC_HDR_BYTES || len > fnl_ring_rec_max(v))
+		return NULL;
+	return fnl_ring_reserve_len(v, len);
+}
+
 /* Client: publishes every reserved record. Returns true when the daemon may be
  * asleep and the caller must ring the doorbell (write 8 bytes to the eventfd). */
 static inline bool fnl_ring_publish(struct fnl_ring_cview *v)
 {
-	/* release: record bytes are visible before the daemon sees the new head */
-	atomic_store_explicit(&v->hdr->rec_head, v->head, memory_order_release);
-	/* seq_cst fence: orders the head store before the daemon_sleeping load
-	 * (pairs with the daemon's store sleeping=1; fence; load rec_head) */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&v->hdr->daemon_sleeping, memory_order_relaxed) != 1)
+	/* seq_cst store: a release (record bytes are visible before the daemon
+	 * sees the new head) that also precedes the seq_cst load below in the
+	 * single total order, which a plain release would not. Pairs with the
+	 * daemon's store sleeping=1; seq_cst fence; load rec_head: either the
+	 * daemon's load sees this head, or our load sees sleeping == 1 (C11
+	 * 7.17.3, the fence rules). One xchg on x86, where the release store plus
+	 * a seq_cst fence was a mov and a locked or. */
+	atomic_store_explicit(&v->hdr->rec_head, v->head, memory_order_seq_cst);
+	if (atomic_load_explicit(&v->hdr->daemon_sleeping, memory_order_seq_cst) != 1)
 		return false;
 	/* exchange (relaxed: only the doorbell write that follows matters): the
 	 * client that turns 1 into 0 rings, so one daemon sleep costs one write */
@@ -482,6 +497,18 @@ static inline int fnl_ring_cmp_pop(struct fnl_ring_cview *v, struct fnl_cmp *out
 	memcpy(out, &v->cmp[v->cmp_tail & v->cmp_mask], sizeof(*out));
 	v->cmp_tail++;
 	return 1;
+}
+
+/* Client: the completions published so far (cmp_head): entries from
+ * v->cmp_tail up to it may be read in place, v->cmp[i & v->cmp_mask], and are
+ * consumed by moving v->cmp_tail (then fnl_ring_cmp_commit()). Loads cmp_head
+ * only when every entry it knew of was consumed. */
+static inline uint64_t fnl_ring_cmp_avail(struct fnl_ring_cview *v)
+{
+	if (v->cmp_tail >= v->cmp_head_cache)
+		/* acquire: entries are written before the daemon publishes cmp_head */
+		v->cmp_head_cache = atomic_load_explicit(&v->hdr->cmp_head, memory_order_acquire);
+	return v->cmp_head_cache;
 }
 
 /* Client: gives back the slots of every popped completion. */
