@@ -9,7 +9,9 @@
 # 3. records produced once funnelctl shows 8: keyed ones in murmur2(key) % 8, null
 #    keys over all 8 partitions;
 # 4. funneld is SIGKILLed and restarted (restart journal) while clients produce after
-#    the growth.
+#    the growth;
+# 5. a growth past funnel.partitions.max keeps the old count, with one error line that
+#    names the topic and the setting.
 # Every record is read back once (kcat, verify.py); on the wire every partition's
 # sequences start at 0 for the producer and have no gap (fnl-rawfetch, verify.py
 # batches; kfake itself rejects a sequence out of order).
@@ -126,4 +128,22 @@ PY
 python3 "$FNL_VERIFY" batches --rawfetch "$FNL_TMP/raw.txt" --idempotent | tail -1 | tee "$FNL_TMP/b.txt"
 grep -q " 0 bad crc, .* 0 sequence errors" "$FNL_TMP/b.txt" ||
 	fnl_fail "batches on the wire: bad CRCs or sequence gaps (a new partition must start at 0)"
+echo "== past funnel.partitions.max: the old count stays, with an error that names both"
+mkdir -p "$FNL_TMP/st2"
+fnl_broker_cmd "topic cap 4" || fnl_fail "cannot create topic cap"
+fnl_funneld_start -X funnel.partitions.max=6 -X funnel.state.dir="$FNL_TMP/st2" \
+	-X metadata.max.age.ms=300 -X funnel.metrics.listen=
+"$FNL_LOAD" -q -s "$FNL_SOCKET" -t cap -c c1 -n 500 -k 20 -P 4 -e "$FNL_TMP/ex-c1" ||
+	fnl_fail "c1 did not get every report"
+fnl_broker_cmd "partitions cap 8" || fnl_fail "CreatePartitions cap failed"
+fnl_wait_for 20 grep -q "topic 'cap' grew from 4 to 8 partitions but funnel.partitions.max=6 has no room" \
+	"$FNL_TMP/funneld.err" || fnl_fail "no error naming the topic and funnel.partitions.max"
+"$FNL_LOAD" -q -s "$FNL_SOCKET" -t cap -c c2 -n 500 -k 20 -P 4 -e "$FNL_TMP/ex-c2" ||
+	fnl_fail "c2 did not get every report"
+[[ $("$CTL" -s "$FNL_SOCKET" status | sed -n 's/^topic cap: \([0-9]*\) partitions$/\1/p') == 4 ]] ||
+	fnl_fail "funnelctl does not show 4 partitions for cap"
+n=$(grep -c "funnel.partitions.max=6 has no room" "$FNL_TMP/funneld.err" || true)
+[[ $n -eq 1 ]] || fnl_fail "the error was logged $n times (want once)"
+fnl_funneld_stop
+fnl_readback_verify cap 8 "$FNL_TMP/ex-c1" "$FNL_TMP/ex-c2"
 echo "grow: ok"
