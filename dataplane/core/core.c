@@ -101,8 +101,8 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 	c->pidx = zalloc(sizeof(*c->pidx) * (size_t)cfg->partitions_max);
 	c->brokers = zalloc(sizeof(*c->brokers) * (size_t)cfg->brokers_max);
 	int rc = -ENOMEM;
-	if (!c->clients || !c->active || !c->heap || !c->topics || !c->parts || !c->bparts || !c->pidx ||
-	    !c->brokers)
+	if (!c->clients || !c->active || !c->heap || !c->topics || !c->parts || !c->bparts ||
+	    !c->pidx || !c->brokers)
 		goto fail;
 	for (int i = 0; i < cfg->brokers_max; i++) {
 		c->brokers[i].reqs = zalloc(sizeof(struct req) * FNL_REQS_PER_BROKER);
@@ -300,11 +300,12 @@ int fnl_core_broker_stats(const struct fnl_core *c, int idx, struct fnl_broker_s
 }
 
 /* Parts for partitions [from, to) of topic id, appended at parts_used (the caller
- * checked the room); pidx is the caller's to fill. */
+ * checked the room); pidx is the caller's to fill. parts_used moves only past
+ * complete parts: ctrl's snapshots read parts[0 .. parts_used) without locks. */
 static void parts_append(struct fnl_core *c, int32_t id, int32_t from, int32_t to)
 {
-	for (int32_t i = from; i < to; i++) {
-		struct part *p = &c->parts[c->parts_used++];
+	for (int32_t i = from; i < to; i++, c->parts_used++) {
+		struct part *p = &c->parts[c->parts_used];
 		memset(p, 0, sizeof(*p));
 		p->topic = (uint32_t)id;
 		p->partition = i;
