@@ -10,6 +10,7 @@
 #    keys over all 8 partitions;
 # 4. funneld is SIGKILLed and restarted (restart journal) while clients produce after
 #    the growth;
+# a second topic (3 partitions, registered after grow) is produced to before and after;
 # 5. a growth past funnel.partitions.max keeps the old count, with one error line that
 #    names the topic and the setting.
 # Every record is read back once (kcat, verify.py); on the wire every partition's
@@ -23,7 +24,7 @@ fnl_broker_is_mock && fnl_fail "grow.sh needs kfake (CreatePartitions; the mock 
 CTL=$FNL_BUILD_DIR/ctrl/funnelctl
 OPTS=(-X metadata.max.age.ms=500 -X batch.size=2048 -X funnel.metrics.listen=)
 
-fnl_broker_start -b 3 -t grow:4
+fnl_broker_start -b 3 -t grow:4 -t other:3
 fnl_funneld_start "${OPTS[@]}"
 
 topic_parts() { # the count funnelctl status shows for topic grow
@@ -38,6 +39,9 @@ pb=$FNL_LAST_PID
 wait "$pa" || fnl_fail "ka did not get every report"
 wait "$pb" || fnl_fail "na did not get every report"
 [[ $(topic_parts) == 4 ]] || fnl_fail "funnelctl status shows '$(topic_parts)' partitions for grow, want 4"
+# a second topic registered after grow: grow's new partitions' state lands after other's
+"$FNL_LOAD" -q -s "$FNL_SOCKET" -t other -c ko -n 2000 -k 30 -P 3 -e "$FNL_TMP/ex-ko" ||
+	fnl_fail "ko did not get every report"
 
 echo "== growing to 8 while two clients produce"
 fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t grow -c km -n 9000 -k 50 -r 1000
@@ -59,6 +63,8 @@ fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t grow -c kb -n 3000 -k 50 -P 8 -r 15
 pkb=$FNL_LAST_PID
 fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t grow -c nb -n 4000 -r 2000 -e "$FNL_TMP/ex-nb"
 pnb=$FNL_LAST_PID
+fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t other -c ko2 -n 3000 -k 30 -P 3 -r 1500 -e "$FNL_TMP/ex-ko2"
+pko=$FNL_LAST_PID
 sleep 1
 before=$(grep -c "funneld ready" "$FNL_TMP/funneld.err" || true)
 kill -STOP "$FNL_BROKER_PID" # unanswered batches for the journal to bring back
@@ -71,7 +77,7 @@ FNL_FUNNELD_PID=$!
 fnl_track "$FNL_FUNNELD_PID"
 fnl_wait_for 20 bash -c "(( \$(grep -c 'funneld ready' '$FNL_TMP/funneld.err') > $before ))" ||
 	fnl_fail "funneld did not restart"
-for p in $pkm $pnm $pkb $pnb; do wait "$p" || fnl_fail "a client did not get every report"; done
+for p in $pkm $pnm $pkb $pnb $pko; do wait "$p" || fnl_fail "a client did not get every report"; done
 [[ $(topic_parts) == 8 ]] || fnl_fail "after the restart funnelctl shows '$(topic_parts)' partitions"
 grep "producer id restored from the journal" "$FNL_TMP/funneld.err" ||
 	fnl_fail "the restarted funneld did not reuse the journal"
@@ -124,6 +130,7 @@ for b in bad[:20]:
     print(b)
 sys.exit(1 if bad else 0)
 PY
+fnl_readback_verify other 3 "$FNL_TMP/ex-ko" "$FNL_TMP/ex-ko2"
 "$FNL_RAWFETCH" -b "$FNL_BOOTSTRAP" -t grow >"$FNL_TMP/raw.txt" || fnl_fail "rawfetch failed"
 python3 "$FNL_VERIFY" batches --rawfetch "$FNL_TMP/raw.txt" --idempotent | tail -1 | tee "$FNL_TMP/b.txt"
 grep -q " 0 bad crc, .* 0 sequence errors" "$FNL_TMP/b.txt" ||
