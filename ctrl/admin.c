@@ -83,6 +83,21 @@ static void snap_daemon(const struct fnl_daemon *d, struct fnl_mbuf *b)
 	fnl_mbuf_put(b, "\n", 1);
 }
 
+/* One row per topic the core has: the partition count it uses now (it grows when
+ * the cluster's does, at the next metadata refresh). */
+static void snap_topics(const struct fnl_daemon *d, struct fnl_mbuf *b)
+{
+	for (int i = 0; i < d->cfg.topics_max; i++) {
+		int n = d->topics[i].used ? fnl_core_topic_partitions(d->core, i) : -ENOENT;
+		if (n < 0)
+			continue;
+		fnl_mbuf_put(b, "topic", 5);
+		put_str(b, "name", d->topics[i].name);
+		put_i(b, "partitions", n);
+		fnl_mbuf_put(b, "\n", 1);
+	}
+}
+
 static void snap_totals(const struct fnl_daemon *d, struct fnl_mbuf *b)
 {
 	const struct fnl_core_stats *s = fnl_core_stats(d->core);
@@ -275,6 +290,8 @@ int fnl_admin_snapshot(const struct fnl_daemon *d, uint32_t sections, struct fnl
 {
 	if (sections & FNL_ADMIN_DAEMON)
 		snap_daemon(d, out);
+	if (sections & FNL_ADMIN_DAEMON)
+		snap_topics(d, out);
 	if (sections & FNL_ADMIN_TOTALS)
 		snap_totals(d, out);
 	if (sections & FNL_ADMIN_TOTALS)

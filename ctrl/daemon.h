@@ -50,7 +50,8 @@ struct dclient {
 
 struct dtopic {
 	char name[256];
-	int32_t nparts; /* 0: not yet known */
+	int32_t nparts; /* 0: not yet known; grows with the cluster's count, never shrinks */
+	int32_t shrunk_to; /* the smaller count a re-created topic has (warned once), or 0 */
 	bool used, in_core;
 	bool tentative;  /* added by a lookup that has not succeeded yet: freed if it fails */
 	int waiters;     /* clients with a pending lookup of this topic */

@@ -447,6 +447,10 @@ static void print_daemon(const struct snap *s)
 		       num(z, "busy_us") / 1e6, get(z, "depth"), get(z, "sleeps"));
 	}
 	for (int i = 0; i < s->nrows; i++)
+		if (strcmp(s->rows[i].kind, "topic") == 0)
+			printf("topic %s: %s partitions\n", get(&s->rows[i], "name"),
+			       get(&s->rows[i], "partitions"));
+	for (int i = 0; i < s->nrows; i++)
 		if (strcmp(s->rows[i].kind, "error") == 0)
 			printf("delivery errors: %s (%s) on %s records\n", get(&s->rows[i], "name"),
 			       get(&s->rows[i], "code"), get(&s->rows[i], "records"));
@@ -903,6 +907,7 @@ static int cmd_show(int fd, const char *cmd, bool json)
 			json_object(&s, "totals", "totals", true);
 			json_array(&s, "errors", "error", true);
 			json_array(&s, "brokers", "broker", true);
+			json_array(&s, "topics", "topic", true);
 			json_config(&s, true);
 			puts("}");
 		} else {

@@ -437,8 +437,12 @@ static void on_core_events(struct fnl_daemon *d)
 				 (long long)e.i64);
 			break;
 		case FNL_EVT_LOG:
-			fnl_log(e.a == 0 ? FNL_LOG_ERROR : e.a == 1 ? FNL_LOG_WARN : FNL_LOG_INFO,
-				"%s node=%lld", e.name, (long long)e.i64);
+			if (e.b == 1)
+				fnl_log(e.a == 0 ? FNL_LOG_ERROR : e.a == 1 ? FNL_LOG_WARN : FNL_LOG_INFO,
+					"%s", e.name);
+			else
+				fnl_log(e.a == 0 ? FNL_LOG_ERROR : e.a == 1 ? FNL_LOG_WARN : FNL_LOG_INFO,
+					"%s node=%lld", e.name, (long long)e.i64);
 			break;
 		case FNL_EVT_SECURITY:
 			/* its own call site: the log's per-site rate limit never hides it

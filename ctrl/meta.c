@@ -78,7 +78,28 @@ static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int
 		return;
 	}
 	struct dtopic *t = &d->topics[x->cur_topic];
-	if (!t->in_core) {
+	if (t->in_core && nparts < t->nparts) {
+		/* Kafka only adds partitions: fewer means the topic was deleted and
+		 * created again. The core keeps the old count (records for the missing
+		 * partitions fail as the cluster answers them). */
+		if (t->shrunk_to != nparts)
+			fnl_warn("topic '%s' now has %d partitions, had %d: Kafka cannot remove "
+				 "partitions, so the topic was deleted and created again; funneld "
+				 "keeps using %d until it restarts",
+				 t->name, nparts, t->nparts, t->nparts);
+		t->shrunk_to = nparts;
+		return;
+	}
+	t->shrunk_to = 0;
+	if (!t->in_core || nparts > t->nparts) {
+		/* new, or grown (CreatePartitions): the core takes the new count for
+		 * records it partitions from now on (cmd_topic in dataplane/core/core.c) */
+		if (t->in_core)
+			fnl_info("topic '%s' grew from %d to %d partitions: records without a key "
+				 "spread over all %d, keyed records go to murmur2(key) %% %d from now "
+				 "on (a key's later records may sit in another partition than its "
+				 "earlier ones, as with the Java producer)",
+				 t->name, t->nparts, nparts, nparts, nparts);
 		struct fnl_cmd m = {.type = FNL_CMD_TOPIC, .a = x->cur_topic, .b = nparts};
 		snprintf(m.name, sizeof(m.name), "%s", t->name);
 		fnl_daemon_push(d, &m);

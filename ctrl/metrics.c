@@ -583,6 +583,22 @@ static void render_brokers(const struct snap *s, struct fnl_mbuf *b)
 	}
 }
 
+/* funnel_topic_partitions: the count the core partitions each topic over (it grows
+ * with the cluster's at a metadata refresh). */
+static void render_topics(const struct fnl_daemon *d, struct fnl_mbuf *b)
+{
+	family(b, "funnel_topic_partitions", "gauge",
+	       "Partitions the data plane spreads the topic's records over.");
+	for (int i = 0; i < d->cfg.topics_max; i++) {
+		int n = d->topics[i].used ? fnl_core_topic_partitions(d->core, i) : -1;
+		if (n < 0)
+			continue;
+		fnl_mbuf_printf(b, "funnel_topic_partitions{topic=\"");
+		label_value(b, d->topics[i].name);
+		fnl_mbuf_printf(b, "\"} %d\n", n);
+	}
+}
+
 int fnl_metrics_render(const struct fnl_daemon *d, struct fnl_mbuf *out)
 {
 	struct snap s;
@@ -595,6 +611,7 @@ int fnl_metrics_render(const struct fnl_daemon *d, struct fnl_mbuf *out)
 	render_latency(st, out);
 	render_zcores(st, out);
 	render_clients(d, &s, out);
+	render_topics(d, out);
 	render_parts(d, &s, out);
 	render_brokers(&s, out);
 	snap_free(&s);

@@ -37,7 +37,7 @@ enum fnl_cmd_type {
 	FNL_EVT_CLIENT_RELEASED,       /* a: slot: ring no longer referenced */
 	FNL_EVT_CLIENT_QUARANTINED,    /* a: slot, name: reason */
 	FNL_EVT_STOPPED,               /* all pending delivered or timed out */
-	FNL_EVT_LOG,                   /* a: level, name: message */
+	FNL_EVT_LOG,                   /* a: level, name: message, b: 1 no node id (i64) */
 	FNL_EVT_RECOVERED,             /* a: batches restored, i64: records bound to rings,
 	                                * b: journal ring entries that could not be kept for
 	                                * rings not back (relocate failed), c: reports dropped

@@ -99,9 +99,11 @@ int fnl_core_new(const struct fnl_core_cfg *cfg, struct fnl_cmdq *cmd, struct fn
 	c->topics = zalloc(sizeof(*c->topics) * (size_t)cfg->topics_max);
 	c->parts = zalloc(sizeof(*c->parts) * (size_t)cfg->partitions_max);
 	c->bparts = zalloc(sizeof(*c->bparts) * (size_t)cfg->partitions_max);
+	c->pidx = zalloc(sizeof(*c->pidx) * (size_t)cfg->partitions_max);
 	c->brokers = zalloc(sizeof(*c->brokers) * (size_t)cfg->brokers_max);
 	int rc = -ENOMEM;
-	if (!c->clients || !c->active || !c->heap || !c->topics || !c->parts || !c->bparts || !c->brokers)
+	if (!c->clients || !c->active || !c->heap || !c->topics || !c->parts || !c->bparts ||
+	    !c->pidx || !c->brokers)
 		goto fail;
 	for (int i = 0; i < cfg->brokers_max; i++) {
 		c->brokers[i].reqs = zalloc(sizeof(struct req) * FNL_REQS_PER_BROKER);
@@ -203,6 +205,7 @@ void fnl_core_free(struct fnl_core *c)
 	free(c->topics);
 	free(c->parts);
 	free(c->bparts);
+	free(c->pidx);
 	free(c->brokers);
 	free(c);
 }
@@ -250,6 +253,13 @@ int fnl_core_part_count(const struct fnl_core *c)
 	return (int)c->parts_used;
 }
 
+int fnl_core_topic_partitions(const struct fnl_core *c, int id)
+{
+	if (id < 0 || id >= c->cfg.topics_max || !c->topics[id].used)
+		return -ENOENT;
+	return c->topics[id].nparts; /* a plain store by the core; a reader may see the old count */
+}
+
 int fnl_core_part_stats(const struct fnl_core *c, int idx, struct fnl_part_stats *out)
 {
 	if (idx < 0 || (uint32_t)idx >= c->parts_used)
@@ -290,6 +300,80 @@ int fnl_core_broker_stats(const struct fnl_core *c, int idx, struct fnl_broker_s
 	return 0;
 }
 
+/* Parts for partitions [from, to) of topic id, appended at parts_used (the caller
+ * checked the room); pidx is the caller's to fill. parts_used moves only past
+ * complete parts: ctrl's snapshots read parts[0 .. parts_used) without locks. */
+static void parts_append(struct fnl_core *c, int32_t id, int32_t from, int32_t to)
+{
+	for (int32_t i = from; i < to; i++, c->parts_used++) {
+		struct part *p = &c->parts[c->parts_used];
+		memset(p, 0, sizeof(*p));
+		p->topic = (uint32_t)id;
+		p->partition = i;
+		p->leader = -1;
+		p->broker = -1;
+		fnl_ppart_init(&p->pp, -1); /* no sequence yet: a new partition starts at 0 */
+	}
+}
+
+/* pidx afresh from parts[]: each used topic's range in id order (O(topics + parts),
+ * only when a topic grows). Parts never move, so batches, bparts and the journal,
+ * which name parts by slot, are untouched. */
+static void pidx_rebuild(struct fnl_core *c)
+{
+	uint32_t base = 0;
+	for (int i = 0; i < c->cfg.topics_max; i++) {
+		struct topic *t = &c->topics[i];
+		if (!t->used)
+			continue;
+		t->idx_base = base;
+		base += (uint32_t)t->nparts;
+	}
+	for (uint32_t k = 0; k < c->parts_used; k++) {
+		const struct part *p = &c->parts[k];
+		c->pidx[c->topics[p->topic].idx_base + (uint32_t)p->partition] = k;
+	}
+}
+
+/* A log line about a topic (b = 1: no "node=" suffix; the text names the topic). */
+static void topic_log(struct fnl_core *c, int32_t level, const char *msg)
+{
+	struct fnl_cmd e = {.type = FNL_EVT_LOG, .a = level, .b = 1};
+	memcpy(e.name, msg, strnlen(msg, sizeof(e.name) - 1)); /* e.name stays terminated */
+	fnl_core_evt_full(c, &e);
+}
+
+/* The cluster says topic id has n > t->nparts partitions (Kafka only adds them,
+ * kafka-topics --alter / CreatePartitions): from now on murmur2(key) % n and the
+ * sticky partitioner use all n, as the Java producer does after its next metadata
+ * refresh. Batches already open or sealed keep their partitions; each new
+ * partition starts its sequence at 0. */
+static void topic_grow(struct fnl_core *c, int32_t id, int32_t n)
+{
+	struct topic *t = &c->topics[id];
+	int32_t old = t->nparts;
+	char msg[400];
+	if (c->parts_used + (uint32_t)(n - old) > (uint32_t)c->cfg.partitions_max) {
+		if (t->refused != n) {
+			t->refused = n;
+			snprintf(msg, sizeof(msg),
+				 "topic '%.100s' grew from %d to %d partitions but funnel.partitions.max=%d "
+				 "has no room: records keep to its first %d until funneld restarts",
+				 t->name, old, n, c->cfg.partitions_max, old);
+			topic_log(c, 0, msg);
+		}
+		return;
+	}
+	parts_append(c, id, old, n);
+	t->nparts = n;
+	t->refused = 0;
+	pidx_rebuild(c);
+	fnl_recover_topic(c, (uint32_t)id, old);
+	snprintf(msg, sizeof(msg), "topic '%.100s' now uses %d partitions (was %d)", t->name, n,
+		 old);
+	topic_log(c, 2, msg);
+}
+
 static void cmd_topic(struct fnl_core *c, const struct fnl_cmd *m)
 {
 	if (m->a < 0 || m->a >= c->cfg.topics_max || m->b <= 0)
@@ -297,9 +381,8 @@ static void cmd_topic(struct fnl_core *c, const struct fnl_cmd *m)
 	struct topic *t = &c->topics[m->a];
 	if (t->used) {
 		if (m->b > t->nparts)
-			fnl_core_evt(c, FNL_EVT_LOG, 1, m->a,
-				     "partition count grew: new partitions are not used until restart");
-		return;
+			topic_grow(c, m->a, m->b);
+		return; /* fewer: Kafka cannot shrink a topic (ctrl logs a re-created one) */
 	}
 	if (c->parts_used + (uint32_t)m->b > (uint32_t)c->cfg.partitions_max) {
 		fnl_core_evt(c, FNL_EVT_LOG, 0, m->a, "funnel.partitions.max reached: topic ignored");
@@ -308,20 +391,15 @@ static void cmd_topic(struct fnl_core *c, const struct fnl_cmd *m)
 	snprintf(t->name, sizeof(t->name), "%s", m->name);
 	t->name_len = (int)strlen(t->name);
 	t->nparts = m->b;
-	t->part_base = c->parts_used;
+	t->refused = 0;
+	/* pidx is compact: the used topics' ranges fill pidx[0 .. parts_used) */
+	t->idx_base = c->parts_used;
+	for (int32_t i = 0; i < m->b; i++)
+		c->pidx[t->idx_base + (uint32_t)i] = c->parts_used + (uint32_t)i;
 	fnl_sticky_init(&t->sticky, c->cfg.seed ^ (uint64_t)m->a * 0x9e3779b97f4a7c15ull);
 	t->rr.next = 0;
-	for (int32_t i = 0; i < m->b; i++) {
-		struct part *p = &c->parts[c->parts_used + (uint32_t)i];
-		memset(p, 0, sizeof(*p));
-		p->topic = (uint32_t)m->a;
-		p->partition = i;
-		p->leader = -1;
-		p->broker = -1;
-		fnl_ppart_init(&p->pp, -1);
-	}
-	c->parts_used += (uint32_t)m->b;
-	fnl_recover_topic(c, (uint32_t)m->a);
+	parts_append(c, m->a, 0, m->b);
+	fnl_recover_topic(c, (uint32_t)m->a, 0);
 	t->used = true; /* last: ingest only sees complete topics */
 }
 
@@ -332,7 +410,7 @@ static void cmd_leader(struct fnl_core *c, const struct fnl_cmd *m)
 	struct topic *t = &c->topics[m->a];
 	if (m->b < 0 || m->b >= t->nparts)
 		return;
-	struct part *p = &c->parts[t->part_base + (uint32_t)m->b];
+	struct part *p = fnl_topic_part(c, t, m->b);
 	if (p->leader != m->c) {
 		p->leader = m->c;
 		fnl_ppart_set_leader(&p->pp, m->c);

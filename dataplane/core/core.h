@@ -175,6 +175,9 @@ struct fnl_broker_stats {
 /* 0, or -ENOENT for a free slot / unknown index */
 int fnl_core_client_stats(const struct fnl_core *c, int slot, struct fnl_client_stats *out);
 int fnl_core_part_count(const struct fnl_core *c);
+/* The partition count the core uses for topic id (it grows with the cluster's),
+ * or -ENOENT when the core does not have the topic. */
+int fnl_core_topic_partitions(const struct fnl_core *c, int id);
 int fnl_core_part_stats(const struct fnl_core *c, int idx, struct fnl_part_stats *out);
 int fnl_core_broker_stats(const struct fnl_core *c, int idx, struct fnl_broker_stats *out);
 

@@ -5,8 +5,12 @@
  *
  * Tables (all sized at start-up, indexes are slots, never pointers kept by ctrl):
  *   clients[clients_max]   ring view (with its in-order report slots), read cursor
- *   topics[topics_max]     name, partition count, slot range in parts[]
- *   parts[partitions_max]  open batch, producer partition state, leader broker
+ *   topics[topics_max]     name, partition count, its range in pidx[]
+ *   parts[partitions_max]  open batch, producer partition state, leader broker;
+ *                          appended as topics appear or grow, never moved or freed
+ *   pidx[partitions_max]   topic t's partition p is parts[pidx[t.idx_base + p]];
+ *                          compact: the topics' ranges tile pidx[0 .. parts_used),
+ *                          rebuilt when a topic grows (topic_grow() in core.c)
  *   brokers[brokers_max]   address, connection, negotiated versions, requests in flight
  *   bparts[partitions_max] per broker, the parts it leads (rebuilt on metadata)
  */
@@ -62,8 +66,9 @@ struct fnl_merge_ent {
 struct topic {
 	char name[256];
 	int name_len;
-	int32_t nparts;
-	uint32_t part_base;
+	int32_t nparts;   /* grows on metadata (never shrinks): murmur2 and sticky use it */
+	int32_t refused;  /* a larger count funnel.partitions.max had no room for (logged) */
+	uint32_t idx_base; /* its range in pidx[] */
 	bool used;
 	struct fnl_sticky sticky;
 	struct fnl_rr rr;
@@ -146,6 +151,7 @@ struct fnl_core {
 	uint32_t nactive;
 	struct topic *topics;
 	struct part *parts;
+	uint32_t *pidx; /* [partitions_max]: see the table at the top */
 	uint32_t parts_used;
 	struct broker *brokers;
 	uint32_t *bparts;
@@ -168,6 +174,12 @@ struct fnl_core {
 	char txn_id[256]; /* tests only: see funnel.test.transactional.id */
 	uint8_t sasl_msg[FNL_SASL_MSG_MAX]; /* a SASL client message on its way into a request */
 };
+
+/* Topic t's partition p (0 <= p < t->nparts). */
+static inline struct part *fnl_topic_part(struct fnl_core *c, const struct topic *t, int32_t p)
+{
+	return &c->parts[c->pidx[t->idx_base + (uint32_t)p]];
+}
 
 /* core.c */
 int fnl_core_run_commands(struct fnl_core *c);

@@ -279,7 +279,7 @@ static int take_record(struct fnl_core *c, struct client *cl, uint32_t slot,
 		fail_now(c, cl, slot, r, cmp_slot, ERR_UNKNOWN_TOPIC_OR_PART);
 		return 0;
 	}
-	struct part *p = &c->parts[t->part_base + (uint32_t)pnum];
+	struct part *p = fnl_topic_part(c, t, pnum);
 	struct fnl_rec_meta m = {
 		.opaque = r->opaque, .client = slot, .cmp_slot = cmp_slot, .client_gen = cl->gen};
 	int32_t klen = (r->flags & FNL_REC_F_KEY_NULL) ? -1 : (int32_t)r->key_len;

@@ -304,13 +304,13 @@ void fnl_recover_close(struct fnl_core *c)
 
 /* ------------------------------------------------------------ topics */
 
-void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id)
+void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id, int32_t from)
 {
 	struct fnl_recovery *r = &c->rec;
 	struct topic *t = &c->topics[topic_id];
 
-	for (int32_t i = 0; i < t->nparts; i++) {
-		struct part *p = &c->parts[t->part_base + (uint32_t)i];
+	for (int32_t i = from; i < t->nparts; i++) {
+		struct part *p = fnl_topic_part(c, t, i);
 		p->jseq = UINT32_MAX;
 		if (!r->enabled || !c->cfg.idempotent)
 			continue;
@@ -330,7 +330,7 @@ void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id)
 		struct fnl_batch *b = fnl_accum_slot(&c->acc, s);
 		if (b->topic_id != topic_id || r->enqueued[s] || b->partition >= t->nparts)
 			continue;
-		struct part *p = &c->parts[t->part_base + (uint32_t)b->partition];
+		struct part *p = fnl_topic_part(c, t, b->partition);
 		b->part = (uint32_t)(p - c->parts);
 		b->pb.record_count = b->count;
 		b->created_ms = c->now_ms; /* delivery.timeout.ms and latency count from here */

@@ -95,8 +95,10 @@ int fnl_recover_open(struct fnl_core *c, const char *path, uint8_t **keep, const
 void fnl_recover_adopt(struct fnl_core *c);
 void fnl_recover_close(struct fnl_core *c);
 
-/* Topic t was created with its partitions: restore their sequences and kept batches. */
-void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id);
+/* Topic t was created with its partitions, or grew: restore the sequences of its
+ * partitions from `from` on (0 when created; the old count when it grew; a new
+ * partition the journal never saw starts at sequence 0) and enqueue its kept batches. */
+void fnl_recover_topic(struct fnl_core *c, uint32_t topic_id, int32_t from);
 /* A client attached (ino: its memfd's inode). */
 void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, uint64_t ino);
 /* For a resumed client, the record at the walk's position: 1 if it was dealt

@@ -7,7 +7,8 @@
 #                                      FNL_BROKER_PID
 #   fnl_broker_is_mock                 true when FNL_BROKER is the mock (fault injection)
 #   fnl_broker_cmd "down 2"            send one command, print the reply, fail unless "OK ..."
-#                                      (kfake: only "topic NAME P", through python3-kafka's admin)
+#                                      (kfake: only "topic NAME P" and "partitions NAME TOTAL",
+#                                      through python3-kafka's admin)
 #   fnl_broker_stop                    quit the broker and reap it; fails if it had crashed
 #   fnl_spawn CMD...                   start CMD in the background, tracked for cleanup; sets FNL_LAST_PID
 #   fnl_track PID                      track a process started some other way
@@ -255,9 +256,14 @@ fnl__kfake_start() {
 	FNL_BOOTSTRAP=$(cat "$FNL_TMP/kfake.boot")
 }
 
-# kfake takes no commands; a topic is created with Kafka's CreateTopics (python3-kafka).
+# kfake takes no commands; a topic is created with Kafka's CreateTopics, and partitions are
+# added with CreatePartitions ("partitions NAME TOTAL"), both through python3-kafka.
 fnl__kfake_cmd() {
 	local w=($1)
+	if [[ ${w[0]} == partitions && ${#w[@]} -ge 3 ]]; then
+		fnl__kfake_partitions "${w[1]}" "${w[2]}"
+		return
+	fi
 	[[ ${w[0]} == topic && ${#w[@]} -ge 3 ]] ||
 		fnl_fail "'$1' needs the mock broker (fault injection); kfake has none"
 	/usr/bin/python3 - "$FNL_BOOTSTRAP" "${w[1]}" "${w[2]}" <<'PY' || return 1
@@ -267,6 +273,18 @@ a = KafkaAdminClient(bootstrap_servers=sys.argv[1].split(","), api_version=(2, 5
 r = a.create_topics([NewTopic(sys.argv[2], int(sys.argv[3]), 1)])
 errs = [e for e in r.topic_errors if e[1] != 0]
 print("ERR %s" % (errs,) if errs else "OK topic %s" % sys.argv[2])
+sys.exit(1 if errs else 0)
+PY
+}
+
+fnl__kfake_partitions() {
+	/usr/bin/python3 - "$FNL_BOOTSTRAP" "$1" "$2" <<'PY' || return 1
+import sys
+from kafka.admin import KafkaAdminClient, NewPartitions
+a = KafkaAdminClient(bootstrap_servers=sys.argv[1].split(","), api_version=(2, 5, 0))
+r = a.create_partitions({sys.argv[2]: NewPartitions(total_count=int(sys.argv[3]))})
+errs = [e for e in r.topic_errors if e[1] != 0]
+print("ERR %s" % (errs,) if errs else "OK partitions %s %s" % (sys.argv[2], sys.argv[3]))
 sys.exit(1 if errs else 0)
 PY
 }

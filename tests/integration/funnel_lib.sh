@@ -99,3 +99,81 @@ fnl_pyreadback_verify() {
 		--expect "$FNL_TMP/expect-py-$topic.tsv" --fail-on-duplicates ||
 		fnl_fail "python3-kafka: records of $topic do not match what was produced"
 }
+
+# ---- network namespaces and certificates (secure.sh, secure_rig.sh, sasl_gate.sh, ktls.sh)
+#   fnl_netns_add NAME                 ip netns NAME with lo up, deleted at exit (before lib.sh's
+#                                      cleanup, and then "$FNL_NETNS_ON_EXIT" is eval'ed if set);
+#                                      needs root
+#   fnl_mock_in_ns NS                  the mock broker started by fnl_broker_start runs inside NS
+#                                      (FNL_MOCKBROKER becomes a wrapper script)
+#   fnl_ns_relay NS SOCKET HOST:PORT   socat inside NS: UNIX-LISTEN SOCKET -> TCP HOST:PORT, tracked,
+#                                      waits for the socket; sets FNL_LAST_PID
+#   fnl_cert_ca DIR [NAME] CN          a self-signed CA, DIR/NAME.key + DIR/NAME.pem (NAME: ca), 2 days
+#   fnl_cert_leaf DIR NAME CN DAYS EXT a key and a certificate signed by DIR/ca: DIR/NAME.key,
+#                                      .csr, .ext (EXT: extension lines, printf %b) and .pem
+#   fnl_cert_dated DIR NAME OUT START END   DIR/OUT.pem for NAME's request and extensions, valid
+#                                      only from START to END (YYYYMMDDhhmmssZ; openssl ca, as
+#                                      openssl x509 of OpenSSL 3.0 cannot set the start)
+fnl_netns_add() {
+	[[ $(id -u) -eq 0 ]] || fnl_fail "$(basename "$0") needs root (ip netns)"
+	FNL_NETNS=$1
+	ip netns add "$FNL_NETNS" || fnl_fail "ip netns add $FNL_NETNS"
+	# set +e: under set -e, "(exit 1)" would end the trap before lib.sh's cleanup ran
+	trap 'st=$?; set +e; ip netns del "$FNL_NETNS" 2>/dev/null; [[ -n ${FNL_NETNS_ON_EXIT:-} ]] &&
+		eval "$FNL_NETNS_ON_EXIT"; (exit $st); fnl__cleanup' EXIT
+	ip netns exec "$FNL_NETNS" ip link set lo up
+}
+
+fnl_mock_in_ns() {
+	local real=$FNL_MOCKBROKER
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$1" "$real" >"$FNL_TMP/mock-in-ns"
+	chmod +x "$FNL_TMP/mock-in-ns"
+	FNL_MOCKBROKER=$FNL_TMP/mock-in-ns
+}
+
+fnl_ns_relay() {
+	ip netns exec "$1" socat "UNIX-LISTEN:$2,fork" "TCP:$3" 2>>"$FNL_TMP/socat.err" &
+	FNL_LAST_PID=$!
+	fnl_track "$FNL_LAST_PID"
+	fnl_wait_for 10 test -S "$2" || fnl_fail "relay in $1 for $3"
+}
+
+fnl__openssl() {
+	"$@" >/dev/null 2>&1 || fnl_fail "openssl failed: $*"
+}
+
+fnl_cert_ca() {
+	local dir=$1 name=ca cn
+	[[ $# -ge 3 ]] && { name=$2; shift; }
+	cn=$2
+	mkdir -p "$dir"
+	fnl__openssl openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/$name.key" \
+		-out "$dir/$name.pem" -days 2 -subj "/CN=$cn"
+}
+
+fnl_cert_leaf() {
+	local dir=$1 name=$2 cn=$3 days=$4 ext=$5
+	fnl__openssl openssl req -newkey rsa:2048 -nodes -keyout "$dir/$name.key" -out "$dir/$name.csr" \
+		-subj "/CN=$cn"
+	printf '%b' "$ext" >"$dir/$name.ext"
+	# -CAcreateserial writes ca.srl next to ca.pem: run where the files are
+	(cd "$dir" && fnl__openssl openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key \
+		-CAcreateserial -out "$name.pem" -days "$days" -extfile "$name.ext")
+}
+
+fnl_cert_dated() {
+	local dir=$1 name=$2 out=$3 start=$4 end=$5
+	(
+		cd "$dir" || exit 1
+		if [[ ! -f ca.cnf ]]; then
+			mkdir -p ca.d
+			touch ca.d/index.txt
+			echo 1000 >ca.d/serial
+			printf '%s\n' '[ca]' default_ca=d '[d]' database=ca.d/index.txt serial=ca.d/serial \
+				new_certs_dir=ca.d default_md=sha256 policy=p unique_subject=no '[p]' \
+				commonName=supplied >ca.cnf
+		fi
+		fnl__openssl openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in "$name.csr" \
+			-out "$out.pem" -startdate "$start" -enddate "$end" -extfile "$name.ext"
+	)
+}

@@ -91,16 +91,8 @@ KFAKE=${FNL_KFAKE:-$root/../shared/brokers/kfake-broker}
 [[ -x $KFAKE ]] || fnl_fail "kfake-broker not found (FNL_KFAKE)"
 N=${FNL_KTLS_RECORDS:-2000}
 C=$FNL_TMP/certs
-mkdir -p "$C"
-(
-	cd "$C"
-	q() { "$@" >/dev/null 2>&1 || { echo "openssl failed: $*" >&2; exit 1; }; }
-	q openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=ktls-ca
-	q openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=ktls
-	printf 'subjectAltName=IP:127.0.0.1\n' >server.ext
-	q openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
-		-days 2 -extfile server.ext
-)
+fnl_cert_ca "$C" ktls-ca
+fnl_cert_leaf "$C" server ktls 2 'subjectAltName=IP:127.0.0.1\n'
 KT="-X security.protocol=SSL -X ssl.ca.location=$C/ca.pem"
 
 ktls_probe() {
@@ -235,13 +227,12 @@ for rx in "" tiny; do
 done
 
 echo "== kernel TLS on $(uname -r): the socat rig"
-[[ $(id -u) -eq 0 ]] || fnl_fail "the kTLS rig needs root (ip netns)"
 command -v socat >/dev/null || fnl_fail "socat not installed"
 NS=fnl-ktls-$$
-ip netns add "$NS" || fnl_fail "ip netns add $NS"
 SOCKS=
-trap 'st=$?; set +e; ip netns del "$NS" 2>/dev/null; [[ -n $SOCKS ]] && rm -rf "$SOCKS"; (exit $st); fnl__cleanup' EXIT
-ip netns exec "$NS" ip link set lo up
+# shellcheck disable=SC2016 # eval'ed at exit
+FNL_NETNS_ON_EXIT='[[ -n $SOCKS ]] && rm -rf "$SOCKS"'
+fnl_netns_add "$NS"
 rm -f "$FNL_TMP/boot"
 ip netns exec "$NS" "$KFAKE" -brokers 2 "${topics[@]}" -bootfile "$FNL_TMP/boot" \
 	>"$FNL_TMP/kfake.log" 2>&1 &
@@ -259,11 +250,8 @@ inner_up() {
 	for hp in ${boot//,/ }; do
 		p=${hp##*:}
 		[[ -S $SOCKS/b$p.sock ]] && continue
-		ip netns exec "$NS" socat "UNIX-LISTEN:$SOCKS/b$p.sock,fork" "TCP:127.0.0.1:$p" \
-			2>>"$FNL_TMP/socat.err" &
-		fnl_track $!
-		inner_pids+=($!)
-		fnl_wait_for 10 test -S "$SOCKS/b$p.sock" || fnl_fail "inner socat for $p"
+		fnl_ns_relay "$NS" "$SOCKS/b$p.sock" "127.0.0.1:$p"
+		inner_pids+=("$FNL_LAST_PID")
 	done
 }
 inner_down() {

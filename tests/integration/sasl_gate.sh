@@ -31,7 +31,6 @@ set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 200
 source "$(dirname "$0")/funnel_lib.sh"
-[[ $(id -u) -eq 0 ]] || fnl_fail "sasl_gate needs root (ip netns)"
 GATE=${FNL_SASLGATE:-$FNL_BUILD_DIR/tests/harness/fnl-saslgate}
 [[ -x $GATE ]] || fnl_fail "fnl-saslgate not built (libsasl2-dev; scripts/setup installs it)"
 command -v saslpasswd2 >/dev/null || PATH=$PATH:/usr/sbin
@@ -43,31 +42,14 @@ N=${FNL_GATE_RECORDS:-500}
 PART=${1:-matrix} # matrix: parts 1, 2 and 4; failures: part 5
 
 NS=fnl-gate-$$
-ip netns add "$NS" || fnl_fail "ip netns add $NS"
-trap 'st=$?; set +e; ip netns del "$NS" 2>/dev/null; (exit $st); fnl__cleanup' EXIT
-ip netns exec "$NS" ip link set lo up
+fnl_netns_add "$NS"
 
 C=$FNL_TMP/certs
-mkdir -p "$C"
-(
-	cd "$C"
-	q() { "$@" >/dev/null 2>&1 || { echo "openssl failed: $*" >&2; exit 1; }; }
-	q openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=gate-ca
-	q openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=gate
-	printf 'subjectAltName=IP:127.0.0.1\n' >server.ext
-	q openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
-		-days 2 -extfile server.ext
-	# the same key and name, valid only in the past / only in the future
-	mkdir ca.d
-	touch ca.d/index.txt
-	echo 1000 >ca.d/serial
-	printf '%s\n' '[ca]' default_ca=d '[d]' database=ca.d/index.txt serial=ca.d/serial \
-		new_certs_dir=ca.d default_md=sha256 policy=p unique_subject=no '[p]' commonName=supplied >ca.cnf
-	q openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in server.csr -out expired.pem \
-		-startdate 20200101000000Z -enddate 20210101000000Z -extfile server.ext
-	q openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in server.csr -out future.pem \
-		-startdate 20400101000000Z -enddate 20410101000000Z -extfile server.ext
-)
+fnl_cert_ca "$C" gate-ca
+fnl_cert_leaf "$C" server gate 2 'subjectAltName=IP:127.0.0.1\n'
+# the same key and name, valid only in the past / only in the future
+fnl_cert_dated "$C" server expired 20200101000000Z 20210101000000Z
+fnl_cert_dated "$C" server future 20400101000000Z 20410101000000Z
 
 # ---- the users, in Cyrus' sasldb -------------------------------------------------
 DB=$FNL_TMP/sasldb
@@ -80,15 +62,13 @@ done
 echo "sasldb: $(sasldblistusers2 -f "$DB" | tr '\n' ' ')"
 
 # ---- the mock inside the namespace, a gate per advertised port -----------------
-real_mock=$FNL_MOCKBROKER
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$real_mock" >"$FNL_TMP/mock-in-ns"
-chmod +x "$FNL_TMP/mock-in-ns"
+fnl_mock_in_ns "$NS"
 topics=()
 for t in py fd_sp_PLAIN fd_sp_SCRAM-SHA-256 fd_sp_SCRAM-SHA-512 fd_ss_PLAIN fd_ss_SCRAM-SHA-256 \
 	fd_ss_SCRAM-SHA-512 mech reauth tok certs; do
 	topics+=(-t "$t:3")
 done
-FNL_MOCKBROKER=$FNL_TMP/mock-in-ns fnl_broker_start -b 2 "${topics[@]}"
+fnl_broker_start -b 2 "${topics[@]}"
 PORTS=()
 for hp in ${FNL_BOOTSTRAP//,/ }; do PORTS+=("${hp##*:}"); done
 

@@ -27,31 +27,17 @@ N=${FNL_SECURE_RECORDS:-2000}
 C=$FNL_TMP/certs
 
 # ---- certificates ---------------------------------------------------------
-mkdir -p "$C"
-(
-	cd "$C"
-	q() { "$@" >/dev/null 2>&1 || { echo "openssl failed: $*" >&2; exit 1; }; }
-	q openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=funnel-test-ca
-	q openssl req -x509 -newkey rsa:2048 -nodes -keyout ca2.key -out ca2.pem -days 2 -subj /CN=other-ca
-	leaf() { # name subjectAltName days
-		q openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1"
-		printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$2" >"$1.ext"
-		q openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
-			-out "$1.pem" -days "$3" -extfile "$1.ext"
-	}
-	leaf server 'IP:127.0.0.1,DNS:localhost' 2
-	leaf wronghost 'DNS:kafka.example.com' 2
-	leaf localonly 'DNS:localhost' 2 # names localhost, not the advertised 127.0.0.1
-	leaf expired 'IP:127.0.0.1,DNS:localhost' -1 # OpenSSL 3.0: ends before it starts
-	# valid from 2040 only (openssl x509 of OpenSSL 3.0 cannot set the start: openssl ca)
-	mkdir ca.d
-	touch ca.d/index.txt
-	echo 1000 >ca.d/serial
-	printf '%s\n' '[ca]' default_ca=d '[d]' database=ca.d/index.txt serial=ca.d/serial \
-		new_certs_dir=ca.d default_md=sha256 policy=p unique_subject=no '[p]' commonName=supplied >ca.cnf
-	q openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in server.csr -out future.pem \
-		-startdate 20400101000000Z -enddate 20410101000000Z -extfile server.ext
-)
+fnl_cert_ca "$C" funnel-test-ca
+fnl_cert_ca "$C" ca2 other-ca
+leaf() { # name subjectAltName days
+	fnl_cert_leaf "$C" "$1" "$1" "$3" "subjectAltName=$2\nbasicConstraints=CA:FALSE\n"
+}
+leaf server 'IP:127.0.0.1,DNS:localhost' 2
+leaf wronghost 'DNS:kafka.example.com' 2
+leaf localonly 'DNS:localhost' 2 # names localhost, not the advertised 127.0.0.1
+leaf expired 'IP:127.0.0.1,DNS:localhost' -1 # OpenSSL 3.0: ends before it starts
+# valid from 2040 only
+fnl_cert_dated "$C" server future 20400101000000Z 20410101000000Z
 
 # ---- kfake-broker ------------------------------------------------------------
 # kfake_start NAME ARGS...: 2 brokers, topics created; sets KB_<NAME> (bootstrap)
