@@ -1040,6 +1040,24 @@ static void answer_hellos(struct fnl_txnd *t)
 		}
 }
 
+/* Between windows, every metadata.max.age.ms: the topics' leaders and partition counts
+ * (a topic that grew is used with its new count from the next commit on). */
+static void refresh_topics(struct fnl_txnd *t)
+{
+	int64_t now = mono_ms();
+	if (t->ntopics == 0 || now - t->md_at_ms < t->cfg->metadata_max_age_ms)
+		return;
+	t->md_at_ms = now;
+	const char *names[MAX_TOPICS];
+	for (int i = 0; i < t->ntopics; i++)
+		names[i] = t->topics[i].name;
+	char keep[sizeof(t->why)]; /* t->why is what clients are told: a refresh keeps it */
+	memcpy(keep, t->why, sizeof(keep));
+	if (fnl_txnd_metadata(t, names, t->ntopics) < 0)
+		fnl_warn("transactions: metadata refresh failed reason=\"%s\"", t->why);
+	memcpy(t->why, keep, sizeof(keep));
+}
+
 static void *txnd_main(void *arg)
 {
 	struct fnl_txnd *t = arg;
@@ -1074,6 +1092,8 @@ static void *txnd_main(void *arg)
 				continue;
 		}
 		t->min_commits_wait = 0;
+		if (!t->nentries && t->ready)
+			refresh_topics(t);
 		if (t->nentries) {
 			run_window(t);
 			t->nentries = 0;

@@ -148,6 +148,7 @@ struct fnl_txnd {
 	struct fnl_txw_roff *roff;  /* a RESULT's per-record offsets (recs_cap entries) */
 	int culprit;                /* the commit a failed attempt is blamed on (-1: the window) */
 	char denied_topic[256];     /* a topic AddPartitionsToTxn refused (TOPIC_AUTH...) */
+	int64_t md_at_ms;           /* last periodic metadata refresh (refresh_topics) */
 	int64_t min_commits_wait;   /* funnel.test.txn.window.min.commits: waiting since (ms) */
 	uint8_t scratch[64 * 1024]; /* strings of one group's offsets */
 };

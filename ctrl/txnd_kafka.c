@@ -119,6 +119,24 @@ int fnl_txnd_topic_find(struct fnl_txnd *t, const char *name, size_t len)
 	return -1;
 }
 
+/* A topic with more partitions than before (Kafka only adds them): the new ones have no
+ * leader yet (md_part fills it) and start at sequence 0 for this producer id and epoch. */
+static int grow(struct ttopic *tp, int32_t nparts)
+{
+	int32_t *leader = realloc(tp->leader, (size_t)nparts * sizeof(int32_t));
+	if (!leader)
+		return -ENOMEM;
+	tp->leader = leader;
+	int32_t *seq = realloc(tp->seq, (size_t)nparts * sizeof(int32_t));
+	if (!seq)
+		return -ENOMEM;
+	tp->seq = seq;
+	for (int32_t p = tp->nparts; p < nparts; p++)
+		tp->leader[p] = -1, tp->seq[p] = 0;
+	tp->nparts = nparts;
+	return 0;
+}
+
 static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int32_t nparts)
 {
 	struct md_ctx *m = ctx;
@@ -146,8 +164,13 @@ static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int
 			tp->leader[p] = -1;
 		t->ntopics++;
 	}
-	if (t->topics[ti].nparts != nparts)
-		return; /* a grown topic keeps its count until funneld restarts */
+	struct ttopic *tp = &t->topics[ti];
+	if (nparts > tp->nparts && grow(tp, nparts) == 0)
+		fnl_info("transactions: topic '%s' grew to %d partitions: transactional records "
+		         "use them from the next commit",
+		         tp->name, nparts);
+	if (tp->nparts != nparts)
+		return; /* fewer (re-created), or no memory to grow: the old count stays */
 	m->ti = ti;
 }
 

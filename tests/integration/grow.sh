@@ -12,7 +12,10 @@
 #    the growth;
 # a second topic (3 partitions, registered after grow) is produced to before and after;
 # 5. a growth past funnel.partitions.max keeps the old count, with one error line that
-#    names the topic and the setting.
+#    names the topic and the setting;
+# 6. transactions: the transaction thread refreshes its topics every metadata.max.age.ms
+#    between windows, so a transaction after the growth puts key "ta" in murmur2 % 8 = 5
+#    (before it: % 4 = 1); its delivery reports and kcat read_committed agree.
 # Every record is read back once (kcat, verify.py); on the wire every partition's
 # sequences start at 0 for the producer and have no gap (fnl-rawfetch, verify.py
 # batches; kfake itself rejects a sequence out of order).
@@ -153,4 +156,31 @@ n=$(grep -c "funnel.partitions.max=6 has no room" "$FNL_TMP/funneld.err" || true
 [[ $n -eq 1 ]] || fnl_fail "the error was logged $n times (want once)"
 fnl_funneld_stop
 fnl_readback_verify cap 8 "$FNL_TMP/ex-c1" "$FNL_TMP/ex-c2"
+
+echo "== transactions: the transaction thread takes the new count too"
+mkdir -p "$FNL_TMP/st3"
+fnl_broker_cmd "topic tgrow 4" || fnl_fail "cannot create topic tgrow"
+fnl_funneld_start -X transactional.id=grow-txn -X funnel.state.dir="$FNL_TMP/st3" \
+	-X metadata.max.age.ms=300 -X funnel.metrics.listen=
+fnl_wait_for 30 grep -q 'transactions ready' "$FNL_TMP/funneld.err" || fnl_fail "no transactions"
+TXC=$FNL_BUILD_DIR/tests/integration/fnl-txn-client
+FUNNEL_SOCKET=$FNL_SOCKET timeout 60 "$TXC" -t tgrow -x ta -p C -r 5 >"$FNL_TMP/tx1.out" 2>&1 ||
+	fnl_fail "the first transaction failed: $(cat "$FNL_TMP/tx1.out")"
+fnl_broker_cmd "partitions tgrow 8" || fnl_fail "CreatePartitions tgrow failed"
+fnl_wait_for 20 grep -q "transactions: topic 'tgrow' grew to 8 partitions" "$FNL_TMP/funneld.err" ||
+	fnl_fail "the transaction thread did not see tgrow grow"
+FUNNEL_SOCKET=$FNL_SOCKET timeout 60 "$TXC" -t tgrow -x ta -p C -r 5 >"$FNL_TMP/tx2.out" 2>&1 ||
+	fnl_fail "the second transaction failed: $(cat "$FNL_TMP/tx2.out")"
+fnl_funneld_stop
+p1=$(awk '$1 == "report" {print $3}' "$FNL_TMP/tx1.out" | sort -u)
+p2=$(awk '$1 == "report" {print $3}' "$FNL_TMP/tx2.out" | sort -u)
+[[ $p1 == 1 && $p2 == 5 ]] || fnl_fail "transactional key ta: partitions '$p1' then '$p2' (want 1 then 5)"
+timeout 30 kcat -C -b "$FNL_BOOTSTRAP" -t tgrow -o beginning -e -q -X isolation.level=read_committed \
+	-X check.crcs=true -f '%p %s\n' | sort >"$FNL_TMP/tgrow.txt"
+[[ $(grep -c '^1 ' "$FNL_TMP/tgrow.txt") -eq 5 && $(grep -c '^5 ' "$FNL_TMP/tgrow.txt") -eq 5 &&
+	$(wc -l <"$FNL_TMP/tgrow.txt") -eq 10 ]] || {
+	cat "$FNL_TMP/tgrow.txt" >&2
+	fnl_fail "read_committed: want 5 records in partition 1 and 5 in partition 5"
+}
+echo "transactions: key ta in partition 1 before the growth and 5 after (reports and read_committed)"
 echo "grow: ok"
