@@ -168,7 +168,7 @@ static int order_rings(struct fnl_recovery *r)
 			k++; /* relocate() may have left a copy */
 		if (k == r->nowait)
 			r->owait[r->nowait++] =
-			    (struct fnl_jkey){.ino = jr->ino, .nonce = jr->nonce};
+			    (struct fnl_jkey){.ino = jr->ino, .nonce = jr->nonce, .lo = i};
 	}
 	r->order_wait = r->nowait > 0;
 	return 0;
@@ -554,10 +554,20 @@ bool fnl_recover_order_ready(struct fnl_core *c)
 	             "within funnel.restart.wait.ms; records they produced before the restart "
 	             "may follow newer records of other clients (ring memfd inodes:",
 	             r->nowait - r->owait_back);
-	for (uint32_t i = 0; i < r->nowait && len > 0 && (size_t)len < sizeof(msg) - 24; i++)
-		if (!r->owait[i].attached)
+	for (uint32_t i = 0; i < r->nowait; i++) {
+		const struct fnl_jkey *k = &r->owait[i];
+		if (k->attached)
+			continue;
+		if (len > 0 && (size_t)len < sizeof(msg) - 24)
 			len += snprintf(msg + len, sizeof(msg) - (size_t)len, " %llu",
-			                (unsigned long long)r->owait[i].ino);
+			                (unsigned long long)k->ino);
+		/* given up on: a successor need not wait for it again, unless
+		 * kept records still name its entry or another ring holds it now */
+		struct fnl_jring *jr = &r->j.rings[k->lo];
+		if (jr->used && jr->ino == k->ino && jr->nonce == k->nonce &&
+		    c->clients[k->lo].state == CL_FREE && !(r->active && r->needed[k->lo]))
+			jr->used = 0;
+	}
 	if (len > 0 && (size_t)len < sizeof(msg) - 2)
 		snprintf(msg + len, sizeof(msg) - (size_t)len, ")");
 	struct fnl_cmd e = {.type = FNL_EVT_LOG, .a = 1, .b = 1};

@@ -90,7 +90,7 @@ struct fnl_recovery {
 	/* per-key order across a restart: the rings the previous daemon had
 	 * attached (journal ring entries at start-up); ingest takes nothing until
 	 * each is back or funnel.restart.wait.ms passed (fnl_recover_order_ready) */
-	struct fnl_jkey *owait;
+	struct fnl_jkey *owait; /* lo: the journal ring entry it was found in */
 	uint32_t nowait, owait_back;
 	bool order_wait;       /* some of them are not back and the wait runs */
 	int64_t order_until_ms; /* 0: set on the first pass */
@@ -119,7 +119,8 @@ void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, ui
 int fnl_recover_record(struct fnl_core *c, struct client *cl, const struct fnl_rec_view *rv);
 /* Called by each ingest pass while c->rec.order_wait: true when records may be
  * taken (every ring of the previous daemon is back, or the wait expired: then one
- * line names the missing rings). */
+ * line names the missing rings, and their journal entries that no kept record
+ * names are cleared, so a successor does not wait for them again). */
 bool fnl_recover_order_ready(struct fnl_core *c);
 /* Client slot was released (all its records reported): its journal ring entry
  * is cleared, so that a successor does not wait for a ring that is gone. */
