@@ -457,6 +457,10 @@ void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, ui
 		nonce |= 1;
 		atomic_store_explicit(&cl->v.hdr->daemon_ring_id, nonce, memory_order_relaxed);
 	}
+	/* the wait runs from the first attach: before it no ring can be read,
+	 * and start-up (bootstrap, producer id) may take longer than the wait */
+	if (r->order_wait && r->order_until_ms == 0)
+		r->order_until_ms = c->now_ms + r->wait_ms;
 	for (uint32_t i = 0; r->order_wait && i < r->nowait; i++) {
 		struct fnl_jkey *k = &r->owait[i];
 		if (!k->attached && k->ino == ino && k->nonce == nonce) {
@@ -540,10 +544,8 @@ bool fnl_recover_order_ready(struct fnl_core *c)
 {
 	struct fnl_recovery *r = &c->rec;
 
-	if (r->order_until_ms == 0)
-		r->order_until_ms = c->now_ms + r->wait_ms;
-	if (r->owait_back < r->nowait && c->now_ms < r->order_until_ms)
-		return false;
+	if (r->order_until_ms == 0 || (r->owait_back < r->nowait && c->now_ms < r->order_until_ms))
+		return false; /* no client attached yet (no ring to read), or waiting */
 	r->order_wait = false;
 	if (r->owait_back == r->nowait)
 		return true;

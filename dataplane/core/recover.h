@@ -93,7 +93,7 @@ struct fnl_recovery {
 	struct fnl_jkey *owait; /* lo: the journal ring entry it was found in */
 	uint32_t nowait, owait_back;
 	bool order_wait;       /* some of them are not back and the wait runs */
-	int64_t order_until_ms; /* 0: set on the first pass */
+	int64_t order_until_ms; /* 0: set at the first attach */
 	uint64_t restored_batches, restored_records, bound_records, done_skipped, dropped_reports,
 	    kept_failed, relocated, relocate_failed;
 };

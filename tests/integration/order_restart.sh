@@ -84,6 +84,9 @@ restart_once() {
 }
 w0=$(warned)
 restart_once "$gone"
+# the wait runs from the first client that attaches (before it no ring is read)
+"$FNL_LOAD" -q -s "$FNL_SOCKET" -t ordx -c first -n 50 -e "$FNL_TMP/expect-first" ||
+	fnl_fail "records after the first restart were not delivered"
 has_warned() { [[ $(warned) -gt $w0 ]]; }
 fnl_wait_for 20 has_warned || fnl_fail "no warning for a client that exited while no daemon ran"
 grep "did not re-attach" "$FNL_TMP/funneld.err" | tail -1
