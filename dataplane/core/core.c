@@ -569,8 +569,12 @@ int fnl_core_run(struct fnl_core *c)
 			fnl_ingest_flush_wakes(c);
 			copy_engine_stats(c);
 		}
-		if (c->stopping && stop_progress(c))
+		if (c->stopping && stop_progress(c)) {
+			/* clients gone since the last tick: their journal entries are
+			 * cleared, so the next funneld does not wait for them */
+			fnl_ingest_reap_clients(c);
 			break;
+		}
 		int64_t t = fnl_now_ns();
 		if (work) {
 			idle_since = t;

@@ -461,7 +461,13 @@ int fnl_ingest_pass(struct fnl_core *c)
 	fnl_core_run_commands(c);
 	c->heap_n = 0;
 	c->deferred = false;
-	for (uint32_t k = 0; k < c->nactive; k++) {
+	/* after a restart: wait for the rings of the previous daemon (recover.h, 5) */
+	uint32_t nscan = c->nactive;
+	if (c->rec.order_wait && !fnl_recover_order_ready(c)) {
+		nscan = 0;
+		c->deferred = fnl_ingest_has_input(c); /* check again soon */
+	}
+	for (uint32_t k = 0; k < nscan; k++) {
 		uint32_t slot = c->active[k];
 		struct client *cl = &c->clients[slot];
 		if (cl->state != CL_ACTIVE && cl->state != CL_GONE)
@@ -567,6 +573,7 @@ void fnl_ingest_reap_clients(struct fnl_core *c)
 		if (read <= cl->v.cmp_head && cl->v.cmp_head - read <= cl->v.cmp_entries)
 			c->st.reports_unread += cl->v.cmp_head - read;
 		cl->state = CL_FREE;
+		fnl_recover_client_released(c, i);
 		c->st.clients_active--;
 		c->active[k] = c->active[--c->nactive]; /* order does not matter */
 		fnl_core_evt(c, FNL_EVT_CLIENT_RELEASED, (int32_t)i, 0, NULL);

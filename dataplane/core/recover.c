@@ -2,6 +2,7 @@
 #include "dataplane/core/recover.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -147,6 +148,32 @@ static bool desc_sane(const struct fnl_core *c, const struct fnl_jdesc *d, uint3
 	       d->topic_id < (uint32_t)c->cfg.topics_max && d->partition >= 0;
 }
 
+/* The rings the previous daemon had attached, to wait for (see recover.h, 5). */
+static int order_rings(struct fnl_recovery *r)
+{
+	uint32_t n = r->j.geom.clients_max;
+
+	if (r->wait_ms <= 0)
+		return 0;
+	r->owait = calloc(n, sizeof(*r->owait));
+	if (!r->owait)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fnl_jring *jr = &r->j.rings[i];
+		if (!jr->used || !jr->nonce)
+			continue;
+		uint32_t k = 0;
+		while (k < r->nowait &&
+		       (r->owait[k].ino != jr->ino || r->owait[k].nonce != jr->nonce))
+			k++; /* relocate() may have left a copy */
+		if (k == r->nowait)
+			r->owait[r->nowait++] =
+			    (struct fnl_jkey){.ino = jr->ino, .nonce = jr->nonce, .lo = i};
+	}
+	r->order_wait = r->nowait > 0;
+	return 0;
+}
+
 int fnl_recover_open(struct fnl_core *c, const char *path, uint8_t **keep, const char **why)
 {
 	struct fnl_recovery *r = &c->rec;
@@ -190,6 +217,8 @@ int fnl_recover_open(struct fnl_core *c, const char *path, uint8_t **keep, const
 	}
 	if (rc == FNL_JOURNAL_FRESH)
 		return 0;
+	if (order_rings(r) < 0)
+		return -ENOMEM;
 	uint8_t *k = calloc(slots, 1);
 	r->kept = calloc(slots, sizeof(*r->kept));
 	r->enqueued = calloc(slots, 1);
@@ -297,6 +326,7 @@ void fnl_recover_close(struct fnl_core *c)
 	free(r->recs);
 	free(r->keys);
 	free(r->needed);
+	free(r->owait);
 	if (r->enabled)
 		fnl_journal_close(&r->j);
 	memset(r, 0, sizeof(*r));
@@ -427,6 +457,18 @@ void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, ui
 		nonce |= 1;
 		atomic_store_explicit(&cl->v.hdr->daemon_ring_id, nonce, memory_order_relaxed);
 	}
+	/* the wait runs from the first attach: before it no ring can be read,
+	 * and start-up (bootstrap, producer id) may take longer than the wait */
+	if (r->order_wait && r->order_until_ms == 0)
+		r->order_until_ms = c->now_ms + r->wait_ms;
+	for (uint32_t i = 0; r->order_wait && i < r->nowait; i++) {
+		struct fnl_jkey *k = &r->owait[i];
+		if (!k->attached && k->ino == ino && k->nonce == nonce) {
+			k->attached = true;
+			r->owait_back++;
+			break;
+		}
+	}
 	/* records of rings not back name this entry (even this ring's own, until
 	 * bind_key() below rewrites them): keep it for them */
 	if (r->active && r->needed[slot])
@@ -486,6 +528,54 @@ int fnl_recover_pid(const struct fnl_core *c, int64_t *pid, int16_t *epoch)
 	*pid = r->j.hdr->pid;
 	*epoch = r->j.hdr->epoch;
 	return 1;
+}
+
+void fnl_recover_client_released(struct fnl_core *c, uint32_t slot)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	/* an entry that records of a ring not back still name stays (relocate()) */
+	if (!r->enabled || slot >= r->j.geom.clients_max || (r->active && r->needed[slot]))
+		return;
+	r->j.rings[slot].used = 0;
+}
+
+bool fnl_recover_order_ready(struct fnl_core *c)
+{
+	struct fnl_recovery *r = &c->rec;
+
+	if (r->order_until_ms == 0 || (r->owait_back < r->nowait && c->now_ms < r->order_until_ms))
+		return false; /* no client attached yet (no ring to read), or waiting */
+	r->order_wait = false;
+	if (r->owait_back == r->nowait)
+		return true;
+	char msg[256];
+	int len =
+	    snprintf(msg, sizeof(msg),
+	             "restart: %u clients attached to the previous funneld did not re-attach "
+	             "within funnel.restart.wait.ms; records they produced before the restart "
+	             "may follow newer records of other clients (ring memfd inodes:",
+	             r->nowait - r->owait_back);
+	for (uint32_t i = 0; i < r->nowait; i++) {
+		const struct fnl_jkey *k = &r->owait[i];
+		if (k->attached)
+			continue;
+		if (len > 0 && (size_t)len < sizeof(msg) - 24)
+			len += snprintf(msg + len, sizeof(msg) - (size_t)len, " %llu",
+			                (unsigned long long)k->ino);
+		/* given up on: a successor need not wait for it again, unless
+		 * kept records still name its entry or another ring holds it now */
+		struct fnl_jring *jr = &r->j.rings[k->lo];
+		if (jr->used && jr->ino == k->ino && jr->nonce == k->nonce &&
+		    c->clients[k->lo].state == CL_FREE && !(r->active && r->needed[k->lo]))
+			jr->used = 0;
+	}
+	if (len > 0 && (size_t)len < sizeof(msg) - 2)
+		snprintf(msg + len, sizeof(msg) - (size_t)len, ")");
+	struct fnl_cmd e = {.type = FNL_EVT_LOG, .a = 1, .b = 1};
+	memcpy(e.name, msg, strnlen(msg, sizeof(e.name) - 1));
+	fnl_core_evt_full(c, &e);
+	return true;
 }
 
 /* ------------------------------------------------------------ the end */

@@ -30,7 +30,12 @@
  *      journal ring entry that records of a ring not back yet still name;
  *      that entry is moved first to a free one (relocate()), so a daemon
  *      killed again during recovery leaves its successor every ring entry.
- *   5. nothing is sent until every ring named by a kept batch is back or
+ *   5. ingest takes no record, from any ring, until every ring the previous
+ *      daemon had attached (a used journal ring entry) is back or
+ *      funnel.restart.wait.ms passed: a ring not back may hold records its
+ *      client produced before the records of rings already back (per-key
+ *      order across clients, docs/architecture.md "Order across rings");
+ *   6. nothing is sent until every ring named by a kept batch is back or
  *      funnel.restart.wait.ms passed (then reports for the missing rings are
  *      dropped: their records are still sent). Kept batches of topics that
  *      did not come back fail with UNKNOWN_TOPIC_OR_PARTITION.
@@ -82,6 +87,13 @@ struct fnl_recovery {
 	uint32_t nkeys, keys_back;
 	uint32_t *needed;      /* per journal ring entry: records of rings not back name it */
 	const char *note;      /* why a journal file was not reused, or NULL */
+	/* per-key order across a restart: the rings the previous daemon had
+	 * attached (journal ring entries at start-up); ingest takes nothing until
+	 * each is back or funnel.restart.wait.ms passed (fnl_recover_order_ready) */
+	struct fnl_jkey *owait; /* lo: the journal ring entry it was found in */
+	uint32_t nowait, owait_back;
+	bool order_wait;       /* some of them are not back and the wait runs */
+	int64_t order_until_ms; /* 0: set at the first attach */
 	uint64_t restored_batches, restored_records, bound_records, done_skipped, dropped_reports,
 	    kept_failed, relocated, relocate_failed;
 };
@@ -105,6 +117,14 @@ void fnl_recover_client(struct fnl_core *c, struct client *cl, uint32_t slot, ui
  * with (finished, or bound to a kept batch), 0 to take it as new, -ENOBUFS to
  * wait for report room, -EPROTO to quarantine. */
 int fnl_recover_record(struct fnl_core *c, struct client *cl, const struct fnl_rec_view *rv);
+/* Called by each ingest pass while c->rec.order_wait: true when records may be
+ * taken (every ring of the previous daemon is back, or the wait expired: then one
+ * line names the missing rings, and their journal entries that no kept record
+ * names are cleared, so a successor does not wait for them again). */
+bool fnl_recover_order_ready(struct fnl_core *c);
+/* Client slot was released (all its records reported): its journal ring entry
+ * is cleared, so that a successor does not wait for a ring that is gone. */
+void fnl_recover_client_released(struct fnl_core *c, uint32_t slot);
 /* 1 and the journal's producer id and epoch if they are to be reused, else 0. */
 int fnl_recover_pid(const struct fnl_core *c, int64_t *pid, int16_t *epoch);
 /* Called before each send pass: true when sending may go on. */

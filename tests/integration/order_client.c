@@ -1,7 +1,7 @@
 /* order_client.c - fnl-order: per-key order across client processes, for
  * tests/integration/order.sh.
  *
- *   fnl-order -s SOCKET -t TOPIC -p PROCS -k KEYS -n ROUNDS -e EXPECT [-b BURST]
+ *   fnl-order -s SOCKET -t TOPIC -p PROCS -k KEYS -n ROUNDS -e EXPECT [-b BURST] [-u USEC]
  *
  * PROCS processes, each with a client (a ring) of its own, hand KEYS tokens
  * around a circle of pipes. A token is (key, seq): the process holding it
@@ -13,7 +13,9 @@
  * across rings). All KEYS tokens travel at once, so every ring holds records
  * of several keys; with -b, each process also produces BURST records of a key
  * of its own ("c=p<i>", seqs in its own order) before it passes a token on, so
- * the rings fill unevenly. A key's last holder reports it done to the parent;
+ * the rings fill unevenly; with -u, each process sleeps USEC microseconds after
+ * each keyed record before it passes the token on (a run that lasts, for
+ * order_restart.sh to restart funneld under). A key's last holder reports it done to the parent;
  * once every key is done the parent stops the children: even ones fnl_flush(),
  * odd ones exit without it (funneld still delivers their rings).
  *
@@ -41,7 +43,7 @@ struct token {
 };
 
 static const char *sock_path, *topic_name;
-static long rounds = 200, burst;
+static long rounds = 200, burst, pause_us;
 
 static void die(const char *what, int rc)
 {
@@ -103,6 +105,8 @@ static int child(int i, int in, int out, int done)
 		snprintf(name, sizeof(name), "k%d", (int)tok.key);
 		produce(c, t, name, tok.seq, 1);
 		fnl_poll(c, 0);
+		if (pause_us > 0)
+			usleep((useconds_t)pause_us);
 		tok.seq++; /* fnl_produce() returned: the next holder may go on */
 		put((long)tok.seq < rounds ? out : done, tok);
 	}
@@ -122,7 +126,7 @@ int main(int argc, char **argv)
 	const char *expect = NULL;
 	pid_t pid[PROCS_MAX];
 
-	while ((opt = getopt(argc, argv, "s:t:p:k:n:e:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:p:k:n:e:b:u:")) != -1) {
 		switch (opt) {
 		case 's':
 			sock_path = optarg;
@@ -145,14 +149,17 @@ int main(int argc, char **argv)
 		case 'b':
 			burst = atol(optarg);
 			break;
+		case 'u':
+			pause_us = atol(optarg);
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!sock_path || !topic_name || !expect || procs < 2 || procs > PROCS_MAX || keys < 1 ||
-	    rounds < 1 || burst < 0) {
+	    rounds < 1 || burst < 0 || pause_us < 0 || pause_us > 1000000) {
 		fprintf(stderr, "usage: fnl-order -s SOCKET -t TOPIC -p PROCS(2..64) -k KEYS "
-		                "-n ROUNDS -e EXPECT [-b BURST]\n");
+		                "-n ROUNDS -e EXPECT [-b BURST] [-u USEC]\n");
 		return 2;
 	}
 	FILE *ex = fopen(expect, "w");
