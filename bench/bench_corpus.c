@@ -18,6 +18,7 @@
 #include <zstd.h>
 
 #include "bench_run.h"
+#include "dataplane/compress/compress.h"
 #include "dataplane/kafka/recbatch.h"
 
 static uint64_t mix(uint64_t x)
@@ -226,11 +227,12 @@ int bench_calibrate(const struct bench_corpus *c, int clients, uint64_t per_clie
 	uint8_t *raw = malloc(raw_cap);
 	size_t dst_cap = ZSTD_compressBound(raw_cap);
 	uint8_t *dst = malloc(dst_cap);
-	ZSTD_CCtx *z = ZSTD_createCCtx();
+	/* funneld's own compressor (dataplane/compress): its zstd profile at this level */
+	struct fnl_compressor *z = fnl_compressor_new();
 	if (!raw || !dst || !z) {
 		free(raw);
 		free(dst);
-		ZSTD_freeCCtx(z);
+		fnl_compressor_free(z);
 		return -ENOMEM;
 	}
 	/* Records in the order funneld takes them: clients in turn, a run of
@@ -258,13 +260,13 @@ int bench_calibrate(const struct bench_corpus *c, int clients, uint64_t per_clie
 				if (rc == 0 && in_batch < target && !last)
 					continue;
 				double t0 = thread_cpu_s();
-				size_t zn = ZSTD_compressCCtx(z, dst, dst_cap, raw, w.len, level);
+				long zn = fnl_compress(z, FNL_CODEC_ZSTD, level, raw, w.len, dst, dst_cap);
 				cpu += thread_cpu_s() - t0;
-				if (ZSTD_isError(zn))
+				if (zn < 0)
 					goto fail;
 				out->batches++;
 				out->raw_bytes += w.len;
-				out->wire_bytes += FNL_RB_HEADER_BYTES + zn;
+				out->wire_bytes += FNL_RB_HEADER_BYTES + (uint64_t)zn;
 				fnl_rbw_init(&w, raw, raw_cap, 1765000000000ll);
 				in_batch = 0;
 				if (rc != 0) { /* did not fit: it starts the next batch */
@@ -280,11 +282,11 @@ int bench_calibrate(const struct bench_corpus *c, int clients, uint64_t per_clie
 	out->ratio = out->wire_bytes ? (double)out->value_bytes / (double)out->wire_bytes : 0;
 	free(raw);
 	free(dst);
-	ZSTD_freeCCtx(z);
+	fnl_compressor_free(z);
 	return 0;
 fail:
 	free(raw);
 	free(dst);
-	ZSTD_freeCCtx(z);
+	fnl_compressor_free(z);
 	return -EIO;
 }

@@ -82,6 +82,12 @@ static long zstd_compress(struct fnl_compressor *c, int level, const void *src, 
 		size_t r = ZSTD_CCtx_setParameter(c->zc, ZSTD_c_compressionLevel, level);
 		if (ZSTD_isError(r))
 			return -EINVAL;
+		/* funnel's level 1: zstd's fast strategy with matches from 5 bytes (its table
+		 * says 6 for inputs up to 128 KB); 0 = the level's own at the others */
+		r = ZSTD_CCtx_setParameter(c->zc, ZSTD_c_minMatch,
+		                           level == 1 ? FNL_ZSTD_L1_MIN_MATCH : 0);
+		if (ZSTD_isError(r))
+			return -EINVAL;
 		c->zstd_level = level;
 	}
 	size_t r = ZSTD_compress2(c->zc, dst, dst_cap, src, src_len);

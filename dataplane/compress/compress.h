@@ -47,6 +47,13 @@ enum fnl_codec {
 	FNL_CODEC_ZSTD = 4,
 };
 
+/* zstd at level 1 looks for matches from this many bytes (zstd's own table: 6 for inputs
+ * up to 128 KB). RecordBatch records repeat short runs (the per-record varints) that 6
+ * misses: on 64 KiB batches of unique 100-byte records, 5 compresses random hex 1.906:1
+ * instead of 1.849:1 (level 3: 1.900) and JSON log lines about as well (4.99 vs 4.97),
+ * at ~10% more zstd CPU on hex (docs/architecture.md, "Compression: level and cores"). */
+#define FNL_ZSTD_L1_MIN_MATCH 5
+
 /* One per core, allocated at start-up: reused ZSTD_CCtx/DCtx, z_streams, lz4 contexts. */
 struct fnl_compressor;
 
