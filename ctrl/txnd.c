@@ -100,7 +100,7 @@ static int parse_group(struct fnl_txnd *t, const uint8_t **p, const uint8_t *end
  * not fit its socket buffer at once gets REPLY_WAIT_MS more; a client that does not read
  * it by then is closed. 0 or -1. */
 #define REPLY_WAIT_MS 5000
-static int send_result(struct fnl_txnd *t, int fd, struct iovec *iov, int n)
+static int send_result(int fd, struct iovec *iov, int n)
 {
 	int64_t deadline = -1;
 	while (n > 0) {
@@ -119,17 +119,8 @@ static int send_result(struct fnl_txnd *t, int fd, struct iovec *iov, int n)
 		}
 		if (k < 0)
 			return -1;
-		while (n > 0 && (size_t)k >= iov->iov_len) {
-			k -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + k;
-			iov->iov_len -= (size_t)k;
-		}
+		n = fnl_txw_iov_advance(&iov, n, (size_t)k);
 	}
-	(void)t;
 	return 0;
 }
 
@@ -149,7 +140,7 @@ static void reply_offs(struct fnl_txnd *t, int ci, uint32_t seq, int cls, int16_
 	r.window = t->window_no;
 	snprintf(r.msg, sizeof(r.msg), "%s", msg ? msg : "");
 	struct iovec iov[3] = {{&h, sizeof(h)}, {&r, sizeof(r)}, {t->roff, ob}};
-	if (send_result(t, t->conns[ci].fd, iov, noffs ? 3 : 2) < 0) {
+	if (send_result(t->conns[ci].fd, iov, noffs ? 3 : 2) < 0) {
 		close(t->conns[ci].fd);
 		t->conns[ci].fd = -1;
 	}

@@ -161,15 +161,7 @@ static int send_all(int fd, struct iovec *iov, int n, int64_t deadline)
 				return -ETIMEDOUT;
 			continue;
 		}
-		while (n > 0 && (size_t)k >= iov->iov_len) {
-			k -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + k;
-			iov->iov_len -= (size_t)k;
-		}
+		n = fnl_txw_iov_advance(&iov, n, (size_t)k);
 	}
 	return 0;
 }

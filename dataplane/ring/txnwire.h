@@ -42,7 +42,9 @@
 #ifndef FNL_RING_TXNWIRE_H
 #define FNL_RING_TXNWIRE_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define FNL_TXW_MAGIC     0x46545857u /* "FTXW" */
 #define FNL_TXW_HELLO     1
@@ -99,5 +101,24 @@ struct fnl_txw_roff {
 	int64_t offset; /* -1: not known */
 };
 _Static_assert(sizeof(struct fnl_txw_roff) == 16, "a record's offset entry is 16 bytes");
+
+/* Both ends write a message as an iovec list with sendmsg(); after a partial write of k
+ * bytes this drops the iovecs written whole and trims the first one left. Returns how many
+ * are left (*iov then points at the first). */
+static inline int fnl_txw_iov_advance(struct iovec **iov, int n, size_t k)
+{
+	struct iovec *v = *iov;
+	while (n > 0 && k >= v->iov_len) {
+		k -= v->iov_len;
+		v++;
+		n--;
+	}
+	if (n > 0) {
+		v->iov_base = (uint8_t *)v->iov_base + k;
+		v->iov_len -= k;
+	}
+	*iov = v;
+	return n;
+}
 
 #endif
