@@ -14,6 +14,7 @@
 #ifndef FNL_CTRL_DAEMON_H
 #define FNL_CTRL_DAEMON_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +75,10 @@ struct fnl_daemon {
 	bool core_running;
 	struct dclient *clients;
 	struct dtopic *topics;
+	/* the control thread's poll set (funneld.c): FNL_POLL_FIXED entries, then
+	 * one per connected client (pfd_slot: its index in clients) */
+	struct pollfd *pfd;
+	int *pfd_slot;
 	int64_t pid;
 	int16_t epoch;
 	int64_t last_metadata_ms, start_ms;

@@ -179,29 +179,47 @@ static void *core_main(void *arg)
 	return NULL;
 }
 
+/* The control thread's poll set (d->pfd, allocated in setup): the caller's
+ * fixed entries, then one per connected client. */
+#define FNL_POLL_FIXED 3
+
+/* Appends an entry for each connected client from d->pfd[n] on; returns the
+ * new count (at most FNL_POLL_FIXED + clients_max). */
+static int poll_add_clients(struct fnl_daemon *d, int n)
+{
+	for (int i = 0; i < d->cfg.clients_max; i++) {
+		if (!d->clients[i].used || d->clients[i].fd < 0)
+			continue;
+		d->pfd_slot[n] = i;
+		d->pfd[n++] = (struct pollfd){.fd = d->clients[i].fd, .events = POLLIN};
+	}
+	return n;
+}
+
+/* Serves the clients whose entries d->pfd[from..n) are ready (a slot whose
+ * connection changed since the poll is left for the next one). */
+static void serve_ready_clients(struct fnl_daemon *d, int from, int n)
+{
+	for (int k = from; k < n; k++)
+		if (d->pfd[k].revents && d->clients[d->pfd_slot[k]].fd == d->pfd[k].fd)
+			fnl_registry_serve(d, d->pfd_slot[k]);
+}
+
 /* While bootstrap retries: serve funnelctl on the control socket (clients are
  * refused with "starting") for up to wait_ms, then take a pending SIGTERM/SIGINT
  * (blocked: no signalfd yet). The signal, or 0. */
 static int serve_while_starting(struct fnl_daemon *d, const sigset_t *sigs, int wait_ms)
 {
 	int64_t until = fnl_now_ns() / 1000000 + wait_ms;
-	struct pollfd p[33];
-	int slot_of[33];
 	for (int64_t now; (now = fnl_now_ns() / 1000000) < until;) {
 		int n = 0;
-		p[n++] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
-		for (int i = 0; i < d->cfg.clients_max && n < 33; i++)
-			if (d->clients[i].used && d->clients[i].fd >= 0) {
-				slot_of[n] = i;
-				p[n++] = (struct pollfd){.fd = d->clients[i].fd, .events = POLLIN};
-			}
-		if (poll(p, (nfds_t)n, (int)(until - now)) < 0 && errno != EINTR)
+		d->pfd[n++] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
+		n = poll_add_clients(d, n);
+		if (poll(d->pfd, (nfds_t)n, (int)(until - now)) < 0 && errno != EINTR)
 			break;
-		if (p[0].revents)
+		if (d->pfd[0].revents)
 			fnl_registry_accept(d);
-		for (int k = 1; k < n; k++)
-			if (p[k].revents && d->clients[slot_of[k]].fd == p[k].fd)
-				fnl_registry_serve(d, slot_of[k]);
+		serve_ready_clients(d, 1, n);
 		struct timespec zero = {0, 0};
 		int sig = sigtimedwait(sigs, NULL, &zero);
 		if (sig > 0)
@@ -231,7 +249,10 @@ static int setup(struct fnl_daemon *d)
 	d->evt_slots = calloc(FNL_CMDQ_SLOTS, sizeof(struct fnl_cmd));
 	d->clients = calloc((size_t)d->cfg.clients_max, sizeof(*d->clients));
 	d->topics = calloc((size_t)d->cfg.topics_max, sizeof(*d->topics));
-	if (!d->cmd_slots || !d->evt_slots || !d->clients || !d->topics)
+	d->pfd = calloc((size_t)d->cfg.clients_max + FNL_POLL_FIXED, sizeof(*d->pfd));
+	d->pfd_slot = calloc((size_t)d->cfg.clients_max + FNL_POLL_FIXED, sizeof(int));
+	if (!d->cmd_slots || !d->evt_slots || !d->clients || !d->topics || !d->pfd ||
+	    !d->pfd_slot)
 		return -ENOMEM;
 	for (int i = 0; i < d->cfg.clients_max; i++)
 		d->clients[i] = (struct dclient){.fd = -1, .memfd = -1};
@@ -481,21 +502,13 @@ static void on_signal(struct fnl_daemon *d)
 
 static void loop(struct fnl_daemon *d)
 {
-	struct pollfd *p = calloc((size_t)d->cfg.clients_max + 3, sizeof(*p));
-	int *slot_of = calloc((size_t)d->cfg.clients_max + 3, sizeof(int));
-	if (!p || !slot_of)
-		return;
+	struct pollfd *p = d->pfd;
 	while (!d->stopped) {
 		int n = 0;
 		p[n++] = (struct pollfd){.fd = d->sig_fd, .events = POLLIN};
 		p[n++] = (struct pollfd){.fd = d->evt_efd, .events = POLLIN};
 		p[n++] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
-		for (int i = 0; i < d->cfg.clients_max; i++) {
-			if (!d->clients[i].used || d->clients[i].fd < 0)
-				continue;
-			slot_of[n] = i;
-			p[n++] = (struct pollfd){.fd = d->clients[i].fd, .events = POLLIN};
-		}
+		n = poll_add_clients(d, n);
 		int rc = poll(p, (nfds_t)n, d->topics_pending ? 20 : 100);
 		if (rc < 0 && errno != EINTR)
 			break;
@@ -506,17 +519,13 @@ static void loop(struct fnl_daemon *d)
 			on_core_events(d);
 		if (p[2].revents)
 			fnl_registry_accept(d);
-		for (int k = 3; k < n; k++)
-			if (p[k].revents && d->clients[slot_of[k]].fd == p[k].fd)
-				fnl_registry_serve(d, slot_of[k]);
+		serve_ready_clients(d, FNL_POLL_FIXED, n);
 		fnl_registry_topics_tick(d, false);
 		fnl_daemon_keep_session(d);
 		int64_t now = fnl_now_ns() / 1000000;
 		if (d->refresh_wanted || now - d->last_metadata_ms >= d->cfg.metadata_max_age_ms)
 			fnl_daemon_refresh(d);
 	}
-	free(p);
-	free(slot_of);
 }
 
 int main(int argc, char **argv)

@@ -37,6 +37,22 @@ code=$(curl -s -o "$FNL_TMP/health" -w '%{http_code}' "http://127.0.0.1:$mport/h
 [[ $code == 503 ]] && grep -q "starting: .*127.0.0.1:$port" "$FNL_TMP/health" ||
 	fnl_fail "/health during bootstrap: $code $(cat "$FNL_TMP/health")"
 fnl_funneld_ready "$FNL_SOCKET" && fnl_fail "fnl_funneld_ready says ready during bootstrap"
+# 40 idle connections (more than the 32 the start-up poll set once held):
+# funnelctl, connecting after them, is still answered.
+/usr/bin/python3 -c '
+import socket, sys, time
+s = [socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(40)]
+for c in s: c.connect(sys.argv[1])
+open(sys.argv[2], "w").write("connected")
+time.sleep(8)' "$FNL_SOCKET" "$FNL_TMP/idle.ok" &
+idle=$!
+fnl_track "$idle"
+fnl_wait_for 5 test -s "$FNL_TMP/idle.ok" || fnl_fail "40 idle connections to the control socket failed"
+sleep 0.5
+timeout 5 "$CTL" -s "$FNL_SOCKET" status 2>&1 | grep -q "NOT READY (starting" ||
+	fnl_fail "funnelctl not answered during bootstrap with 40 other connections open"
+kill "$idle" 2>/dev/null || true
+wait "$idle" 2>/dev/null || true
 
 # 2. A client attaching now waits (refused with "starting", retried by libfunnel).
 fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t up -c w -n 3000 -k 10 -P 3 -e "$FNL_TMP/ex-up"
