@@ -337,7 +337,7 @@ static void render_zcores(const struct fnl_core_stats *st, struct fnl_mbuf *b)
 	    {"funnel_core_compress_bytes_out_total", "counter",
 	     "Wire bytes of the batches this core compressed."},
 	    {"funnel_core_compress_seconds_total", "counter",
-	     "Time this core spent compressing (0 for a lone data-plane core: not timed)."},
+	     "Time this core spent compressing (a lone data-plane core: its seals, zstd and the copy back)."},
 	    {"funnel_core_compress_queue_depth", "gauge",
 	     "Batches handed to this worker and not yet taken back by the data-plane core."},
 	    {"funnel_core_compress_sleeps_total", "counter",

@@ -67,7 +67,7 @@ struct fnl_core_cfg {
 
 /* Compression per core (issue 17): entry 0 is the data-plane core itself
  * (funnel.cores[0]; with no workers its entry mirrors the accumulator's
- * counters and busy_ns stays 0), entry i >= 1 the worker pinned on
+ * counters and busy_ns times its seals, compression and the copy back), entry i >= 1 the worker pinned on
  * funnel.cores[i]. Each entry is written by one thread (the worker for its
  * own batches, bytes, busy_ns and sleeps; the core for depth) and sits on
  * its own cache line. */
