@@ -117,6 +117,7 @@ struct bench_slot {
 	int status;                               /* 0 ok, else a short code */
 	char err[96];
 	uint64_t t_start_ns, t_end_ns; /* CLOCK_MONOTONIC: first append, last report */
+	double cpu_run_s; /* the process's CPU, all threads, from the start signal to the last report */
 	uint64_t eagain;               /* full-queue retries (librdkafka QUEUE_FULL) */
 	uint64_t produce_requests;     /* librdkafka stats: Produce requests */
 	uint64_t rdk_connects;         /* librdkafka stats: connects */

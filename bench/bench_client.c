@@ -181,13 +181,25 @@ static void fail(struct bench_slot *s, int code, const char *what, const char *w
 	snprintf(s->err, sizeof(s->err), "%.30s: %.60s", what, why);
 }
 
-/* waits for the parent's start signal */
-static void wait_go(struct bench_shm *shm)
+/* CPU time of the whole process (every thread: librdkafka's too) */
+static double proc_cpu_s(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+	       (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
+}
+
+/* waits for the parent's start signal; returns the process's CPU time then,
+ * so that cpu_run_s leaves out what is not the producer's: the fork (page
+ * tables of the parent's corpus), set-up, and the exit */
+static double wait_go(struct bench_shm *shm)
 {
 	atomic_fetch_add_explicit(&shm->ready, 1, memory_order_release);
 	struct timespec d = {.tv_nsec = 100 * 1000};
 	while (!atomic_load_explicit(&shm->go, memory_order_acquire))
 		nanosleep(&d, NULL);
+	return proc_cpu_s();
 }
 
 /* paces to `rate` records/s: returns when record i is due. Sleeps (1 us
@@ -261,7 +273,7 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 		fail(s, 2, "fnl_open", fnl_strerror(rc));
 	else if ((rc = fnl_topic(c, o->topic, &t)) < 0)
 		fail(s, 2, "fnl_topic", fnl_strerror(rc));
-	wait_go(shm);
+	double cpu0 = wait_go(shm);
 	if (s->status) {
 		finish(s, records);
 		return 2;
@@ -303,6 +315,7 @@ int bench_client_funnel(const struct bench_opts *o, struct bench_shm *shm, int i
 	}
 	rc = fnl_flush(c, 120000);
 	s->t_end_ns = bench_now_ns();
+	s->cpu_run_s = proc_cpu_s() - cpu0;
 	if (rc < 0 && !s->status)
 		fail(s, 3, "fnl_flush", fnl_strerror(rc));
 	fnl_close(c);
@@ -428,7 +441,7 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 		else
 			rd_kafka_metadata_destroy(md);
 	}
-	wait_go(shm);
+	double cpu0 = wait_go(shm);
 	if (s->status) {
 		finish(s, records);
 		return 2;
@@ -475,6 +488,7 @@ int bench_client_rdk(const struct bench_opts *o, struct bench_shm *shm, int idx,
 	}
 	rd_kafka_resp_err_t fe = rd_kafka_flush(rk, 120000);
 	s->t_end_ns = bench_now_ns();
+	s->cpu_run_s = proc_cpu_s() - cpu0;
 	if (fe && !s->status)
 		fail(s, 3, "flush", rd_kafka_err2str(fe));
 	bench_sockets(0, o->ports, o->nports, &s->sock);

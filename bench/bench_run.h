@@ -60,12 +60,18 @@ struct bench_result {
 	double core0_ns_per_rec; /* funneld's CPU outside the workers per record */
 	struct bench_calib calib; /* funnel: zstd alone on the same records and batches */
 	double outside_ns;       /* funnel: (clients + funneld CPU) / record - zstd alone */
+	double zstd_situ_s;      /* funnel: funneld's own compression time, every core (busy_us) */
+	double zstd_situ_ns;     /* ... per record */
+	double outside_situ_ns;  /* funnel: (clients + funneld CPU) / record - zstd_situ_ns */
 	long records; /* produced over all clients */
 	uint64_t acked, failed;
 	bool ok;
 	char err[800];
 	double wall_s, rps, mbps;
-	double cpu_clients_s, cpu_daemon_s, cpu_s_per_mrec, daemon_ns_per_rec;
+	/* cpu_clients_s: the clients' CPU from the start signal to their last
+	 * report (the producer's); cpu_clients_proc_s: fork to exit, which adds the
+	 * fork's copy of the corpus page tables, set-up and the exit */
+	double cpu_clients_s, cpu_clients_proc_s, cpu_daemon_s, cpu_s_per_mrec, daemon_ns_per_rec;
 	double append_ns[3], e2e_ns[3]; /* p50, p99, p99.9 */
 	uint64_t produce_requests, bytes_sent, conns, eagain;
 	double ratio_tcp;     /* raw value bytes / TCP bytes sent to brokers */

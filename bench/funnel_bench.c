@@ -532,7 +532,9 @@ static void daemon_stop(struct daemon *d, struct bench_result *r)
 	FILE *lf = fopen(d->log, "r");
 	while (lf && fgets(line, sizeof(line), lf)) {
 		const char *c = strstr(line, "compression at stop core="), *bt = strstr(line, " batches=");
-		const char *cu = strstr(line, " cpu_us=");
+		const char *cu = strstr(line, " cpu_us="), *bu = strstr(line, " busy_us=");
+		if (c && bu)
+			r->zstd_situ_s += (double)strtoull(bu + 9, NULL, 10) / 1e6;
 		if (c && bt)
 			r->zbatches[atoi(c + 25) ? 1 : 0] += strtoull(bt + 9, NULL, 10);
 		if (c && cu && atoi(c + 25))
@@ -626,6 +628,7 @@ static void collect(struct bench_shm *shm, int n, struct bench_result *r)
 		}
 		r->acked += s->acked;
 		r->failed += s->failed;
+		r->cpu_clients_s += s->cpu_run_s;
 		r->eagain += s->eagain;
 		bench_slow_add(&r->slow, &s->slow);
 		bench_slow_add(&r->control_slow, &s->control_slow);
@@ -733,7 +736,7 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 				continue;
 			pids[i] = 0;
 			left--;
-			r->cpu_clients_s +=
+			r->cpu_clients_proc_s +=
 			    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 			    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 		}
@@ -774,6 +777,10 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 		r->cpu_s_per_mrec = cpu / ((double)r->acked / 1e6);
 		r->daemon_ns_per_rec = r->cpu_daemon_s * 1e9 / (double)r->acked;
 		r->core0_ns_per_rec = (r->cpu_daemon_s - r->worker_cpu_s) * 1e9 / (double)r->acked;
+		if (r->zstd_situ_s > 0) {
+			r->zstd_situ_ns = r->zstd_situ_s * 1e9 / (double)r->acked;
+			r->outside_situ_ns = r->cpu_s_per_mrec * 1e3 - r->zstd_situ_ns;
+		}
 	}
 	if (r->bytes_sent)
 		r->ratio_tcp = (double)r->value_bytes / (double)r->bytes_sent;
