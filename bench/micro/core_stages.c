@@ -37,11 +37,12 @@
 #include <time.h>
 
 #include "dataplane/core/core_int.h"
+#include "micro_corpus.h"
 
 #define RING_BYTES  (4u << 20)
 #define CMP_ENTRIES 65536u
 #define NPARTS      12
-#define VALUE_BYTES 100
+#define VALUE_BYTES MICRO_VALUE_BYTES
 #define CLIENTS_MAX 64
 #define NOINLINE    __attribute__((noinline))
 
@@ -49,65 +50,16 @@ static struct fnl_core *c;
 static struct fnl_ring_cview cv[CLIENTS_MAX];
 static void *rings[CLIENTS_MAX];
 static int nclients = 8;
-static uint64_t rng = 0x9e3779b97f4a7c15ull, stamp, acked_offset;
+static uint64_t stamp, acked_offset;
 static struct req rq; /* one request's scratch and iovecs, as the sender's */
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-/* A unique JSON log line of VALUE_BYTES (as fnl-stages and the bench's corpus). */
-static void make_value(char *v, uint64_t i)
-{
-	static const char *const paths[4] = {"/api/v1/orders", "/api/v1/users", "/health",
-	                                     "/api/v2/cart"};
-	char tmp[256];
-	int n = snprintf(tmp, sizeof(tmp),
-	                 "{\"ts\":%llu,\"req\":\"%016llx\",\"user\":%llu,\"status\":%d,"
-	                 "\"path\":\"%s\",\"msg\":\"request served in time\"}",
-	                 (unsigned long long)(1700000000000ull + i / 3),
-	                 (unsigned long long)next_rand(),
-	                 (unsigned long long)(1 + (next_rand() % 1000) * (next_rand() % 1000)),
-	                 200 + (int)(next_rand() % 3) * 100, paths[next_rand() % 4]);
-	memset(v, ' ', VALUE_BYTES);
-	memcpy(v, tmp, (size_t)n < VALUE_BYTES ? (size_t)n : VALUE_BYTES);
-}
 
 /* Client side (not counted): up to n records, one per client in turn. */
 static NOINLINE uint64_t client_fill(uint64_t n, uint64_t first)
 {
-	uint32_t len = fnl_ring_align8(fnl_rec_size(0, VALUE_BYTES, 0));
 	uint64_t k = 0;
-	for (; k < n; k++) {
-		struct fnl_ring_cview *v = &cv[(first + k) % (uint64_t)nclients];
-		uint8_t *p = fnl_ring_reserve(v, len);
-		if (!p)
+	for (; k < n; k++)
+		if (micro_put_record(&cv[(first + k) % (uint64_t)nclients], first + k, ++stamp) < 0)
 			break;
-		struct fnl_rec_hdr h = {.len = len,
-		                        .type = FNL_REC_DATA,
-		                        .flags = FNL_REC_F_KEY_NULL,
-		                        .topic_id = 0,
-		                        .partition = -1,
-		                        .timestamp_ms =
-		                            1700000000000ll + (int64_t)((first + k) / 3),
-		                        .opaque = first + k,
-		                        .value_len = VALUE_BYTES,
-		                        .stamp_ns = ++stamp};
-		memcpy(p, &h, sizeof(h));
-		make_value((char *)p + sizeof(h), first + k);
-		fnl_ring_publish(v);
-	}
 	return k;
 }
 
@@ -218,6 +170,7 @@ static void core_build(void)
 	c->heap = zalloc(sizeof(*c->heap) * CLIENTS_MAX);
 	c->topics = zalloc(sizeof(*c->topics) * 4);
 	c->parts = zalloc(sizeof(*c->parts) * 64);
+	c->pidx = zalloc(sizeof(*c->pidx) * 64); /* partitions_max */
 	c->records_cap = fnl_accum_raw_cap((uint32_t)g->batch_size, (uint32_t)g->max_request_size);
 	c->big_cap = fnl_accum_big_cap((uint32_t)g->batch_size, (uint32_t)g->max_request_size);
 	c->meta_cap = fnl_accum_meta_cap(c->records_cap);
@@ -275,7 +228,7 @@ int main(int argc, char **argv)
 		uint64_t want = total - made < 20000 ? total - made : 20000;
 		uint64_t got = client_fill(want, made);
 		made += got;
-		double t0 = now_ns();
+		double t0 = micro_now_ns();
 		c->now_ms++;
 		stage_ingest();
 		if (made == total || got < want)
@@ -283,7 +236,7 @@ int main(int argc, char **argv)
 				fnl_ingest_seal(c, &c->parts[k]); /* as linger.ms would */
 		stage_send();
 		stage_wakes();
-		ns += now_ns() - t0;
+		ns += micro_now_ns() - t0;
 		reported += client_drain();
 	}
 	if (reported != total || c->st.records_acked != total)

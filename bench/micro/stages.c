@@ -30,11 +30,12 @@
 #include "dataplane/batch/accum.h"
 #include "dataplane/partition/partition.h"
 #include "dataplane/ring/ring.h"
+#include "micro_corpus.h"
 
 #define RING_BYTES  (4u << 20)
 #define CMP_ENTRIES 65536u
 #define NPARTS      12
-#define VALUE_BYTES 100
+#define VALUE_BYTES MICRO_VALUE_BYTES
 #define BATCH_BYTES 65536u /* funneld's default batch.size */
 #define NOINLINE    __attribute__((noinline))
 
@@ -44,64 +45,16 @@ static struct fnl_sticky sticky;
 static struct fnl_ring_cview cv;
 static struct fnl_ring_dview dv;
 static uint64_t rd; /* daemon's read cursor */
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static double zstd_ns;
 static uint64_t records_done;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-/* A unique JSON log line of VALUE_BYTES (random ids first, as the bench's corpus). */
-static void make_value(char *v, uint64_t i)
-{
-	static const char *const paths[4] = {"/api/v1/orders", "/api/v1/users", "/health",
-	                                     "/api/v2/cart"};
-	char tmp[256];
-	int n = snprintf(tmp, sizeof(tmp),
-	                 "{\"ts\":%llu,\"req\":\"%016llx\",\"user\":%llu,\"status\":%d,"
-	                 "\"path\":\"%s\",\"msg\":\"request served in time\"}",
-	                 (unsigned long long)(1700000000000ull + i / 3),
-	                 (unsigned long long)next_rand(),
-	                 (unsigned long long)(1 + (next_rand() % 1000) * (next_rand() % 1000)),
-	                 200 + (int)(next_rand() % 3) * 100, paths[next_rand() % 4]);
-	memset(v, ' ', VALUE_BYTES);
-	memcpy(v, tmp, (size_t)n < VALUE_BYTES ? (size_t)n : VALUE_BYTES);
-}
 
 /* Client side (not counted): up to n records into the ring, published. */
 static NOINLINE uint64_t client_fill(uint64_t n, uint64_t first)
 {
-	uint32_t len = fnl_ring_align8(fnl_rec_size(0, VALUE_BYTES, 0));
 	uint64_t k = 0;
-	for (; k < n; k++) {
-		uint8_t *p = fnl_ring_reserve(&cv, len);
-		if (!p)
+	for (; k < n; k++)
+		if (micro_put_record(&cv, first + k, 0) < 0)
 			break;
-		struct fnl_rec_hdr h = {.len = len,
-		                        .type = FNL_REC_DATA,
-		                        .flags = FNL_REC_F_KEY_NULL,
-		                        .topic_id = 0,
-		                        .partition = -1,
-		                        .timestamp_ms =
-		                            1700000000000ll + (int64_t)((first + k) / 3),
-		                        .opaque = first + k,
-		                        .value_len = VALUE_BYTES};
-		memcpy(p, &h, sizeof(h));
-		make_value((char *)p + sizeof(h), first + k);
-		fnl_ring_publish(&cv);
-	}
 	return k;
 }
 
@@ -143,10 +96,10 @@ static NOINLINE int stage_append(struct fnl_batch *b, const struct fnl_rec_view 
 
 static NOINLINE void stage_seal(struct fnl_batch *b)
 {
-	double t0 = now_ns();
+	double t0 = micro_now_ns();
 	if (fnl_accum_seal(&acc, b) < 0)
 		abort();
-	zstd_ns += now_ns() - t0; /* seal is zstd plus a memcpy back and counters */
+	zstd_ns += micro_now_ns() - t0; /* seal is zstd plus a memcpy back and counters */
 }
 
 static NOINLINE void stage_crc(struct fnl_batch *b)
@@ -236,11 +189,11 @@ int main(int argc, char **argv)
 		uint64_t want = total - made < 20000 ? total - made : 20000;
 		uint64_t got = client_fill(want, made);
 		made += got;
-		double t0 = now_ns();
+		double t0 = micro_now_ns();
 		daemon_pass();
 		if (made == total || got < want)
 			seal_all(); /* as linger.ms would */
-		daemon_ns += now_ns() - t0;
+		daemon_ns += micro_now_ns() - t0;
 		client_drain();
 	}
 	if (records_done != total)
