@@ -17,8 +17,8 @@
 # (net_af_packet where AF_XDP does not start): broker 2 down/up, every leader moved, the
 # connections closed by the broker (TRANSPORT), and 200 ms RTT on the veth (tc netem).
 # Part 3: a plain load over net_tap (the PMD here that offers checksum offload), its tap bridged
-# to a second veth into ns B. Knobs: FNL_DPDK_PARTS (default 1234: 1 af_xdp + faults, 2
-# af_packet, 3 net_tap, 4 settings), FNL_DPDK_FAULT_PMD=net_af_packet (the faults there),
+# to a second veth into ns B. Knobs: FNL_DPDK_PARTS (default 12345: 1 af_xdp + faults, 2
+# af_packet, 3 net_tap, 4 settings, 5 af_xdp with hugepages), FNL_DPDK_FAULT_PMD=net_af_packet (the faults there),
 # FNL_DPDK_XDP_OPTS (vdev options), FNL_DPDK_TRACE=1 (funneld's port counters every second).
 # Needs root (ip netns, AF_XDP), socat, ethtool, tc; a funneld built with -Ddpdk=enabled.
 set -euo pipefail
@@ -35,7 +35,7 @@ ip netns add "$NB" || fnl_fail "ip netns add $NB"
 ip netns add "$NF" || { ip netns del "$NB"; fnl_fail "ip netns add $NF"; }
 # set +e: under set -e, "(exit 1)" would end the trap before lib.sh's cleanup ran. The names
 # go first; each namespace (and its veth end) goes when lib.sh has stopped its last process.
-trap 'st=$?; set +e; ip netns del "$NB" 2>/dev/null; ip netns del "$NF" 2>/dev/null; (exit $st); fnl__cleanup' EXIT
+trap 'st=$?; set +e; ip netns del "$NB" 2>/dev/null; ip netns del "$NF" 2>/dev/null; [[ -n ${hp_before:-} ]] && echo "$hp_before" >/proc/sys/vm/nr_hugepages; (exit $st); fnl__cleanup' EXIT
 inb() { ip netns exec "$NB" "$@"; }
 inf() { ip netns exec "$NF" "$@"; }
 inb ip link set lo up
@@ -54,7 +54,7 @@ printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NB" "$real_rb" >"$FNL_TMP/
 printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NB" "$real_raw" >"$FNL_TMP/raw-in-ns"
 chmod +x "$FNL_TMP/mock-in-ns" "$FNL_TMP/rb-in-ns" "$FNL_TMP/raw-in-ns"
 FNL_READBACK=$FNL_TMP/rb-in-ns FNL_RAWFETCH=$FNL_TMP/raw-in-ns
-FNL_MOCKBROKER=$FNL_TMP/mock-in-ns fnl_broker_start -b 3 -t plain_xdp:6 -t plain_pkt:6 -t plain_tap:6 -t fdown:6 -t flead:6 -t fclose:6 -t frtt:6
+FNL_MOCKBROKER=$FNL_TMP/mock-in-ns fnl_broker_start -b 3 -t plain_xdp:6 -t plain_pkt:6 -t plain_tap:6 -t plain_huge:6 -t fdown:6 -t flead:6 -t fclose:6 -t frtt:6
 
 for hp in ${FNL_BOOTSTRAP//,/ }; do
 	p=${hp##*:}
@@ -92,7 +92,9 @@ start_dpdk() { # start_dpdk PMD [-X ...]; net_tap: its own tap dtap0 on 10.99.1.
 	local pmd=$1 dev=fD net=10.99.0
 	shift
 	[[ $pmd == net_tap ]] && dev=dtap0 net=10.99.1
-	local eal="-l $cpu --no-huge --no-pci --no-shconf --no-telemetry -m 256 --log-level=*:warning"
+	local mem="--no-huge --no-shconf" # HUGE=1: 2 MiB pages, no hugetlbfs mount (part 5)
+	[[ ${HUGE:-0} == 1 ]] && mem="--in-memory"
+	local eal="-l $cpu $mem --no-pci --no-telemetry -m 256 --log-level=*:warning"
 	eal+=" --vdev=${pmd}0,iface=$dev"
 	[[ $pmd == net_af_xdp ]] && eal+="${FNL_DPDK_XDP_OPTS:-}"
 	fnl_funneld_start -X funnel.egress=dpdk -X "funnel.dpdk.eal.args=$eal" \
@@ -189,7 +191,7 @@ faults() { # on the running funneld: broker down/up, leaders moving, closed conn
 # start, the faults run on net_af_packet (FNL_DPDK_FAULT_PMD=net_af_packet runs them there
 # anyway; FNL_DPDK_XDP_OPTS adds vdev options).
 PMD=${FNL_DPDK_FAULT_PMD:-net_af_xdp}
-PARTS=${FNL_DPDK_PARTS:-1234} # diagnosis: the parts to run
+PARTS=${FNL_DPDK_PARTS:-12345} # diagnosis: the parts to run
 [[ $PARTS == *1* ]] && start_dpdk net_af_xdp
 sleep 1
 if [[ $PARTS != *1* ]]; then
@@ -257,6 +259,30 @@ elif [[ -e /dev/net/tun ]] && inf ip link add br0 type bridge 2>/dev/null; then
 	fnl_funneld_stop
 else
 	echo "dpdk_netns: no /dev/net/tun or no bridge here: the checksum offload part is not run" >&2
+fi
+
+# 5. net_af_xdp on 2 MiB hugepages, as a deployment runs the EAL (--in-memory: no hugetlbfs
+# mount needed): the mbuf pool is then DPDK's page-aligned one, and the mbufs that lie past
+# the span the AF_XDP PMD registers as its umem are held back (the start-up line counts
+# them). Reserves 128 pages for the part and gives them back; where the kernel cannot
+# reserve them, says that the part was not run.
+if [[ $PARTS == *5* ]]; then
+	hp_before=$(cat /proc/sys/vm/nr_hugepages)
+	echo $((hp_before + 128)) >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+	if (($(awk '/^HugePages_Free/ {print $2}' /proc/meminfo) >= 128)); then
+		HUGE=1 start_dpdk net_af_xdp
+		sleep 1
+		kill -0 "$FNL_FUNNELD_PID" 2>/dev/null || { tail -5 "$FNL_TMP/funneld.err" >&2; fnl_fail "net_af_xdp on hugepages did not start"; }
+		grep -E "outside the AF_XDP umem" "$FNL_TMP/funneld.err" | tail -1 >&2
+		grep -Eq "mbuf pool of [0-9]+ \(page-aligned\), [0-9]+ outside the AF_XDP umem" "$FNL_TMP/funneld.err" ||
+			fnl_fail "hugepages: no page-aligned pool line from the port"
+		plain plain_huge "$N"
+		fnl_funneld_stop
+		inf ip link set dev fD xdp off 2>/dev/null || true
+	else
+		echo "dpdk_netns: 128 hugepages could not be reserved here: the hugepage part is not run" >&2
+	fi
+	echo "$hp_before" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
 fi
 
 # 4. the settings refuse what the DPDK egress cannot do, with a message that says so
