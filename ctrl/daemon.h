@@ -36,6 +36,7 @@ struct dclient {
 	size_t bytes;
 	pid_t pid;
 	uid_t uid;
+	uint64_t ino; /* the ring memfd's inode (logged at attach: the restart warning names it) */
 	bool in_core; /* CLIENT_ADD sent; wait for RELEASED before unmapping */
 	int topics_created; /* new topic names this client registered (funnel.client.topics.max) */
 	bool used;

@@ -162,9 +162,12 @@ static int attach(struct fnl_daemon *d, int slot, int memfd, char *why, size_t l
 	c->bytes = v.map_bytes;
 	c->in_core = true;
 	struct stat st;
-	int64_t ino = fstat(memfd, &st) == 0 ? (int64_t)st.st_ino : 0;
-	struct fnl_cmd m = {
-	    .type = FNL_CMD_CLIENT_ADD, .a = slot, .ptr = c->map, .u64 = c->bytes, .i64 = ino};
+	c->ino = fstat(memfd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	struct fnl_cmd m = {.type = FNL_CMD_CLIENT_ADD,
+			    .a = slot,
+			    .ptr = c->map,
+			    .u64 = c->bytes,
+			    .i64 = (int64_t)c->ino};
 	fnl_daemon_push(d, &m);
 	return 0;
 }
@@ -196,8 +199,8 @@ static void on_hello(struct fnl_daemon *d, int slot, int memfd)
 	r.type = FNL_CTL_WELCOME;
 	r.arg = (uint32_t)slot;
 	fnl_ctl_send(c->fd, &r, d->doorbell_efd);
-	fnl_info("client attached slot=%d pid=%d uid=%u ring_bytes=%zu", slot, (int)c->pid,
-		 (unsigned)c->uid, c->bytes);
+	fnl_info("client attached slot=%d pid=%d uid=%u ring_bytes=%zu ring_ino=%llu", slot,
+		 (int)c->pid, (unsigned)c->uid, c->bytes, (unsigned long long)c->ino);
 }
 
 /* The name comes from the client: log it only as printable bytes. */

@@ -552,9 +552,9 @@ bool fnl_recover_order_ready(struct fnl_core *c)
 	char msg[256];
 	int len =
 	    snprintf(msg, sizeof(msg),
-	             "restart: %u clients attached to the previous funneld did not re-attach "
-	             "within funnel.restart.wait.ms; records they produced before the restart "
-	             "may follow newer records of other clients (ring memfd inodes:",
+	             "restart: %u clients of the previous funneld did not re-attach within "
+	             "funnel.restart.wait.ms; their earlier records may follow newer ones of "
+	             "other clients (ring_ino of their 'client attached' lines:",
 	             r->nowait - r->owait_back);
 	for (uint32_t i = 0; i < r->nowait; i++) {
 		const struct fnl_jkey *k = &r->owait[i];

@@ -90,6 +90,11 @@ restart_once "$gone"
 has_warned() { [[ $(warned) -gt $w0 ]]; }
 fnl_wait_for 20 has_warned || fnl_fail "no warning for a client that exited while no daemon ran"
 grep "did not re-attach" "$FNL_TMP/funneld.err" | tail -1
+# the warning names the ring of the gone client as its attach line did (by ring_ino)
+inos=$(grep "did not re-attach" "$FNL_TMP/funneld.err" | tail -1 | sed -n "s/.*'client attached' lines:\([0-9 ]*\)).*/\1/p")
+gone_ino=$(sed -n "s/.*client attached .*pid=$gone .*ring_ino=\([0-9]*\).*/\1/p" "$FNL_TMP/funneld.err" | tail -1)
+[[ -n $gone_ino && " $inos " == *" $gone_ino "* ]] ||
+	fnl_fail "the restart warning (rings:$inos) does not name pid $gone's ring (ring_ino=${gone_ino:-none})"
 w1=$(warned)
 restart_once
 "$FNL_LOAD" -q -s "$FNL_SOCKET" -t ordx -c after -n 50 -e "$FNL_TMP/expect-after" ||
