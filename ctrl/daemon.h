@@ -56,6 +56,7 @@ struct dtopic {
 	int32_t shrunk_to; /* the smaller count a re-created topic has (warned once), or 0 */
 	bool used, in_core;
 	bool tentative;  /* added by a lookup that has not succeeded yet: freed if it fails */
+	bool missing;    /* in the core with 0 partitions: a loaded name the cluster does not know */
 	int waiters;     /* clients with a pending lookup of this topic */
 	int16_t md_err;  /* the topic's error in the last Metadata answer; FNL_MD_NO_ANSWER: none */
 };

@@ -65,6 +65,27 @@ static int topic_id(struct fnl_daemon *d, const char *name, int len)
 	return -1;
 }
 
+/* A name from the saved topic table (clients that lived through the restart may
+ * hold its id) that the cluster does not know, deleted meanwhile: the core gets it
+ * with 0 partitions, so its records fail with UNKNOWN_TOPIC_OR_PARTITION instead
+ * of breaking their client's ring (an id the core never heard of quarantines the
+ * client). A name added by a lookup (tentative) was never given to a client. Once
+ * the cluster has the topic again, md_topic gives the core its count. */
+static void topic_missing(struct fnl_daemon *d, int id)
+{
+	struct dtopic *t = &d->topics[id];
+	if (t->in_core || t->tentative || t->missing)
+		return;
+	fnl_warn("topic '%s' is in funneld's topic table but the cluster does not know it "
+		 "(deleted?): records for it fail with UNKNOWN_TOPIC_OR_PARTITION until it "
+		 "exists again",
+		 t->name);
+	struct fnl_cmd m = {.type = FNL_CMD_TOPIC, .a = id, .b = 0};
+	snprintf(m.name, sizeof(m.name), "%s", t->name);
+	fnl_daemon_push(d, &m);
+	t->missing = true;
+}
+
 static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int32_t nparts)
 {
 	struct md_ctx *x = ctx;
@@ -73,6 +94,8 @@ static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int
 	if (x->cur_topic >= 0)
 		d->topics[x->cur_topic].md_err =
 		    err ? err : (nparts <= 0 ? ERR_UNKNOWN_TOPIC_OR_PART : 0);
+	if (x->cur_topic >= 0 && (err == ERR_UNKNOWN_TOPIC_OR_PART || (!err && nparts <= 0)))
+		topic_missing(d, x->cur_topic);
 	if (x->cur_topic < 0 || err || nparts <= 0) {
 		x->cur_topic = -1;
 		return;
@@ -100,10 +123,15 @@ static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int
 				 "on (a key's later records may sit in another partition than its "
 				 "earlier ones, as with the Java producer)",
 				 t->name, t->nparts, nparts, nparts, nparts);
+		if (t->missing)
+			fnl_info("topic '%s' exists again with %d partitions: its records are "
+				 "produced again",
+				 t->name, nparts);
 		struct fnl_cmd m = {.type = FNL_CMD_TOPIC, .a = x->cur_topic, .b = nparts};
 		snprintf(m.name, sizeof(m.name), "%s", t->name);
 		fnl_daemon_push(d, &m);
 		t->in_core = true;
+		t->missing = false;
 		t->nparts = nparts;
 	}
 }

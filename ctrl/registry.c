@@ -276,7 +276,9 @@ static void on_topic(struct fnl_daemon *d, int slot, const struct fnl_ctl_msg *m
 		refuse(c->fd, id, why);
 		return;
 	}
-	if (d->topics[id].in_core) {
+	if (d->topics[id].in_core ||
+	    (m->arg2 > 0 && m->arg2 - 1 == id && d->topics[id].missing)) {
+		/* known, or a re-attaching client's topic the cluster lost (ctlproto.h) */
 		topic_reply_ok(d, c, id);
 		return;
 	}

@@ -590,6 +590,7 @@ static bool reattach(struct fnl_client *c)
 	for (uint32_t i = 0; i < c->ntopics; i++) {
 		fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
 		memcpy(m.name, c->topics[i]->name, sizeof(m.name));
+		m.arg2 = (int32_t)c->topics[i]->id + 1; /* the id our records carry (ctlproto.h) */
 		int rc = fnl_ctl_send(c->sock, &m, -1);
 		if (rc == 0)
 			rc = fnl_ctl_recv(c->sock, &m, NULL);

@@ -376,7 +376,10 @@ static void topic_grow(struct fnl_core *c, int32_t id, int32_t n)
 
 static void cmd_topic(struct fnl_core *c, const struct fnl_cmd *m)
 {
-	if (m->a < 0 || m->a >= c->cfg.topics_max || m->b <= 0)
+	/* b = 0: a name ctrl's table has and the cluster does not (deleted while
+	 * funneld was down, ctrl/meta.c topic_missing): known, with no partitions,
+	 * so its records fail with UNKNOWN_TOPIC_OR_PARTITION; a later count grows it */
+	if (m->a < 0 || m->a >= c->cfg.topics_max || m->b < 0)
 		return;
 	struct topic *t = &c->topics[m->a];
 	if (t->used) {

@@ -165,6 +165,8 @@ static int32_t choose_partition(struct fnl_core *c, struct topic *t, const struc
 				const uint8_t *key)
 {
 	/* r is the ring helper's private copy of the header: safe to read again */
+	if (t->nparts <= 0)
+		return -1; /* a topic the cluster does not know now (core.c cmd_topic) */
 	if (r->partition >= 0)
 		return r->partition < t->nparts ? r->partition : -1;
 	if (r->partition != -1)

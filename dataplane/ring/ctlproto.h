@@ -16,6 +16,11 @@
  *          (a topic the cluster does not know yet is answered once it does, or with
  *          -ENOENT / -ETIMEDOUT at min(arg, the daemon's max.block.ms); the daemon serves
  *          other clients meanwhile)
+ *          arg2 = id + 1 when re-attaching to a restarted daemon with records that
+ *          name the topic by id (0: a first lookup): a name the daemon's saved table
+ *          has under that id is answered TOPIC_OK at once, even when the cluster no
+ *          longer knows it (deleted while no daemon ran: its records fail with
+ *          UNKNOWN_TOPIC_OR_PARTITION, arg2 = 0 partitions)
  *   BYE                                    ─▶ (then close)
  *
  * Admin connections (funnelctl) never send HELLO; they may send, any number of times:
