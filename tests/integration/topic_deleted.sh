@@ -37,8 +37,8 @@ fnl_funneld_start -X request.timeout.ms=10000 -X delivery.timeout.ms=20000
 g=$!
 fnl_track "$g"
 sleep 2
-# killed, as a crash or an OOM kill would (after SIGTERM funneld says goodbye and
-# clients stop waiting for a daemon)
+# killed, as a crash or an OOM kill would (the harder path: the journal; a SIGTERM
+# restart gives the same result)
 kill -KILL "$FNL_FUNNELD_PID"
 wait "$FNL_FUNNELD_PID" 2>/dev/null || true
 kill "$FNL_BROKER_PID"
