@@ -91,6 +91,8 @@ struct bench_opts {
 	int nports;
 	double tsc_ns;  /* nanoseconds per TSC tick */
 	int client_cpu; /* -1 = not pinned */
+	/* --client-cpus: client i of every mode pinned to client_cpus[i % n] (0: as before) */
+	int client_cpus[256], nclient_cpus;
 };
 
 /* Socket figures of one process: TCP connections to the broker ports. */

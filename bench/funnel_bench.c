@@ -87,6 +87,9 @@ static void usage(FILE *f)
 	    "  --ssl-ca FILE        the CA both check the brokers' certificates with\n"
 	    "  --no-rawfetch        skip reading batches back (compression ratio from TCP only)\n"
 	    "  --no-pin             do not pin funneld to CPU 0 and funnel clients to CPU 1\n"
+	    "  --client-cpus LIST   pin client i of every mode (librdkafka's too) to the i-th\n"
+	    "                       CPU of LIST, round robin (8-15, 2,3,6): the scaling runs\n"
+	    "                       keep clients off funnel.cores (bench/scaling.sh)\n"
 	    "  --sched-batch        clients (every mode) run SCHED_BATCH: no wake-up preemption\n"
 	    "  --slow-ns NS         diagnose append calls >= NS: the thread's CPU time, page\n"
 	    "                       faults, preemptions, blocking (getrusage before and after\n"
@@ -138,6 +141,35 @@ static const char *tool_path(int slot, const char *exe_dir, const char *rel)
 	return g_tool_paths[slot];
 }
 
+/* "8-15", "2,3,6", "4-5,9": CPUs in order into out; -EINVAL on anything else */
+static int parse_cpus(const char *s, int *out, int cap, int *n)
+{
+	*n = 0;
+	while (*s) {
+		char *e;
+		long a = strtol(s, &e, 10), b = a;
+		if (e == s || a < 0 || a > 4095)
+			return -EINVAL;
+		if (*e == '-') {
+			const char *f = e + 1;
+			b = strtol(f, &e, 10);
+			if (e == f || b < a || b > 4095)
+				return -EINVAL;
+		}
+		for (long c = a; c <= b; c++) {
+			if (*n == cap)
+				return -EINVAL;
+			out[(*n)++] = (int)c;
+		}
+		if (*e == ',')
+			e++;
+		else if (*e)
+			return -EINVAL;
+		s = e;
+	}
+	return *n > 0 ? 0 : -EINVAL;
+}
+
 static int parse_opts(int argc, char **argv, struct bench_opts *o)
 {
 	static const struct option lo[] = {{"clients", 1, 0, 'c'},
@@ -156,6 +188,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	                                   {"no-rawfetch", 0, 0, 'F'},
 	                                   {"no-pin", 0, 0, 'P'},
 	                                   {"funnel-cores", 1, 0, 'C'},
+	                                   {"client-cpus", 1, 0, 14},
 	                                   {"sched-batch", 0, 0, 4},
 	                                   {"slow-ns", 1, 0, 5},
 	                                   {"time-every", 1, 0, 13},
@@ -283,6 +316,14 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 13:
 			o->time_every = atoi(optarg);
+			break;
+		case 14:
+			if (parse_cpus(optarg, o->client_cpus, 256, &o->nclient_cpus) < 0) {
+				fprintf(stderr, "funnel-bench: --client-cpus: a list of CPUs such "
+				                "as 8-15 or 2,3,6 (at most 256): %s\n",
+				        optarg);
+				return -1;
+			}
 			break;
 		case 'q':
 			o->quiet = 1;
@@ -606,6 +647,8 @@ static int spawn_clients(struct bench_opts *o, struct bench_shm *shm, enum bench
 			return -errno;
 		if (pids[i] == 0) {
 			signal(SIGINT, SIG_IGN);
+			if (o->nclient_cpus) /* this child's copy of the options */
+				o->client_cpu = o->client_cpus[i % o->nclient_cpus];
 			int rc = bench_mode_is_funnel(m) ? bench_client_funnel(o, shm, i, records, rate)
 			                          : bench_client_rdk(o, shm, i, records, rate);
 			_exit(rc);
