@@ -108,8 +108,16 @@ int fnl_open(const struct fnl_conf *c, fnl_client_t **out);
  * name, -EPIPE daemon still gone after max_block_ms). */
 int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out);
 
-/* Partition count the daemon reported for a topic, or -1 if unknown. */
+/* Partition count the daemon reported for a topic when it was looked up (or
+ * last refreshed), or -1 if unknown. */
 int32_t fnl_topic_partitions(const fnl_topic_t *t);
+
+/* Asks the daemon for the topic's partition count now (a round trip; the
+ * daemon answers from its metadata, refreshed every metadata.max.age.ms, so a
+ * topic that grew shows its new count, as the Java producer's partitionsFor()
+ * does after a refresh) and keeps it for fnl_topic_partitions(). Returns the
+ * count (0 for a topic the cluster no longer has), or -errno as fnl_topic(). */
+int32_t fnl_topic_refresh(fnl_client_t *c, fnl_topic_t *t);
 
 /* Appends one record. partition -1 lets funneld choose (murmur2(key) like the
  * Java client, else sticky). key NULL = null key; value NULL = null value;

@@ -1045,15 +1045,37 @@ static PyObject *Producer_exit(Producer *p, PyObject *args)
 	Py_RETURN_FALSE;
 }
 
+/* The topic's partition count now (fnl_topic_refresh: a round trip, so a topic
+ * that grew shows its new count, as confluent_kafka's metadata would), or -1
+ * with an exception set. */
+static int32_t topic_count(Producer *p, fnl_topic_t *t)
+{
+	int32_t n;
+
+	client_acquire(p);
+	Py_BEGIN_ALLOW_THREADS fnl_set_max_block_ms(p->c, p->max_block_ms);
+	n = fnl_topic_refresh(p->c, t);
+	fnl_set_max_block_ms(p->c, 0);
+	Py_END_ALLOW_THREADS client_release(p);
+	if (n < 0) {
+		raise_errno(n, "topic partition count", p->max_block_ms);
+		return -1;
+	}
+	return n;
+}
+
 static PyObject *Producer_topic_partitions(Producer *p, PyObject *topic)
 {
 	fnl_topic_t *t;
+	int32_t n;
 
 	if (check_open(p) < 0)
 		return NULL;
 	check_fork(p);
 	t = topic_lookup(p, topic);
-	return t ? PyLong_FromLong(fnl_topic_partitions(t)) : NULL;
+	if (!t || (n = topic_count(p, t)) < 0)
+		return NULL;
+	return PyLong_FromLong(n);
 }
 
 /* types.SimpleNamespace(**kw); steals kw */
@@ -1107,10 +1129,11 @@ static PyObject *Producer_list_topics(Producer *p, PyObject *args, PyObject *kwa
 		return NULL;
 	check_fork(p);
 	t = topic_lookup(p, topic);
-	if (!t)
+	int32_t n;
+	if (!t || (n = topic_count(p, t)) < 0)
 		return NULL;
 	parts = PyDict_New();
-	for (int32_t i = 0; parts && i < fnl_topic_partitions(t); i++) {
+	for (int32_t i = 0; parts && i < n; i++) {
 		PyObject *id = PyLong_FromLong(i);
 		PyObject *pm = namespace(Py_BuildValue("{s:i,s:i,s:[],s:[],s:O}", "id", (int)i,
 		                                       "leader", -1, "replicas", "isrs", "error",

@@ -529,6 +529,31 @@ int32_t fnl_topic_partitions(const fnl_topic_t *t)
 	return t ? t->partitions : -1;
 }
 
+int32_t fnl_topic_refresh(fnl_client_t *c, fnl_topic_t *t)
+{
+	struct fnl_ctl_msg m;
+	int rc;
+
+	last_error[0] = '\0';
+	if (!c || !t)
+		return -EINVAL;
+	if (c->forked && (rc = fork_attach(c)) < 0)
+		return rc;
+	fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
+	memcpy(m.name, t->name, sizeof(m.name));
+	m.arg = c->conf.max_block_ms > 0 ? (uint32_t)c->conf.max_block_ms : 1;
+	m.arg2 = (int32_t)t->id + 1; /* the id we hold (ctlproto.h) */
+	rc = ctl_call(c, &m);
+	if (rc < 0)
+		return rc;
+	if (m.type == FNL_CTL_ERROR)
+		return refused(&m);
+	if (m.type != FNL_CTL_TOPIC_OK || m.arg != t->id)
+		return -EPROTO; /* another id: only a daemon that lost its topic table */
+	t->partitions = m.arg2 < 0 ? -1 : m.arg2;
+	return t->partitions;
+}
+
 static const char *topic_name(struct fnl_client *c, uint32_t id)
 {
 	uint32_t i;

@@ -17,7 +17,7 @@ if fnl_broker_is_mock; then # the mock creates a topic asked for: make "gone" an
 else
 	fnl_broker_start -b 3 -t pyb:3
 fi
-fnl_funneld_start -X max.block.ms=2000 -X funnel.metrics.listen=
+fnl_funneld_start -X max.block.ms=2000 -X funnel.metrics.listen= -X metadata.max.age.ms=1000
 mkdir -p "$FNL_TMP/ex"
 fnl_py "$PY_TESTS/basic.py" "$FNL_SOCKET" pyb 3 "$FNL_TMP/ex" || fnl_fail "basic.py"
 
@@ -42,6 +42,24 @@ except funnel.KafkaException as ex:
     assert "gone" in k.str() and "max.block.ms" in k.str(), k.str()
     print("a topic the cluster does not have:", k.str())
 PY
+if ! fnl_broker_is_mock; then # the mock cannot add partitions
+	echo "== a topic that grows: topic_partitions() and list_topics() ask funneld again"
+	fnl_broker_cmd "topic pygrow 2" >/dev/null || fnl_fail "CreateTopics pygrow"
+	fnl_py - "$FNL_SOCKET" "$FNL_BOOTSTRAP" <<'PY' || fnl_fail "partition count after growth"
+import sys, time, funnel
+from kafka.admin import KafkaAdminClient, NewPartitions
+p = funnel.Producer({"funnel.socket.path": sys.argv[1], "max.block.ms": 5000})
+assert p.topic_partitions("pygrow") == 2, p.topic_partitions("pygrow")
+a = KafkaAdminClient(bootstrap_servers=sys.argv[2].split(","), api_version=(2, 5, 0))
+a.create_partitions({"pygrow": NewPartitions(total_count=5)})
+deadline = time.time() + 20 # funneld refreshes every metadata.max.age.ms (1 s here)
+while p.topic_partitions("pygrow") != 5 and time.time() < deadline:
+    time.sleep(0.2)
+assert p.topic_partitions("pygrow") == 5, p.topic_partitions("pygrow")
+assert sorted(p.list_topics("pygrow").topics["pygrow"].partitions) == [0, 1, 2, 3, 4]
+print("pygrow: 2 partitions, then 5 after CreatePartitions, in topic_partitions() and list_topics()")
+PY
+fi
 fnl_funneld_stop
 fnl_readback_verify pyb 3 "$FNL_TMP"/ex/ex-*
 fnl_broker_stop
