@@ -376,7 +376,8 @@ static PyObject *Producer_tp_new(PyTypeObject *type, PyObject *args, PyObject *k
 	p->gen = fork_gen;
 	p->lock = PyThread_allocate_lock();
 	p->topics = PyDict_New();
-	if (!p->lock || !p->topics) {
+	p->counted = PyDict_New();
+	if (!p->lock || !p->topics || !p->counted) {
 		Py_DECREF(p);
 		return PyErr_NoMemory();
 	}
@@ -457,6 +458,7 @@ static void Producer_dealloc(Producer *p)
 	PyMem_Free(p->socket_path);
 	Py_XDECREF(p->on_delivery);
 	Py_XDECREF(p->topics);
+	Py_XDECREF(p->counted);
 	Py_XDECREF(p->last_topic);
 	if (p->lock)
 		PyThread_free_lock(p->lock);
@@ -1045,13 +1047,24 @@ static PyObject *Producer_exit(Producer *p, PyObject *args)
 	Py_RETURN_FALSE;
 }
 
-/* The topic's partition count now (fnl_topic_refresh: a round trip, so a topic
- * that grew shows its new count, as confluent_kafka's metadata would), or -1
- * with an exception set. */
-static int32_t topic_count(Producer *p, fnl_topic_t *t)
+/* The topic's partition count (fnl_topic_refresh: a round trip, so a topic that
+ * grew shows its new count, as confluent_kafka's metadata would; at most once a
+ * second per topic, so a caller that asks per record stays cheap, as the Java
+ * producer's partitionsFor() reads its cached metadata), or -1 with an
+ * exception set. */
+#define COUNT_MAX_AGE_S 1.0
+static int32_t topic_count(Producer *p, PyObject *topic, fnl_topic_t *t)
 {
+	struct timespec ts;
 	int32_t n;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	PyObject *when = PyDict_GetItemWithError(p->counted, topic);
+	if (!when && PyErr_Occurred())
+		return -1;
+	if (when && now - PyFloat_AsDouble(when) < COUNT_MAX_AGE_S)
+		return fnl_topic_partitions(t);
 	client_acquire(p);
 	Py_BEGIN_ALLOW_THREADS fnl_set_max_block_ms(p->c, p->max_block_ms);
 	n = fnl_topic_refresh(p->c, t);
@@ -1061,6 +1074,12 @@ static int32_t topic_count(Producer *p, fnl_topic_t *t)
 		raise_errno(n, "topic partition count", p->max_block_ms);
 		return -1;
 	}
+	PyObject *f = PyFloat_FromDouble(now);
+	if (!f || PyDict_SetItem(p->counted, topic, f) < 0) {
+		Py_XDECREF(f);
+		return -1;
+	}
+	Py_DECREF(f);
 	return n;
 }
 
@@ -1073,7 +1092,7 @@ static PyObject *Producer_topic_partitions(Producer *p, PyObject *topic)
 		return NULL;
 	check_fork(p);
 	t = topic_lookup(p, topic);
-	if (!t || (n = topic_count(p, t)) < 0)
+	if (!t || (n = topic_count(p, topic, t)) < 0)
 		return NULL;
 	return PyLong_FromLong(n);
 }
@@ -1130,7 +1149,7 @@ static PyObject *Producer_list_topics(Producer *p, PyObject *args, PyObject *kwa
 	check_fork(p);
 	t = topic_lookup(p, topic);
 	int32_t n;
-	if (!t || (n = topic_count(p, t)) < 0)
+	if (!t || (n = topic_count(p, topic, t)) < 0)
 		return NULL;
 	parts = PyDict_New();
 	for (int32_t i = 0; parts && i < n; i++) {

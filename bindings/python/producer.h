@@ -29,6 +29,7 @@ typedef struct {
 	size_t ring_bytes;
 	PyObject *on_delivery; /* default callback from the config, or NULL */
 	PyObject *topics;      /* dict: name -> int (fnl_topic_t *) */
+	PyObject *counted;     /* dict: name -> float, when its partition count was last asked */
 	PyObject *last_topic;  /* cache of the last lookup */
 	fnl_topic_t *last_handle;
 	struct slot *slots;
