@@ -185,5 +185,8 @@ int bench_sched_batch(bool on);
 int bench_sockets(int pid, const int *ports, int nports, struct bench_sock *out);
 /* utime+stime of a live process, seconds; -1 on error */
 double bench_proc_cpu_s(int pid);
+/* utime+stime of an rusage (getrusage, wait4), seconds */
+struct rusage;
+double bench_ru_cpu_s(const struct rusage *u);
 
 #endif

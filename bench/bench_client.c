@@ -186,8 +186,7 @@ static double proc_cpu_s(void)
 {
 	struct rusage u;
 	getrusage(RUSAGE_SELF, &u);
-	return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
-	       (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
+	return bench_ru_cpu_s(&u);
 }
 
 /* waits for the parent's start signal; returns the process's CPU time then,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -59,6 +60,12 @@ int bench_sched_batch(bool on)
 	if (!on)
 		return 0;
 	return sched_setscheduler(0, SCHED_BATCH, &sp) < 0 ? -errno : 0;
+}
+
+double bench_ru_cpu_s(const struct rusage *u)
+{
+	return (double)u->ru_utime.tv_sec + (double)u->ru_utime.tv_usec / 1e6 +
+	       (double)u->ru_stime.tv_sec + (double)u->ru_stime.tv_usec / 1e6;
 }
 
 double bench_proc_cpu_s(int pid)

@@ -551,8 +551,7 @@ static void daemon_stop(struct daemon *d, struct bench_result *r)
 	memset(&ru, 0, sizeof(ru));
 	wait4(d->pid, &st, 0, &ru);
 	d->pid = 0;
-	r->cpu_daemon_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	r->cpu_daemon_s = bench_ru_cpu_s(&ru);
 	char line[1024];
 	if (file_has(d->log, " stopped ", line, sizeof(line))) {
 		const char *p = strstr(line, "requests=");
@@ -779,9 +778,7 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 				continue;
 			pids[i] = 0;
 			left--;
-			r->cpu_clients_proc_s +=
-			    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-			    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+			r->cpu_clients_proc_s += bench_ru_cpu_s(&ru);
 		}
 		uint64_t now = bench_now_ns();
 		if (now - last > (isatty(2) ? 500000000ull : 2000000000ull)) {
