@@ -91,11 +91,12 @@ static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int
 	struct md_ctx *x = ctx;
 	struct fnl_daemon *d = x->d;
 	x->cur_topic = topic_id(d, name, name_len);
-	if (x->cur_topic >= 0)
+	if (x->cur_topic >= 0) {
 		d->topics[x->cur_topic].md_err =
 		    err ? err : (nparts <= 0 ? ERR_UNKNOWN_TOPIC_OR_PART : 0);
-	if (x->cur_topic >= 0 && (err == ERR_UNKNOWN_TOPIC_OR_PART || (!err && nparts <= 0)))
-		topic_missing(d, x->cur_topic);
+		if (d->topics[x->cur_topic].md_err == ERR_UNKNOWN_TOPIC_OR_PART)
+			topic_missing(d, x->cur_topic);
+	}
 	if (x->cur_topic < 0 || err || nparts <= 0) {
 		x->cur_topic = -1;
 		return;
