@@ -477,6 +477,26 @@ static int ctl_call(struct fnl_client *c, struct fnl_ctl_msg *m)
 	}
 }
 
+/* A TOPIC lookup (ctlproto.h) of name, whose len + 1 bytes fit m->name;
+ * held_id + 1 in arg2 when the caller holds the id already (0: a first
+ * lookup). 0 with m the TOPIC_OK answer, or -errno. */
+static int topic_call(struct fnl_client *c, const char *name, size_t len, int32_t held,
+                      struct fnl_ctl_msg *m)
+{
+	int rc;
+
+	fnl_ctl_msg_init(m, FNL_CTL_TOPIC);
+	memcpy(m->name, name, len + 1);
+	m->arg = c->conf.max_block_ms > 0 ? (uint32_t)c->conf.max_block_ms : 1;
+	m->arg2 = held;
+	rc = ctl_call(c, m);
+	if (rc < 0)
+		return rc;
+	if (m->type == FNL_CTL_ERROR)
+		return refused(m);
+	return m->type == FNL_CTL_TOPIC_OK ? 0 : -EPROTO;
+}
+
 int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out)
 {
 	struct fnl_ctl_msg m;
@@ -499,16 +519,9 @@ int fnl_topic(fnl_client_t *c, const char *name, fnl_topic_t **out)
 			return 0;
 		}
 	}
-	fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
-	memcpy(m.name, name, len + 1);
-	m.arg = c->conf.max_block_ms > 0 ? (uint32_t)c->conf.max_block_ms : 1;
-	rc = ctl_call(c, &m);
+	rc = topic_call(c, name, len, 0, &m);
 	if (rc < 0)
 		return rc;
-	if (m.type == FNL_CTL_ERROR)
-		return refused(&m);
-	if (m.type != FNL_CTL_TOPIC_OK)
-		return -EPROTO;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -539,16 +552,10 @@ int32_t fnl_topic_refresh(fnl_client_t *c, fnl_topic_t *t)
 		return -EINVAL;
 	if (c->forked && (rc = fork_attach(c)) < 0)
 		return rc;
-	fnl_ctl_msg_init(&m, FNL_CTL_TOPIC);
-	memcpy(m.name, t->name, sizeof(m.name));
-	m.arg = c->conf.max_block_ms > 0 ? (uint32_t)c->conf.max_block_ms : 1;
-	m.arg2 = (int32_t)t->id + 1; /* the id we hold (ctlproto.h) */
-	rc = ctl_call(c, &m);
+	rc = topic_call(c, t->name, strlen(t->name), (int32_t)t->id + 1, &m);
 	if (rc < 0)
 		return rc;
-	if (m.type == FNL_CTL_ERROR)
-		return refused(&m);
-	if (m.type != FNL_CTL_TOPIC_OK || m.arg != t->id)
+	if (m.arg != t->id)
 		return -EPROTO; /* another id: only a daemon that lost its topic table */
 	t->partitions = m.arg2 < 0 ? -1 : m.arg2;
 	return t->partitions;
