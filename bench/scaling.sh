@@ -66,22 +66,25 @@ for k in $points; do
 		--clients "$clients" --records "$records" --settings own --rounds "$rounds" \
 		--corpus "$corpus" --quiet --json "$json" >"$out/scaling-$corpus-${k}c.log" 2>&1 ||
 		{ tail -5 "$out/scaling-$corpus-${k}c.log" >&2; echo "scaling.sh: the $k-core run failed" >&2; exit 1; }
+	# prints the point's median rec/s, then its table line
 	/usr/bin/env python3 - "$json" "$k" "$list" "${first:-0}" <<'PY' >"$out/.scaling-line"
 import json, statistics as S, sys
 d = json.load(open(sys.argv[1]))
 rs = [r for r in d["runs"] if r["mode"] == "funnel-cores" and r["ok"]]
 if not rs:
-    print("%-6s %-18s %12s" % (sys.argv[2], sys.argv[3], "no ok run")); sys.exit(0)
+    print(0); print("%-6s %-18s %12s" % (sys.argv[2], sys.argv[3], "no ok run")); sys.exit(0)
 m = lambda f: S.median(f(r) for r in rs)
 rps = m(lambda r: r["records_per_s"])
 first = float(sys.argv[4]) or rps
+print("%.0f" % rps)
 share = m(lambda r: r["compressed_by_workers"] / max(1, r["compressed_by_workers"] + r["compressed_by_core0"]))
 print("%-6s %-18s %12.0f %6.2fx %8.2f %10.0f %14.0f %8.0f%%" % (
     sys.argv[2], sys.argv[3], rps, rps / first, m(lambda r: r["cpu_s_per_million_records"]),
     m(lambda r: r["funneld_cpu_ns_per_record"]),
     m(lambda r: r["funneld_ns_per_record_outside_workers"]), 100 * share))
 PY
-	cat "$out/.scaling-line"
-	[[ -n $first ]] || first=$(python3 -c "import json,statistics as S,sys; d=json.load(open(sys.argv[1])); print(S.median(r['records_per_s'] for r in d['runs'] if r['ok']))" "$json")
+	{ read -r rps; read -r row; } <"$out/.scaling-line"
+	echo "$row"
+	[[ -n $first || $rps == 0 ]] || first=$rps
 done
 rm -f "$out/.scaling-line"
