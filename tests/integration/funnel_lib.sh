@@ -6,8 +6,14 @@
 #   fnl_funneld_ready SOCKET              true once funneld at SOCKET is past start-up (the
 #                                         control socket opens before bootstrap)
 #   fnl_readback_verify TOPIC PARTS EXPECT... read back with kcat and check every record
+#   fnl_free_port                         a TCP port free on 127.0.0.1 now (for a broker
+#                                         started later on a port funneld was told)
 : "${FNL_FUNNELD:=$FNL_BUILD_DIR/ctrl/funneld}"
 : "${FNL_LOAD:=$FNL_BUILD_DIR/tests/integration/fnl-load}"
+
+fnl_free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
 
 fnl_funneld_start() {
 	FNL_SOCKET=$FNL_TMP/run/funnel.sock

@@ -12,10 +12,7 @@ source "$(dirname "$0")/funnel_lib.sh"
 FNL_BROKER=kfake
 CTL=$FNL_BUILD_DIR/ctrl/funnelctl
 
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port=$(free_port)
+port=$(fnl_free_port)
 FNL_BOOTSTRAP=127.0.0.1:$port
 FNL_SOCKET=$FNL_TMP/run/funnel.sock
 "$FNL_FUNNELD" -X "bootstrap.servers=$FNL_BOOTSTRAP" -X "funnel.socket.path=$FNL_SOCKET" \
@@ -76,7 +73,7 @@ wait "$FNL_BROKER_PID" || true
 
 # 4. A cluster that never comes: exit != 0 after max.block.ms, socket removed.
 st=0
-"$FNL_FUNNELD" -X "bootstrap.servers=127.0.0.1:$(free_port)" -X "funnel.socket.path=$FNL_SOCKET" \
+"$FNL_FUNNELD" -X "bootstrap.servers=127.0.0.1:$(fnl_free_port)" -X "funnel.socket.path=$FNL_SOCKET" \
 	-X max.block.ms=2000 2>"$FNL_TMP/never.err" || st=$?
 [[ $st -ne 0 ]] || fnl_fail "funneld started without a cluster"
 grep -q "cannot reach the cluster within max.block.ms=2000" "$FNL_TMP/never.err" || { cat "$FNL_TMP/never.err" >&2; fnl_fail "no clear message"; }

@@ -13,10 +13,7 @@ fnl_test_init 180
 source "$(dirname "$0")/funnel_lib.sh"
 FNL_BROKER=kfake
 
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port=$(free_port)
+port=$(fnl_free_port)
 FNL_BOOTSTRAP=127.0.0.1:$port
 kfake() { # kfake TOPIC:N...: one broker on $port
 	local args=()
@@ -28,8 +25,28 @@ kfake() { # kfake TOPIC:N...: one broker on $port
 	fnl_track "$FNL_BROKER_PID"
 	fnl_wait_for 20 test -s "$FNL_TMP/kfake.boot" || fnl_fail "kfake did not start on $port"
 }
+# every record of a client got its report, some UNKNOWN_TOPIC_OR_PARTITION:
+# all_reported NAME STDERR_FILE RECORDS EXIT_STATUS sets delivered and failed
+# (in this shell: fnl_fail must end the test, not a subshell)
+all_reported() {
+	local d f
+	d=$(sed -n 's/.* delivered=\([0-9]*\).*/\1/p' "$2" | tail -1)
+	f=$(sed -n 's/.* failed=\([0-9]*\).*/\1/p' "$2" | tail -1)
+	(($4 != 0 && ${f:-0} > 0 && ${d:-0} + ${f:-0} == $3)) ||
+		fnl_fail "client $1: delivered=${d:-?} failed=${f:-?} of $3 (every record needs one report)"
+	grep -q "first_error=UNKNOWN_TOPIC_OR_PARTITION" "$2" ||
+		fnl_fail "client $1: the deleted topic's records did not fail with UNKNOWN_TOPIC_OR_PARTITION"
+	delivered=$d failed=$f
+}
+no_quarantine() {
+	if grep -i "quarantin" "$FNL_TMP/funneld.err"; then
+		fnl_fail "a client was quarantined for records of a deleted topic"
+	fi
+}
+OPTS=(-X request.timeout.ms=10000 -X delivery.timeout.ms=20000)
+
 kfake keep:3 gone:3
-fnl_funneld_start -X request.timeout.ms=10000 -X delivery.timeout.ms=20000
+fnl_funneld_start "${OPTS[@]}"
 
 # one client process, two topics, across the restart (fnl-load is one topic per
 # process, so two processes stand for it: 'gone' is the one that lives through)
@@ -46,7 +63,7 @@ wait "$FNL_BROKER_PID" 2>/dev/null || true
 
 # 'gone' deleted: the cluster comes back without it
 kfake keep:3
-fnl_funneld_start -X request.timeout.ms=10000 -X delivery.timeout.ms=20000 -X metadata.max.age.ms=500
+fnl_funneld_start "${OPTS[@]}" -X metadata.max.age.ms=500
 fnl_wait_for 20 grep -q "topic 'gone' is in funneld's topic table but the cluster does not know it" "$FNL_TMP/funneld.err" ||
 	fnl_fail "no warning that the topic table names a topic the cluster does not know"
 "$FNL_LOAD" -q -s "$FNL_SOCKET" -t keep -c k -n 2000 -k 50 -P 3 -e "$FNL_TMP/ex-keep" ||
@@ -54,16 +71,10 @@ fnl_wait_for 20 grep -q "topic 'gone' is in funneld's topic table but the cluste
 st=0
 wait "$g" || st=$?
 cat "$FNL_TMP/g.err" >&2
-((st != 0)) || fnl_fail "the client of the deleted topic got success for every record"
-grep -q "first_error=UNKNOWN_TOPIC_OR_PARTITION" "$FNL_TMP/g.err" ||
-	fnl_fail "the deleted topic's records did not fail with UNKNOWN_TOPIC_OR_PARTITION"
-delivered=$(sed -n 's/.* delivered=\([0-9]*\).*/\1/p' "$FNL_TMP/g.err" | tail -1)
-failed=$(sed -n 's/.* failed=\([0-9]*\).*/\1/p' "$FNL_TMP/g.err" | tail -1)
-((delivered > 0 && failed > 0 && delivered + failed == 3000)) ||
-	fnl_fail "client g: delivered=$delivered failed=$failed of 3000 (every record needs one report)"
-if grep -i "quarantin" "$FNL_TMP/funneld.err"; then
-	fnl_fail "a client was quarantined for records of a deleted topic"
-fi
+all_reported g "$FNL_TMP/g.err" 3000 "$st"
+gd=$delivered gf=$failed
+((gd > 0)) || fnl_fail "client g: no record delivered before the deletion"
+no_quarantine
 fnl_readback_verify keep 3 "$FNL_TMP/ex-keep"
 
 # the topic created again (CreateTopics, python3-kafka) while this funneld runs: the
@@ -84,7 +95,8 @@ wait "$FNL_BROKER_PID" 2>/dev/null || true
 # client still gets a report for every record.
 FNL_BROKER=mock
 fnl_broker_start -b 1 -t kept:3
-fnl_funneld_start -X request.timeout.ms=10000 -X delivery.timeout.ms=20000 -X funnel.restart.wait.ms=2000
+OPTS+=(-X funnel.restart.wait.ms=2000)
+fnl_funneld_start "${OPTS[@]}"
 "$FNL_LOAD" -s "$FNL_SOCKET" -t kept -c kp -n 1200 -r 400 -L "$FNL_TMP/kp.progress" 2>"$FNL_TMP/kp.err" &
 kp=$!
 fnl_track "$kp"
@@ -95,23 +107,17 @@ kill -KILL "$FNL_FUNNELD_PID"
 wait "$FNL_FUNNELD_PID" 2>/dev/null || true
 fnl_broker_cmd "topic_error kept 3" >/dev/null || fnl_fail "mock topic_error"
 fnl_broker_cmd "rtt 1 0" >/dev/null || fnl_fail "mock rtt 0"
-"$FNL_FUNNELD" -c "$FNL_TMP/funnel.properties" -X request.timeout.ms=10000 -X delivery.timeout.ms=20000 \
-	-X funnel.restart.wait.ms=2000 2>>"$FNL_TMP/funneld.err" &
+"$FNL_FUNNELD" -c "$FNL_TMP/funnel.properties" "${OPTS[@]}" 2>>"$FNL_TMP/funneld.err" &
 FNL_FUNNELD_PID=$!
 fnl_track "$FNL_FUNNELD_PID"
 st=0
 wait "$kp" || st=$?
 cat "$FNL_TMP/kp.err" >&2
-kd=$(sed -n 's/.* delivered=\([0-9]*\).*/\1/p' "$FNL_TMP/kp.err" | tail -1)
-kf=$(sed -n 's/.* failed=\([0-9]*\).*/\1/p' "$FNL_TMP/kp.err" | tail -1)
-((st != 0 && kf > 0 && kd + kf == 1200)) ||
-	fnl_fail "client kp: delivered=${kd:-?} failed=${kf:-?} of 1200 (every record needs one report)"
-grep -q "first_error=UNKNOWN_TOPIC_OR_PARTITION" "$FNL_TMP/kp.err" || fnl_fail "kp: not UNKNOWN_TOPIC_OR_PARTITION"
+all_reported kp "$FNL_TMP/kp.err" 1200 "$st"
+
 grep -E "restored|recover" "$FNL_TMP/funneld.err" | tail -2
 grep -Eq "restored[^ ]*=[1-9]|batches=[1-9]" <(grep -E "recover" "$FNL_TMP/funneld.err" | tail -1) ||
 	fnl_fail "no batch was kept in the journal at the kill: the kept-batch path was not exercised"
-if grep -i "quarantin" "$FNL_TMP/funneld.err"; then
-	fnl_fail "a client was quarantined for records of a deleted topic"
-fi
+no_quarantine
 fnl_funneld_stop
-echo "topic_deleted: ok: $delivered delivered before the deletion, $failed failed with UNKNOWN_TOPIC_OR_PARTITION, no quarantine; kept batches at a kill: $kd delivered, $kf failed"
+echo "topic_deleted: ok: $gd delivered before the deletion, $gf failed with UNKNOWN_TOPIC_OR_PARTITION, no quarantine; kept batches at a kill: $delivered delivered, $failed failed"
