@@ -463,6 +463,7 @@ int bench_report_json(const struct bench_opts *o, const struct bench_results *rs
 		json_num(f, "cpu_clients_s", r->cpu_clients_s, true);
 		json_num(f, "cpu_clients_process_s", r->cpu_clients_proc_s, true);
 		json_num(f, "cpu_funneld_s", r->cpu_daemon_s, true);
+		json_num(f, "cpu_funneld_life_s", r->cpu_daemon_life_s, true);
 		fprintf(f, "\"queue_full_retries\": %llu, \"batches_read\": %llu, ",
 		        (unsigned long long)r->eagain, (unsigned long long)r->batches_read);
 		if (bench_mode_is_funnel(r->mode))

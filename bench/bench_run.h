@@ -70,8 +70,12 @@ struct bench_result {
 	double wall_s, rps, mbps;
 	/* cpu_clients_s: the clients' CPU from the start signal to their last
 	 * report (the producer's); cpu_clients_proc_s: fork to exit, which adds the
-	 * fork's copy of the corpus page tables, set-up and the exit */
-	double cpu_clients_s, cpu_clients_proc_s, cpu_daemon_s, cpu_s_per_mrec, daemon_ns_per_rec;
+	 * fork's copy of the corpus page tables, set-up and the exit;
+	 * cpu_daemon_s: funneld's CPU from the start signal to the last client's
+	 * exit; cpu_daemon_life_s: its whole life (start-up's pre-faulting of its
+	 * buffers, shutdown) */
+	double cpu_clients_s, cpu_clients_proc_s, cpu_daemon_s, cpu_daemon_life_s, cpu_s_per_mrec,
+	    daemon_ns_per_rec;
 	double append_ns[3], e2e_ns[3]; /* p50, p99, p99.9 */
 	uint64_t produce_requests, bytes_sent, conns, eagain;
 	double ratio_tcp;     /* raw value bytes / TCP bytes sent to brokers */

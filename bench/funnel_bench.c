@@ -540,6 +540,17 @@ static int daemon_start(const struct bench_opts *o, struct daemon *d, int run_id
 	return -ETIMEDOUT;
 }
 
+/* funneld's CPU so far, all threads (its process CPU-time clock), seconds; 0
+ * when it cannot be read */
+static double daemon_cpu_s(const struct daemon *d)
+{
+	clockid_t cid;
+	struct timespec ts;
+	if (d->pid <= 0 || clock_getcpuclockid(d->pid, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* SIGTERM, reap with its rusage, read the request count from its last line */
 static void daemon_stop(struct daemon *d, struct bench_result *r)
 {
@@ -551,7 +562,7 @@ static void daemon_stop(struct daemon *d, struct bench_result *r)
 	memset(&ru, 0, sizeof(ru));
 	wait4(d->pid, &st, 0, &ru);
 	d->pid = 0;
-	r->cpu_daemon_s = bench_ru_cpu_s(&ru);
+	r->cpu_daemon_life_s = bench_ru_cpu_s(&ru);
 	char line[1024];
 	if (file_has(d->log, " stopped ", line, sizeof(line))) {
 		const char *p = strstr(line, "requests=");
@@ -764,6 +775,7 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 	while (atomic_load_explicit(&shm->ready, memory_order_acquire) < n &&
 	       bench_now_ns() - t_wait < 30000000000ull)
 		usleep(1000);
+	double dcpu0 = daemon_cpu_s(&d); /* its start-up is not counted, as the clients' is not */
 	uint64_t t0 = bench_now_ns();
 	atomic_store_explicit(&shm->go, 1, memory_order_release);
 	char label[64];
@@ -797,6 +809,7 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 		if (left)
 			usleep(2000);
 	}
+	double dcpu1 = daemon_cpu_s(&d);
 	progress(o, shm, n, label, r->records, t0);
 	if (!o->quiet && isatty(2))
 		fputc('\n', stderr);
@@ -808,6 +821,9 @@ static int run_once(struct bench_opts *o, struct broker *b, struct bench_shm *sh
 			r->conns = s.conns;
 		}
 		daemon_stop(&d, r);
+		/* the run's share: from the start signal to the last client's exit;
+		 * its whole life where the CPU clock could not be read */
+		r->cpu_daemon_s = dcpu0 > 0 && dcpu1 >= dcpu0 ? dcpu1 - dcpu0 : r->cpu_daemon_life_s;
 		unlink(o->socket);
 		if (r->ok)
 			unlink(d.log);
