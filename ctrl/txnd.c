@@ -96,32 +96,99 @@ static int parse_group(struct fnl_txnd *t, const uint8_t **p, const uint8_t *end
 
 /* ---- the window ---- */
 
-/* Writes a RESULT and n record offsets (t->roff). A client waits for its answer: what does
- * not fit its socket buffer at once gets REPLY_WAIT_MS more; a client that does not read
- * it by then is closed. 0 or -1. */
-#define REPLY_WAIT_MS 5000
-static int send_result(int fd, struct iovec *iov, int n)
+/* Replies go out at once as far as the client's socket takes them; the rest waits in the
+ * conn's out (txnd_int.h) and goes as the socket drains, so a client that does not read
+ * (its fnl_txn_commit timed out) holds up no other client and no window. A client that
+ * reads nothing of it for REPLY_KEEP_MS is closed (its next fnl_txn_commit learns the
+ * outcome by RESEND); REPLY_KEEP_BYTES bounds what waits over all clients. */
+#define REPLY_KEEP_MS    30000
+#define REPLY_KEEP_BYTES ((size_t)64 << 20)
+
+static void conn_close(struct fnl_txnd *t, int ci);
+
+/* What iov[0..n) holds, after what already waits in c->out. 0 or -ENOMEM. */
+static int out_keep(struct fnl_txnd *t, struct conn *c, const struct iovec *iov, int n)
 {
-	int64_t deadline = -1;
-	while (n > 0) {
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	size_t add = 0, keep = c->out_len - c->out_off;
+	for (int i = 0; i < n; i++)
+		add += iov[i].iov_len;
+	if (t->out_bytes + add > REPLY_KEEP_BYTES)
+		return -ENOMEM;
+	uint8_t *b = malloc(keep + add);
+	if (!b)
+		return -ENOMEM;
+	if (keep)
+		memcpy(b, c->out + c->out_off, keep);
+	for (int i = 0; i < n; i++) {
+		memcpy(b + keep, iov[i].iov_base, iov[i].iov_len);
+		keep += iov[i].iov_len;
+	}
+	if (!c->out)
+		c->out_until_ms = mono_ms() + REPLY_KEEP_MS;
+	free(c->out);
+	c->out = b;
+	c->out_off = 0;
+	c->out_len = keep;
+	t->out_bytes += add;
+	return 0;
+}
+
+/* Sends what waits in c->out as far as the socket takes it (POLLOUT); closes the
+ * connection if it failed. */
+static void out_flush(struct fnl_txnd *t, int ci)
+{
+	struct conn *c = &t->conns[ci];
+	while (c->out_off < c->out_len) {
+		ssize_t k = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0 && errno == EAGAIN) {
-			if (deadline < 0)
-				deadline = mono_ms() + REPLY_WAIT_MS;
-			int64_t left = deadline - mono_ms();
-			struct pollfd p = {fd, POLLOUT, 0};
-			if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-				return -1;
-			continue;
+		if (k < 0 && errno == EAGAIN)
+			return;
+		if (k < 0) {
+			conn_close(t, ci);
+			return;
 		}
+		c->out_off += (size_t)k;
+		t->out_bytes -= (size_t)k;
+		c->out_until_ms = mono_ms() + REPLY_KEEP_MS; /* it reads */
+	}
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+}
+
+/* Closes the clients that read none of their waiting answer for REPLY_KEEP_MS. */
+static void out_expire(struct fnl_txnd *t)
+{
+	if (!t->out_bytes)
+		return;
+	int64_t now = mono_ms();
+	for (int ci = 0; ci < t->nconns; ci++)
+		if (t->conns[ci].fd >= 0 && t->conns[ci].out && now >= t->conns[ci].out_until_ms) {
+			fnl_warn("transactions: a client read none of its answer for %d s; closing "
+			         "its connection (its next fnl_txn_commit learns the outcome)",
+			         REPLY_KEEP_MS / 1000);
+			conn_close(t, ci);
+		}
+}
+
+/* A reply (header, RESULT, offsets) to conn ci, after what waits for it. 0 or -1. */
+static int send_result(struct fnl_txnd *t, int ci, struct iovec *iov, int n)
+{
+	struct conn *c = &t->conns[ci];
+	while (n > 0 && !c->out) {
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno == EAGAIN)
+			break;
 		if (k < 0)
 			return -1;
 		n = fnl_txw_iov_advance(&iov, n, (size_t)k);
 	}
-	return 0;
+	return n > 0 && out_keep(t, c, iov, n) < 0 ? -1 : 0;
 }
 
 static void reply_offs(struct fnl_txnd *t, int ci, uint32_t seq, int cls, int16_t kerr,
@@ -140,10 +207,8 @@ static void reply_offs(struct fnl_txnd *t, int ci, uint32_t seq, int cls, int16_
 	r.window = t->window_no;
 	snprintf(r.msg, sizeof(r.msg), "%s", msg ? msg : "");
 	struct iovec iov[3] = {{&h, sizeof(h)}, {&r, sizeof(r)}, {t->roff, ob}};
-	if (send_result(t->conns[ci].fd, iov, noffs ? 3 : 2) < 0) {
-		close(t->conns[ci].fd);
-		t->conns[ci].fd = -1;
-	}
+	if (send_result(t, ci, iov, noffs ? 3 : 2) < 0)
+		conn_close(t, ci);
 }
 
 static void reply(struct fnl_txnd *t, int ci, uint32_t seq, int cls, int16_t kerr, const char *msg)
@@ -877,11 +942,12 @@ static void run_window(struct fnl_txnd *t)
 
 static void conn_close(struct fnl_txnd *t, int ci)
 {
-	if (t->conns[ci].fd >= 0)
-		close(t->conns[ci].fd);
-	t->conns[ci].fd = -1;
-	t->conns[ci].has_hdr = false;
-	t->conns[ci].hello_owed = false;
+	struct conn *c = &t->conns[ci];
+	if (c->fd >= 0)
+		close(c->fd);
+	t->out_bytes -= c->out_len - c->out_off;
+	free(c->out);
+	*c = (struct conn){.fd = -1};
 }
 
 static int read_full(int fd, void *p, size_t n)
@@ -1062,18 +1128,26 @@ static void *txnd_main(void *arg)
 		int n = 0;
 		p[n++] = (struct pollfd){.fd = t->stop_efd, .events = POLLIN};
 		p[n++] = (struct pollfd){.fd = t->listen_fd, .events = POLLIN};
-		for (int ci = 0; ci < t->nconns; ci++)
-			if (t->conns[ci].fd >= 0 && !t->conns[ci].has_hdr) {
+		for (int ci = 0; ci < t->nconns; ci++) {
+			struct conn *c = &t->conns[ci];
+			short ev = (short)((c->has_hdr ? 0 : POLLIN) | (c->out ? POLLOUT : 0));
+			if (c->fd >= 0 && ev) {
 				ci_of[n] = ci;
-				p[n++] = (struct pollfd){.fd = t->conns[ci].fd, .events = POLLIN};
+				p[n++] = (struct pollfd){.fd = c->fd, .events = ev};
 			}
+		}
 		if (poll(p, (nfds_t)n, t->ready ? 200 : 100) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
 			accept_conns(t);
-		for (int k = 2; k < n; k++)
-			if (p[k].revents)
+		for (int k = 2; k < n; k++) {
+			struct conn *c = &t->conns[ci_of[k]];
+			if (c->out && (p[k].revents & (POLLOUT | POLLERR | POLLHUP)))
+				out_flush(t, ci_of[k]);
+			if (c->fd >= 0 && !c->has_hdr && (p[k].revents & ~POLLOUT))
 				serve_conn(t, ci_of[k]);
+		}
+		out_expire(t);
 		if (t->nentries && t->nentries < t->cfg->txn_min_commits &&
 		    t->nentries < t->entries_max) {
 			/* funnel.test.txn.window.min.commits: wait for more, 5 s at most */
@@ -1124,6 +1198,8 @@ int fnl_txnd_start(struct fnl_daemon *d, struct fnl_txnd **out, char *msg, size_
 	t->batches = calloc(t->batches_cap, sizeof(*t->batches));
 	t->entries = calloc((size_t)t->conns_cap, sizeof(*t->entries));
 	t->conns = calloc((size_t)t->conns_cap, sizeof(*t->conns));
+	for (int i = 0; t->conns && i < t->conns_cap; i++)
+		t->conns[i].fd = -1; /* before any goto fail: stop closes what is >= 0 */
 	t->roff = calloc(t->recs_cap, sizeof(*t->roff));
 	int rc = -ENOMEM;
 	if (!t->wbuf || !t->arena || !t->recs || !t->batches || !t->entries || !t->conns ||
@@ -1136,8 +1212,6 @@ int fnl_txnd_start(struct fnl_daemon *d, struct fnl_txnd **out, char *msg, size_
 		if (!t->zc || !t->zscratch)
 			goto fail;
 	}
-	for (int i = 0; i < t->conns_cap; i++)
-		t->conns[i].fd = -1;
 	rc = fnl_kclient_init(&t->boot, d->cfg.client_id, d->cfg.request_timeout_ms);
 	if (rc < 0)
 		goto fail;
@@ -1202,8 +1276,7 @@ void fnl_txnd_stop(struct fnl_txnd *t)
 	if (t->running)
 		pthread_join(t->thr, NULL);
 	for (int i = 0; t->conns && i < t->conns_cap; i++)
-		if (t->conns[i].fd >= 0)
-			close(t->conns[i].fd);
+		conn_close(t, i); /* an answer still waiting is lost: RESEND learns it */
 	if (t->listen_fd >= 0) {
 		close(t->listen_fd);
 		unlink(t->path);

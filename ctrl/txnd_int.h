@@ -74,11 +74,17 @@ struct group {
 	int ent;         /* the commit that sent it */
 };
 
+/* A reply the client's socket did not take at once waits in out (malloc'd: the control
+ * plane), sent as the socket drains (POLLOUT), so a client that does not read holds up no
+ * other; dropped with the connection at out_until_ms (txnd.c, REPLY_KEEP_MS). */
 struct conn {
 	int fd;
 	bool hello_owed;
 	bool has_hdr; /* a COMMIT header read; its body waits for the next window */
 	struct fnl_txw_hdr hdr;
+	uint8_t *out; /* NULL: nothing waits */
+	size_t out_len, out_off;
+	int64_t out_until_ms;
 };
 
 struct entry {
@@ -145,6 +151,7 @@ struct fnl_txnd {
 	int nentries;
 	struct conn *conns;
 	int nconns, conns_cap;
+	size_t out_bytes;           /* every conn's out_len - out_off, REPLY_KEEP_BYTES at most */
 	struct fnl_txw_roff *roff;  /* a RESULT's per-record offsets (recs_cap entries) */
 	int culprit;                /* the commit a failed attempt is blamed on (-1: the window) */
 	char denied_topic[256];     /* a topic AddPartitionsToTxn refused (TOPIC_AUTH...) */

@@ -17,12 +17,16 @@
  *   X  send offsets with generation 7 and member "nobody" (a group that has no such
  *      member), commit and expect ABORTABLE (funneld's window is aborted on Kafka), abort
  *   Y  as X, after waiting for GO_FILE as W does
+ *   S  commit with a 1 s timeout that ends before the answer (prints "stalled k"; exit 1 if
+ *      it was answered in time), read nothing until GO_FILE exists, then commit as C, which
+ *      reads the answer that waited
  * Prints "committed k" / "aborted k" / "retry k CLASS MSG", and for every delivery report
  * (conf.on_report) "report VALUE PARTITION OFFSET ERR" (and checks that fnl_txn_begin() is
  * refused from inside it). Exit 0 when the plan ran.
  * -k: print the class and message of a failed fnl_txn_init and exit 3 (config checks).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +39,10 @@ static const char *topic_name, *name, *group, *go_file;
 static int nrec = 5, nparts = 1, timeout_ms = 20000;
 static fnl_client_t *c;
 static fnl_topic_t *topic;
-static char values[4096][256]; /* by opaque % 4096: the value of each record produced */
+/* by opaque % nvals: the value of each record produced; nvals >= RECORDS, so the one
+ * transaction whose reports are pending never wraps */
+static char (*values)[256];
+static uint64_t nvals;
 static uint64_t nvalues;
 
 static void on_report(const struct fnl_report *r, void *ctx)
@@ -48,7 +55,7 @@ static void on_report(const struct fnl_report *r, void *ctx)
 		        name);
 		exit(1);
 	}
-	printf("report %s %d %lld %d\n", values[r->opaque % 4096], r->partition,
+	printf("report %s %d %lld %d\n", values[r->opaque % nvals], r->partition,
 	       (long long)r->offset, r->err);
 }
 
@@ -74,7 +81,7 @@ static void fill(int k, char kind)
 	for (int i = 0; i < nrec; i++) {
 		int vl = snprintf(v, sizeof(v), "%s:%d-%c-%d", name, k, kind, i);
 		uint64_t op = ++nvalues;
-		snprintf(values[op % 4096], sizeof(values[0]), "%s", v);
+		snprintf(values[op % nvals], sizeof(values[0]), "%s", v);
 		rc = fnl_produce(c, topic, -1, name, strlen(name), v, (size_t)vl, NULL, 0, 0, op);
 		if (rc < 0)
 			die("produce", rc);
@@ -159,6 +166,10 @@ int main(int argc, char **argv)
 	}
 	if (!topic_name || !name || !plan)
 		return 2;
+	nvals = nrec > 4096 ? (uint64_t)nrec : 4096;
+	values = calloc(nvals, sizeof(*values));
+	if (!values)
+		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	struct fnl_conf conf;
 	fnl_conf_init(&conf);
@@ -196,6 +207,19 @@ int main(int argc, char **argv)
 				pause();
 		case 'W':
 			printf("waiting %d\n", k);
+			while (access(go_file, F_OK) != 0)
+				sleep_ms(20);
+			commit(k, kind) == 0 ? (void)0 : die("commit", -EPERM);
+			break;
+		case 'S':
+			rc = fnl_txn_commit(c, 1000);
+			if (rc == 0 || fnl_txn_error_class(c) != FNL_TXN_ERR_RETRIABLE) {
+				fprintf(stderr,
+				        "fnl-txn-client %s: the commit did not time out: %s\n",
+				        name, rc == 0 ? "committed" : fnl_txn_error(c));
+				return 1;
+			}
+			printf("stalled %d\n", k);
 			while (access(go_file, F_OK) != 0)
 				sleep_ms(20);
 			commit(k, kind) == 0 ? (void)0 : die("commit", -EPERM);

@@ -21,6 +21,11 @@
 #      (funnel.test.txn.window.min.commits=2), one with group metadata the coordinator
 #      refuses: it alone gets ABORTABLE (ILLEGAL_GENERATION); the other commits at its first
 #      try, its records and offsets visible to read_committed, its reports' offsets theirs.
+#   3c. a client that reads no answer holds up no other: s1's commit of 30,000 records
+#      times out before its window runs (window.min.commits=2), then s1 reads nothing; s2's
+#      commit completes the window and s2 is answered while s1's 480 KB of offsets wait
+#      past its socket buffer; s1 then reads its answer on the same connection (no RESEND):
+#      every one of its reports has the place read_committed finds the record at.
 #   4. a client SIGKILLed mid-transaction: nothing of it anywhere; funneld goes on.
 #   5. funneld SIGKILLed while 4 clients are mid-transaction: the restarted funneld
 #      re-initializes the transactional id (same producer id, higher epoch), the clients'
@@ -143,7 +148,7 @@ for bad in enable.idempotence=false acks=1; do
 done
 
 if ! fnl_broker_is_mock; then
-	fnl_broker_start -b 3 -t txn:$P -t win:$P -t drop:$P -t kill:$P -t fence:$P -- \
+	fnl_broker_start -b 3 -t txn:$P -t win:$P -t drop:$P -t stall:$P -t kill:$P -t fence:$P -- \
 		-broker-config transaction.max.timeout.ms=30000
 	TX=(-X transactional.id=fnl-e2e -X transaction.timeout.ms=20000)
 	fnl_funneld_start -X funnel.metrics.listen= "${TX[@]}"
@@ -213,6 +218,19 @@ if ! fnl_broker_is_mock; then
 	[[ $(committed grpd2 drop) == "10 11 12" ]] || fnl_fail "d2's group offsets: $(committed grpd2 drop)"
 	[[ $(committed grpd1 drop) == "None None None" ]] || fnl_fail "d1's group offsets: $(committed grpd1 drop)"
 	reports_match d2 drop
+
+	echo "== 3c. a client that reads no answer holds up no other"
+	R=30000 client s1 -t stall -p S -P $P -w "$FNL_TMP/go3c"
+	fnl_wait_for 60 grep -q '^stalled 0' "$FNL_TMP/s1.out" ||
+		{ cat "$FNL_TMP/s1.out" >&2; fnl_fail "s1's commit did not time out"; }
+	run_client s2 -t stall -p C -P $P
+	touch "$FNL_TMP/go3c"
+	wait "$PID_s1" || { tail -5 "$FNL_TMP/s1.out" >&2; tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "s1 failed"; }
+	grep -q '^retry' "$FNL_TMP/s1.out" && fnl_fail "s1 lost its connection: $(grep '^retry' "$FNL_TMP/s1.out")"
+	grep -q 'read none of its answer' "$FNL_TMP/funneld.err" && fnl_fail "funneld closed s1"
+	(($(grep -c '^report s1:' "$FNL_TMP/s1.out") == 30000)) || fnl_fail "s1 did not get 30000 reports"
+	reports_match s1 stall
+	reports_match s2 stall
 	fnl_funneld_stop
 	fnl_funneld_start -X funnel.metrics.listen= "${TX[@]}"
 
