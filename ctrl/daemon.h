@@ -59,6 +59,8 @@ struct dtopic {
 	bool missing;    /* in the core with 0 partitions: a loaded name the cluster does not know */
 	int waiters;     /* clients with a pending lookup of this topic */
 	int16_t md_err;  /* the topic's error in the last Metadata answer; FNL_MD_NO_ANSWER: none */
+	int32_t core_parts;    /* the count the core was given (0: none, or missing) */
+	int32_t over_max;      /* a count funnel.partitions.max had no room for (logged), or 0 */
 };
 #define FNL_MD_NO_ANSWER INT16_MIN
 
@@ -88,6 +90,7 @@ struct fnl_daemon {
 	bool starting; /* before bootstrap and the producer id: HELLO is refused, funnelctl served */
 	int brokers_known;
 	int topics_pending;           /* clients with a pending topic lookup */
+	int32_t parts_in_core;        /* every topic's core_parts: at most funnel.partitions.max */
 	int64_t last_lookup_ms;       /* last Metadata request for pending topics */
 	char lookup_msg[256];         /* why the last lookup request failed ("" if it did not) */
 	int batch_size_max; /* batch.size at start-up: slots are that big */

@@ -86,6 +86,37 @@ static void topic_missing(struct fnl_daemon *d, int id)
 	t->missing = true;
 }
 
+/* funnel.partitions.max has no room for topic t at nparts (the core holds every topic's
+ * partitions for its life): a topic in the core keeps the count it has, so clients are
+ * told the count records can use; a new one is not given to the core and its lookups fail
+ * naming the setting (fnl_daemon_topic_failure); a name from the saved table, which
+ * clients that lived through a restart may hold, goes to the core with 0 partitions, so
+ * its records fail (UNKNOWN_TOPIC_OR_PARTITION) rather than quarantine their client.
+ * Logged once per count. */
+static void topic_over_max(struct fnl_daemon *d, struct dtopic *t, int id, int32_t nparts)
+{
+	if (t->over_max == nparts)
+		return;
+	t->over_max = nparts;
+	int32_t room = d->cfg.partitions_max - d->parts_in_core;
+	if (t->in_core) {
+		fnl_err("topic '%s' grew from %d to %d partitions but funnel.partitions.max=%d has "
+			"no room: records keep to its first %d until funneld restarts",
+			t->name, t->core_parts, nparts, d->cfg.partitions_max, t->core_parts);
+		return;
+	}
+	fnl_err("topic '%s' has %d partitions but funnel.partitions.max=%d has room for %d "
+		"more (%d in use by other topics): raise funnel.partitions.max and restart "
+		"funneld to produce to it",
+		t->name, nparts, d->cfg.partitions_max, room, d->parts_in_core);
+	if (!t->tentative && !t->missing) {
+		struct fnl_cmd m = {.type = FNL_CMD_TOPIC, .a = id, .b = 0};
+		snprintf(m.name, sizeof(m.name), "%s", t->name);
+		fnl_daemon_push(d, &m);
+		t->missing = true;
+	}
+}
+
 static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int32_t nparts)
 {
 	struct md_ctx *x = ctx;
@@ -115,6 +146,11 @@ static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int
 		return;
 	}
 	t->shrunk_to = 0;
+	if ((!t->in_core || nparts > t->nparts) &&
+	    d->parts_in_core + (nparts - t->core_parts) > d->cfg.partitions_max) {
+		topic_over_max(d, t, x->cur_topic, nparts);
+		return;
+	}
 	if (!t->in_core || nparts > t->nparts) {
 		/* new, or grown (CreatePartitions): the core takes the new count for
 		 * records it partitions from now on (cmd_topic in dataplane/core/core.c) */
@@ -131,6 +167,9 @@ static void md_topic(void *ctx, int16_t err, const char *name, int name_len, int
 		struct fnl_cmd m = {.type = FNL_CMD_TOPIC, .a = x->cur_topic, .b = nparts};
 		snprintf(m.name, sizeof(m.name), "%s", t->name);
 		fnl_daemon_push(d, &m);
+		d->parts_in_core += nparts - t->core_parts;
+		t->core_parts = nparts;
+		t->over_max = 0;
 		t->in_core = true;
 		t->missing = false;
 		t->nparts = nparts;
@@ -387,6 +426,13 @@ int fnl_daemon_topic_failure(const struct fnl_daemon *d, int id, int waited_ms, 
 			     size_t len)
 {
 	const struct dtopic *t = &d->topics[id];
+	if (t->over_max) {
+		snprintf(msg, len, "topic '%s' has %d partitions but funnel.partitions.max=%d has "
+			 "room for %d more: raise funnel.partitions.max and restart funneld",
+			 t->name, t->over_max, d->cfg.partitions_max,
+			 d->cfg.partitions_max - d->parts_in_core);
+		return -ENOSPC;
+	}
 	if (t->md_err == ERR_UNKNOWN_TOPIC_OR_PART) {
 		snprintf(msg, len, "topic '%s' does not exist (UNKNOWN_TOPIC_OR_PARTITION; "
 			 "waited max.block.ms=%d)", t->name, waited_ms);

@@ -310,8 +310,8 @@ void fnl_registry_topics_tick(struct fnl_daemon *d, bool now)
 			continue;
 		if (d->topics[c->pend_topic].in_core)
 			topic_settle(d, c, true);
-		else if (t >= c->pend_deadline_ms)
-			topic_settle(d, c, false);
+		else if (t >= c->pend_deadline_ms || d->topics[c->pend_topic].over_max)
+			topic_settle(d, c, false); /* over_max: no wait helps (meta.c) */
 	}
 }
 

@@ -387,6 +387,8 @@ static void cmd_topic(struct fnl_core *c, const struct fnl_cmd *m)
 			topic_grow(c, m->a, m->b);
 		return; /* fewer: Kafka cannot shrink a topic (ctrl logs a re-created one) */
 	}
+	/* ctrl keeps the same count and never sends what does not fit (ctrl/meta.c
+	 * topic_over_max): these checks are the core's own bound on its arrays */
 	if (c->parts_used + (uint32_t)m->b > (uint32_t)c->cfg.partitions_max) {
 		fnl_core_evt(c, FNL_EVT_LOG, 0, m->a, "funnel.partitions.max reached: topic ignored");
 		return;

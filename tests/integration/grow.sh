@@ -12,7 +12,10 @@
 #    the growth;
 # a second topic (3 partitions, registered after grow) is produced to before and after;
 # 5. a growth past funnel.partitions.max keeps the old count, with one error line that
-#    names the topic and the setting;
+#    names the topic and the setting, and clients are told the old count
+#    (fnl_topic_partitions); a new topic with more partitions than the setting has room
+#    for is refused at fnl_topic naming the setting (it used to be accepted, and its
+#    records then quarantined the client);
 # 6. transactions: the transaction thread refreshes its topics every metadata.max.age.ms
 #    between windows, so a transaction after the growth puts key "ta" in murmur2 % 8 = 5
 #    (before it: % 4 = 1); its delivery reports and kcat read_committed agree.
@@ -152,10 +155,20 @@ fnl_wait_for 20 grep -q "topic 'cap' grew from 4 to 8 partitions but funnel.part
 	fnl_fail "c2 did not get every report"
 [[ $("$CTL" -s "$FNL_SOCKET" status | sed -n 's/^topic cap: \([0-9]*\) partitions$/\1/p') == 4 ]] ||
 	fnl_fail "funnelctl does not show 4 partitions for cap"
+"$FNL_LOAD" -q -s "$FNL_SOCKET" -t cap -c c3 -n 1 -Q 4 -e "$FNL_TMP/ex-c3" ||
+	fnl_fail "a client is not told cap's 4 usable partitions"
 n=$(grep -c "funnel.partitions.max=6 has no room" "$FNL_TMP/funneld.err" || true)
 [[ $n -eq 1 ]] || fnl_fail "the error was logged $n times (want once)"
+fnl_broker_cmd "topic cap3 3" || fnl_fail "cannot create topic cap3"
+if "$FNL_LOAD" -q -s "$FNL_SOCKET" -t cap3 -c c4 -n 10 2>"$FNL_TMP/c4.err"; then
+	fnl_fail "a topic past funnel.partitions.max was accepted"
+fi
+grep -q "topic 'cap3' has 3 partitions but funnel.partitions.max=6 has room for 2 more" \
+	"$FNL_TMP/c4.err" || fnl_fail "cap3's refusal does not name the setting: $(cat "$FNL_TMP/c4.err")"
+"$FNL_LOAD" -q -s "$FNL_SOCKET" -t cap -c c5 -n 100 -k 20 -P 4 -e "$FNL_TMP/ex-c5" ||
+	fnl_fail "cap stopped working after cap3 was refused"
 fnl_funneld_stop
-fnl_readback_verify cap 8 "$FNL_TMP/ex-c1" "$FNL_TMP/ex-c2"
+fnl_readback_verify cap 8 "$FNL_TMP/ex-c1" "$FNL_TMP/ex-c2" "$FNL_TMP/ex-c3" "$FNL_TMP/ex-c5"
 
 echo "== transactions: the transaction thread takes the new count too"
 mkdir -p "$FNL_TMP/st3"

@@ -7,13 +7,15 @@
  *
  *   fnl-load -s SOCKET -t TOPIC -c NAME -n RECORDS [-k KEYS] [-H name=value]
  *            [-p PARTITION] [-S VALUE_BYTES] [-e EXPECT_FILE] [-P NPARTS]
- *            [-r RECORDS_PER_S] [-R RING_BYTES] [-B] [-L PROGRESS_FILE] [-q]
+ *            [-r RECORDS_PER_S] [-R RING_BYTES] [-B] [-L PROGRESS_FILE] [-Q NPARTS] [-q]
  *
  *   -B  non-blocking: a full ring returns -EAGAIN, which is counted and retried
  *       (the test of backpressure reads "eagain=N" from stderr)
  *   -L  after every 1,000 records, the count appended so far is written to the
  *       file (a test that SIGKILLs the client knows a lower bound of what was
  *       appended); "appended=N" is written there once all records are in
+ *  -Q  exit 1 before producing unless fnl_topic_partitions() says NPARTS (the count
+ *      funneld tells its clients)
  *
  * Exit 0 when every record got a successful delivery report; 1 otherwise.
  */
@@ -31,7 +33,7 @@
 struct opts {
 	const char *socket, *topic, *name, *expect;
 	long n, keys, value_bytes, rate;
-	int partition, nparts;
+	int partition, nparts, want_nparts;
 	const char *hname, *hvalue;
 	bool quiet, nonblock;
 	long ring_bytes;
@@ -83,7 +85,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->value_bytes = 100;
 	o->name = "0";
 	int c;
-	while ((c = getopt(argc, argv, "s:t:c:n:k:H:p:S:e:P:r:qR:BL:")) != -1) {
+	while ((c = getopt(argc, argv, "s:t:c:n:k:H:p:S:e:P:r:qR:BL:Q:")) != -1) {
 		switch (c) {
 		case 's': o->socket = optarg; break;
 		case 't': o->topic = optarg; break;
@@ -99,6 +101,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'R': o->ring_bytes = atol(optarg); break;
 		case 'B': o->nonblock = true; break;
 		case 'L': o->progress = optarg; break;
+		case 'Q': o->want_nparts = atoi(optarg); break;
 		case 'H': {
 			char *eq = strchr(optarg, '=');
 			if (!eq)
@@ -156,6 +159,12 @@ int main(int argc, char **argv)
 			*fnl_last_error() ? ": " : "", fnl_last_error());
 		fnl_close(cl);
 		return 2;
+	}
+	if (o.want_nparts && fnl_topic_partitions(t) != o.want_nparts) {
+		fprintf(stderr, "fnl-load: topic %s: fnl_topic_partitions says %d, want %d\n",
+			o.topic, fnl_topic_partitions(t), o.want_nparts);
+		fnl_close(cl);
+		return 1;
 	}
 	FILE *ex = o.expect ? fopen(o.expect, "w") : NULL;
 	char *value = malloc((size_t)o.value_bytes + 64);
