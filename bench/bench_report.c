@@ -325,6 +325,12 @@ static int targets(const struct bench_opts *o, const struct bench_results *rs, s
 	 * mode against funnel on one core (NaN when not run) */
 	double m_rps = bench_median(rs, MODE_FUNNEL_CORES, c, get_rps);
 	double m_cpu = bench_median(rs, MODE_FUNNEL_CORES, c, get_cpu);
+	/* the issue's first two targets with every listed core working (the funnel rows
+	 * above are funneld on one core) */
+	t[n++] = (struct target){"funnel-cores rec/s vs librdkafka (8 producers)", m_rps / r_rps, 2,
+	                         true, "x"};
+	t[n++] = (struct target){"funnel-cores CPU per record vs librdkafka", m_cpu / r_cpu, 0.5,
+	                         false, "x"};
 	t[n++] = (struct target){"funnel-cores rec/s vs funnel (one core)", m_rps / f_rps, 1, true,
 	                         "x"};
 	t[n++] = (struct target){"funnel-cores CPU per record vs funnel", m_cpu / f_cpu, 1.2, false,
@@ -346,7 +352,7 @@ static int targets(const struct bench_opts *o, const struct bench_results *rs, s
 void bench_report_targets(const struct bench_opts *o, const struct bench_results *rs, FILE *f,
                           bool json)
 {
-	struct target t[16];
+	struct target t[24];
 	int n = targets(o, rs, t);
 	if (!json)
 		fprintf(f, "\ntargets (issue 17, headline setting):\n");
