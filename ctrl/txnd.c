@@ -940,6 +940,12 @@ static void run_window(struct fnl_txnd *t)
 
 /* ---- clients ---- */
 
+/* A message must be whole BODY_WAIT_MS after its first byte (libfunnel writes it at
+ * once); bodies being read or waiting for a window take at most IN_BYTES_MAX (any one
+ * fits: a body larger than the window is refused at its header). */
+#define BODY_WAIT_MS 10000
+#define IN_BYTES_MAX (2 * t->wcap)
+
 static void conn_close(struct fnl_txnd *t, int ci)
 {
 	struct conn *c = &t->conns[ci];
@@ -947,47 +953,40 @@ static void conn_close(struct fnl_txnd *t, int ci)
 		close(c->fd);
 	t->out_bytes -= c->out_len - c->out_off;
 	free(c->out);
+	if (c->in)
+		t->in_bytes -= c->hdr.len;
+	free(c->in);
 	*c = (struct conn){.fd = -1};
 }
 
-static int read_full(int fd, void *p, size_t n)
+/* Reads what the socket has, up to want - *got bytes, into p + *got. 1 when all came,
+ * 0 when more is to come, -1 when the peer closed or failed. */
+static int read_some(int fd, uint8_t *p, size_t want, size_t *got)
 {
-	uint8_t *b = p;
-	while (n) {
-		ssize_t k = read(fd, b, n);
+	while (*got < want) {
+		ssize_t k = recv(fd, p + *got, want - *got, MSG_DONTWAIT);
 		if (k == 0)
-			return -EPIPE;
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		b += k;
-		n -= (size_t)k;
+			return -1;
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return errno == EAGAIN ? 0 : -1;
+		*got += (size_t)k;
 	}
-	return 0;
+	return 1;
 }
 
-/* Takes a waiting COMMIT body into the window if it fits. */
+/* Moves a whole COMMIT body into the window if it fits (else it waits for the next). */
 static void take_body(struct fnl_txnd *t, int ci)
 {
 	struct conn *c = &t->conns[ci];
 	uint32_t len = c->hdr.len;
-	if (len > t->wcap) {
-		char why[FNL_TXW_MSG_BYTES];
-		snprintf(why, sizeof(why),
-		         "a transaction of %u bytes does not fit funnel.txn.window.bytes=%zu", len,
-		         t->wcap);
-		reply(t, ci, c->hdr.seq, FNL_TXW_ABORTABLE, 0, why);
-		conn_close(t, ci); /* its body is not read */
+	if (!c->in || c->in_got < len || len > t->wcap - t->wlen || t->nentries == t->entries_max)
 		return;
-	}
-	if (len > t->wcap - t->wlen || t->nentries == t->entries_max)
-		return; /* next window */
-	if (read_full(c->fd, t->wbuf + t->wlen, len) < 0) {
-		conn_close(t, ci); /* a partial commit is dropped: it never joins a window */
-		return;
-	}
+	memcpy(t->wbuf + t->wlen, c->in, len);
+	free(c->in);
+	c->in = NULL;
+	t->in_bytes -= len;
 	struct fnl_txw_commit cm = {0};
 	if (len >= sizeof(cm))
 		memcpy(&cm, t->wbuf + t->wlen, sizeof(cm));
@@ -997,14 +996,31 @@ static void take_body(struct fnl_txnd *t, int ci)
 	                   0,     0};
 	t->wlen += (len + 7) & ~7u;
 	c->has_hdr = false;
+	c->hdr_got = c->in_got = 0;
 }
 
-static void serve_conn(struct fnl_txnd *t, int ci)
+/* A buffer for conn ci's body once IN_BYTES_MAX has room (until then its bytes wait in
+ * the socket, and serve_conn is not called for it). */
+static void body_start(struct fnl_txnd *t, int ci)
 {
 	struct conn *c = &t->conns[ci];
-	if (c->has_hdr)
+	if (c->in || t->in_bytes + c->hdr.len > IN_BYTES_MAX)
 		return;
-	if (read_full(c->fd, &c->hdr, sizeof(c->hdr)) < 0 || c->hdr.magic != FNL_TXW_MAGIC) {
+	c->in = malloc(c->hdr.len ? c->hdr.len : 1);
+	if (!c->in)
+		return; /* tried again at the next turn of the loop */
+	t->in_bytes += c->hdr.len;
+	c->in_got = 0;
+	c->in_until_ms = mono_ms() + BODY_WAIT_MS;
+}
+
+/* A whole header: HELLO answered; COMMIT: its body is read next (refused at once when it
+ * cannot fit a window). */
+static void on_header(struct fnl_txnd *t, int ci)
+{
+	struct conn *c = &t->conns[ci];
+	c->hdr_got = 0;
+	if (c->hdr.magic != FNL_TXW_MAGIC) {
 		conn_close(t, ci);
 		return;
 	}
@@ -1031,8 +1047,65 @@ static void serve_conn(struct fnl_txnd *t, int ci)
 		conn_close(t, ci);
 		return;
 	}
+	if (c->hdr.len > t->wcap) {
+		char why[FNL_TXW_MSG_BYTES];
+		snprintf(why, sizeof(why),
+		         "a transaction of %u bytes does not fit funnel.txn.window.bytes=%zu",
+		         c->hdr.len, t->wcap);
+		reply(t, ci, c->hdr.seq, FNL_TXW_ABORTABLE, 0, why);
+		conn_close(t, ci); /* its body is not read */
+		return;
+	}
 	c->has_hdr = true;
-	take_body(t, ci);
+	body_start(t, ci);
+	take_body(t, ci); /* an empty body is whole at once */
+}
+
+/* Conn ci is readable: the rest of its message as far as it came. */
+static void serve_conn(struct fnl_txnd *t, int ci)
+{
+	struct conn *c = &t->conns[ci];
+	int rc;
+	if (!c->has_hdr) {
+		if (c->hdr_got == 0)
+			c->in_until_ms = mono_ms() + BODY_WAIT_MS;
+		rc = read_some(c->fd, (uint8_t *)&c->hdr, sizeof(c->hdr), &c->hdr_got);
+		if (rc < 0)
+			conn_close(t, ci);
+		if (rc == 1)
+			on_header(t, ci);
+		return;
+	}
+	if (!c->in)
+		return;
+	rc = read_some(c->fd, c->in, c->hdr.len, &c->in_got);
+	if (rc < 0)
+		conn_close(t, ci); /* a partial commit is dropped: it never joins a window */
+	if (rc == 1)
+		take_body(t, ci);
+}
+
+/* Bodies that waited for memory start; messages not whole in time close their
+ * connection. */
+static void in_tick(struct fnl_txnd *t)
+{
+	int64_t now = mono_ms();
+	for (int ci = 0; ci < t->nconns; ci++) {
+		struct conn *c = &t->conns[ci];
+		if (c->fd < 0)
+			continue;
+		if (c->has_hdr && !c->in) {
+			body_start(t, ci);
+			take_body(t, ci);
+		}
+		bool partial = c->has_hdr ? c->in && c->in_got < c->hdr.len : c->hdr_got > 0;
+		if (partial && now >= c->in_until_ms) {
+			fnl_warn("transactions: a client sent part of a message and not the rest "
+			         "within %d s; closing its connection",
+			         BODY_WAIT_MS / 1000);
+			conn_close(t, ci);
+		}
+	}
 }
 
 /* The main socket's rule (registry.c): the socket's mode decides unless
@@ -1076,8 +1149,6 @@ static void accept_conns(struct fnl_txnd *t)
 			close(fd);
 			continue;
 		}
-		struct timeval tv = {10, 0}; /* a body follows its header at once */
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		t->conns[ci] = (struct conn){.fd = fd};
 		if (ci >= t->nconns)
 			t->nconns = ci + 1;
@@ -1130,7 +1201,8 @@ static void *txnd_main(void *arg)
 		p[n++] = (struct pollfd){.fd = t->listen_fd, .events = POLLIN};
 		for (int ci = 0; ci < t->nconns; ci++) {
 			struct conn *c = &t->conns[ci];
-			short ev = (short)((c->has_hdr ? 0 : POLLIN) | (c->out ? POLLOUT : 0));
+			bool reading = !c->has_hdr || (c->in && c->in_got < c->hdr.len);
+			short ev = (short)((reading ? POLLIN : 0) | (c->out ? POLLOUT : 0));
 			if (c->fd >= 0 && ev) {
 				ci_of[n] = ci;
 				p[n++] = (struct pollfd){.fd = c->fd, .events = ev};
@@ -1144,10 +1216,11 @@ static void *txnd_main(void *arg)
 			struct conn *c = &t->conns[ci_of[k]];
 			if (c->out && (p[k].revents & (POLLOUT | POLLERR | POLLHUP)))
 				out_flush(t, ci_of[k]);
-			if (c->fd >= 0 && !c->has_hdr && (p[k].revents & ~POLLOUT))
+			if (c->fd >= 0 && (p[k].revents & ~POLLOUT))
 				serve_conn(t, ci_of[k]);
 		}
 		out_expire(t);
+		in_tick(t);
 		if (t->nentries && t->nentries < t->cfg->txn_min_commits &&
 		    t->nentries < t->entries_max) {
 			/* funnel.test.txn.window.min.commits: wait for more, 5 s at most */

@@ -74,14 +74,23 @@ struct group {
 	int ent;         /* the commit that sent it */
 };
 
-/* A reply the client's socket did not take at once waits in out (malloc'd: the control
- * plane), sent as the socket drains (POLLOUT), so a client that does not read holds up no
- * other; dropped with the connection at out_until_ms (txnd.c, REPLY_KEEP_MS). */
+/* A client connection. Nothing on it blocks the transaction thread (txnd.c, "clients"):
+ * - a message is read as it arrives: hdr_got bytes of its header, then a COMMIT's body
+ *   into in (malloc'd: the control plane) until in_got == hdr.len; a message not whole
+ *   by in_until_ms closes the connection (BODY_WAIT_MS);
+ * - a reply the socket did not take at once waits in out, sent as the socket drains
+ *   (POLLOUT); dropped with the connection at out_until_ms (REPLY_KEEP_MS).
+ * Invariants: has_hdr => hdr_got == sizeof(hdr) and hdr is a COMMIT; in != NULL =>
+ * has_hdr; a whole body (in && in_got == hdr.len) waits for room in a window. */
 struct conn {
 	int fd;
 	bool hello_owed;
-	bool has_hdr; /* a COMMIT header read; its body waits for the next window */
+	bool has_hdr; /* a COMMIT header read; its body is read, then waits for a window */
 	struct fnl_txw_hdr hdr;
+	size_t hdr_got;
+	uint8_t *in; /* NULL: the body is not started (no memory yet, IN_BYTES_MAX) */
+	size_t in_got;
+	int64_t in_until_ms;
 	uint8_t *out; /* NULL: nothing waits */
 	size_t out_len, out_off;
 	int64_t out_until_ms;
@@ -152,6 +161,7 @@ struct fnl_txnd {
 	struct conn *conns;
 	int nconns, conns_cap;
 	size_t out_bytes;           /* every conn's out_len - out_off, REPLY_KEEP_BYTES at most */
+	size_t in_bytes;            /* every conn's body buffer (hdr.len), at most 2 * wcap */
 	struct fnl_txw_roff *roff;  /* a RESULT's per-record offsets (recs_cap entries) */
 	int culprit;                /* the commit a failed attempt is blamed on (-1: the window) */
 	char denied_topic[256];     /* a topic AddPartitionsToTxn refused (TOPIC_AUTH...) */

@@ -62,7 +62,8 @@
 #      libfunnel meeting a funneld of wire version 1 gives up FATAL naming both versions;
 #      garbage on the transaction
 #      socket (bad magic, oversized or cut bodies, malformed commits) is refused and
-#      funneld goes on committing.
+#      funneld goes on committing; two clients that stall mid-message (a body cut short,
+#      half a header) hold up no other client's commit, and are closed after 10 s.
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 280
@@ -445,6 +446,29 @@ print("garbage refused")
 PY
 	run_client m4 -t txn -p C -P $P
 	grep -q '^committed 0' "$FNL_TMP/m4.out" || fnl_fail "no commit after the garbage"
+
+	echo "== 8j. clients that stall mid-message hold up no other"
+	/usr/bin/python3 - "$FNL_SOCKET.txn" "$FNL_TMP/stalling" <<'PY' &
+import socket, struct, sys, time
+MAGIC = 0x46545857
+a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); a.connect(sys.argv[1])
+a.sendall(struct.pack("=IHHII", MAGIC, 2, 0, 4096, 5) + b"\x01" * 100)  # a body cut short
+b = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); b.connect(sys.argv[1])
+b.sendall(struct.pack("=IHHII", MAGIC, 2, 0, 64, 6)[:7])  # half a header
+open(sys.argv[2], "w").close()
+time.sleep(14)
+a.settimeout(5); b.settimeout(5)
+assert a.recv(1) == b"" and b.recv(1) == b"", "funneld did not close the stalled connections"
+PY
+	stall_pid=$!
+	fnl_wait_for 10 test -e "$FNL_TMP/stalling" || fnl_fail "the stalling client did not start"
+	# 4 s, less than the 10 s a stalled message is waited for: the thread must not wait on it
+	run_client m5 -t txn -p C -P $P -T 4000
+	grep -q '^retry' "$FNL_TMP/m5.out" && fnl_fail "m5 waited on the stalled clients: $(cat "$FNL_TMP/m5.out")"
+	grep -q '^committed 0' "$FNL_TMP/m5.out" || fnl_fail "m5 did not commit"
+	wait "$stall_pid" || fnl_fail "the stalling client failed"
+	(($(grep -c 'sent part of a message and not the rest within 10 s' "$FNL_TMP/funneld.err") == 2)) ||
+		fnl_fail "funneld did not close the 2 stalled connections"
 
 	echo "== 8f. an abortable error: the window is sent again whole"
 	for api in AddPartitionsToTxn EndTxn; do
