@@ -941,10 +941,10 @@ static void run_window(struct fnl_txnd *t)
 /* ---- clients ---- */
 
 /* A message must be whole BODY_WAIT_MS after its first byte (libfunnel writes it at
- * once); bodies being read or waiting for a window take at most IN_BYTES_MAX (any one
- * fits: a body larger than the window is refused at its header). */
+ * once); bodies being read or waiting for a window take at most IN_WINDOWS windows' bytes
+ * (any one fits: a body larger than the window is refused at its header). */
 #define BODY_WAIT_MS 10000
-#define IN_BYTES_MAX (2 * t->wcap)
+#define IN_WINDOWS   2
 
 static void conn_close(struct fnl_txnd *t, int ci)
 {
@@ -999,12 +999,12 @@ static void take_body(struct fnl_txnd *t, int ci)
 	c->hdr_got = c->in_got = 0;
 }
 
-/* A buffer for conn ci's body once IN_BYTES_MAX has room (until then its bytes wait in
- * the socket, and serve_conn is not called for it). */
+/* A buffer for conn ci's body once IN_WINDOWS has room (until then its bytes wait in the
+ * socket, and serve_conn is not called for it). */
 static void body_start(struct fnl_txnd *t, int ci)
 {
 	struct conn *c = &t->conns[ci];
-	if (c->in || t->in_bytes + c->hdr.len > IN_BYTES_MAX)
+	if (c->in || t->in_bytes + c->hdr.len > IN_WINDOWS * t->wcap)
 		return;
 	c->in = malloc(c->hdr.len ? c->hdr.len : 1);
 	if (!c->in)

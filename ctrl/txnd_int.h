@@ -88,7 +88,7 @@ struct conn {
 	bool has_hdr; /* a COMMIT header read; its body is read, then waits for a window */
 	struct fnl_txw_hdr hdr;
 	size_t hdr_got;
-	uint8_t *in; /* NULL: the body is not started (no memory yet, IN_BYTES_MAX) */
+	uint8_t *in; /* NULL: the body is not started (no memory yet, IN_WINDOWS) */
 	size_t in_got;
 	int64_t in_until_ms;
 	uint8_t *out; /* NULL: nothing waits */
