@@ -63,7 +63,9 @@
 #      garbage on the transaction
 #      socket (bad magic, oversized or cut bodies, malformed commits) is refused and
 #      funneld goes on committing; two clients that stall mid-message (a body cut short,
-#      half a header) hold up no other client's commit, and are closed after 10 s.
+#      half a header) hold up no other client's commit, and are closed after 10 s;
+#      4 commits of ~0.9 MB with 1 MiB windows (more than the 2 windows of body memory)
+#      all commit, each with its reports.
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 280
@@ -534,6 +536,19 @@ PY
 	grep -q '^fatal 0 .*PRODUCER_FENCED' "$FNL_TMP/m3.out" || fnl_fail "m3: $(cat "$FNL_TMP/m3.out")"
 	(($(grep -c '^report m3:0-F-[0-9]* -1 -1 90$' "$FNL_TMP/m3.out") == R)) ||
 		fnl_fail "the fatal commit's records did not report PRODUCER_FENCED: $(cat "$FNL_TMP/m3.out")"
+	fnl_funneld_stop
+
+	echo "== 8k. commits past the body memory (2 windows) wait in their sockets, then commit"
+	fnl_funneld_start -X funnel.metrics.listen= -X transactional.id=fnl-e2e \
+		-X funnel.txn.window.bytes=1048576
+	for n in b1 b2 b3 b4; do client $n -t txn -p C -P $P -r 14000; done # ~0.9 MB each
+	for n in b1 b2 b3 b4; do
+		v=PID_$n
+		wait "${!v}" || { tail -3 "$FNL_TMP/$n.out" >&2; tail -20 "$FNL_TMP/funneld.err" >&2; fnl_fail "$n failed"; }
+		grep -q '^committed 0' "$FNL_TMP/$n.out" || fnl_fail "$n did not commit"
+		(($(grep -c "^report $n:0-C-[0-9]* [0-9]* [0-9]* 0\$" "$FNL_TMP/$n.out") == 14000)) ||
+			fnl_fail "$n did not get 14000 reports with offsets"
+	done
 	fnl_funneld_stop
 
 	echo "== 8h. a funneld of transaction wire version 1: libfunnel refuses it, naming both"
