@@ -75,8 +75,10 @@ static void refresh_metadata(struct fnl_core *c)
  * Java client does); only an exhausted epoch needs a new producer id. */
 static void bump_epoch(struct fnl_core *c)
 {
-	if (!fnl_producer_ready(&c->prod))
-		return; /* a bump or a new id is already under way */
+	/* Only the partition that moved the producer to BUMPING asks for a bump (at
+	 * most one per epoch); NEED_PID: a new id is under way, FATAL: nothing to do. */
+	if (c->prod.state != FNL_PRODUCER_BUMPING)
+		return;
 	c->st.epoch_bumps++;
 	if (fnl_producer_bump_epoch(&c->prod, c->now_ms) == 1)
 		fnl_core_evt(c, FNL_EVT_BUMP_EPOCH, c->prod.epoch, c->prod.pid, NULL);
