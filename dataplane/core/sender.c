@@ -199,7 +199,9 @@ static void broker_down(struct fnl_core *c, struct broker *br, int res)
 			 c->cfg.tls_ctx && cause[0] ? ")" : "");
 		fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id, why);
 	}
-	lose_inflight(c, br, ERR_NETWORK_EXCEPTION);
+	/* a request that timed out is reported as a timeout, a cut connection as lost */
+	lose_inflight(c, br, br->timed_out ? FNL_KERR_REQUEST_TIMED_OUT : ERR_NETWORK_EXCEPTION);
+	br->timed_out = false;
 	br->state = BR_DOWN;
 	br->conn = -1;
 	br->quiet_close = false;
@@ -741,6 +743,7 @@ void fnl_sender_timers(struct fnl_core *c)
 			if (c->now_ms - h->sent_ms > c->cfg.request_timeout_ms) {
 				fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id,
 					     "request timed out: closing connection");
+				br->timed_out = true;
 				fnl_conn_close(c->eng, br->conn);
 			}
 		}

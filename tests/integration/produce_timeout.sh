@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# A broker that stops answering Produce: every request of one partition's
+# leader answers only after 4 s while request.timeout.ms=1000 and
+# delivery.timeout.ms=3000. funneld closes the connection at each request
+# timeout and resends; once delivery.timeout.ms has passed the records fail,
+# and their reports say REQUEST_TIMED_OUT (Java and librdkafka: a timeout),
+# not NETWORK_EXCEPTION (a connection the broker or the network cut).
+# Meanwhile a topic led by the other broker is read back exactly once, in
+# order.
+set -euo pipefail
+source "$(dirname "$0")/../harness/lib.sh"
+fnl_test_init 120
+source "$(dirname "$0")/funnel_lib.sh"
+
+fnl_broker_start -b 2 -t slow:1 -t after:1
+fnl_broker_cmd "leader slow 0 1" >/dev/null
+fnl_broker_cmd "leader after 0 2" >/dev/null
+fnl_funneld_start -X request.timeout.ms=1000 -X delivery.timeout.ms=3000 -X retry.backoff.ms=50
+slow=()
+for i in $(seq 1 40); do slow+=(0 4000); done
+fnl_broker_cmd "push_rtt 1 Produce ${slow[*]}" >/dev/null
+
+echo "== Produce answered after request.timeout.ms, until delivery.timeout.ms"
+st=0
+"$FNL_LOAD" -s "$FNL_SOCKET" -t slow -c slow -n 200 -p 0 2>"$FNL_TMP/slow.err" || st=$?
+cat "$FNL_TMP/slow.err"
+[[ $st -ne 0 ]] || fnl_fail "the records sent to a silent broker were reported delivered"
+grep -q "delivered=0 failed=200 .*first_error=REQUEST_TIMED_OUT" "$FNL_TMP/slow.err" ||
+	fnl_fail "records that timed out are not all reported REQUEST_TIMED_OUT"
+
+echo "== the other broker's topic"
+fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t after -c after -n 2000 -k 20 -P 1 -e "$FNL_TMP/ex-after"
+wait "$FNL_LAST_PID" || fnl_fail "after: the client did not get every delivery report"
+fnl_readback_verify after 1 "$FNL_TMP/ex-after"
+fnl_funneld_stop
+echo "produce_timeout: ok"
