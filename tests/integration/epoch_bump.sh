@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# KIP-360 epoch bump end to end: the broker rejects the first batch of every
-# partition with UNKNOWN_PRODUCER_ID (then, on a second topic, with
-# OUT_OF_ORDER_SEQUENCE_NUMBER). Nothing of the partition is stored, so the
-# producer must bump its epoch client-side, resequence the partition from 0
-# and deliver every record: read back exactly once, in order, and on the wire
-# a new epoch per round that starts at sequence 0 without gaps.
+# KIP-360 epoch bump end to end: a partition's first unresolved batch is
+# rejected with a sequence error, nothing of it is stored, so the producer
+# must bump its epoch client-side, resequence the partition from 0 and
+# deliver every record: read back exactly once, in order, and on the wire the
+# new epoch starts at sequence 0 without gaps.
+#   mock: UNKNOWN_PRODUCER_ID pushed on the first Produce of a topic (then
+#     OUT_OF_ORDER_SEQUENCE_NUMBER on a second topic);
+#   kfake (checks idempotent sequences like Kafka, message.max.bytes=20000):
+#     a batch over the limit fails MESSAGE_TOO_LARGE, so the next batch of
+#     the partition leaves a gap and gets OUT_OF_ORDER_SEQUENCE_NUMBER.
 # delivery.timeout.ms is short so that a producer stuck waiting for a bump
 # fails the clients' reports within the test's time.
 set -euo pipefail
@@ -12,9 +16,34 @@ source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 180
 source "$(dirname "$0")/funnel_lib.sh"
 
+N=${FNL_BUMP_RECORDS:-3000}
+if ! fnl_broker_is_mock; then
+	fnl_broker_start -b 1 -t bumpk:1 -- -broker-config message.max.bytes=20000
+	fnl_funneld_start -X request.timeout.ms=5000 -X delivery.timeout.ms=15000 \
+		-X compression.type=none -X batch.size=8192
+	echo "== MESSAGE_TOO_LARGE, then OUT_OF_ORDER_SEQUENCE_NUMBER from kfake"
+	fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t bumpk -c before -n 10 -p 0 -e "$FNL_TMP/ex-before"
+	wait "$FNL_LAST_PID" || fnl_fail "before: the client did not get every delivery report"
+	st=0
+	"$FNL_LOAD" -s "$FNL_SOCKET" -t bumpk -c big -n 1 -p 0 -S 30000 2>"$FNL_TMP/big.err" || st=$?
+	cat "$FNL_TMP/big.err"
+	grep -q "failed=1 .*first_error=MESSAGE_TOO_LARGE" "$FNL_TMP/big.err" ||
+		fnl_fail "a batch over message.max.bytes was not refused MESSAGE_TOO_LARGE"
+	fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t bumpk -c after -n "$N" -k 30 -P 1 -e "$FNL_TMP/ex-after"
+	wait "$FNL_LAST_PID" || fnl_fail "after: the client did not get every delivery report"
+	fnl_readback_verify bumpk 1 "$FNL_TMP/ex-before" "$FNL_TMP/ex-after"
+	"$FNL_RAWFETCH" -b "$FNL_BOOTSTRAP" -t bumpk >"$FNL_TMP/raw-bumpk.txt" || fnl_fail "rawfetch bumpk"
+	python3 "$FNL_VERIFY" batches --rawfetch "$FNL_TMP/raw-bumpk.txt" --codec none --idempotent ||
+		fnl_fail "bumpk: batches on the wire not CRC-valid or their sequences have a gap"
+	grep -q "^batch .*epoch=1 base_seq=0 " "$FNL_TMP/raw-bumpk.txt" ||
+		fnl_fail "bumpk: no batch under epoch 1 from sequence 0"
+	fnl_funneld_stop
+	echo "epoch_bump: ok"
+	exit 0
+fi
+
 fnl_broker_start -b 1 -t bump1:3 -t bump2:3
 fnl_funneld_start -X request.timeout.ms=5000 -X delivery.timeout.ms=15000
-N=${FNL_BUMP_RECORDS:-3000}
 
 round() { # topic error
 	fnl_broker_cmd "push Produce $2" >/dev/null
