@@ -63,6 +63,11 @@ grep -q "^batch .*epoch=0 " "$FNL_TMP/raw-bump1.txt" && fnl_fail "bump1: a batch
 echo "== OUT_OF_ORDER_SEQUENCE_NUMBER on the first Produce of a second topic"
 round bump2 OUT_OF_ORDER_SEQUENCE_NUMBER
 grep -q "^batch .*epoch=2 " "$FNL_TMP/raw-bump2.txt" || fnl_fail "bump2: no batch under epoch 2"
+"$FNL_BUILD_DIR/ctrl/funnelctl" -s "$FNL_SOCKET" status >"$FNL_TMP/status.txt" || fnl_fail "funnelctl status"
+grep -q "^producer id [0-9]* epoch 2 " "$FNL_TMP/status.txt" || {
+	cat "$FNL_TMP/status.txt" >&2
+	fnl_fail "funnelctl status does not show epoch 2 after two bumps"
+}
 
 fnl_funneld_stop
 echo "epoch_bump: ok"
