@@ -147,6 +147,7 @@ struct fnl_core {
 	struct fnl_engine *eng;
 	struct fnl_accum acc;
 	struct fnl_producer prod;
+	bool fatal_logged; /* the producer's fatal Produce error was logged (sender.c) */
 	struct client *clients;
 	uint32_t *active;   /* slots of attached clients (any state but free), dense */
 	uint32_t nactive;
