@@ -12,6 +12,8 @@
 #    permission): the core's producer stops for good, as the Java producer
 #    does; every record fails with that error, and funneld says so once in its
 #    log, naming the error, the topic, the partition and the broker.
+# 4. InitProducerId refused (CLUSTER_AUTHORIZATION_FAILED) at start-up: funneld
+#    exits non-zero and its message names the error and the broker.
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
 fnl_test_init 120
@@ -52,4 +54,17 @@ grep "level=error" "$FNL_TMP/funneld.err" | grep "CLUSTER_AUTHORIZATION_FAILED" 
 	fnl_fail "funneld did not log the fatal Produce error with its topic, partition and broker"
 }
 fnl_funneld_stop
+
+echo "== InitProducerId refused at start-up"
+errs=()
+for i in $(seq 1 8); do errs+=(CLUSTER_AUTHORIZATION_FAILED); done
+fnl_broker_cmd "push InitProducerId ${errs[*]}" >/dev/null
+st=0
+mkdir -p "$FNL_TMP/state2" # no journal: the producer id is asked for, not restored
+timeout 60 "$FNL_FUNNELD" -c "$FNL_TMP/funnel.properties" -X funnel.state.dir="$FNL_TMP/state2" \
+	2>"$FNL_TMP/initpid.err" || st=$?
+cat "$FNL_TMP/initpid.err"
+[[ $st -ne 0 && $st -ne 124 ]] || fnl_fail "funneld did not exit with an error (status $st)"
+grep "cannot get a producer id" "$FNL_TMP/initpid.err" | grep "CLUSTER_AUTHORIZATION_FAILED" |
+	grep -q "127.0.0.1:" || fnl_fail "the start-up error does not name the Kafka error and the broker"
 echo "produce_errors: ok"
