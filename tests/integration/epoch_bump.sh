@@ -19,7 +19,7 @@ source "$(dirname "$0")/funnel_lib.sh"
 N=${FNL_BUMP_RECORDS:-3000}
 if ! fnl_broker_is_mock; then
 	fnl_broker_start -b 1 -t bumpk:1 -- -broker-config message.max.bytes=20000
-	fnl_funneld_start -X request.timeout.ms=5000 -X delivery.timeout.ms=15000 \
+	fnl_funneld_start -X request.timeout.ms=5000 -X delivery.timeout.ms=30000 \
 		-X compression.type=none -X batch.size=8192
 	echo "== MESSAGE_TOO_LARGE, then OUT_OF_ORDER_SEQUENCE_NUMBER from kfake"
 	fnl_spawn "$FNL_LOAD" -q -s "$FNL_SOCKET" -t bumpk -c before -n 10 -p 0 -e "$FNL_TMP/ex-before"
@@ -43,7 +43,7 @@ if ! fnl_broker_is_mock; then
 fi
 
 fnl_broker_start -b 1 -t bump1:3 -t bump2:3
-fnl_funneld_start -X request.timeout.ms=5000 -X delivery.timeout.ms=15000
+fnl_funneld_start -X request.timeout.ms=5000 -X delivery.timeout.ms=30000
 
 round() { # topic error
 	fnl_broker_cmd "push Produce $2" >/dev/null
