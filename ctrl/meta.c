@@ -467,7 +467,8 @@ int fnl_daemon_init_pid(struct fnl_daemon *d, bool bump, char *msg, size_t len)
 			d->kc.next_server++;
 		}
 		if (rc == 0)
-			snprintf(msg, len, "InitProducerId answered Kafka error %d", kerr);
+			snprintf(msg, len, "InitProducerId to %s answered %s (Kafka error %d)",
+				 d->kc.peer, fnl_err_name(kerr), kerr);
 		rc = rc < 0 ? rc : -EAGAIN;
 		struct timespec ts = {0, 200 * 1000000};
 		nanosleep(&ts, NULL);

@@ -138,8 +138,8 @@ static inline int16_t fnl_retry_cell_code(int cell)
 	static const int16_t codes[FNL_RETRY_OTHER] = {
 		5,  /* LEADER_NOT_AVAILABLE */
 		6,  /* NOT_LEADER_OR_FOLLOWER */
-		7,  /* REQUEST_TIMED_OUT */
-		13, /* NETWORK_EXCEPTION (also: connection lost or request timed out) */
+		7,  /* REQUEST_TIMED_OUT (also: no answer within request.timeout.ms) */
+		13, /* NETWORK_EXCEPTION (also: connection lost) */
 		19, /* NOT_ENOUGH_REPLICAS */
 		20, /* NOT_ENOUGH_REPLICAS_AFTER_APPEND */
 		45, /* OUT_OF_ORDER_SEQUENCE_NUMBER */

@@ -125,6 +125,7 @@ struct broker {
 	int64_t reauth_at_ms;         /* KIP-368: log in again from then on (0: never) */
 	bool reauth_due;              /* no new Produce: waiting for in-flight to drain */
 	bool quiet_close;             /* the close's cause was logged already */
+	bool timed_out;               /* closed for request.timeout.ms: REQUEST_TIMED_OUT */
 	char last_why[160];           /* last security failure logged (said once until it changes) */
 	int16_t produce_ver, api_ver_try;
 	int32_t next_corr;
@@ -146,6 +147,7 @@ struct fnl_core {
 	struct fnl_engine *eng;
 	struct fnl_accum acc;
 	struct fnl_producer prod;
+	bool fatal_logged; /* the producer's fatal Produce error was logged (sender.c) */
 	struct client *clients;
 	uint32_t *active;   /* slots of attached clients (any state but free), dense */
 	uint32_t nactive;

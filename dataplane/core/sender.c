@@ -75,8 +75,10 @@ static void refresh_metadata(struct fnl_core *c)
  * Java client does); only an exhausted epoch needs a new producer id. */
 static void bump_epoch(struct fnl_core *c)
 {
-	if (!fnl_producer_ready(&c->prod))
-		return; /* a bump or a new id is already under way */
+	/* Only the partition that moved the producer to BUMPING asks for a bump (at
+	 * most one per epoch); NEED_PID: a new id is under way, FATAL: nothing to do. */
+	if (c->prod.state != FNL_PRODUCER_BUMPING)
+		return;
 	c->st.epoch_bumps++;
 	if (fnl_producer_bump_epoch(&c->prod, c->now_ms) == 1)
 		fnl_core_evt(c, FNL_EVT_BUMP_EPOCH, c->prod.epoch, c->prod.pid, NULL);
@@ -197,7 +199,9 @@ static void broker_down(struct fnl_core *c, struct broker *br, int res)
 			 c->cfg.tls_ctx && cause[0] ? ")" : "");
 		fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id, why);
 	}
-	lose_inflight(c, br, ERR_NETWORK_EXCEPTION);
+	/* a request that timed out is reported as a timeout, a cut connection as lost */
+	lose_inflight(c, br, br->timed_out ? FNL_KERR_REQUEST_TIMED_OUT : ERR_NETWORK_EXCEPTION);
+	br->timed_out = false;
 	br->state = BR_DOWN;
 	br->conn = -1;
 	br->quiet_close = false;
@@ -388,9 +392,23 @@ static void on_api_versions(struct fnl_core *c, struct broker *br, int16_t ver,
 
 struct presp_ctx {
 	struct fnl_core *c;
+	struct broker *br;
 	struct req *r;
 	bool bad;
 };
+
+/* A fatal Produce answer stops the core's producer for good (every record fails from now
+ * on, as with the Java producer): said once, naming what a person needs to act on. */
+static void log_fatal(struct fnl_core *c, const struct broker *br, const struct topic *t,
+		      int32_t partition, int16_t err)
+{
+	char text[256];
+	snprintf(text, sizeof(text),
+		 "producer stopped: Produce answered %s (%d), a fatal error; every record fails "
+		 "until funneld restarts topic=%.100s partition=%d",
+		 fnl_err_name(err), err, t->name, partition);
+	fnl_core_evt(c, FNL_EVT_LOG, 0, br->node_id, text);
+}
 
 static void on_partition_result(void *ctx, const char *topic, int topic_len, int32_t partition,
 				int16_t err, int64_t base_offset, int64_t log_append_time_ms,
@@ -407,9 +425,13 @@ static void on_partition_result(void *ctx, const char *topic, int topic_len, int
 			continue;
 		x->r->answered[i] = true;
 		struct part *p = &x->c->parts[b->part];
-		apply_outcome(x->c, p,
-			      fnl_ppart_on_response(&x->c->prod, &p->pp, &b->pb, err, base_offset,
-						    x->c->now_ms));
+		struct fnl_pb_outcome o = fnl_ppart_on_response(&x->c->prod, &p->pp, &b->pb, err,
+								 base_offset, x->c->now_ms);
+		if (o.action == FNL_PB_FATAL && x->c->prod.fatal_err == err && !x->c->fatal_logged) {
+			x->c->fatal_logged = true;
+			log_fatal(x->c, x->br, t, partition, err);
+		}
+		apply_outcome(x->c, p, o);
 		return;
 	}
 	x->bad = true; /* an answer for a partition we did not send */
@@ -421,7 +443,7 @@ static void on_partition_result(void *ctx, const char *topic, int topic_len, int
 static bool on_produce(struct fnl_core *c, struct broker *br, struct req *r, const uint8_t *body,
 		       size_t n)
 {
-	struct presp_ctx x = {.c = c, .r = r};
+	struct presp_ctx x = {.c = c, .br = br, .r = r};
 	int32_t throttle = 0;
 	c->st.responses++;
 	br->responses++;
@@ -739,6 +761,7 @@ void fnl_sender_timers(struct fnl_core *c)
 			if (c->now_ms - h->sent_ms > c->cfg.request_timeout_ms) {
 				fnl_core_evt(c, FNL_EVT_LOG, 1, br->node_id,
 					     "request timed out: closing connection");
+				br->timed_out = true;
 				fnl_conn_close(c->eng, br->conn);
 			}
 		}
