@@ -43,7 +43,12 @@ if ! fnl_broker_is_mock; then
 fi
 
 fnl_broker_start -b 1 -t bump1:3 -t bump2:3
-fnl_funneld_start -X request.timeout.ms=5000 -X delivery.timeout.ms=30000
+# One request in flight: the mock checks no sequences without a transactional id, so a
+# partition's next batch, in flight when the first is refused, would be stored past the
+# gap (a real broker refuses it OUT_OF_ORDER_SEQUENCE_NUMBER, as kfake does above), and the
+# rewritten first batch would land after it.
+fnl_funneld_start -X request.timeout.ms=5000 -X delivery.timeout.ms=30000 \
+	-X max.in.flight.requests.per.connection=1
 
 round() { # topic error
 	fnl_broker_cmd "push Produce $2" >/dev/null
