@@ -392,7 +392,6 @@ static int is_absent(int rc)
 
 static int Producer_init(Producer *p, PyObject *args, PyObject *kw)
 {
-	static char *kwl[] = {"config", NULL};
 	PyObject *config = NULL, *k, *v;
 	Py_ssize_t pos = 0;
 	struct fnl_conf conf;
@@ -402,8 +401,16 @@ static int Producer_init(Producer *p, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "Producer is already initialised");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwl, &config))
+	/* Producer(config=None, **settings): the other keywords are settings (below) */
+	if (!PyArg_UnpackTuple(args, "Producer", 0, 1, &config))
 		return -1;
+	if (kw && (v = PyDict_GetItemString(kw, "config"))) {
+		if (config) {
+			PyErr_SetString(PyExc_TypeError, "Producer() got multiple values for 'config'");
+			return -1;
+		}
+		config = v;
+	}
 	if (config && config != Py_None) {
 		if (!PyDict_Check(config)) {
 			PyErr_SetString(PyExc_TypeError, "Producer config must be a dict");
@@ -1253,11 +1260,12 @@ static PyTypeObject ProducerType = {
     .tp_dealloc = (destructor)Producer_dealloc,
     .tp_as_sequence = &Producer_seq,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Producer(config=None): appends records to funneld's shared-memory ring, with "
-              "the methods of confluent_kafka.Producer.\n\nconfig keys: funnel.socket.path "
+    .tp_doc = "Producer(config=None, **settings): appends records to funneld's shared-memory "
+              "ring, with the methods of confluent_kafka.Producer.\n\nconfig keys: funnel.socket.path "
               "(default $FUNNEL_SOCKET or /run/funnel/funnel.sock), max.block.ms (60000), "
               "funnel.ring.bytes (4 MiB), queue.buffering.max.messages (100000 records with "
-              "a callback), on_delivery; bootstrap.servers and client.id are ignored.",
+              "a callback), on_delivery (also as keyword arguments); bootstrap.servers and "
+              "client.id are ignored.",
     .tp_methods = Producer_methods,
     .tp_init = (initproc)Producer_init,
     .tp_new = Producer_tp_new,

@@ -130,6 +130,20 @@ def test_arguments(p):
     assert e.args[0].code() == funnel.KafkaError._TRANSPORT and ".none" in str(e), str(e)
     funnel.Producer({"funnel.socket.path": SOCK, "bootstrap.servers": "ignored:9092",
                      "client.id": "x"}).flush(1)
+    # settings as keyword arguments too, as confluent_kafka.Producer(config, **kwargs)
+    kcalls = []
+    kp = funnel.Producer({"funnel.socket.path": SOCK}, on_delivery=lambda e, m: kcalls.append(e))
+    kex = Expect("kwconf")
+    s, val = kex.next()
+    kex.f.close()
+    kp.produce(TOPIC, val)
+    assert kp.flush(30) == 0 and kcalls == [None], kcalls
+    funnel.Producer(**{"funnel.socket.path": SOCK, "max.block.ms": 1000}).flush(1)
+    funnel.Producer(config={"funnel.socket.path": SOCK}).flush(1)
+    e = expect_raises(funnel.KafkaException, funnel.Producer, {"funnel.socket.path": SOCK},
+                      linger_ms=5)
+    assert "linger_ms" in str(e), str(e)
+    expect_raises(TypeError, funnel.Producer, {}, {})
     err = funnel.KafkaError(3)
     assert err.code() == 3 and err.name() == "UNKNOWN_TOPIC_OR_PARTITION" and err == 3
     assert "UNKNOWN_TOPIC" in err.str() and not err.fatal()
