@@ -188,9 +188,9 @@ int dispatch(Producer *p, long *served)
 			continue; /* not ours (cannot happen: opaques are checked) */
 		m = PyObject_New(Message, &MessageType);
 		if (!m) {
+			s->cb = NULL; /* its reference is cb's now */
 			slot_clear(s);
 			p->free_stack[p->nfree++] = idx;
-			cb = Py_None;
 			goto exc;
 		}
 		m->topic = s->topic;
@@ -208,9 +208,9 @@ int dispatch(Producer *p, long *served)
 		res = PyObject_CallFunctionObjArgs(cb, m->error ? m->error : Py_None, (PyObject *)m,
 		                                   NULL);
 		Py_DECREF(m);
-		Py_DECREF(cb);
 		if (res) {
 			Py_DECREF(res);
+			Py_DECREF(cb);
 			continue;
 		}
 	exc:
@@ -218,6 +218,7 @@ int dispatch(Producer *p, long *served)
 			PyErr_Fetch(&et, &ev, &tb);
 		else
 			PyErr_WriteUnraisable(cb);
+		Py_DECREF(cb); /* after it was named: the slot may have held the only reference */
 	}
 	p->dispatching = 0;
 	if (et) {

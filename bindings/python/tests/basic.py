@@ -162,11 +162,28 @@ def test_callback_exception():
     for _ in range(3):
         s, val = ex.next()
         p.produce(TOPIC, val, on_delivery=bad)
-    ex.f.close()
     e = expect_raises(KeyError, p.flush, 30)
     assert "from the callback" in str(e)
     p.flush(30)
     assert len(calls) == 3 and len(p) == 0, (calls, len(p))
+
+    class Handler:
+        def bad(self, err, msg):
+            calls.append(msg.value())
+            raise KeyError("from a bound method")
+
+    # h.bad is a new object each time, held only by its record: the second and
+    # third exceptions are printed as unraisable naming it (it was used after
+    # being freed: a crash)
+    h = Handler()
+    for _ in range(3):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=h.bad)
+    ex.f.close()
+    e = expect_raises(KeyError, p.flush, 30)
+    assert "from a bound method" in str(e)
+    p.flush(30)
+    assert len(calls) == 6 and len(p) == 0, (calls, len(p))
     print("callback exception: raised from flush(), every callback still called once")
 
 
