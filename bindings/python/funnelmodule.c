@@ -758,7 +758,8 @@ static int slot_get(Producer *p, uint32_t *idx)
 			client_release(p);
 			if (rc == -EPIPE)
 				nap(NAP_MS);
-			if (dispatch(p, NULL) < 0 || PyErr_CheckSignals() < 0)
+			/* a callback or signal handler may have called close() */
+			if (dispatch(p, NULL) < 0 || PyErr_CheckSignals() < 0 || check_open(p) < 0)
 				return -1;
 			if (p->nfree == 0 && left <= 0) {
 				PyErr_Format(
@@ -812,8 +813,8 @@ static int produce_slow(Producer *p, struct rec *r)
 			return rc;
 		if (now_ms(CLOCK_MONOTONIC) >= deadline)
 			return rc;
-		if (dispatch(p, NULL) < 0 || PyErr_CheckSignals() < 0)
-			return -EINTR;
+		if (dispatch(p, NULL) < 0 || PyErr_CheckSignals() < 0 || check_open(p) < 0)
+			return -EINTR; /* check_open: a callback or signal handler called close() */
 	}
 }
 
@@ -976,8 +977,8 @@ static long serve(Producer *p, int64_t ms, bool all)
 			raise_errno(rc, "poll", p->max_block_ms);
 			return -1;
 		}
-		if (PyErr_CheckSignals() < 0)
-			return -1;
+		if (PyErr_CheckSignals() < 0 || check_open(p) < 0)
+			return -1; /* check_open: a callback or signal handler called close() */
 		if (rc == -EPIPE && left > NAP_MS) {
 			Py_BEGIN_ALLOW_THREADS nap(NAP_MS); /* funneld away: it may come back */
 			Py_END_ALLOW_THREADS

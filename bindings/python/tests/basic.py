@@ -240,6 +240,22 @@ def test_reentrant():
     print("reentrant: 500 callbacks that produce and poll, 500 more callbacks, each once")
 
 
+def test_close_in_callback():
+    """close() inside a callback that flush() runs: flush() raises RuntimeError
+    (it went on with the freed client: a crash)."""
+    p = funnel.Producer(CONF)
+    ex = Expect("closecb")
+    for _ in range(2):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=lambda e, m: p.close())
+    ex.f.close()
+    e = expect_raises(RuntimeError, p.flush, 30)
+    assert "closed" in str(e), str(e)
+    expect_raises(RuntimeError, p.produce, TOPIC, b"x")
+    assert len(p) == 0
+    print("close() in a callback: flush() raises RuntimeError")
+
+
 def test_gil_released():
     """poll() waits without the GIL: another thread runs meanwhile."""
     p = funnel.Producer(CONF)
@@ -365,6 +381,7 @@ test_metadata(p)
 test_callback_exception()
 test_bounded_table()
 test_reentrant()
+test_close_in_callback()
 test_gil_released()
 test_threads()
 test_fork()
