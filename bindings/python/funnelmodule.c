@@ -462,7 +462,6 @@ static void Producer_dealloc(Producer *p)
 	PyMem_Free(p->slots);
 	PyMem_Free(p->free_stack);
 	PyMem_Free(p->rep);
-	PyMem_Free(p->hdrs);
 	PyMem_Free(p->socket_path);
 	Py_XDECREF(p->on_delivery);
 	Py_XDECREF(p->topics);
@@ -599,14 +598,21 @@ static void put_buf(struct buf *b)
 
 #define HDR_VIEWS 64 /* header values that are neither bytes nor str: at most this many */
 
-/* headers: [(name, value), ...] or {name: value}; names str, values bytes/str/None */
-static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
+#define HDRS_LOCAL 16 /* headers of a record kept on the stack; more take a PyMem block */
+
+/* headers: [(name, value), ...] or {name: value}; names str, values bytes/str/None.
+ * The array is the call's own (*hd: local, or a PyMem block when more than HDRS_LOCAL),
+ * never the Producer's: a callback that produce()s (while this call waits for room) or
+ * another thread would overwrite it while fnl_produce() still has to read it. */
+static int get_headers(PyObject *h, struct fnl_header *local, struct fnl_header **hd, int *nh,
+                       PyObject **seq_out)
 {
 	PyObject *seq;
 	Py_ssize_t n;
 
 	*nh = 0;
 	*seq_out = NULL;
+	*hd = local;
 	if (!h || h == Py_None)
 		return 0;
 	if (PyDict_Check(h))
@@ -628,15 +634,14 @@ static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
 		PyErr_SetString(PyExc_ValueError, "more than 65535 headers");
 		return -1;
 	}
-	if (n > p->hdrs_cap) {
-		struct fnl_header *nhd = PyMem_Realloc(p->hdrs, (size_t)n * sizeof(*nhd));
-		if (!nhd) {
+	if (n > HDRS_LOCAL) {
+		*hd = PyMem_Malloc((size_t)n * sizeof(**hd));
+		if (!*hd) {
+			*hd = local;
 			Py_DECREF(seq);
 			PyErr_NoMemory();
 			return -1;
 		}
-		p->hdrs = nhd;
-		p->hdrs_cap = (int)n;
 	}
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *t = PySequence_Fast_GET_ITEM(seq, i), *name, *val;
@@ -664,19 +669,19 @@ static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
 			    "header name contains a NUL character or is over 65535 bytes");
 			goto fail;
 		}
-		p->hdrs[i].name = ns;
+		(*hd)[i].name = ns;
 		if (val == Py_None) {
-			p->hdrs[i].value = NULL;
-			p->hdrs[i].value_len = -1;
+			(*hd)[i].value = NULL;
+			(*hd)[i].value_len = -1;
 		} else if (PyBytes_Check(val)) {
-			p->hdrs[i].value = PyBytes_AS_STRING(val);
+			(*hd)[i].value = PyBytes_AS_STRING(val);
 			vl = PyBytes_GET_SIZE(val);
-			p->hdrs[i].value_len = (int32_t)vl;
+			(*hd)[i].value_len = (int32_t)vl;
 		} else if (PyUnicode_Check(val)) {
-			p->hdrs[i].value = PyUnicode_AsUTF8AndSize(val, &vl);
-			if (!p->hdrs[i].value)
+			(*hd)[i].value = PyUnicode_AsUTF8AndSize(val, &vl);
+			if (!(*hd)[i].value)
 				goto fail;
-			p->hdrs[i].value_len = (int32_t)vl;
+			(*hd)[i].value_len = (int32_t)vl;
 		} else {
 			PyErr_Format(PyExc_TypeError,
 			             "header %s: value must be bytes, str or None, not %.100s", ns,
@@ -693,6 +698,10 @@ static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
 	return 0;
 fail:
 	Py_DECREF(seq);
+	if (*hd != local) {
+		PyMem_Free(*hd);
+		*hd = local;
+	}
 	return -1;
 }
 
@@ -779,6 +788,7 @@ struct rec {
 	fnl_topic_t *t;
 	int32_t partition;
 	struct buf key, value;
+	struct fnl_header *h;
 	int nh;
 	int64_t ts;
 	uint64_t opaque;
@@ -796,7 +806,7 @@ static int produce_slow(Producer *p, struct rec *r)
 		Py_BEGIN_ALLOW_THREADS for (;;)
 		{
 			rc = fnl_produce(p->c, r->t, r->partition, r->key.ptr, r->key.len,
-			                 r->value.ptr, r->value.len, p->hdrs, r->nh, r->ts,
+			                 r->value.ptr, r->value.len, r->h, r->nh, r->ts,
 			                 r->opaque);
 			if (rc != -EAGAIN && !is_absent(rc))
 				break;
@@ -822,7 +832,8 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
                                   PyObject *kwnames)
 {
 	PyObject *a[A_N] = {0}, *hseq = NULL, *cb;
-	struct rec r = {.partition = -1};
+	struct fnl_header hbuf[HDRS_LOCAL];
+	struct rec r = {.partition = -1, .h = hbuf};
 	uint32_t idx = 0;
 	bool have_slot = false;
 	int rc;
@@ -895,7 +906,7 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 		return NULL;
 	if (get_buf(a[A_KEY], "key", &r.key) < 0)
 		goto out;
-	if (get_headers(p, a[A_HEADERS], &r.nh, &hseq) < 0)
+	if (get_headers(a[A_HEADERS], hbuf, &r.h, &r.nh, &hseq) < 0)
 		goto out;
 	if (cb) { /* transactional too: reported when the transaction ends (txn.c) */
 		if (slot_get(p, &idx) < 0)
@@ -916,7 +927,7 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 	rc = -EAGAIN;
 	if (!p->busy)
 		rc = fnl_produce(p->c, r.t, r.partition, r.key.ptr, r.key.len, r.value.ptr,
-		                 r.value.len, p->hdrs, r.nh, r.ts, r.opaque);
+		                 r.value.len, r.h, r.nh, r.ts, r.opaque);
 	if (rc == -EAGAIN || is_absent(rc))
 		rc = produce_slow(p, &r);
 	if (rc == 0) {
@@ -931,6 +942,8 @@ out:
 	}
 	put_buf(&r.key);
 	put_buf(&r.value);
+	if (r.h != hbuf)
+		PyMem_Free(r.h);
 	Py_XDECREF(hseq);
 	if (PyErr_Occurred())
 		return NULL;

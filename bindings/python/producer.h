@@ -37,8 +37,6 @@ typedef struct {
 	uint32_t cap, max, nfree;
 	struct rep *rep; /* FIFO of cap entries: rep_n from rep_head (mod cap) */
 	uint32_t rep_head, rep_n;
-	struct fnl_header *hdrs;
-	int hdrs_cap;
 	PyThread_type_lock lock;
 	int busy;        /* a call without the GIL is in progress (see the top) */
 	int dispatching; /* inside dispatch(): a nested poll() does not dispatch */

@@ -240,6 +240,31 @@ def test_reentrant():
     print("reentrant: 500 callbacks that produce and poll, 500 more callbacks, each once")
 
 
+def test_nested_headers():
+    """a callback's produce() with headers of its own, run while an outer
+    produce() waits for a slot (1 slot): each record keeps its own headers
+    (the outer records were sent with the inner one's, read after it was freed)."""
+    p = funnel.Producer(dict(CONF, **{"queue.buffering.max.messages": 1}))
+    ex, ex2 = Expect("nesthdr"), Expect("nesthdr2")
+
+    def cb(err, msg):
+        assert err is None, err
+        s, val = ex2.next(headers="in=i%d" % ex2.seq)
+        p.produce(TOPIC, val, headers=[("in", ("i%d" % s).encode())])
+
+    for i in range(20):
+        s, val = ex.next(headers="out=o%d" % i)
+        p.produce(TOPIC, val, on_delivery=cb, headers={"out": "o%d" % i})
+    many = [("x%d" % j, b"%d" % j) for j in range(40)]  # more than fit on produce()'s stack
+    s, val = ex.next(headers=",".join("x%d=%d" % (j, j) for j in range(40)))
+    p.produce(TOPIC, val, on_delivery=cb, headers=many)
+    assert p.flush(30) == 0
+    ex.f.close()
+    ex2.f.close()
+    print("nested headers: 21 records with headers, each waiting for the slot that a "
+          "callback producing with other headers frees")
+
+
 def test_close_in_callback():
     """close() inside a callback that flush() runs: flush() raises RuntimeError
     (it went on with the freed client: a crash)."""
@@ -381,6 +406,7 @@ test_metadata(p)
 test_callback_exception()
 test_bounded_table()
 test_reentrant()
+test_nested_headers()
 test_close_in_callback()
 test_gil_released()
 test_threads()
