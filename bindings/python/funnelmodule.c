@@ -1044,6 +1044,7 @@ static PyObject *Producer_close(Producer *p, PyObject *unused)
 {
 	(void)unused;
 	if (p->c) {
+		check_fork(p); /* a child: busy was a parent's thread, not in this process */
 		if (p->busy) {
 			PyErr_SetString(PyExc_RuntimeError,
 			                "close() while another thread uses the Producer");
@@ -1064,6 +1065,8 @@ static PyObject *Producer_enter(Producer *p, PyObject *unused)
 static PyObject *Producer_exit(Producer *p, PyObject *args)
 {
 	(void)args;
+	if (p->c)
+		check_fork(p);
 	if (p->c && serve(p, -1, true) < 0)
 		return NULL;
 	Py_RETURN_FALSE;

@@ -7,6 +7,7 @@ Exits non-zero (AssertionError) on the first failure.
 """
 import gc
 import os
+import signal
 import sys
 import threading
 import time
@@ -370,6 +371,31 @@ def test_fork():
     print("fork: parent 4000 and child 3000 reports, each its own, each once")
 
 
+def test_fork_while_polled():
+    """fork() while another thread waits in poll(): that thread is not in the
+    child, so the child's close() and with-exit do not wait for it (close()
+    raised "another thread uses the Producer")."""
+    p = funnel.Producer(CONF)
+    t = threading.Thread(target=p.poll, args=(2.0,))
+    t.start()
+    time.sleep(0.3)  # the thread waits in poll(), the client held
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.alarm(20)
+            p.__exit__(None, None, None)
+            p.close()
+            code = 0
+        finally:
+            os._exit(code)
+    t.join()
+    _, st = os.waitpid(pid, 0)
+    assert st == 0, "child failed: %d" % st
+    print("fork while another thread polls: the child closes the Producer")
+
+
 def test_context_manager():
     ex = Expect("ctx")
     with funnel.Producer(CONF) as p:
@@ -411,5 +437,6 @@ test_close_in_callback()
 test_gil_released()
 test_threads()
 test_fork()
+test_fork_while_polled()
 test_context_manager()
 print("basic: ok")
