@@ -407,7 +407,8 @@ static int Producer_init(Producer *p, PyObject *args, PyObject *kw)
 		return -1;
 	if (kw && (v = PyDict_GetItemString(kw, "config"))) {
 		if (config) {
-			PyErr_SetString(PyExc_TypeError, "Producer() got multiple values for 'config'");
+			PyErr_SetString(PyExc_TypeError,
+			                "Producer() got multiple values for 'config'");
 			return -1;
 		}
 		config = v;
@@ -806,8 +807,7 @@ static int produce_slow(Producer *p, struct rec *r)
 		Py_BEGIN_ALLOW_THREADS for (;;)
 		{
 			rc = fnl_produce(p->c, r->t, r->partition, r->key.ptr, r->key.len,
-			                 r->value.ptr, r->value.len, r->h, r->nh, r->ts,
-			                 r->opaque);
+			                 r->value.ptr, r->value.len, r->h, r->nh, r->ts, r->opaque);
 			if (rc != -EAGAIN && !is_absent(rc))
 				break;
 			int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
@@ -1277,13 +1277,13 @@ static PyTypeObject ProducerType = {
     .tp_basicsize = sizeof(Producer),
     .tp_dealloc = (destructor)Producer_dealloc,
     .tp_as_sequence = &Producer_seq,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, /* subclassed as confluent_kafka's */
     .tp_doc = "Producer(config=None, **settings): appends records to funneld's shared-memory "
-              "ring, with the methods of confluent_kafka.Producer.\n\nconfig keys: funnel.socket.path "
-              "(default $FUNNEL_SOCKET or /run/funnel/funnel.sock), max.block.ms (60000), "
-              "funnel.ring.bytes (4 MiB), queue.buffering.max.messages (100000 records with "
-              "a callback), on_delivery (also as keyword arguments); bootstrap.servers and "
-              "client.id are ignored.",
+              "ring, with the methods of confluent_kafka.Producer.\n\nconfig keys: "
+              "funnel.socket.path (default $FUNNEL_SOCKET or /run/funnel/funnel.sock), "
+              "max.block.ms (60000), funnel.ring.bytes (4 MiB), queue.buffering.max.messages "
+              "(100000 records with a callback), on_delivery (also as keyword arguments); "
+              "bootstrap.servers and client.id are ignored. May be subclassed.",
     .tp_methods = Producer_methods,
     .tp_init = (initproc)Producer_init,
     .tp_new = Producer_tp_new,

@@ -145,6 +145,23 @@ def test_arguments(p):
                       linger_ms=5)
     assert "linger_ms" in str(e), str(e)
     expect_raises(TypeError, funnel.Producer, {}, {})
+    # a subclass, as confluent_kafka's SerializingProducer is one of its Producer
+
+    class Sub(funnel.Producer):
+        def __init__(self, conf):
+            super().__init__(conf)
+            self.sent = []
+
+        def send(self, v):
+            self.produce(TOPIC, v, on_delivery=lambda e, m: self.sent.append(m.value()))
+
+    sp = Sub({"funnel.socket.path": SOCK})
+    sex = Expect("subcls")
+    s, val = sex.next()
+    sex.f.close()
+    sp.send(val.encode())
+    assert sp.flush(30) == 0 and sp.sent == [val.encode()], sp.sent
+    del sp
     err = funnel.KafkaError(3)
     assert err.code() == 3 and err.name() == "UNKNOWN_TOPIC_OR_PARTITION" and err == 3
     assert "UNKNOWN_TOPIC" in err.str() and not err.fatal()
