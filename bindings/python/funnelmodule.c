@@ -29,7 +29,9 @@
  * holds `lock` and sets `busy` (both changed only with the GIL held), and the
  * fast path takes the slow path while `busy` is set. The report array and the
  * table's size change only with the GIL held and `busy` clear, or by the
- * thread that set it.
+ * thread that set it. Entries are appended by the thread holding the client and
+ * popped by dispatch() with the GIL, possibly at the same time (a callback lets
+ * another thread in): rep_tail and rep_head have one writer each, rep_n is atomic.
  *
  * fork(): libfunnel gives the child a ring of its own (include/funnel.h). This
  * module's pthread_atfork child handler bumps fork_gen; a Producer whose gen
@@ -87,9 +89,20 @@ static void on_report(const struct fnl_report *r, void *ctx)
 		p->plain_failed += r->err != 0;
 		return;
 	}
-	/* never full: each entry holds a slot, freed only when it is popped */
-	p->rep[(p->rep_head + p->rep_n++) % p->cap] = (struct rep){
+	/* never full: each entry holds a slot, freed only when it is popped. dispatch() may pop
+	 * meanwhile in another thread (a callback let this one in): rep_tail is this side's */
+	p->rep[p->rep_tail] = (struct rep){
 	    .opaque = r->opaque, .offset = r->offset, .partition = r->partition, .err = r->err};
+	p->rep_tail = (p->rep_tail + 1) % p->cap;
+	/* release: the entry is written before dispatch() (acquire) counts it */
+	__atomic_fetch_add(&p->rep_n, 1, __ATOMIC_RELEASE);
+}
+
+/* Reports waiting for dispatch(); acquire pairs with on_report's release (the entries
+ * counted are written). */
+static inline uint32_t rep_count(Producer *p)
+{
+	return __atomic_load_n(&p->rep_n, __ATOMIC_ACQUIRE);
 }
 
 static void slot_clear(struct slot *s)
@@ -111,7 +124,7 @@ void after_fork(Producer *p)
 		slot_clear(&p->slots[i]);
 		p->free_stack[p->nfree++] = i;
 	}
-	p->rep_head = p->rep_n = 0;
+	p->rep_head = p->rep_tail = p->rep_n = 0;
 	p->busy = p->dispatching = 0;
 	p->lock = PyThread_allocate_lock(); /* the old one may have been held by a thread */
 	p->gen = fork_gen;
@@ -157,6 +170,7 @@ static int slots_grow(Producer *p)
 	PyMem_Free(p->rep);
 	p->rep = r;
 	p->rep_head = 0;
+	p->rep_tail = p->rep_n % ncap;
 	memset(&s[p->cap], 0, (ncap - p->cap) * sizeof(*s));
 	for (i = ncap; i-- > p->cap;)
 		p->free_stack[p->nfree++] = i;
@@ -173,13 +187,14 @@ int dispatch(Producer *p, long *served)
 	if (p->busy || p->dispatching)
 		return 0;
 	p->dispatching = 1;
-	while (p->rep_n > 0) {
+	while (rep_count(p) > 0) {
 		struct rep e = p->rep[p->rep_head];
 		uint32_t idx = (uint32_t)(e.opaque - 1);
 
 		/* popped before the callback, which may serve reports again */
 		p->rep_head = (p->rep_head + 1) % p->cap;
-		p->rep_n--;
+		/* relaxed: the entry was read above; on_report only counts up */
+		__atomic_fetch_sub(&p->rep_n, 1, __ATOMIC_RELAXED);
 		struct slot *s = &p->slots[idx];
 		PyObject *cb = s->cb, *res;
 		Message *m;
@@ -747,7 +762,7 @@ static int slot_get(Producer *p, uint32_t *idx)
 				}
 				continue;
 			}
-			if (p->in_txn && p->rep_n == 0 && fnl_outq_len(p->c) == 0) {
+			if (p->in_txn && rep_count(p) == 0 && fnl_outq_len(p->c) == 0) {
 				/* every slot is held by the open transaction's records: only its
 				 * end frees them (txn.c), so waiting would not help */
 				client_release(p);
@@ -815,7 +830,7 @@ static int produce_slow(Producer *p, struct rec *r)
 				break;
 			if (fnl_poll(p->c, (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS)) < 0)
 				nap(NAP_MS); /* funneld away: it may come back */
-			if (p->rep_n * 2 >= p->cap)
+			if (rep_count(p) * 2 >= p->cap)
 				break; /* let callbacks run and free their slots */
 		}
 		Py_END_ALLOW_THREADS client_release(p);
@@ -978,7 +993,7 @@ static long serve(Producer *p, int64_t ms, bool all)
 		uint64_t plain = p->plain_reported;
 		int rc;
 
-		if (all && fnl_outq_len(p->c) == 0 && p->rep_n == 0)
+		if (all && fnl_outq_len(p->c) == 0 && rep_count(p) == 0)
 			break;
 		client_acquire(p);
 		Py_BEGIN_ALLOW_THREADS rc = fnl_poll(p->c, slice);
@@ -1022,7 +1037,7 @@ static Py_ssize_t Producer_len(Producer *p)
 	if (!p->c)
 		return 0;
 	check_fork(p);
-	return (Py_ssize_t)fnl_outq_len(p->c) + p->rep_n;
+	return (Py_ssize_t)fnl_outq_len(p->c) + rep_count(p);
 }
 
 static PyObject *Producer_flush(Producer *p, PyObject *args, PyObject *kw)

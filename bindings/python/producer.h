@@ -35,8 +35,11 @@ typedef struct {
 	struct slot *slots;
 	uint32_t *free_stack;
 	uint32_t cap, max, nfree;
-	struct rep *rep; /* FIFO of cap entries: rep_n from rep_head (mod cap) */
-	uint32_t rep_head, rep_n;
+	/* FIFO of cap entries: rep_n from rep_head (mod cap). One thread appends (on_report: the
+	 * thread holding the client, maybe without the GIL) at rep_tail while another pops
+	 * (dispatch(), with the GIL) at rep_head: each index has one writer, rep_n is atomic */
+	struct rep *rep;
+	uint32_t rep_head, rep_tail, rep_n;
 	PyThread_type_lock lock;
 	int busy;        /* a call without the GIL is in progress (see the top) */
 	int dispatching; /* inside dispatch(): a nested poll() does not dispatch */

@@ -348,6 +348,41 @@ def test_threads():
     print("threads: 4 producing threads and a polling one, 8000 callbacks")
 
 
+def test_threads_yielding():
+    """4 threads producing with callbacks into a small ring, callbacks that let
+    another thread in (time.sleep(0)): while one thread's callback runs, another
+    serves reports without the GIL into the same report FIFO; every callback
+    comes exactly once."""
+    p = funnel.Producer(dict(CONF, **{"funnel.ring.bytes": 65536,
+                                      "queue.buffering.max.messages": 256}))
+    exs = [Expect("yield%d" % i) for i in range(4)]
+    got = [[] for _ in exs]
+
+    def work(k):
+        def cb(err, msg):
+            assert err is None, err
+            got[k].append(msg.value())
+            if len(got[k]) % 7 == 0:
+                time.sleep(0)
+
+        for i in range(3000):
+            s, val = exs[k].next()
+            p.produce(TOPIC, val + " " + "x" * 200, on_delivery=cb)
+            if i % 50 == 0:
+                p.poll(0)
+        exs[k].f.close()
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert p.flush(30) == 0
+    for k, g in enumerate(got):
+        assert len(g) == 3000 and len(set(g)) == 3000, (k, len(g), len(set(g)))
+    print("threads with yielding callbacks: 4 x 3000 callbacks through a 64 KiB ring")
+
+
 def test_fork():
     """A child forked with records still unreported: it gets only its own
     reports, the parent only its own."""
@@ -453,6 +488,7 @@ test_nested_headers()
 test_close_in_callback()
 test_gil_released()
 test_threads()
+test_threads_yielding()
 test_fork()
 test_fork_while_polled()
 test_context_manager()
