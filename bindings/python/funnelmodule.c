@@ -665,8 +665,10 @@ static int get_headers(PyObject *h, struct fnl_header *local, struct fnl_header 
 		const char *ns;
 
 		if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) {
-			PyErr_SetString(PyExc_TypeError,
-			                "each header must be a (name, value) tuple");
+			PyErr_Format(
+			    PyExc_TypeError,
+			    "each header must be a (name, value) tuple, not %.100s (header %zd)",
+			    Py_TYPE(t)->tp_name, i);
 			goto fail;
 		}
 		name = PyTuple_GET_ITEM(t, 0);
@@ -883,15 +885,26 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 		PyErr_SetString(PyExc_TypeError, "produce() missing required argument 'topic'");
 		return NULL;
 	}
-	cb = a[A_ON_DELIVERY] && a[A_ON_DELIVERY] != Py_None ? a[A_ON_DELIVERY] : a[A_CALLBACK];
+	bool cb_named = a[A_ON_DELIVERY] && a[A_ON_DELIVERY] != Py_None;
+	cb = cb_named ? a[A_ON_DELIVERY] : a[A_CALLBACK];
 	if (cb == Py_None)
 		cb = NULL;
 	if (cb && !PyCallable_Check(cb)) {
-		PyErr_SetString(PyExc_TypeError, "on_delivery must be callable");
+		PyErr_Format(PyExc_TypeError, "%s must be callable, not %.100s",
+		             cb_named ? "on_delivery" : "callback", Py_TYPE(cb)->tp_name);
 		return NULL;
 	}
 	if (!cb)
 		cb = p->on_delivery;
+	static const int ints[] = {A_PARTITION, A_TIMESTAMP};
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		PyObject *o = a[ints[i]];
+		if (o && o != Py_None && !PyIndex_Check(o)) {
+			PyErr_Format(PyExc_TypeError, "%U must be an int, not %.100s",
+			             kw_names[ints[i]], Py_TYPE(o)->tp_name);
+			return NULL;
+		}
+	}
 	if (a[A_PARTITION] && a[A_PARTITION] != Py_None) {
 		long v = PyLong_AsLong(a[A_PARTITION]);
 		if (v == -1 && PyErr_Occurred())

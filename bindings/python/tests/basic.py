@@ -117,6 +117,14 @@ def test_arguments(p):
     expect_raises(UnicodeEncodeError, p.produce, TOPIC, "\udc80")
     e = expect_raises(TypeError, p.produce, TOPIC, value=[1])
     assert "value must be bytes, str or None, not list" in str(e), str(e)
+    # each error names the argument and the type given
+    for kw, text in (({"partition": "1"}, "partition must be an int, not str"),
+                     ({"timestamp": 1.5}, "timestamp must be an int, not float"),
+                     ({"callback": 3}, "callback must be callable, not int"),
+                     ({"on_delivery": 3}, "on_delivery must be callable, not int"),
+                     ({"headers": [["a", b"1"]]}, "tuple, not list (header 0)")):
+        e = expect_raises(TypeError, p.produce, TOPIC, b"v", **kw)
+        assert text in str(e), (kw, str(e))
     e = expect_raises(funnel.KafkaException, p.produce, TOPIC, b"x" * (8 << 20))
     assert e.args[0].code() == funnel.KafkaError.MSG_SIZE_TOO_LARGE, e
     assert len(p) == n
