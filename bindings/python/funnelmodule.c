@@ -1292,7 +1292,8 @@ static PyMethodDef Producer_methods[] = {
      "its records with KafkaError(120, TRANSACTION_ABORTABLE) (or the error that refused its "
      "commit) before it returns."},
     {"close", (PyCFunction)Producer_close, METH_NOARGS,
-     "close(): detaches from funneld without waiting (flush() first)."},
+     "close(): detaches from funneld without waiting (flush() first). Called from a delivery "
+     "callback, the flush(), poll() or produce() that ran the callback raises RuntimeError."},
     {"__enter__", (PyCFunction)Producer_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)Producer_exit, METH_VARARGS, "flush() and leave."},
     {NULL, NULL, 0, NULL},
