@@ -187,6 +187,7 @@ int dispatch(Producer *p, long *served)
 	if (p->busy || p->dispatching)
 		return 0;
 	p->dispatching = 1;
+	p->dispatcher = PyThread_get_thread_ident();
 	while (rep_count(p) > 0) {
 		struct rep e = p->rep[p->rep_head];
 		uint32_t idx = (uint32_t)(e.opaque - 1);
@@ -1006,7 +1007,11 @@ static long serve(Producer *p, int64_t ms, bool all)
 		uint64_t plain = p->plain_reported;
 		int rc;
 
-		if (all && fnl_outq_len(p->c) == 0 && rep_count(p) == 0)
+		/* inside a callback (this thread dispatching), the reports behind it are not this
+		 * call's to dispatch: the dispatch() running it does after it returns */
+		if (all && fnl_outq_len(p->c) == 0 &&
+		    (rep_count(p) == 0 ||
+		     (p->dispatching && p->dispatcher == PyThread_get_thread_ident())))
 			break;
 		client_acquire(p);
 		Py_BEGIN_ALLOW_THREADS rc = fnl_poll(p->c, slice);
@@ -1259,7 +1264,8 @@ static PyMethodDef Producer_methods[] = {
      "seconds for the first; returns how many were served."},
     {"flush", (PyCFunction)(void (*)(void))Producer_flush, METH_VARARGS | METH_KEYWORDS,
      "flush(timeout=-1): serves reports until every record has one or timeout seconds "
-     "passed; returns how many records still wait."},
+     "passed; returns how many records still wait (inside a delivery callback: the "
+     "callbacks behind it, which run after it returns)."},
     {"topic_partitions", (PyCFunction)Producer_topic_partitions, METH_O,
      "topic_partitions(topic): partition count funneld knows for the topic."},
     {"list_topics", (PyCFunction)(void (*)(void))Producer_list_topics,

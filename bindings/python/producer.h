@@ -44,6 +44,8 @@ typedef struct {
 	int busy;        /* a call without the GIL is in progress (see the top) */
 	int dispatching; /* inside dispatch(): a nested poll() does not dispatch */
 	unsigned gen;    /* fork_gen when the slots were last ours */
+	/* the thread in dispatch() (PyThread_get_thread_ident) */
+	unsigned long dispatcher;
 	uint64_t plain_reported, plain_failed;
 	int in_txn; /* begin_transaction() .. commit/abort */
 } Producer;

@@ -307,6 +307,50 @@ def test_close_in_callback():
     print("close() in a callback: flush() raises RuntimeError")
 
 
+def test_flush_in_callback():
+    """flush() inside a callback returns once every record has its report: the
+    callbacks that wait behind the running one are not its to run (it waited for
+    them until its timeout, forever without one)."""
+    p = funnel.Producer(CONF)
+    ex = Expect("flushcb")
+    calls, nested = [], []
+
+    def cb(err, msg):
+        calls.append(msg.value())
+        if len(calls) == 1:
+            t0 = time.monotonic()
+            nested.append((p.flush(10), time.monotonic() - t0))
+
+    for _ in range(3):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=cb)
+    deadline = time.monotonic() + 30
+    while p.poll(0.1) == 0 and time.monotonic() < deadline:
+        pass
+    assert p.flush(30) == 0 and len(calls) == 3, calls
+    n, took = nested[0]
+    assert took < 5 and 0 <= n <= 2, nested
+    # another thread's flush() still waits while a polling thread runs the callbacks
+    slow = []
+
+    def slow_cb(err, msg):
+        time.sleep(0.2)
+        slow.append(msg.value())
+
+    for _ in range(3):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=slow_cb)
+    time.sleep(0.5)  # reported by then, waiting for poll()
+    t = threading.Thread(target=p.poll, args=(5,))
+    t.start()
+    time.sleep(0.1)  # t runs the first slow_cb
+    assert p.flush(30) == 0
+    t.join()
+    assert len(slow) == 3, slow
+    ex.f.close()
+    print("flush() in a callback: returned in %.2f s with %d callbacks still to run" % (took, n))
+
+
 def test_gil_released():
     """poll() waits without the GIL: another thread runs meanwhile."""
     p = funnel.Producer(CONF)
@@ -494,6 +538,7 @@ test_bounded_table()
 test_reentrant()
 test_nested_headers()
 test_close_in_callback()
+test_flush_in_callback()
 test_gil_released()
 test_threads()
 test_threads_yielding()
