@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # funnel.Producer (the Python module) against funneld on the broker FNL_BROKER names:
 # tests/basic.py produces with every argument form, checks callbacks, errors,
-# the bounded callback table, the GIL, threads and fork(); a record sent to a
+# the bounded callback table, the GIL, threads and fork(), and callbacks that
+# raise, produce with headers, flush() or close() (nested in produce() and
+# flush()); settings as keyword arguments, a subclass; a record sent to a
 # partition the topic does not have gets its error in the callback; a topic
 # the cluster does not have raises KafkaException. Everything produced is read
 # back with kcat exactly once, in order.
