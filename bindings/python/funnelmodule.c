@@ -632,10 +632,14 @@ static int get_headers(PyObject *h, struct fnl_header *local, struct fnl_header 
 	*hd = local;
 	if (!h || h == Py_None)
 		return 0;
+	/* a snapshot: the caller may change a list or dict while this call waits (its
+	 * callbacks run) or before this record's callback reads msg.headers() */
 	if (PyDict_Check(h))
 		seq = PyDict_Items(h);
-	else if (PyList_Check(h) || PyTuple_Check(h))
-		seq = PySequence_Fast(h, "");
+	else if (PyList_Check(h))
+		seq = PyList_AsTuple(h);
+	else if (PyTuple_Check(h))
+		seq = Py_NewRef(h);
 	else {
 		PyErr_Format(PyExc_TypeError,
 		             "headers must be a list of (name, value) tuples or a "
@@ -713,7 +717,7 @@ static int get_headers(PyObject *h, struct fnl_header *local, struct fnl_header 
 		}
 	}
 	*nh = (int)n;
-	*seq_out = seq; /* keeps the tuples (and so the pointers) alive */
+	*seq_out = seq; /* keeps the tuples (and so the pointers) alive; msg.headers() */
 	return 0;
 fail:
 	Py_DECREF(seq);
@@ -948,8 +952,7 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 		s->topic = Py_NewRef(a[A_TOPIC]);
 		s->key = Py_XNewRef(a[A_KEY]);
 		s->value = Py_XNewRef(a[A_VALUE]);
-		s->headers =
-		    a[A_HEADERS] && a[A_HEADERS] != Py_None ? Py_NewRef(a[A_HEADERS]) : NULL;
+		s->headers = Py_XNewRef(hseq); /* the snapshot, not the caller's list */
 		s->timestamp = r.ts;
 		r.opaque = idx + 1;
 	}

@@ -291,6 +291,24 @@ def test_nested_headers():
           "callback producing with other headers frees")
 
 
+def test_headers_snapshot():
+    """msg.headers() in the callback are the record's, though the list given
+    to produce() was changed since (they were read from it at callback time)."""
+    p = funnel.Producer(CONF)
+    ex = Expect("hsnap")
+    seen = []
+    hdrs = [("i", b"0")]
+    for i in range(3):
+        hdrs[0] = ("i", b"%d" % i)
+        s, val = ex.next(headers="i=%d" % i)
+        p.produce(TOPIC, val, headers=hdrs, on_delivery=lambda e, m: seen.append(m.headers()))
+    ex.f.close()
+    hdrs.append("not a tuple")
+    assert p.flush(30) == 0
+    assert seen == [[("i", b"0")], [("i", b"1")], [("i", b"2")]], seen
+    print("headers: each callback's msg.headers() as produced, the list changed since")
+
+
 def test_close_in_callback():
     """close() inside a callback that flush() runs: flush() raises RuntimeError
     (it went on with the freed client: a crash)."""
@@ -537,6 +555,7 @@ test_callback_exception()
 test_bounded_table()
 test_reentrant()
 test_nested_headers()
+test_headers_snapshot()
 test_close_in_callback()
 test_flush_in_callback()
 test_gil_released()
