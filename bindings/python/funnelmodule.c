@@ -613,6 +613,15 @@ static void put_buf(struct buf *b)
 		PyBuffer_Release(&b->view);
 }
 
+/* What msg.key()/msg.value() give back: the object if immutable, else a copy of the bytes
+ * produced (a bytearray reused for the next record changes). NULL with an error. */
+static PyObject *keep_buf(PyObject *o, const struct buf *b)
+{
+	if (!b->has_view)
+		return Py_XNewRef(o); /* bytes, str or None */
+	return PyBytes_FromStringAndSize(b->ptr, (Py_ssize_t)b->len);
+}
+
 #define HDR_VIEWS 64 /* header values that are neither bytes nor str: at most this many */
 
 #define HDRS_LOCAL 16 /* headers of a record kept on the stack; more take a PyMem block */
@@ -950,8 +959,10 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 		struct slot *s = &p->slots[idx];
 		s->cb = Py_NewRef(cb);
 		s->topic = Py_NewRef(a[A_TOPIC]);
-		s->key = Py_XNewRef(a[A_KEY]);
-		s->value = Py_XNewRef(a[A_VALUE]);
+		s->key = keep_buf(a[A_KEY], &r.key);
+		s->value = keep_buf(a[A_VALUE], &r.value);
+		if (PyErr_Occurred())
+			goto out;
 		s->headers = Py_XNewRef(hseq); /* the snapshot, not the caller's list */
 		s->timestamp = r.ts;
 		r.opaque = idx + 1;

@@ -306,6 +306,19 @@ def test_headers_snapshot():
     hdrs.append("not a tuple")
     assert p.flush(30) == 0
     assert seen == [[("i", b"0")], [("i", b"1")], [("i", b"2")]], seen
+    # a buffer reused for the next record: msg.key() and msg.value() are this one's
+    ex = Expect("bsnap")
+    buf, kbuf, got = bytearray(), bytearray(b"k0"), []
+    for i in range(3):
+        s, val = ex.next(key="k%d" % i)
+        buf[:] = val.encode()
+        kbuf[1:] = b"%d" % i
+        p.produce(TOPIC, memoryview(buf), kbuf, on_delivery=lambda e, m: got.append(m))
+    ex.f.close()
+    buf[:] = b"X" * len(buf)
+    assert p.flush(30) == 0
+    assert [(m.key(), m.value()) for m in got] == \
+        [(b"k%d" % i, b"c=bsnap s=%d" % i) for i in range(3)], [(m.key(), m.value()) for m in got]
     print("headers: each callback's msg.headers() as produced, the list changed since")
 
 
