@@ -125,7 +125,7 @@ void after_fork(Producer *p)
 		p->free_stack[p->nfree++] = i;
 	}
 	p->rep_head = p->rep_tail = p->rep_n = 0;
-	p->busy = p->dispatching = 0;
+	p->busy = p->dispatching = p->waiters = 0;
 	p->lock = PyThread_allocate_lock(); /* the old one may have been held by a thread */
 	p->gen = fork_gen;
 }
@@ -133,8 +133,9 @@ void after_fork(Producer *p)
 void client_acquire(Producer *p)
 {
 	if (!PyThread_acquire_lock(p->lock, NOWAIT_LOCK)) {
+		p->waiters++; /* with the GIL: close() must not free the client meanwhile */
 		Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(p->lock, WAIT_LOCK);
-		Py_END_ALLOW_THREADS
+		Py_END_ALLOW_THREADS p->waiters--;
 	}
 	p->busy = 1;
 }
@@ -1043,6 +1044,8 @@ static long serve(Producer *p, int64_t ms, bool all)
 			Py_BEGIN_ALLOW_THREADS nap(NAP_MS); /* funneld away: it may come back */
 			Py_END_ALLOW_THREADS
 		}
+		if (rc == -EPIPE && check_open(p) < 0)
+			return -1; /* another thread closed it during the nap */
 		if ((!all && served > 0) || now_ms(CLOCK_MONOTONIC) >= deadline)
 			break;
 	}
@@ -1092,7 +1095,7 @@ static PyObject *Producer_close(Producer *p, PyObject *unused)
 	(void)unused;
 	if (p->c) {
 		check_fork(p); /* a child: busy was a parent's thread, not in this process */
-		if (p->busy) {
+		if (p->busy || p->waiters) {
 			PyErr_SetString(PyExc_RuntimeError,
 			                "close() while another thread uses the Producer");
 			return NULL;

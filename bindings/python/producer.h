@@ -46,6 +46,7 @@ typedef struct {
 	unsigned gen;    /* fork_gen when the slots were last ours */
 	/* the thread in dispatch() (PyThread_get_thread_ident) */
 	unsigned long dispatcher;
+	int waiters; /* threads in client_acquire() waiting for `lock` (close() refuses) */
 	uint64_t plain_reported, plain_failed;
 	int in_txn; /* begin_transaction() .. commit/abort */
 } Producer;

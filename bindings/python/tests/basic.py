@@ -338,6 +338,41 @@ def test_close_in_callback():
     print("close() in a callback: flush() raises RuntimeError")
 
 
+def test_close_while_polled():
+    """close() from one thread while two others poll(): it raises RuntimeError
+    while one of them holds or waits for the client (one that waited went on
+    with the freed client: a crash), and closes once they stopped."""
+    for _ in range(5):
+        p = funnel.Producer(CONF)
+        stop = []
+
+        def loop():
+            while not stop:
+                try:
+                    p.poll(0.01)
+                except RuntimeError as e:
+                    assert "closed" in str(e), str(e)
+                    return
+
+        ts = [threading.Thread(target=loop) for _ in range(2)]
+        for t in ts:
+            t.start()
+        time.sleep(0.05)
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            try:
+                p.close()
+                break
+            except RuntimeError as e:
+                assert "another thread" in str(e), str(e)
+                time.sleep(0)
+        stop.append(1)
+        for t in ts:
+            t.join()
+        p.close()
+    print("close() while two threads poll: refused or done, never a crash")
+
+
 def test_flush_in_callback():
     """flush() inside a callback returns once every record has its report: the
     callbacks that wait behind the running one are not its to run (it waited for
@@ -571,6 +606,7 @@ test_nested_headers()
 test_headers_snapshot()
 test_close_in_callback()
 test_flush_in_callback()
+test_close_while_polled()
 test_gil_released()
 test_threads()
 test_threads_yielding()
