@@ -798,8 +798,10 @@ static int slot_get(Producer *p, uint32_t *idx)
 				Py_END_ALLOW_THREADS
 			}
 			client_release(p);
-			if (rc == -EPIPE)
-				nap(NAP_MS);
+			if (rc == -EPIPE) { /* funneld away: it may come back */
+				Py_BEGIN_ALLOW_THREADS nap(NAP_MS);
+				Py_END_ALLOW_THREADS
+			}
 			/* a callback or signal handler may have called close() */
 			if (dispatch(p, NULL) < 0 || PyErr_CheckSignals() < 0 || check_open(p) < 0)
 				return -1;
