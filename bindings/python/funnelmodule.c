@@ -29,7 +29,9 @@
  * holds `lock` and sets `busy` (both changed only with the GIL held), and the
  * fast path takes the slow path while `busy` is set. The report array and the
  * table's size change only with the GIL held and `busy` clear, or by the
- * thread that set it.
+ * thread that set it. Entries are appended by the thread holding the client and
+ * popped by dispatch() with the GIL, possibly at the same time (a callback lets
+ * another thread in): rep_tail and rep_head have one writer each, rep_n is atomic.
  *
  * fork(): libfunnel gives the child a ring of its own (include/funnel.h). This
  * module's pthread_atfork child handler bumps fork_gen; a Producer whose gen
@@ -87,9 +89,20 @@ static void on_report(const struct fnl_report *r, void *ctx)
 		p->plain_failed += r->err != 0;
 		return;
 	}
-	/* never full: each entry holds a slot, freed only when it is popped */
-	p->rep[(p->rep_head + p->rep_n++) % p->cap] = (struct rep){
+	/* never full: each entry holds a slot, freed only when it is popped. dispatch() may pop
+	 * meanwhile in another thread (a callback let this one in): rep_tail is this side's */
+	p->rep[p->rep_tail] = (struct rep){
 	    .opaque = r->opaque, .offset = r->offset, .partition = r->partition, .err = r->err};
+	p->rep_tail = (p->rep_tail + 1) % p->cap;
+	/* release: the entry is written before dispatch() (acquire) counts it */
+	__atomic_fetch_add(&p->rep_n, 1, __ATOMIC_RELEASE);
+}
+
+/* Reports waiting for dispatch(); acquire pairs with on_report's release (the entries
+ * counted are written). */
+static inline uint32_t rep_count(Producer *p)
+{
+	return __atomic_load_n(&p->rep_n, __ATOMIC_ACQUIRE);
 }
 
 static void slot_clear(struct slot *s)
@@ -111,8 +124,8 @@ void after_fork(Producer *p)
 		slot_clear(&p->slots[i]);
 		p->free_stack[p->nfree++] = i;
 	}
-	p->rep_head = p->rep_n = 0;
-	p->busy = p->dispatching = 0;
+	p->rep_head = p->rep_tail = p->rep_n = 0;
+	p->busy = p->dispatching = p->waiters = 0;
 	p->lock = PyThread_allocate_lock(); /* the old one may have been held by a thread */
 	p->gen = fork_gen;
 }
@@ -120,8 +133,9 @@ void after_fork(Producer *p)
 void client_acquire(Producer *p)
 {
 	if (!PyThread_acquire_lock(p->lock, NOWAIT_LOCK)) {
+		p->waiters++; /* with the GIL: close() must not free the client meanwhile */
 		Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(p->lock, WAIT_LOCK);
-		Py_END_ALLOW_THREADS
+		Py_END_ALLOW_THREADS p->waiters--;
 	}
 	p->busy = 1;
 }
@@ -157,6 +171,7 @@ static int slots_grow(Producer *p)
 	PyMem_Free(p->rep);
 	p->rep = r;
 	p->rep_head = 0;
+	p->rep_tail = p->rep_n % ncap;
 	memset(&s[p->cap], 0, (ncap - p->cap) * sizeof(*s));
 	for (i = ncap; i-- > p->cap;)
 		p->free_stack[p->nfree++] = i;
@@ -173,13 +188,15 @@ int dispatch(Producer *p, long *served)
 	if (p->busy || p->dispatching)
 		return 0;
 	p->dispatching = 1;
-	while (p->rep_n > 0) {
+	p->dispatcher = PyThread_get_thread_ident();
+	while (rep_count(p) > 0) {
 		struct rep e = p->rep[p->rep_head];
 		uint32_t idx = (uint32_t)(e.opaque - 1);
 
 		/* popped before the callback, which may serve reports again */
 		p->rep_head = (p->rep_head + 1) % p->cap;
-		p->rep_n--;
+		/* relaxed: the entry was read above; on_report only counts up */
+		__atomic_fetch_sub(&p->rep_n, 1, __ATOMIC_RELAXED);
 		struct slot *s = &p->slots[idx];
 		PyObject *cb = s->cb, *res;
 		Message *m;
@@ -188,9 +205,9 @@ int dispatch(Producer *p, long *served)
 			continue; /* not ours (cannot happen: opaques are checked) */
 		m = PyObject_New(Message, &MessageType);
 		if (!m) {
+			s->cb = NULL; /* its reference is cb's now */
 			slot_clear(s);
 			p->free_stack[p->nfree++] = idx;
-			cb = Py_None;
 			goto exc;
 		}
 		m->topic = s->topic;
@@ -208,9 +225,9 @@ int dispatch(Producer *p, long *served)
 		res = PyObject_CallFunctionObjArgs(cb, m->error ? m->error : Py_None, (PyObject *)m,
 		                                   NULL);
 		Py_DECREF(m);
-		Py_DECREF(cb);
 		if (res) {
 			Py_DECREF(res);
+			Py_DECREF(cb);
 			continue;
 		}
 	exc:
@@ -218,6 +235,7 @@ int dispatch(Producer *p, long *served)
 			PyErr_Fetch(&et, &ev, &tb);
 		else
 			PyErr_WriteUnraisable(cb);
+		Py_DECREF(cb); /* after it was named: the slot may have held the only reference */
 	}
 	p->dispatching = 0;
 	if (et) {
@@ -392,7 +410,6 @@ static int is_absent(int rc)
 
 static int Producer_init(Producer *p, PyObject *args, PyObject *kw)
 {
-	static char *kwl[] = {"config", NULL};
 	PyObject *config = NULL, *k, *v;
 	Py_ssize_t pos = 0;
 	struct fnl_conf conf;
@@ -402,8 +419,17 @@ static int Producer_init(Producer *p, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "Producer is already initialised");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwl, &config))
+	/* Producer(config=None, **settings): the other keywords are settings (below) */
+	if (!PyArg_UnpackTuple(args, "Producer", 0, 1, &config))
 		return -1;
+	if (kw && (v = PyDict_GetItemString(kw, "config"))) {
+		if (config) {
+			PyErr_SetString(PyExc_TypeError,
+			                "Producer() got multiple values for 'config'");
+			return -1;
+		}
+		config = v;
+	}
 	if (config && config != Py_None) {
 		if (!PyDict_Check(config)) {
 			PyErr_SetString(PyExc_TypeError, "Producer config must be a dict");
@@ -454,7 +480,6 @@ static void Producer_dealloc(Producer *p)
 	PyMem_Free(p->slots);
 	PyMem_Free(p->free_stack);
 	PyMem_Free(p->rep);
-	PyMem_Free(p->hdrs);
 	PyMem_Free(p->socket_path);
 	Py_XDECREF(p->on_delivery);
 	Py_XDECREF(p->topics);
@@ -589,22 +614,42 @@ static void put_buf(struct buf *b)
 		PyBuffer_Release(&b->view);
 }
 
+/* What msg.key()/msg.value() give back: the object if immutable, else a copy of the bytes
+ * produced (a bytearray reused for the next record changes). NULL with an error. */
+static PyObject *keep_buf(PyObject *o, const struct buf *b)
+{
+	if (!b->has_view)
+		return Py_XNewRef(o); /* bytes, str or None */
+	return PyBytes_FromStringAndSize(b->ptr, (Py_ssize_t)b->len);
+}
+
 #define HDR_VIEWS 64 /* header values that are neither bytes nor str: at most this many */
 
-/* headers: [(name, value), ...] or {name: value}; names str, values bytes/str/None */
-static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
+#define HDRS_LOCAL 16 /* headers of a record kept on the stack; more take a PyMem block */
+
+/* headers: [(name, value), ...] or {name: value}; names str, values bytes/str/None.
+ * The array is the call's own (*hd: local, or a PyMem block when more than HDRS_LOCAL),
+ * never the Producer's: a callback that produce()s (while this call waits for room) or
+ * another thread would overwrite it while fnl_produce() still has to read it. */
+static int get_headers(PyObject *h, struct fnl_header *local, struct fnl_header **hd, int *nh,
+                       PyObject **seq_out)
 {
 	PyObject *seq;
 	Py_ssize_t n;
 
 	*nh = 0;
 	*seq_out = NULL;
+	*hd = local;
 	if (!h || h == Py_None)
 		return 0;
+	/* a snapshot: the caller may change a list or dict while this call waits (its
+	 * callbacks run) or before this record's callback reads msg.headers() */
 	if (PyDict_Check(h))
 		seq = PyDict_Items(h);
-	else if (PyList_Check(h) || PyTuple_Check(h))
-		seq = PySequence_Fast(h, "");
+	else if (PyList_Check(h))
+		seq = PyList_AsTuple(h);
+	else if (PyTuple_Check(h))
+		seq = Py_NewRef(h);
 	else {
 		PyErr_Format(PyExc_TypeError,
 		             "headers must be a list of (name, value) tuples or a "
@@ -620,15 +665,14 @@ static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
 		PyErr_SetString(PyExc_ValueError, "more than 65535 headers");
 		return -1;
 	}
-	if (n > p->hdrs_cap) {
-		struct fnl_header *nhd = PyMem_Realloc(p->hdrs, (size_t)n * sizeof(*nhd));
-		if (!nhd) {
+	if (n > HDRS_LOCAL) {
+		*hd = PyMem_Malloc((size_t)n * sizeof(**hd));
+		if (!*hd) {
+			*hd = local;
 			Py_DECREF(seq);
 			PyErr_NoMemory();
 			return -1;
 		}
-		p->hdrs = nhd;
-		p->hdrs_cap = (int)n;
 	}
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *t = PySequence_Fast_GET_ITEM(seq, i), *name, *val;
@@ -636,8 +680,10 @@ static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
 		const char *ns;
 
 		if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) {
-			PyErr_SetString(PyExc_TypeError,
-			                "each header must be a (name, value) tuple");
+			PyErr_Format(
+			    PyExc_TypeError,
+			    "each header must be a (name, value) tuple, not %.100s (header %zd)",
+			    Py_TYPE(t)->tp_name, i);
 			goto fail;
 		}
 		name = PyTuple_GET_ITEM(t, 0);
@@ -656,19 +702,19 @@ static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
 			    "header name contains a NUL character or is over 65535 bytes");
 			goto fail;
 		}
-		p->hdrs[i].name = ns;
+		(*hd)[i].name = ns;
 		if (val == Py_None) {
-			p->hdrs[i].value = NULL;
-			p->hdrs[i].value_len = -1;
+			(*hd)[i].value = NULL;
+			(*hd)[i].value_len = -1;
 		} else if (PyBytes_Check(val)) {
-			p->hdrs[i].value = PyBytes_AS_STRING(val);
+			(*hd)[i].value = PyBytes_AS_STRING(val);
 			vl = PyBytes_GET_SIZE(val);
-			p->hdrs[i].value_len = (int32_t)vl;
+			(*hd)[i].value_len = (int32_t)vl;
 		} else if (PyUnicode_Check(val)) {
-			p->hdrs[i].value = PyUnicode_AsUTF8AndSize(val, &vl);
-			if (!p->hdrs[i].value)
+			(*hd)[i].value = PyUnicode_AsUTF8AndSize(val, &vl);
+			if (!(*hd)[i].value)
 				goto fail;
-			p->hdrs[i].value_len = (int32_t)vl;
+			(*hd)[i].value_len = (int32_t)vl;
 		} else {
 			PyErr_Format(PyExc_TypeError,
 			             "header %s: value must be bytes, str or None, not %.100s", ns,
@@ -681,10 +727,14 @@ static int get_headers(Producer *p, PyObject *h, int *nh, PyObject **seq_out)
 		}
 	}
 	*nh = (int)n;
-	*seq_out = seq; /* keeps the tuples (and so the pointers) alive */
+	*seq_out = seq; /* keeps the tuples (and so the pointers) alive; msg.headers() */
 	return 0;
 fail:
 	Py_DECREF(seq);
+	if (*hd != local) {
+		PyMem_Free(*hd);
+		*hd = local;
+	}
 	return -1;
 }
 
@@ -729,7 +779,7 @@ static int slot_get(Producer *p, uint32_t *idx)
 				}
 				continue;
 			}
-			if (p->in_txn && p->rep_n == 0 && fnl_outq_len(p->c) == 0) {
+			if (p->in_txn && rep_count(p) == 0 && fnl_outq_len(p->c) == 0) {
 				/* every slot is held by the open transaction's records: only its
 				 * end frees them (txn.c), so waiting would not help */
 				client_release(p);
@@ -748,9 +798,12 @@ static int slot_get(Producer *p, uint32_t *idx)
 				Py_END_ALLOW_THREADS
 			}
 			client_release(p);
-			if (rc == -EPIPE)
-				nap(NAP_MS);
-			if (dispatch(p, NULL) < 0 || PyErr_CheckSignals() < 0)
+			if (rc == -EPIPE) { /* funneld away: it may come back */
+				Py_BEGIN_ALLOW_THREADS nap(NAP_MS);
+				Py_END_ALLOW_THREADS
+			}
+			/* a callback or signal handler may have called close() */
+			if (dispatch(p, NULL) < 0 || PyErr_CheckSignals() < 0 || check_open(p) < 0)
 				return -1;
 			if (p->nfree == 0 && left <= 0) {
 				PyErr_Format(
@@ -770,6 +823,7 @@ struct rec {
 	fnl_topic_t *t;
 	int32_t partition;
 	struct buf key, value;
+	struct fnl_header *h;
 	int nh;
 	int64_t ts;
 	uint64_t opaque;
@@ -787,8 +841,7 @@ static int produce_slow(Producer *p, struct rec *r)
 		Py_BEGIN_ALLOW_THREADS for (;;)
 		{
 			rc = fnl_produce(p->c, r->t, r->partition, r->key.ptr, r->key.len,
-			                 r->value.ptr, r->value.len, p->hdrs, r->nh, r->ts,
-			                 r->opaque);
+			                 r->value.ptr, r->value.len, r->h, r->nh, r->ts, r->opaque);
 			if (rc != -EAGAIN && !is_absent(rc))
 				break;
 			int64_t left = deadline - now_ms(CLOCK_MONOTONIC);
@@ -796,7 +849,7 @@ static int produce_slow(Producer *p, struct rec *r)
 				break;
 			if (fnl_poll(p->c, (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS)) < 0)
 				nap(NAP_MS); /* funneld away: it may come back */
-			if (p->rep_n * 2 >= p->cap)
+			if (rep_count(p) * 2 >= p->cap)
 				break; /* let callbacks run and free their slots */
 		}
 		Py_END_ALLOW_THREADS client_release(p);
@@ -804,8 +857,8 @@ static int produce_slow(Producer *p, struct rec *r)
 			return rc;
 		if (now_ms(CLOCK_MONOTONIC) >= deadline)
 			return rc;
-		if (dispatch(p, NULL) < 0 || PyErr_CheckSignals() < 0)
-			return -EINTR;
+		if (dispatch(p, NULL) < 0 || PyErr_CheckSignals() < 0 || check_open(p) < 0)
+			return -EINTR; /* check_open: a callback or signal handler called close() */
 	}
 }
 
@@ -813,7 +866,8 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
                                   PyObject *kwnames)
 {
 	PyObject *a[A_N] = {0}, *hseq = NULL, *cb;
-	struct rec r = {.partition = -1};
+	struct fnl_header hbuf[HDRS_LOCAL];
+	struct rec r = {.partition = -1, .h = hbuf};
 	uint32_t idx = 0;
 	bool have_slot = false;
 	int rc;
@@ -848,15 +902,26 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 		PyErr_SetString(PyExc_TypeError, "produce() missing required argument 'topic'");
 		return NULL;
 	}
-	cb = a[A_ON_DELIVERY] && a[A_ON_DELIVERY] != Py_None ? a[A_ON_DELIVERY] : a[A_CALLBACK];
+	bool cb_named = a[A_ON_DELIVERY] && a[A_ON_DELIVERY] != Py_None;
+	cb = cb_named ? a[A_ON_DELIVERY] : a[A_CALLBACK];
 	if (cb == Py_None)
 		cb = NULL;
 	if (cb && !PyCallable_Check(cb)) {
-		PyErr_SetString(PyExc_TypeError, "on_delivery must be callable");
+		PyErr_Format(PyExc_TypeError, "%s must be callable, not %.100s",
+		             cb_named ? "on_delivery" : "callback", Py_TYPE(cb)->tp_name);
 		return NULL;
 	}
 	if (!cb)
 		cb = p->on_delivery;
+	static const int ints[] = {A_PARTITION, A_TIMESTAMP};
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		PyObject *o = a[ints[i]];
+		if (o && o != Py_None && !PyIndex_Check(o)) {
+			PyErr_Format(PyExc_TypeError, "%U must be an int, not %.100s",
+			             kw_names[ints[i]], Py_TYPE(o)->tp_name);
+			return NULL;
+		}
+	}
 	if (a[A_PARTITION] && a[A_PARTITION] != Py_None) {
 		long v = PyLong_AsLong(a[A_PARTITION]);
 		if (v == -1 && PyErr_Occurred())
@@ -886,7 +951,7 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 		return NULL;
 	if (get_buf(a[A_KEY], "key", &r.key) < 0)
 		goto out;
-	if (get_headers(p, a[A_HEADERS], &r.nh, &hseq) < 0)
+	if (get_headers(a[A_HEADERS], hbuf, &r.h, &r.nh, &hseq) < 0)
 		goto out;
 	if (cb) { /* transactional too: reported when the transaction ends (txn.c) */
 		if (slot_get(p, &idx) < 0)
@@ -897,17 +962,18 @@ static PyObject *Producer_produce(Producer *p, PyObject *const *args, Py_ssize_t
 		struct slot *s = &p->slots[idx];
 		s->cb = Py_NewRef(cb);
 		s->topic = Py_NewRef(a[A_TOPIC]);
-		s->key = Py_XNewRef(a[A_KEY]);
-		s->value = Py_XNewRef(a[A_VALUE]);
-		s->headers =
-		    a[A_HEADERS] && a[A_HEADERS] != Py_None ? Py_NewRef(a[A_HEADERS]) : NULL;
+		s->key = keep_buf(a[A_KEY], &r.key);
+		s->value = keep_buf(a[A_VALUE], &r.value);
+		if (PyErr_Occurred())
+			goto out;
+		s->headers = Py_XNewRef(hseq); /* the snapshot, not the caller's list */
 		s->timestamp = r.ts;
 		r.opaque = idx + 1;
 	}
 	rc = -EAGAIN;
 	if (!p->busy)
 		rc = fnl_produce(p->c, r.t, r.partition, r.key.ptr, r.key.len, r.value.ptr,
-		                 r.value.len, p->hdrs, r.nh, r.ts, r.opaque);
+		                 r.value.len, r.h, r.nh, r.ts, r.opaque);
 	if (rc == -EAGAIN || is_absent(rc))
 		rc = produce_slow(p, &r);
 	if (rc == 0) {
@@ -922,6 +988,8 @@ out:
 	}
 	put_buf(&r.key);
 	put_buf(&r.value);
+	if (r.h != hbuf)
+		PyMem_Free(r.h);
 	Py_XDECREF(hseq);
 	if (PyErr_Occurred())
 		return NULL;
@@ -956,7 +1024,11 @@ static long serve(Producer *p, int64_t ms, bool all)
 		uint64_t plain = p->plain_reported;
 		int rc;
 
-		if (all && fnl_outq_len(p->c) == 0 && p->rep_n == 0)
+		/* inside a callback (this thread dispatching), the reports behind it are not this
+		 * call's to dispatch: the dispatch() running it does after it returns */
+		if (all && fnl_outq_len(p->c) == 0 &&
+		    (rep_count(p) == 0 ||
+		     (p->dispatching && p->dispatcher == PyThread_get_thread_ident())))
 			break;
 		client_acquire(p);
 		Py_BEGIN_ALLOW_THREADS rc = fnl_poll(p->c, slice);
@@ -968,12 +1040,14 @@ static long serve(Producer *p, int64_t ms, bool all)
 			raise_errno(rc, "poll", p->max_block_ms);
 			return -1;
 		}
-		if (PyErr_CheckSignals() < 0)
-			return -1;
+		if (PyErr_CheckSignals() < 0 || check_open(p) < 0)
+			return -1; /* check_open: a callback or signal handler called close() */
 		if (rc == -EPIPE && left > NAP_MS) {
 			Py_BEGIN_ALLOW_THREADS nap(NAP_MS); /* funneld away: it may come back */
 			Py_END_ALLOW_THREADS
 		}
+		if (rc == -EPIPE && check_open(p) < 0)
+			return -1; /* another thread closed it during the nap */
 		if ((!all && served > 0) || now_ms(CLOCK_MONOTONIC) >= deadline)
 			break;
 	}
@@ -1000,7 +1074,7 @@ static Py_ssize_t Producer_len(Producer *p)
 	if (!p->c)
 		return 0;
 	check_fork(p);
-	return (Py_ssize_t)fnl_outq_len(p->c) + p->rep_n;
+	return (Py_ssize_t)fnl_outq_len(p->c) + rep_count(p);
 }
 
 static PyObject *Producer_flush(Producer *p, PyObject *args, PyObject *kw)
@@ -1022,7 +1096,8 @@ static PyObject *Producer_close(Producer *p, PyObject *unused)
 {
 	(void)unused;
 	if (p->c) {
-		if (p->busy) {
+		check_fork(p); /* a child: busy was a parent's thread, not in this process */
+		if (p->busy || p->waiters) {
 			PyErr_SetString(PyExc_RuntimeError,
 			                "close() while another thread uses the Producer");
 			return NULL;
@@ -1042,6 +1117,8 @@ static PyObject *Producer_enter(Producer *p, PyObject *unused)
 static PyObject *Producer_exit(Producer *p, PyObject *args)
 {
 	(void)args;
+	if (p->c)
+		check_fork(p);
 	if (p->c && serve(p, -1, true) < 0)
 		return NULL;
 	Py_RETURN_FALSE;
@@ -1206,7 +1283,8 @@ static PyMethodDef Producer_methods[] = {
      "seconds for the first; returns how many were served."},
     {"flush", (PyCFunction)(void (*)(void))Producer_flush, METH_VARARGS | METH_KEYWORDS,
      "flush(timeout=-1): serves reports until every record has one or timeout seconds "
-     "passed; returns how many records still wait."},
+     "passed; returns how many records still wait (inside a delivery callback: the "
+     "callbacks behind it, which run after it returns)."},
     {"topic_partitions", (PyCFunction)Producer_topic_partitions, METH_O,
      "topic_partitions(topic): partition count funneld knows for the topic."},
     {"list_topics", (PyCFunction)(void (*)(void))Producer_list_topics,
@@ -1239,7 +1317,8 @@ static PyMethodDef Producer_methods[] = {
      "its records with KafkaError(120, TRANSACTION_ABORTABLE) (or the error that refused its "
      "commit) before it returns."},
     {"close", (PyCFunction)Producer_close, METH_NOARGS,
-     "close(): detaches from funneld without waiting (flush() first)."},
+     "close(): detaches from funneld without waiting (flush() first). Called from a delivery "
+     "callback, the flush(), poll() or produce() that ran the callback raises RuntimeError."},
     {"__enter__", (PyCFunction)Producer_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)Producer_exit, METH_VARARGS, "flush() and leave."},
     {NULL, NULL, 0, NULL},
@@ -1252,12 +1331,13 @@ static PyTypeObject ProducerType = {
     .tp_basicsize = sizeof(Producer),
     .tp_dealloc = (destructor)Producer_dealloc,
     .tp_as_sequence = &Producer_seq,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Producer(config=None): appends records to funneld's shared-memory ring, with "
-              "the methods of confluent_kafka.Producer.\n\nconfig keys: funnel.socket.path "
-              "(default $FUNNEL_SOCKET or /run/funnel/funnel.sock), max.block.ms (60000), "
-              "funnel.ring.bytes (4 MiB), queue.buffering.max.messages (100000 records with "
-              "a callback), on_delivery; bootstrap.servers and client.id are ignored.",
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, /* subclassed as confluent_kafka's */
+    .tp_doc = "Producer(config=None, **settings): appends records to funneld's shared-memory "
+              "ring, with the methods of confluent_kafka.Producer.\n\nconfig keys: "
+              "funnel.socket.path (default $FUNNEL_SOCKET or /run/funnel/funnel.sock), "
+              "max.block.ms (60000), funnel.ring.bytes (4 MiB), queue.buffering.max.messages "
+              "(100000 records with a callback), on_delivery (also as keyword arguments); "
+              "bootstrap.servers and client.id are ignored. May be subclassed.",
     .tp_methods = Producer_methods,
     .tp_init = (initproc)Producer_init,
     .tp_new = Producer_tp_new,

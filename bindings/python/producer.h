@@ -35,14 +35,18 @@ typedef struct {
 	struct slot *slots;
 	uint32_t *free_stack;
 	uint32_t cap, max, nfree;
-	struct rep *rep; /* FIFO of cap entries: rep_n from rep_head (mod cap) */
-	uint32_t rep_head, rep_n;
-	struct fnl_header *hdrs;
-	int hdrs_cap;
+	/* FIFO of cap entries: rep_n from rep_head (mod cap). One thread appends (on_report: the
+	 * thread holding the client, maybe without the GIL) at rep_tail while another pops
+	 * (dispatch(), with the GIL) at rep_head: each index has one writer, rep_n is atomic */
+	struct rep *rep;
+	uint32_t rep_head, rep_tail, rep_n;
 	PyThread_type_lock lock;
 	int busy;        /* a call without the GIL is in progress (see the top) */
 	int dispatching; /* inside dispatch(): a nested poll() does not dispatch */
 	unsigned gen;    /* fork_gen when the slots were last ours */
+	/* the thread in dispatch() (PyThread_get_thread_ident) */
+	unsigned long dispatcher;
+	int waiters; /* threads in client_acquire() waiting for `lock` (close() refuses) */
 	uint64_t plain_reported, plain_failed;
 	int in_txn; /* begin_transaction() .. commit/abort */
 } Producer;

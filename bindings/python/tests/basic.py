@@ -7,6 +7,7 @@ Exits non-zero (AssertionError) on the first failure.
 """
 import gc
 import os
+import signal
 import sys
 import threading
 import time
@@ -116,6 +117,14 @@ def test_arguments(p):
     expect_raises(UnicodeEncodeError, p.produce, TOPIC, "\udc80")
     e = expect_raises(TypeError, p.produce, TOPIC, value=[1])
     assert "value must be bytes, str or None, not list" in str(e), str(e)
+    # each error names the argument and the type given
+    for kw, text in (({"partition": "1"}, "partition must be an int, not str"),
+                     ({"timestamp": 1.5}, "timestamp must be an int, not float"),
+                     ({"callback": 3}, "callback must be callable, not int"),
+                     ({"on_delivery": 3}, "on_delivery must be callable, not int"),
+                     ({"headers": [["a", b"1"]]}, "tuple, not list (header 0)")):
+        e = expect_raises(TypeError, p.produce, TOPIC, b"v", **kw)
+        assert text in str(e), (kw, str(e))
     e = expect_raises(funnel.KafkaException, p.produce, TOPIC, b"x" * (8 << 20))
     assert e.args[0].code() == funnel.KafkaError.MSG_SIZE_TOO_LARGE, e
     assert len(p) == n
@@ -130,6 +139,37 @@ def test_arguments(p):
     assert e.args[0].code() == funnel.KafkaError._TRANSPORT and ".none" in str(e), str(e)
     funnel.Producer({"funnel.socket.path": SOCK, "bootstrap.servers": "ignored:9092",
                      "client.id": "x"}).flush(1)
+    # settings as keyword arguments too, as confluent_kafka.Producer(config, **kwargs)
+    kcalls = []
+    kp = funnel.Producer({"funnel.socket.path": SOCK}, on_delivery=lambda e, m: kcalls.append(e))
+    kex = Expect("kwconf")
+    s, val = kex.next()
+    kex.f.close()
+    kp.produce(TOPIC, val)
+    assert kp.flush(30) == 0 and kcalls == [None], kcalls
+    funnel.Producer(**{"funnel.socket.path": SOCK, "max.block.ms": 1000}).flush(1)
+    funnel.Producer(config={"funnel.socket.path": SOCK}).flush(1)
+    e = expect_raises(funnel.KafkaException, funnel.Producer, {"funnel.socket.path": SOCK},
+                      linger_ms=5)
+    assert "linger_ms" in str(e), str(e)
+    expect_raises(TypeError, funnel.Producer, {}, {})
+    # a subclass, as confluent_kafka's SerializingProducer is one of its Producer
+
+    class Sub(funnel.Producer):
+        def __init__(self, conf):
+            super().__init__(conf)
+            self.sent = []
+
+        def send(self, v):
+            self.produce(TOPIC, v, on_delivery=lambda e, m: self.sent.append(m.value()))
+
+    sp = Sub({"funnel.socket.path": SOCK})
+    sex = Expect("subcls")
+    s, val = sex.next()
+    sex.f.close()
+    sp.send(val.encode())
+    assert sp.flush(30) == 0 and sp.sent == [val.encode()], sp.sent
+    del sp
     err = funnel.KafkaError(3)
     assert err.code() == 3 and err.name() == "UNKNOWN_TOPIC_OR_PARTITION" and err == 3
     assert "UNKNOWN_TOPIC" in err.str() and not err.fatal()
@@ -148,11 +188,28 @@ def test_callback_exception():
     for _ in range(3):
         s, val = ex.next()
         p.produce(TOPIC, val, on_delivery=bad)
-    ex.f.close()
     e = expect_raises(KeyError, p.flush, 30)
     assert "from the callback" in str(e)
     p.flush(30)
     assert len(calls) == 3 and len(p) == 0, (calls, len(p))
+
+    class Handler:
+        def bad(self, err, msg):
+            calls.append(msg.value())
+            raise KeyError("from a bound method")
+
+    # h.bad is a new object each time, held only by its record: the second and
+    # third exceptions are printed as unraisable naming it (it was used after
+    # being freed: a crash)
+    h = Handler()
+    for _ in range(3):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=h.bad)
+    ex.f.close()
+    e = expect_raises(KeyError, p.flush, 30)
+    assert "from a bound method" in str(e)
+    p.flush(30)
+    assert len(calls) == 6 and len(p) == 0, (calls, len(p))
     print("callback exception: raised from flush(), every callback still called once")
 
 
@@ -209,6 +266,157 @@ def test_reentrant():
     print("reentrant: 500 callbacks that produce and poll, 500 more callbacks, each once")
 
 
+def test_nested_headers():
+    """a callback's produce() with headers of its own, run while an outer
+    produce() waits for a slot (1 slot): each record keeps its own headers
+    (the outer records were sent with the inner one's, read after it was freed)."""
+    p = funnel.Producer(dict(CONF, **{"queue.buffering.max.messages": 1}))
+    ex, ex2 = Expect("nesthdr"), Expect("nesthdr2")
+
+    def cb(err, msg):
+        assert err is None, err
+        s, val = ex2.next(headers="in=i%d" % ex2.seq)
+        p.produce(TOPIC, val, headers=[("in", ("i%d" % s).encode())])
+
+    for i in range(20):
+        s, val = ex.next(headers="out=o%d" % i)
+        p.produce(TOPIC, val, on_delivery=cb, headers={"out": "o%d" % i})
+    many = [("x%d" % j, b"%d" % j) for j in range(40)]  # more than fit on produce()'s stack
+    s, val = ex.next(headers=",".join("x%d=%d" % (j, j) for j in range(40)))
+    p.produce(TOPIC, val, on_delivery=cb, headers=many)
+    assert p.flush(30) == 0
+    ex.f.close()
+    ex2.f.close()
+    print("nested headers: 21 records with headers, each waiting for the slot that a "
+          "callback producing with other headers frees")
+
+
+def test_headers_snapshot():
+    """msg.headers() in the callback are the record's, though the list given
+    to produce() was changed since (they were read from it at callback time)."""
+    p = funnel.Producer(CONF)
+    ex = Expect("hsnap")
+    seen = []
+    hdrs = [("i", b"0")]
+    for i in range(3):
+        hdrs[0] = ("i", b"%d" % i)
+        s, val = ex.next(headers="i=%d" % i)
+        p.produce(TOPIC, val, headers=hdrs, on_delivery=lambda e, m: seen.append(m.headers()))
+    ex.f.close()
+    hdrs.append("not a tuple")
+    assert p.flush(30) == 0
+    assert seen == [[("i", b"0")], [("i", b"1")], [("i", b"2")]], seen
+    # a buffer reused for the next record: msg.key() and msg.value() are this one's
+    ex = Expect("bsnap")
+    buf, kbuf, got = bytearray(), bytearray(b"k0"), []
+    for i in range(3):
+        s, val = ex.next(key="k%d" % i)
+        buf[:] = val.encode()
+        kbuf[1:] = b"%d" % i
+        p.produce(TOPIC, memoryview(buf), kbuf, on_delivery=lambda e, m: got.append(m))
+    ex.f.close()
+    buf[:] = b"X" * len(buf)
+    assert p.flush(30) == 0
+    assert [(m.key(), m.value()) for m in got] == \
+        [(b"k%d" % i, b"c=bsnap s=%d" % i) for i in range(3)], [(m.key(), m.value()) for m in got]
+    print("headers: each callback's msg.headers() as produced, the list changed since")
+
+
+def test_close_in_callback():
+    """close() inside a callback that flush() runs: flush() raises RuntimeError
+    (it went on with the freed client: a crash)."""
+    p = funnel.Producer(CONF)
+    ex = Expect("closecb")
+    for _ in range(2):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=lambda e, m: p.close())
+    ex.f.close()
+    e = expect_raises(RuntimeError, p.flush, 30)
+    assert "closed" in str(e), str(e)
+    expect_raises(RuntimeError, p.produce, TOPIC, b"x")
+    assert len(p) == 0
+    print("close() in a callback: flush() raises RuntimeError")
+
+
+def test_close_while_polled():
+    """close() from one thread while two others poll(): it raises RuntimeError
+    while one of them holds or waits for the client (one that waited went on
+    with the freed client: a crash), and closes once they stopped."""
+    for _ in range(5):
+        p = funnel.Producer(CONF)
+        stop = []
+
+        def loop():
+            while not stop:
+                try:
+                    p.poll(0.01)
+                except RuntimeError as e:
+                    assert "closed" in str(e), str(e)
+                    return
+
+        ts = [threading.Thread(target=loop) for _ in range(2)]
+        for t in ts:
+            t.start()
+        time.sleep(0.05)
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            try:
+                p.close()
+                break
+            except RuntimeError as e:
+                assert "another thread" in str(e), str(e)
+                time.sleep(0)
+        stop.append(1)
+        for t in ts:
+            t.join()
+        p.close()
+    print("close() while two threads poll: refused or done, never a crash")
+
+
+def test_flush_in_callback():
+    """flush() inside a callback returns once every record has its report: the
+    callbacks that wait behind the running one are not its to run (it waited for
+    them until its timeout, forever without one)."""
+    p = funnel.Producer(CONF)
+    ex = Expect("flushcb")
+    calls, nested = [], []
+
+    def cb(err, msg):
+        calls.append(msg.value())
+        if len(calls) == 1:
+            t0 = time.monotonic()
+            nested.append((p.flush(10), time.monotonic() - t0))
+
+    for _ in range(3):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=cb)
+    deadline = time.monotonic() + 30
+    while p.poll(0.1) == 0 and time.monotonic() < deadline:
+        pass
+    assert p.flush(30) == 0 and len(calls) == 3, calls
+    n, took = nested[0]
+    assert took < 5 and 0 <= n <= 2, nested
+    # another thread's flush() still waits while a polling thread runs the callbacks
+    slow = []
+
+    def slow_cb(err, msg):
+        time.sleep(0.2)
+        slow.append(msg.value())
+
+    for _ in range(3):
+        s, val = ex.next()
+        p.produce(TOPIC, val, on_delivery=slow_cb)
+    time.sleep(0.5)  # reported by then, waiting for poll()
+    t = threading.Thread(target=p.poll, args=(5,))
+    t.start()
+    time.sleep(0.1)  # t runs the first slow_cb
+    assert p.flush(30) == 0
+    t.join()
+    assert len(slow) == 3, slow
+    ex.f.close()
+    print("flush() in a callback: returned in %.2f s with %d callbacks still to run" % (took, n))
+
+
 def test_gil_released():
     """poll() waits without the GIL: another thread runs meanwhile."""
     p = funnel.Producer(CONF)
@@ -258,6 +466,41 @@ def test_threads():
     print("threads: 4 producing threads and a polling one, 8000 callbacks")
 
 
+def test_threads_yielding():
+    """4 threads producing with callbacks into a small ring, callbacks that let
+    another thread in (time.sleep(0)): while one thread's callback runs, another
+    serves reports without the GIL into the same report FIFO; every callback
+    comes exactly once."""
+    p = funnel.Producer(dict(CONF, **{"funnel.ring.bytes": 65536,
+                                      "queue.buffering.max.messages": 256}))
+    exs = [Expect("yield%d" % i) for i in range(4)]
+    got = [[] for _ in exs]
+
+    def work(k):
+        def cb(err, msg):
+            assert err is None, err
+            got[k].append(msg.value())
+            if len(got[k]) % 7 == 0:
+                time.sleep(0)
+
+        for i in range(3000):
+            s, val = exs[k].next()
+            p.produce(TOPIC, val + " " + "x" * 200, on_delivery=cb)
+            if i % 50 == 0:
+                p.poll(0)
+        exs[k].f.close()
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert p.flush(30) == 0
+    for k, g in enumerate(got):
+        assert len(g) == 3000 and len(set(g)) == 3000, (k, len(g), len(set(g)))
+    print("threads with yielding callbacks: 4 x 3000 callbacks through a 64 KiB ring")
+
+
 def test_fork():
     """A child forked with records still unreported: it gets only its own
     reports, the parent only its own."""
@@ -298,6 +541,31 @@ def test_fork():
     print("fork: parent 4000 and child 3000 reports, each its own, each once")
 
 
+def test_fork_while_polled():
+    """fork() while another thread waits in poll(): that thread is not in the
+    child, so the child's close() and with-exit do not wait for it (close()
+    raised "another thread uses the Producer")."""
+    p = funnel.Producer(CONF)
+    t = threading.Thread(target=p.poll, args=(2.0,))
+    t.start()
+    time.sleep(0.3)  # the thread waits in poll(), the client held
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.alarm(20)
+            p.__exit__(None, None, None)
+            p.close()
+            code = 0
+        finally:
+            os._exit(code)
+    t.join()
+    _, st = os.waitpid(pid, 0)
+    assert st == 0, "child failed: %d" % st
+    print("fork while another thread polls: the child closes the Producer")
+
+
 def test_context_manager():
     ex = Expect("ctx")
     with funnel.Producer(CONF) as p:
@@ -334,8 +602,15 @@ test_metadata(p)
 test_callback_exception()
 test_bounded_table()
 test_reentrant()
+test_nested_headers()
+test_headers_snapshot()
+test_close_in_callback()
+test_flush_in_callback()
+test_close_while_polled()
 test_gil_released()
 test_threads()
+test_threads_yielding()
 test_fork()
+test_fork_while_polled()
 test_context_manager()
 print("basic: ok")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # funnel.Producer (the Python module) against funneld on the broker FNL_BROKER names:
 # tests/basic.py produces with every argument form, checks callbacks, errors,
-# the bounded callback table, the GIL, threads and fork(); a record sent to a
+# the bounded callback table, the GIL, threads and fork(), and callbacks that
+# raise, produce with headers, flush() or close() (nested in produce() and
+# flush()); settings as keyword arguments, a subclass; a record sent to a
 # partition the topic does not have gets its error in the callback; a topic
 # the cluster does not have raises KafkaException. Everything produced is read
 # back with kcat exactly once, in order.
@@ -60,6 +62,41 @@ assert sorted(p.list_topics("pygrow").topics["pygrow"].partitions) == [0, 1, 2, 
 print("pygrow: 2 partitions, then 5 after CreatePartitions, in topic_partitions() and list_topics()")
 PY
 fi
+echo "== a produce() waiting for a callback slot while funneld is gone lets other threads run"
+# (it napped between its tries with the GIL held: another thread ran about a quarter as often)
+fnl_py - "$FNL_SOCKET" "$FNL_FUNNELD_PID" <<'PY' || fnl_fail "GIL while funneld is gone"
+import os, signal, sys, threading, time, funnel
+p = funnel.Producer({"funnel.socket.path": sys.argv[1], "max.block.ms": 1500,
+                     "queue.buffering.max.messages": 1})
+p.produce("pyb", b"warm", partition=7, on_delivery=lambda e, m: None)  # not stored
+p.flush(10)
+os.kill(int(sys.argv[2]), signal.SIGSTOP)
+p.produce("pyb", b"held", partition=7, on_delivery=lambda e, m: None)  # takes the one slot
+os.kill(int(sys.argv[2]), signal.SIGKILL)
+time.sleep(0.3)
+stop, count = [], [0]
+def spin():
+    while not stop:
+        count[0] += 1
+t = threading.Thread(target=spin)
+t.start()
+c0, t0 = count[0], time.monotonic()
+time.sleep(1.0)  # the rate with the GIL free
+base = (count[0] - c0) / (time.monotonic() - t0)
+c0, t0 = count[0], time.monotonic()
+try:
+    p.produce("pyb", b"b", partition=7, on_delivery=lambda e, m: None)
+    raise AssertionError("a slot was free")
+except BufferError:
+    pass
+rate = (count[0] - c0) / (time.monotonic() - t0)
+stop.append(1)
+t.join()
+print("another thread ran at %.0f%% of its rate while produce() waited" % (100 * rate / base))
+assert rate > 0.6 * base, (rate, base)
+PY
+wait "$FNL_FUNNELD_PID" 2>/dev/null || true
+fnl_funneld_start -X max.block.ms=2000 -X funnel.metrics.listen= -X metadata.max.age.ms=1000
 fnl_funneld_stop
 fnl_readback_verify pyb 3 "$FNL_TMP"/ex/ex-*
 fnl_broker_stop
