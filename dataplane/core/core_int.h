@@ -102,6 +102,7 @@ struct req {
 	int32_t corr;
 	uint8_t kind;
 	bool sent; /* FNL_EV_SENT seen: the kernel is done with the buffers */
+	bool sent_ok; /* ... and it succeeded: on_sent cleared in_send, pop_done may have freed */
 	bool done; /* answered or lost: the producer has the outcome */
 	int16_t api_ver;
 	int nb;

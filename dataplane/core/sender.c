@@ -37,7 +37,7 @@ static struct req *req_get(struct broker *br)
 	br->free_mask &= ~(1u << i);
 	struct req *r = &br->reqs[i];
 	r->nb = 0;
-	r->sent = false;
+	r->sent = r->sent_ok = false;
 	r->done = false;
 	return r;
 }
@@ -140,9 +140,17 @@ static void lose_inflight(struct fnl_core *c, struct broker *br, int16_t err)
 		struct req *r = fifo_pop(br);
 		for (int i = 0; i < r->nb; i++) {
 			struct fnl_batch *b = r->b[i];
+			bool answered = r->kind == REQ_PRODUCE && r->answered[i];
+			/* answered (a response that named a partition not sent closes the
+			 * connection after the others were applied) and its send done: it went
+			 * to pop_done then, so b may be free or another batch by now */
+			if (answered && r->sent_ok)
+				continue;
 			struct part *p = &c->parts[b->part];
 			b->in_send = false;
-			if (r->kind == REQ_PRODUCE && !r->answered[i])
+			if (answered)
+				fnl_sender_pop_done(c, p); /* its outcome waited for the send */
+			else if (r->kind == REQ_PRODUCE)
 				apply_outcome(c, p, fnl_ppart_on_lost(&c->prod, &p->pp, &b->pb, err,
 								      c->now_ms));
 		}
@@ -527,6 +535,7 @@ static void on_sent(struct fnl_core *c, struct broker *br, const struct fnl_even
 	if (r < br->reqs || r >= br->reqs + FNL_REQS_PER_BROKER || r->sent)
 		return;
 	r->sent = true;
+	r->sent_ok = ev->res >= 0;
 	if (ev->res < 0) {
 		/* the connection closes; CLOSED hands back what was in flight. One
 		 * already answered (a response can come before its SENT) is no longer

@@ -30,6 +30,9 @@ Modes (what a bad Produce answer is):
   wrongcorr   a well-formed answer with the correlation id + 1000
   wrongpart   a well-formed answer naming topic "never-asked" partition 7
   wrongpidx   a well-formed answer naming the right topic but partition 7
+  extrapart   a correct answer (offsets of what was stored) that also names
+              partition 7 of the first topic, never sent: funneld applies the
+              others, then closes the connection
   negcount    topics array count -2 (only -1, null, is legal)
   negparts    one topic with partitions count -1000
   midframe    a size prefix of 200, 60 bytes of a real answer, then close
@@ -408,6 +411,11 @@ def on_produce(st, sock, ver, corr, body):
         n = st.produce_seen
         st.produce_seen += 1
     bad = st.args.mode != "good" and (st.args.bad < 0 or n < st.args.bad)
+    if bad and st.args.mode == "extrapart" and answers:
+        st.log("misbehave mode=extrapart corr=%d" % corr)
+        answers[0] = (answers[0][0], answers[0][1] + [(7, 0, 0)])
+        send_all(sock, produce_answer(ver, answers, corr))
+        return True
     if bad:
         return misbehave(st, sock, st.args.mode, corr, ver, topics)
     if acks != 0:
