@@ -44,9 +44,14 @@ static PyObject *txn_timeout_call(Producer *p, PyObject *args, PyObject *kw, int
 	 * offset; aborted or fatal: an error), as confluent_kafka's commit_transaction and
 	 * abort_transaction serve them (they flush) */
 	if (rc < 0) {
+		/* the error first: a callback may close the Producer (and free its client) */
+		PyObject *et, *ev, *tb;
+		raise_txn(p->c, rc, what[which]);
+		PyErr_Fetch(&et, &ev, &tb);
 		if (dispatch(p, NULL) < 0)
 			PyErr_WriteUnraisable(NULL); /* the transaction's error wins */
-		return raise_txn(p->c, rc, what[which]);
+		PyErr_Restore(et, ev, tb);
+		return NULL;
 	}
 	if (which > 0)
 		p->in_txn = 0;

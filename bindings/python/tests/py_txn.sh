@@ -9,6 +9,8 @@
 # default) fire for transactional records inside commit_transaction / abort_transaction:
 # committed ones with the partition and offset where read_committed finds them, aborted ones
 # with KafkaError TRANSACTION_ABORTABLE (or UNKNOWN_MEMBER_ID after the refused commit).
+# A fatal commit (funneld fenced by a second one) whose callback closes the Producer raises
+# the fatal error (it was read from the freed client: _FAIL, not fatal).
 set -euo pipefail
 source "$(dirname "$0")/../../../tests/harness/lib.sh"
 fnl_test_init 200
@@ -114,5 +116,40 @@ print(" ".join(str(c.committed(TopicPartition("pyt", p))) for p in range(3)))
 PY
 )
 [[ $offs == "8 6 9" ]] || fnl_fail "group offsets: $offs, want 8 6 9"
+
+# A fatal commit (funneld A fenced by B, as txn_e2e part 6) whose delivery callback closes the
+# Producer: commit_transaction raises the fatal error, read before the callbacks ran
+fnl_wait_for 30 grep -q 'transactions ready' "$FNL_TMP/funneld.err" || fnl_fail "funneld A has no transactions"
+kill -STOP "$FNL_FUNNELD_PID"
+mkdir -p "$FNL_TMP/b"
+printf 'bootstrap.servers=%s\nfunnel.socket.path=%s/b/f.sock\nfunnel.metrics.listen=\n' \
+	"$FNL_BOOTSTRAP" "$FNL_TMP" >"$FNL_TMP/b.properties"
+"$FNL_BUILD_DIR/ctrl/funneld" -c "$FNL_TMP/b.properties" -X transactional.id=py-txn \
+	-X transaction.timeout.ms=20000 2>"$FNL_TMP/b.err" &
+B_PID=$!
+fnl_track $B_PID
+fnl_wait_for 30 grep -q 'transactions ready' "$FNL_TMP/b.err" || fnl_fail "funneld B has no transactions"
+kill -CONT "$FNL_FUNNELD_PID"
+fnl_py - "$FNL_SOCKET" <<'PY' || fnl_fail "a fatal commit whose callback closes the Producer"
+import sys, funnel
+p = funnel.Producer({"funnel.socket.path": sys.argv[1], "max.block.ms": 10000})
+p.init_transactions(10)
+p.begin_transaction()
+seen = []
+def cb(e, m):
+    seen.append(e)
+    p.close()  # the Producer's client is gone once this returns
+p.produce("pyt", b"fenced", key=b"py", on_delivery=cb)
+try:
+    p.commit_transaction(10)
+    raise AssertionError("a fenced funneld's commit succeeded")
+except funnel.KafkaException as ex:
+    e = ex.args[0]
+    assert e.fatal() and "commit_transaction" in e.str(), repr(e)
+    print("fatal:", e.str())
+assert len(seen) == 1 and seen[0] is not None, seen
+PY
+kill -TERM "$B_PID"
+wait "$B_PID" || fnl_fail "funneld B exited $? after SIGTERM"
 fnl_funneld_stop
 echo "PASS py_txn"
