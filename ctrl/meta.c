@@ -93,22 +93,32 @@ static void topic_missing(struct fnl_daemon *d, int id)
  * clients that lived through a restart may hold, goes to the core with 0 partitions, so
  * its records fail (UNKNOWN_TOPIC_OR_PARTITION) rather than quarantine their client.
  * Logged once per count. */
+/* Why topic t (not in the core, t->over_max set) is refused: the log line and the
+ * lookups' answer (fnl_daemon_topic_failure) say the same. */
+static void over_max_why(const struct fnl_daemon *d, const struct dtopic *t, char *msg,
+			 size_t len)
+{
+	snprintf(msg, len,
+		 "topic '%s' has %d partitions but funnel.partitions.max=%d has room for %d more "
+		 "(%d in use by other topics): raise funnel.partitions.max and restart funneld",
+		 t->name, t->over_max, d->cfg.partitions_max,
+		 d->cfg.partitions_max - d->parts_in_core, d->parts_in_core);
+}
+
 static void topic_over_max(struct fnl_daemon *d, struct dtopic *t, int id, int32_t nparts)
 {
 	if (t->over_max == nparts)
 		return;
 	t->over_max = nparts;
-	int32_t room = d->cfg.partitions_max - d->parts_in_core;
 	if (t->in_core) {
 		fnl_err("topic '%s' grew from %d to %d partitions but funnel.partitions.max=%d has "
 			"no room: records keep to its first %d until funneld restarts",
 			t->name, t->core_parts, nparts, d->cfg.partitions_max, t->core_parts);
 		return;
 	}
-	fnl_err("topic '%s' has %d partitions but funnel.partitions.max=%d has room for %d "
-		"more (%d in use by other topics): raise funnel.partitions.max and restart "
-		"funneld to produce to it",
-		t->name, nparts, d->cfg.partitions_max, room, d->parts_in_core);
+	char why[512];
+	over_max_why(d, t, why, sizeof(why));
+	fnl_err("%s", why);
 	if (!t->tentative && !t->missing) {
 		struct fnl_cmd m = {.type = FNL_CMD_TOPIC, .a = id, .b = 0};
 		snprintf(m.name, sizeof(m.name), "%s", t->name);
@@ -427,10 +437,7 @@ int fnl_daemon_topic_failure(const struct fnl_daemon *d, int id, int waited_ms, 
 {
 	const struct dtopic *t = &d->topics[id];
 	if (t->over_max) {
-		snprintf(msg, len, "topic '%s' has %d partitions but funnel.partitions.max=%d has "
-			 "room for %d more: raise funnel.partitions.max and restart funneld",
-			 t->name, t->over_max, d->cfg.partitions_max,
-			 d->cfg.partitions_max - d->parts_in_core);
+		over_max_why(d, t, msg, len);
 		return -ENOSPC;
 	}
 	if (t->md_err == ERR_UNKNOWN_TOPIC_OR_PART) {
